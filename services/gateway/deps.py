@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.gateway.config import GatewaySettings
+from services.gateway.proxy import UpstreamProxy
+from services.gateway.service import AuthService, UserService
+from services.kit.auth import require_roles
+from services.kit.db import session_scope
+from services.kit.tokens import Principal
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with session_scope(request.app.state.sessionmaker) as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+def get_auth_service(request: Request, session: SessionDep) -> AuthService:
+    state = request.app.state
+    settings: GatewaySettings = state.settings
+    return AuthService(
+        session,
+        passwords=state.passwords,
+        audit=state.audit,
+        signing_key=state.signing_key,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        ttl_seconds=settings.gateway_token_ttl_seconds,
+    )
+
+
+AuthServiceDep = Annotated[AuthService, Depends(get_auth_service)]
+
+
+def get_user_service(request: Request, session: SessionDep) -> UserService:
+    state = request.app.state
+    return UserService(session, passwords=state.passwords, audit=state.audit)
+
+
+UserServiceDep = Annotated[UserService, Depends(get_user_service)]
+
+
+def get_proxy(request: Request) -> UpstreamProxy:
+    proxy: UpstreamProxy = request.app.state.proxy
+    return proxy
+
+
+ProxyDep = Annotated[UpstreamProxy, Depends(get_proxy)]
+
+AdminDep = Annotated[Principal, require_roles("admin")]

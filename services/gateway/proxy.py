@@ -1,0 +1,162 @@
+"""The public front door: forwards each public path prefix to the service that owns it.
+
+The gateway adds nothing of its own to a forwarded request (no identity headers): every service
+verifies the caller's bearer token itself. Responses stream through, so exports of any size pass
+with flat memory.
+"""
+
+from __future__ import annotations
+
+import json
+from http.cookiejar import CookieJar, DefaultCookiePolicy
+
+import httpx
+from starlette.background import BackgroundTask
+from starlette.requests import Request
+from starlette.responses import StreamingResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from services.kit.errors import ClearpostError, NotFound, UpstreamUnavailable, error_body
+from services.kit.settings import KitSettings
+
+# Public path prefix -> owning service. A prefix matches itself and anything below it ("/x/...").
+ROUTES: dict[str, str] = {
+    "/api/v1/drafts": "drafts",
+    "/api/v1/reviews": "review",
+    "/api/v1/screenings": "review",
+    "/api/v1/policy": "review",
+    "/review": "review",
+    "/api/v1/publications": "publisher",
+    "/api/v1/channels": "publisher",
+    "/api/v1/audit": "audit",
+}
+# Largest request body the front door accepts, for its own routes and for proxied ones.
+MAX_BODY_BYTES = 1024 * 1024
+METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+REQUEST_HEADERS = ("authorization", "content-type", "accept", "cookie")
+RESPONSE_HEADERS = ("content-type", "content-disposition", "location", "set-cookie", "www-authenticate")
+
+
+class PayloadTooLarge(ClearpostError):
+    status_code = 413
+    code = "payload_too_large"
+
+
+def upstream_client(*, connect_timeout: float, read_timeout: float) -> httpx.AsyncClient:
+    """The one client every forwarded request goes through (built in lifespan).
+
+    Its cookie jar refuses every cookie: a shared jar would replay one user's session to the next.
+    """
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
+        follow_redirects=False,
+        cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
+    )
+
+
+class UpstreamProxy:
+    def __init__(self, http: httpx.AsyncClient, settings: KitSettings) -> None:
+        self._http = http
+        self._bases = {prefix: settings.service_url(service) for prefix, service in ROUTES.items()}
+
+    def base_for(self, path: str) -> str | None:
+        for prefix, base in self._bases.items():
+            if path == prefix or path.startswith(prefix + "/"):
+                return base
+        return None
+
+    async def forward(self, request: Request) -> StreamingResponse:
+        path = request.url.path
+        segments = path.split("/")
+        # `..` would let an upstream resolve the path somewhere else (e.g. its /internal routes).
+        base = self.base_for(path)
+        if base is None or "." in segments or ".." in segments:
+            raise NotFound("no such route")
+        raw_path: bytes = request.scope.get("raw_path") or path.encode()
+        query = request.url.query
+        url = f"{base}{raw_path.decode('latin-1')}" + (f"?{query}" if query else "")
+        headers = [(k, v) for k, v in request.headers.items() if k in REQUEST_HEADERS]
+        body = await request.body()  # bounded by BodyLimitMiddleware
+        upstream_request = self._http.build_request(request.method, url, headers=headers, content=body)
+        try:
+            upstream = await self._http.send(upstream_request, stream=True)
+        except httpx.HTTPError as exc:
+            raise UpstreamUnavailable(f"{base} did not answer ({type(exc).__name__})") from exc
+        response = StreamingResponse(
+            upstream.aiter_bytes(),
+            status_code=upstream.status_code,
+            background=BackgroundTask(upstream.aclose),
+        )
+        for name in RESPONSE_HEADERS:
+            for value in upstream.headers.get_list(name):
+                response.headers.append(name, value)
+        return response
+
+
+class BodyLimitMiddleware:
+    """Refuse request bodies over `max_bytes` with 413, whether declared up front or streamed."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None:
+            if not declared.isdigit():
+                await self._reply(send, 400, error_body("bad_request", "invalid Content-Length"))
+                return
+            if int(declared) > self.max_bytes:
+                await self._reply(send, 413, self._too_large())
+                return
+        received = 0
+        exceeded = False
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received, exceeded
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    exceeded = True
+                    raise PayloadTooLarge(self._too_large()["detail"])
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            # Once the limit is hit, whatever the app answers (FastAPI turns a body read failure into
+            # 400) is replaced by our 413 below.
+            if exceeded and not started:
+                return
+            started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, guarded_send)
+        except PayloadTooLarge:
+            if started:
+                raise
+        if exceeded and not started:
+            await self._reply(send, 413, self._too_large())
+
+    def _too_large(self) -> dict[str, str]:
+        return error_body("payload_too_large", f"request body exceeds {self.max_bytes} bytes")
+
+    @staticmethod
+    async def _reply(send: Send, status: int, body: dict[str, str]) -> None:
+        payload = json.dumps(body).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(payload)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": payload})

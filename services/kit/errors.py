@@ -1,0 +1,91 @@
+"""The one error type services raise, and the handlers that turn it into `{"error", "detail"}`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+
+class ClearpostError(Exception):
+    status_code = 400
+    code = "bad_request"
+
+    def __init__(self, detail: str, *, code: str | None = None, status_code: int | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        if code is not None:
+            self.code = code
+        if status_code is not None:
+            self.status_code = status_code
+
+
+class BadRequest(ClearpostError):
+    status_code = 400
+    code = "bad_request"
+
+
+class Unauthorized(ClearpostError):
+    status_code = 401
+    code = "unauthorized"
+
+
+class Forbidden(ClearpostError):
+    status_code = 403
+    code = "forbidden"
+
+
+class NotFound(ClearpostError):
+    status_code = 404
+    code = "not_found"
+
+
+class Conflict(ClearpostError):
+    status_code = 409
+    code = "conflict"
+
+
+class Unprocessable(ClearpostError):
+    status_code = 422
+    code = "invalid"
+
+
+class UpstreamUnavailable(ClearpostError):
+    status_code = 503
+    code = "upstream_unavailable"
+
+
+def error_body(code: str, detail: Any) -> dict[str, Any]:
+    return {"error": code, "detail": detail}
+
+
+async def _clearpost_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ClearpostError)
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+    return JSONResponse(error_body(exc.code, exc.detail), status_code=exc.status_code, headers=headers)
+
+
+async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    problems = [
+        {"loc": list(err.get("loc", ())), "msg": err.get("msg", ""), "type": err.get("type", "")}
+        for err in exc.errors()
+    ]
+    return JSONResponse(error_body("invalid", problems), status_code=422)
+
+
+async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}.get(
+        exc.status_code, "http_error"
+    )
+    return JSONResponse(error_body(code, exc.detail), status_code=exc.status_code, headers=exc.headers)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ClearpostError, _clearpost_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)

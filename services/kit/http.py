@@ -1,0 +1,31 @@
+"""HTTP clients for service-to-service calls (built once in lifespan)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from services.kit.auth import INTERNAL_HEADER
+from services.kit.errors import ClearpostError, UpstreamUnavailable
+
+
+def internal_client(base_url: str, internal_token: str, *, timeout: float = 10.0) -> httpx.AsyncClient:
+    """A client for another service's /internal routes, carrying the shared service credential."""
+    return httpx.AsyncClient(base_url=base_url, headers={INTERNAL_HEADER: internal_token}, timeout=timeout)
+
+
+async def internal_json(client: httpx.AsyncClient, method: str, path: str, **kwargs: Any) -> Any:
+    """Call another service; its {"error","detail"} answers come back as ClearpostError."""
+    try:
+        response = await client.request(method, path, **kwargs)
+    except httpx.HTTPError as exc:
+        raise UpstreamUnavailable(f"{client.base_url} did not answer: {exc}") from exc
+    if response.status_code >= 400:
+        try:
+            body = response.json()
+            code, detail = body.get("error", "upstream_error"), body.get("detail", response.text)
+        except ValueError:
+            code, detail = "upstream_error", response.text
+        raise ClearpostError(str(detail), code=str(code), status_code=response.status_code)
+    return response.json()

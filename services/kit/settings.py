@@ -1,0 +1,52 @@
+"""Settings every service shares. Each service's `config.py` extends `KitSettings`."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SERVICE_NAMES = ("gateway", "drafts", "review", "publisher", "audit")
+
+
+class KitSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CLEARPOST_", extra="ignore")
+
+    var_dir: Path = Path("var")
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    temporal_ui_port: int = 8233
+    gateway_url: str = "http://127.0.0.1:8000"
+    drafts_url: str = "http://127.0.0.1:8001"
+    review_url: str = "http://127.0.0.1:8002"
+    publisher_url: str = "http://127.0.0.1:8003"
+    audit_url: str = "http://127.0.0.1:8004"
+    jwt_issuer: str = "clearpost-gateway"
+    jwt_audience: str = "clearpost"
+    # Shared secret that services present to each other's /internal routes; generated under
+    # var/keys/ on first use unless given here (or through a secrets file mounted into env).
+    internal_token: str | None = None
+    demo: bool = False
+    # Off in tests that exercise one service's HTTP API without a Temporal server.
+    temporal_enabled: bool = True
+    log_level: str = "INFO"
+
+    def service_url(self, service: str) -> str:
+        url: str = getattr(self, f"{service}_url")
+        return url.rstrip("/")
+
+    def bind_address(self, service: str) -> tuple[str, int]:
+        parts = urlsplit(self.service_url(service))
+        return parts.hostname or "127.0.0.1", parts.port or 80
+
+    @cached_property
+    def keys_dir(self) -> Path:
+        path = self.var_dir / "keys"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def default_database_url(self, service: str) -> str:
+        self.var_dir.mkdir(parents=True, exist_ok=True)
+        return f"sqlite+aiosqlite:///{(self.var_dir / f'{service}.db').as_posix()}"

@@ -1,0 +1,69 @@
+"""Temporal client and the in-process activity worker every service runs on its own task queue."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import timedelta
+from typing import Any
+
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+from temporalio.worker import Worker
+
+from services.kit.errors import ClearpostError, Conflict, Forbidden, Unprocessable
+from services.kit.settings import KitSettings
+from workflows.contracts import REFUSED_CONFLICT, REFUSED_FORBIDDEN
+
+log = logging.getLogger(__name__)
+
+
+async def connect(settings: KitSettings, *, attempts: int = 60) -> Client:
+    """Connect, waiting for the server while it starts (make run starts everything at once)."""
+    last: Exception | None = None
+    for _ in range(attempts):
+        try:
+            return await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
+        except RuntimeError as exc:  # the core SDK reports connection failures as RuntimeError
+            last = exc
+            await asyncio.sleep(1.0)
+    raise RuntimeError(f"Temporal at {settings.temporal_address} did not answer: {last}")
+
+
+@contextlib.asynccontextmanager
+async def running_worker(
+    client: Client, task_queue: str, activities: Sequence[Callable[..., Any]]
+) -> AsyncIterator[Worker]:
+    """Run an activity worker for the lifetime of the block; shut it down gracefully after."""
+    worker = Worker(
+        client,
+        task_queue=task_queue,
+        activities=list(activities),
+        graceful_shutdown_timeout=timedelta(seconds=10),
+    )
+    task = asyncio.create_task(worker.run(), name=f"worker:{task_queue}")
+    try:
+        yield worker
+    finally:
+        await worker.shutdown()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def refusal_to_error(exc: WorkflowUpdateFailedError) -> ClearpostError:
+    """A workflow validator's refusal (ApplicationError typed per contract), as the caller's HTTP error."""
+    cause = exc.cause
+    if isinstance(cause, ApplicationError):
+        if cause.type == REFUSED_FORBIDDEN:
+            return Forbidden(cause.message, code="refused")
+        if cause.type == REFUSED_CONFLICT:
+            return Conflict(cause.message, code="refused")
+        return Unprocessable(cause.message, code="refused")
+    return Conflict(str(cause or exc), code="refused")
+
+
+def is_not_found(exc: RPCError) -> bool:
+    return exc.status == RPCStatusCode.NOT_FOUND

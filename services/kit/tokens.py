@@ -1,0 +1,151 @@
+"""Access tokens: the only module that imports python-jose.
+
+python-jose accepts whatever algorithm a token names unless told otherwise, and does not require
+`exp`, `iss` or `aud`. Everything here is explicit: one algorithm, required claims, the `kid`
+checked against the published key set and the `typ` header checked before the signature.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from jose import jwk, jwt
+from jose.exceptions import JOSEError
+
+from services.kit.canonical import canonical_json, sha256_hex
+
+ALGORITHM = "ES256"
+ALLOWED_ALGORITHMS = [ALGORITHM]
+TOKEN_TYPE = "at+jwt"
+MAX_TOKEN_BYTES = 8192
+
+
+class TokenError(Exception):
+    """The token is not acceptable; the message says why (safe to show the caller)."""
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    kid: str
+    private_pem: str
+    public_jwk: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: str
+    username: str
+    name: str
+    roles: frozenset[str] = field(default_factory=frozenset)
+
+    def has_any(self, *roles: str) -> bool:
+        return bool(self.roles.intersection(roles))
+
+
+def _thumbprint(public_jwk: dict[str, Any]) -> str:
+    # RFC 7638: the required members only, in lexicographic order.
+    members = {k: public_jwk[k] for k in ("crv", "kty", "x", "y")}
+    return sha256_hex(canonical_json(members))[:32]
+
+
+def load_or_create_signing_key(path: Path) -> SigningKey:
+    """Read the PEM at `path`, generating a P-256 key there (mode 0600) on first run."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = ec.generate_private_key(ec.SECP256R1())
+        pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(pem)
+    private_pem = path.read_text()
+    private = serialization.load_pem_private_key(private_pem.encode(), password=None)
+    public_pem = private.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    public = jwk.construct(public_pem.decode(), ALGORITHM).to_dict()
+    public = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in public.items()}
+    kid = _thumbprint(public)
+    public.update({"kid": kid, "use": "sig", "alg": ALGORITHM})
+    return SigningKey(kid=kid, private_pem=private_pem, public_jwk=public)
+
+
+def issue_access_token(
+    key: SigningKey,
+    *,
+    issuer: str,
+    audience: str,
+    principal: Principal,
+    ttl_seconds: int,
+    now: float | None = None,
+) -> str:
+    issued = int(now if now is not None else time.time())
+    claims = {
+        "iss": issuer,
+        "aud": audience,
+        "sub": principal.user_id,
+        "preferred_username": principal.username,
+        "name": principal.name,
+        "roles": sorted(principal.roles),
+        "iat": issued,
+        "nbf": issued,
+        "exp": issued + ttl_seconds,
+        "jti": str(uuid.uuid4()),
+    }
+    token: str = jwt.encode(
+        claims, key.private_pem, algorithm=ALGORITHM, headers={"kid": key.kid, "typ": TOKEN_TYPE}
+    )
+    return token
+
+
+def verify_access_token(
+    token: str, keys: dict[str, dict[str, Any]], *, issuer: str, audience: str
+) -> Principal:
+    """Check `token` against the published `keys` (kid -> public JWK); raise TokenError if not valid."""
+    if len(token) > MAX_TOKEN_BYTES:
+        raise TokenError("token too large")
+    try:
+        header = jwt.get_unverified_header(token)
+    except JOSEError as exc:
+        raise TokenError("malformed token") from exc
+    if header.get("alg") not in ALLOWED_ALGORITHMS:
+        raise TokenError(f"algorithm {header.get('alg')!r} is not accepted")
+    if header.get("typ") != TOKEN_TYPE:
+        raise TokenError("wrong token type")
+    kid = header.get("kid")
+    if not isinstance(kid, str) or kid not in keys:
+        raise TokenError("unknown signing key")
+    try:
+        claims = jwt.decode(
+            token,
+            keys[kid],
+            algorithms=ALLOWED_ALGORITHMS,
+            audience=audience,
+            issuer=issuer,
+            options={
+                "require_exp": True,
+                "require_iss": True,
+                "require_aud": True,
+                "require_sub": True,
+                "require_iat": True,
+            },
+        )
+    except JOSEError as exc:
+        raise TokenError(f"invalid token: {exc}") from exc
+    roles = claims.get("roles", [])
+    if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+        raise TokenError("invalid roles claim")
+    return Principal(
+        user_id=str(claims["sub"]),
+        username=str(claims.get("preferred_username", "")),
+        name=str(claims.get("name", "")),
+        roles=frozenset(roles),
+    )

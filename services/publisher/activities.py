@@ -1,0 +1,164 @@
+"""The publisher's Temporal activity: post one approved version, at most once per channel.
+
+Retries are safe because each step leaves a trace the next attempt reads:
+1. a `pending` publication row is committed before anything leaves the building;
+2. the channel is asked whether it already has that publication id, and posted to only if not;
+3. the row is marked `published` in its own commit.
+A crash between any two steps makes the retry pick up where the first attempt stopped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from services.kit.canonical import content_hash
+from services.kit.errors import ClearpostError
+from services.publisher.channels import Channel, OutgoingPost
+from services.publisher.drafts_client import VersionSource
+from services.publisher.models import PUBLISHED, Publication
+from services.publisher.schemas import VersionContent
+from services.publisher.service import ContentHashConflict, PublicationService
+from workflows.contracts import PUBLISH_POST, PublicationRef, PublishRequest, PublishResult
+
+CONTENT_MISMATCH = "ContentMismatch"
+CHANNEL_NOT_CONFIGURED = "ChannelNotConfigured"
+CHANNEL_NOT_APPROVED = "ChannelNotApproved"
+CONTENT_TOO_LONG = "ContentTooLong"
+VERSION_NOT_FOUND = "VersionNotFound"
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class PublisherActivities:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        drafts: VersionSource,
+        channels: Mapping[str, Channel],
+        *,
+        clock: Callable[[], datetime] = _utc_now,
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._drafts = drafts
+        self._channels = channels
+        self._clock = clock
+
+    @activity.defn(name=PUBLISH_POST)
+    async def publish_post(self, request: PublishRequest) -> PublishResult:
+        channel_names = list(dict.fromkeys(request.channels))
+        unknown = [name for name in channel_names if name not in self._channels]
+        if unknown:
+            raise ApplicationError(
+                f"channels not configured on this publisher: {', '.join(unknown)}",
+                type=CHANNEL_NOT_CONFIGURED,
+                non_retryable=True,
+            )
+        content = await self._fetch(request)
+        self._verify(request, content, channel_names)
+        refs = [await self._publish_on(self._channels[name], request, content) for name in channel_names]
+        return PublishResult(publications=refs)
+
+    async def _fetch(self, request: PublishRequest) -> VersionContent:
+        try:
+            return await self._drafts.get_version(request.draft_id, request.version)
+        except ClearpostError as exc:
+            if exc.status_code == 404:
+                raise ApplicationError(
+                    f"draft {request.draft_id} v{request.version} does not exist: {exc.detail}",
+                    type=VERSION_NOT_FOUND,
+                    non_retryable=True,
+                ) from exc
+            raise  # the drafts service is down or busy: a later attempt may succeed
+
+    def _verify(self, request: PublishRequest, content: VersionContent, channel_names: list[str]) -> None:
+        """Refuse anything but the exact content whose hash was approved."""
+        recomputed = content_hash(
+            title=content.title,
+            body=content.body,
+            channels=content.channels,
+            media_digests=content.media_digests,
+        )
+        if (
+            content.draft_id != request.draft_id
+            or content.version != request.version
+            or content.content_hash != request.content_hash
+            or recomputed != request.content_hash
+        ):
+            raise ApplicationError(
+                f"draft {request.draft_id} v{request.version} does not match the approved content hash "
+                f"{request.content_hash} (drafts says {content.content_hash}, recomputed {recomputed})",
+                type=CONTENT_MISMATCH,
+                non_retryable=True,
+            )
+        not_approved = [name for name in channel_names if name not in content.channels]
+        if not_approved:
+            raise ApplicationError(
+                f"draft {request.draft_id} v{request.version} was not approved for {', '.join(not_approved)}",
+                type=CHANNEL_NOT_APPROVED,
+                non_retryable=True,
+            )
+        too_long = [name for name in channel_names if len(content.body) > self._channels[name].max_length]
+        if too_long:
+            raise ApplicationError(
+                f"the body ({len(content.body)} characters) is longer than {', '.join(too_long)} allows",
+                type=CONTENT_TOO_LONG,
+                non_retryable=True,
+            )
+
+    async def _publish_on(
+        self, channel: Channel, request: PublishRequest, content: VersionContent
+    ) -> PublicationRef:
+        publication = await self._open(channel.name, request)
+        if publication.status != PUBLISHED:
+            external_id = await channel.already_posted(publication.id)
+            if external_id is None:
+                external_id = await channel.post(
+                    OutgoingPost(
+                        publication_id=publication.id,
+                        draft_id=request.draft_id,
+                        version=request.version,
+                        channel=channel.name,
+                        content_hash=request.content_hash,
+                        title=content.title,
+                        body=content.body,
+                    )
+                )
+            async with self._sessionmaker() as session, session.begin():
+                publication = await PublicationService(session).mark_published(
+                    publication.id, external_id=external_id, now=self._clock()
+                )
+        activity.logger.info("draft %s v%s is on %s", request.draft_id, request.version, channel.name)
+        return PublicationRef(channel=channel.name, publication_id=publication.id, status=publication.status)
+
+    async def _open(self, channel: str, request: PublishRequest) -> Publication:
+        """Step 1: the committed publication row, created pending or found as it was left."""
+        try:
+            try:
+                async with self._sessionmaker() as session, session.begin():
+                    return await PublicationService(session).open_pending(
+                        draft_id=request.draft_id,
+                        version=request.version,
+                        channel=channel,
+                        content_hash=request.content_hash,
+                        now=self._clock(),
+                    )
+            except IntegrityError:
+                # Another attempt inserted the same publication first; use its row.
+                async with self._sessionmaker() as session:
+                    existing = await PublicationService(session).find(
+                        draft_id=request.draft_id, version=request.version, channel=channel
+                    )
+                    if existing is None:
+                        raise
+                    PublicationService.ensure_hash(existing, request.content_hash)
+                    return existing
+        except ContentHashConflict as exc:
+            raise ApplicationError(str(exc), type=CONTENT_MISMATCH, non_retryable=True) from exc

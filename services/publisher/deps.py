@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.kit.db import session_scope
+from services.publisher.channels import Channel
+from services.publisher.service import PublicationService
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with session_scope(request.app.state.sessionmaker) as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+def get_publication_service(session: SessionDep) -> PublicationService:
+    return PublicationService(session)
+
+
+PublicationServiceDep = Annotated[PublicationService, Depends(get_publication_service)]
+
+
+def get_channels(request: Request) -> Mapping[str, Channel]:
+    channels: Mapping[str, Channel] = request.app.state.channels
+    return channels
+
+
+ChannelsDep = Annotated[Mapping[str, Channel], Depends(get_channels)]

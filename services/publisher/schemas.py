@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from pydantic import BaseModel, ConfigDict, field_validator
+
+
+class VersionContent(BaseModel):
+    """The part of the drafts service's version answer the publisher uses."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    draft_id: str
+    version: int
+    title: str
+    body: str
+    channels: list[str]
+    media_digests: list[str]
+    content_hash: str
+
+
+class PublicationOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    draft_id: str
+    version: int
+    channel: str
+    content_hash: str
+    status: str
+    external_id: str | None
+    created_at: datetime
+    published_at: datetime | None
+
+    @field_validator("created_at", "published_at")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        # SQLite hands timestamps back without their offset; they were written in UTC.
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+class PublicationList(BaseModel):
+    publications: list[PublicationOut]
+
+
+class ChannelOut(BaseModel):
+    name: str
+    max_length: int
+
+
+class ChannelList(BaseModel):
+    channels: list[ChannelOut]

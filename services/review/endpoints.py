@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Query, Request
+
+from services.kit.auth import CurrentPrincipal, require_roles
+from services.review.deps import ReviewServiceDep
+from services.review.schemas import DecisionIn, DecisionOut, PolicyOut, Queue, ScreeningIn, ScreeningOut
+
+router = APIRouter(prefix="/api/v1", tags=["review"])
+
+
+@router.get("/reviews/queue", response_model=Queue)
+async def review_queue(
+    principal: CurrentPrincipal,
+    service: ReviewServiceDep,
+    stage: str | None = Query(default=None, max_length=64),
+) -> Queue:
+    """Review tasks the caller may decide, oldest first."""
+    return Queue(tasks=await service.queue(principal, stage=stage))
+
+
+@router.post("/reviews/{draft_id}/decisions", response_model=DecisionOut)
+async def decide(
+    draft_id: str, data: DecisionIn, principal: CurrentPrincipal, service: ReviewServiceDep
+) -> DecisionOut:
+    """Approve, reject or request changes on one stage, bound to `content_hash`; signed by password."""
+    return await service.decide(draft_id, data, principal)
+
+
+@router.post("/screenings", response_model=ScreeningOut)
+async def screen_text(data: ScreeningIn, _: CurrentPrincipal, service: ReviewServiceDep) -> ScreeningOut:
+    """Screen a text with the current policy (nothing is stored)."""
+    return service.screen_text(data)
+
+
+@router.get(
+    "/policy",
+    response_model=PolicyOut,
+    dependencies=[require_roles("admin", "compliance", "legal", "medical")],
+)
+async def current_policy(request: Request) -> PolicyOut:
+    policy = request.app.state.policy
+    return PolicyOut(version=policy.version, name=policy.policy.name, document=policy.document)

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
+
+from services.kit.app import create_service_app
+from services.kit.audit_client import AuditClient
+from services.kit.auth import JwksKeySet, load_internal_token
+from services.kit.db import create_engine, create_sessionmaker, session_scope
+from services.kit.http import internal_client
+from services.kit.temporal import connect, running_worker
+from services.review.activities import DraftsVersionSource, ReviewActivities
+from services.review.config import get_settings
+from services.review.credentials import GatewayCredentialChecker
+from services.review.endpoints import router
+from services.review.models import PolicyVersion
+from services.review.policy import LoadedPolicy, PolicyError, load_policy_file
+from services.review.repository import ReviewRepository
+from services.review.service import now
+from workflows.contracts import REVIEW_TASK_QUEUE
+
+log = logging.getLogger("clearpost.review")
+
+
+async def _record_policy(app: FastAPI, policy: LoadedPolicy, source: str) -> None:
+    async with session_scope(app.state.sessionmaker) as session:
+        repo = ReviewRepository(session)
+        if await repo.policy_version(policy.version) is None:
+            repo.add(
+                PolicyVersion(
+                    id=policy.version,
+                    name=policy.policy.name,
+                    document=policy.document,
+                    source=source,
+                    loaded_at=now(),
+                )
+            )
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings = get_settings()
+    try:
+        policy = load_policy_file(settings.review_policy_file)
+    except PolicyError as exc:
+        log.error("approval policy rejected: %s", exc)
+        raise SystemExit(f"clearpost review: approval policy rejected: {exc}") from exc
+    engine = create_engine(settings.database_url)
+    app.state.settings = settings
+    app.state.sessionmaker = create_sessionmaker(engine)
+    app.state.internal_token = load_internal_token(settings)
+    app.state.policy = policy
+    await _record_policy(app, policy, str(settings.review_policy_file))
+    async with (
+        httpx.AsyncClient() as http,
+        internal_client(settings.service_url("audit"), app.state.internal_token) as audit_http,
+        internal_client(settings.service_url("drafts"), app.state.internal_token) as drafts_http,
+    ):
+        app.state.key_set = JwksKeySet(f"{settings.service_url('gateway')}/api/v1/auth/jwks", http)
+        app.state.audit = AuditClient(audit_http, "review")
+        app.state.credentials = GatewayCredentialChecker(http, settings.service_url("gateway"))
+        app.state.temporal = None
+        if settings.temporal_enabled:
+            app.state.temporal = await connect(settings)
+            activities = ReviewActivities(app.state.sessionmaker, policy, DraftsVersionSource(drafts_http))
+            async with running_worker(app.state.temporal, REVIEW_TASK_QUEUE, activities.all):
+                yield
+        else:
+            yield
+    await engine.dispose()
+
+
+app = create_service_app(
+    title="Clearpost review",
+    description="Screening, the approval policy, review tasks and signed decisions.",
+    lifespan=lifespan,
+    routers=[router],
+)

@@ -1,0 +1,6 @@
+from alembic import context
+
+from services.kit.db import run_migrations
+from services.review.models import Base
+
+run_migrations(context.config, Base.metadata)

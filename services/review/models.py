@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, DateTime, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from services.kit.db import new_metadata
+
+
+class Base(DeclarativeBase):
+    metadata = new_metadata()
+
+
+class PolicyVersion(Base):
+    """Every policy document the service has loaded, under its content-derived id."""
+
+    __tablename__ = "policy_versions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    document: Mapped[dict[str, Any]] = mapped_column(JSON)
+    source: Mapped[str] = mapped_column(Text)
+    loaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Screening(Base):
+    __tablename__ = "screenings"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    draft_id: Mapped[str | None] = mapped_column(String(36), index=True, nullable=True)
+    version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    content_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    policy_version: Mapped[str] = mapped_column(String(32))
+    categories: Mapped[list[str]] = mapped_column(JSON)
+    products: Mapped[list[str]] = mapped_column(JSON)
+    findings: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    blocking: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ReviewTask(Base):
+    """One stage of one version waiting for a decision."""
+
+    __tablename__ = "review_tasks"
+    __table_args__ = (UniqueConstraint("draft_id", "version", "stage"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    draft_id: Mapped[str] = mapped_column(String(36), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    stage: Mapped[str] = mapped_column(String(64))
+    roles: Mapped[list[str]] = mapped_column(JSON)
+    author_id: Mapped[str] = mapped_column(String(64))
+    policy_version: Mapped[str] = mapped_column(String(32))
+    screening_id: Mapped[str] = mapped_column(String(36))
+    status: Mapped[str] = mapped_column(String(16), index=True)  # open | decided | closed
+    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class ReviewDecision(Base):
+    """A decision the workflow accepted, bound to the exact content hash it judged."""
+
+    __tablename__ = "review_decisions"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    draft_id: Mapped[str] = mapped_column(String(36), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    stage: Mapped[str] = mapped_column(String(64))
+    decision: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text)
+    decider_id: Mapped[str] = mapped_column(String(64), index=True)
+    decider_name: Mapped[str] = mapped_column(String(200))
+    decider_roles: Mapped[list[str]] = mapped_column(JSON)
+    policy_version: Mapped[str] = mapped_column(String(32))
+    decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,139 @@
+"""The approval policy: which stages a version needs, who decides them, and the product catalog."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from services.kit.canonical import canonical_sha256
+from workflows.contracts import StageRequirement
+
+ROLES = frozenset({"author", "legal", "compliance", "medical", "publisher", "auditor", "admin"})
+REVIEW_ROLES = frozenset({"legal", "compliance", "medical"})
+
+
+class PolicyError(ValueError):
+    """The policy file is not valid; the message names the file and the problem."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StagePolicy(_Strict):
+    roles: list[str] = Field(min_length=1)
+    parallel: bool = True
+
+    @model_validator(mode="after")
+    def _known_roles(self) -> StagePolicy:
+        unknown = set(self.roles) - REVIEW_ROLES
+        if unknown:
+            raise ValueError(
+                f"stage roles must be review roles ({', '.join(sorted(REVIEW_ROLES))}); got {unknown}"
+            )
+        return self
+
+
+class Condition(_Strict):
+    product_mentioned: bool | None = None
+    patient_content: bool | None = None
+    categories_any: list[str] | None = None
+
+
+class Rule(_Strict):
+    when: Condition | None = None
+    require: list[str] = Field(min_length=1)
+    why: str = ""
+
+
+class Product(_Strict):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    name: str = Field(min_length=1)
+    generic: str | None = None
+    kind: str = Field(min_length=1)
+    aliases: list[str] = []
+    safety_statement: str | None = None
+
+    @property
+    def names(self) -> list[str]:
+        return [n for n in (self.name, self.generic, *self.aliases) if n]
+
+
+class AllowList(_Strict):
+    phones: list[str] = []
+    emails: list[str] = []
+    staff: list[str] = []
+
+
+class Policy(_Strict):
+    name: str
+    stages: dict[str, StagePolicy] = Field(min_length=1)
+    rules: list[Rule] = Field(min_length=1)
+    catalog: list[Product] = []
+    allow_list: AllowList = AllowList()
+
+    @model_validator(mode="after")
+    def _rules_name_stages(self) -> Policy:
+        for index, rule in enumerate(self.rules):
+            unknown = [s for s in rule.require if s not in self.stages]
+            if unknown:
+                raise ValueError(f"rule {index + 1} requires undefined stage(s): {', '.join(unknown)}")
+        return self
+
+
+class LoadedPolicy(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    version: str
+    document: dict[str, Any]
+    policy: Policy
+
+    def required_stages(
+        self, *, product_mentioned: bool, patient_content: bool, categories: list[str]
+    ) -> list[StageRequirement]:
+        wanted: set[str] = set()
+        for rule in self.policy.rules:
+            if _matches(rule.when, product_mentioned, patient_content, categories):
+                wanted.update(rule.require)
+        return [
+            StageRequirement(name=name, roles=list(stage.roles), parallel=stage.parallel)
+            for name, stage in self.policy.stages.items()
+            if name in wanted
+        ]
+
+
+def _matches(when: Condition | None, product: bool, patient: bool, categories: list[str]) -> bool:
+    if when is None:
+        return True
+    if when.product_mentioned is not None and when.product_mentioned != product:
+        return False
+    if when.patient_content is not None and when.patient_content != patient:
+        return False
+    return not (when.categories_any is not None and not set(when.categories_any) & set(categories))
+
+
+def parse_policy(document: Any, *, source: str = "policy") -> LoadedPolicy:
+    if not isinstance(document, dict):
+        raise PolicyError(f"{source}: the policy must be a mapping at the top level")
+    try:
+        policy = Policy.model_validate(document)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}" for err in exc.errors()
+        )
+        raise PolicyError(f"{source}: {problems}") from exc
+    return LoadedPolicy(version=canonical_sha256(document)[:16], document=document, policy=policy)
+
+
+def load_policy_file(path: Path) -> LoadedPolicy:
+    try:
+        document = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise PolicyError(f"{path}: cannot read the policy file: {exc}") from exc
+    except yaml.YAMLError as exc:
+        raise PolicyError(f"{path}: not valid YAML: {exc}") from exc
+    return parse_policy(document, source=str(path))

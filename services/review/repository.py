@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.review.models import PolicyVersion, ReviewDecision, ReviewTask, Screening
+
+
+class ReviewRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def policy_version(self, version_id: str) -> PolicyVersion | None:
+        return await self._session.get(PolicyVersion, version_id)
+
+    async def screening(self, screening_id: str) -> Screening | None:
+        return await self._session.get(Screening, screening_id)
+
+    async def latest_screening(self, draft_id: str, version: int) -> Screening | None:
+        statement = (
+            select(Screening)
+            .where(Screening.draft_id == draft_id, Screening.version == version)
+            .order_by(Screening.created_at.desc())
+            .limit(1)
+        )
+        return (await self._session.execute(statement)).scalar_one_or_none()
+
+    async def task(self, draft_id: str, version: int, stage: str) -> ReviewTask | None:
+        statement = select(ReviewTask).where(
+            ReviewTask.draft_id == draft_id, ReviewTask.version == version, ReviewTask.stage == stage
+        )
+        return (await self._session.execute(statement)).scalar_one_or_none()
+
+    async def open_tasks(self) -> Sequence[ReviewTask]:
+        statement = select(ReviewTask).where(ReviewTask.status == "open").order_by(ReviewTask.opened_at)
+        return (await self._session.execute(statement)).scalars().all()
+
+    async def close_tasks(self, draft_id: str, version: int, stages: list[str] | None, at: datetime) -> None:
+        statement = (
+            update(ReviewTask)
+            .where(
+                ReviewTask.draft_id == draft_id, ReviewTask.version == version, ReviewTask.status == "open"
+            )
+            .values(status="closed", closed_at=at)
+        )
+        if stages is not None:
+            statement = statement.where(ReviewTask.stage.in_(stages))
+        await self._session.execute(statement)
+
+    async def decision(self, decision_id: str) -> ReviewDecision | None:
+        return await self._session.get(ReviewDecision, decision_id)
+
+    async def stages_decided_by(self, decider_id: str) -> dict[str, set[str]]:
+        """draft id -> the stages this person has decided on it."""
+        statement = select(ReviewDecision.draft_id, ReviewDecision.stage).where(
+            ReviewDecision.decider_id == decider_id
+        )
+        decided: dict[str, set[str]] = {}
+        for draft_id, stage in (await self._session.execute(statement)).all():
+            decided.setdefault(draft_id, set()).add(stage)
+        return decided
+
+    def add(self, item: PolicyVersion | Screening | ReviewTask | ReviewDecision) -> None:
+        self._session.add(item)
+
+    async def flush(self) -> None:
+        await self._session.flush()

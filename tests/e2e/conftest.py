@@ -1,0 +1,127 @@
+"""The whole system, started for real: Temporal dev server, five services, the workflow worker.
+
+Everything binds to free loopback ports and keeps its data in a temporary folder, so the suite
+never collides with a running `make run`.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from services.kit.settings import SERVICE_NAMES
+from tests.conftest import REPO_ROOT, venv_binary
+
+DEMO_PASSWORD = "demo-password"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class RunningSystem:
+    var_dir: Path
+    env: dict[str, str]
+    urls: dict[str, str]
+    logs: Path
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    @property
+    def gateway(self) -> str:
+        return self.urls["gateway"]
+
+    def token(self, username: str, password: str = DEMO_PASSWORD) -> str:
+        response = httpx.post(
+            f"{self.gateway}/api/v1/auth/token", data={"username": username, "password": password}, timeout=10
+        )
+        assert response.status_code == 200, response.text
+        token: str = response.json()["access_token"]
+        return token
+
+    def client(self, username: str | None = None, *, base: str | None = None) -> httpx.AsyncClient:
+        headers = {"Authorization": f"Bearer {self.token(username)}"} if username else {}
+        return httpx.AsyncClient(base_url=base or self.gateway, headers=headers, timeout=30)
+
+
+def _wait_healthy(system: RunningSystem, deadline_seconds: float = 90) -> None:
+    deadline = time.monotonic() + deadline_seconds
+    pending = dict(system.urls)
+    while pending and time.monotonic() < deadline:
+        for name, url in list(pending.items()):
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    pending.pop(name)
+            except httpx.HTTPError:
+                pass
+        for process in system.processes:
+            if process.poll() is not None:
+                raise RuntimeError(f"{process.args} exited with {process.returncode}; logs in {system.logs}")
+        time.sleep(0.2)
+    if pending:
+        raise RuntimeError(f"not healthy in time: {sorted(pending)}; logs in {system.logs}")
+
+
+@pytest.fixture(scope="session")
+async def temporal_dev_server() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=venv_binary("temporal"), ui=False, dev_server_log_level="error"
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+def system(
+    temporal_dev_server: WorkflowEnvironment, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningSystem]:
+    var_dir = tmp_path_factory.mktemp("clearpost-var")
+    logs = var_dir / "logs"
+    logs.mkdir()
+    urls = {name: f"http://127.0.0.1:{free_port()}" for name in SERVICE_NAMES}
+    env = {
+        **os.environ,
+        "CLEARPOST_VAR_DIR": str(var_dir),
+        "CLEARPOST_TEMPORAL_ADDRESS": temporal_dev_server.client.service_client.config.target_host,
+        "CLEARPOST_DEMO": "1",
+        "CLEARPOST_LOG_LEVEL": "warning",
+        **{f"CLEARPOST_{name.upper()}_URL": url for name, url in urls.items()},
+    }
+    clearpost = [sys.executable, "-m", "services.cli"]
+    subprocess.run([*clearpost, "migrate"], env=env, cwd=REPO_ROOT, check=True, capture_output=True)
+    subprocess.run([*clearpost, "seed-demo"], env=env, cwd=REPO_ROOT, check=True, capture_output=True)
+    running = RunningSystem(var_dir=var_dir, env=env, urls=urls, logs=logs)
+    commands = {name: [*clearpost, "serve", name] for name in SERVICE_NAMES} | {
+        "workflows": [*clearpost, "worker"]
+    }
+    try:
+        for name, command in commands.items():
+            log = (logs / f"{name}.log").open("wb")
+            running.processes.append(
+                subprocess.Popen(command, env=env, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT)
+            )
+        _wait_healthy(running)
+        yield running
+    finally:
+        for process in running.processes:
+            process.terminate()
+        for process in running.processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()

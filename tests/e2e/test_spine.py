@@ -1,0 +1,255 @@
+"""The spine end to end over HTTP: submit, screen, role-gated approval, publish once, audit chain."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+from typing import Any
+
+import httpx
+import pytest
+
+from services.kit.canonical import content_hash
+from services.kit.tokens import Principal, issue_access_token, load_or_create_signing_key
+from tests.e2e.conftest import DEMO_PASSWORD, RunningSystem
+
+pytestmark = pytest.mark.e2e
+
+SAFETY = (
+    "Cardiozen may cause dizziness, low blood pressure and, rarely, serious allergic reactions. "
+    "Do not take Cardiozen if you are pregnant. See full Prescribing Information."
+)
+BALANCED_BODY = (
+    f"Ask your cardiologist whether Cardiozen is right for you. It helps lower blood pressure. {SAFETY}"
+)
+
+
+def draft_body(body: str = BALANCED_BODY, **extra: Any) -> dict[str, Any]:
+    return {
+        "title": "Heart health month",
+        "body": body,
+        "channels": ["sandbox"],
+        "patient_content": False,
+        **extra,
+    }
+
+
+async def wait_for_status(
+    client: httpx.AsyncClient, draft_id: str, *statuses: str, wait_seconds: float = 60
+) -> dict[str, Any]:
+    deadline = time.monotonic() + wait_seconds
+    draft: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        draft = (await client.get(f"/api/v1/drafts/{draft_id}")).json()
+        if draft.get("status") in statuses:
+            return draft
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"draft {draft_id} never reached {statuses}; last: {draft}")
+
+
+async def submitted_draft(system: RunningSystem, author: str, body: str = BALANCED_BODY) -> dict[str, Any]:
+    async with system.client(author) as client:
+        created = await client.post("/api/v1/drafts", json=draft_body(body))
+        assert created.status_code == 201, created.text
+        draft = created.json()
+        submitted = await client.post(f"/api/v1/drafts/{draft['id']}/submit")
+        assert submitted.status_code == 200, submitted.text
+        return await wait_for_status(client, draft["id"], "in_review")
+
+
+async def decide(
+    system: RunningSystem,
+    who: str,
+    draft: dict[str, Any],
+    stage: str,
+    decision: str = "approve",
+    *,
+    password: str = DEMO_PASSWORD,
+    content_hash: str | None = None,
+    reason: str = "",
+) -> httpx.Response:
+    async with system.client(who) as client:
+        return await client.post(
+            f"/api/v1/reviews/{draft['id']}/decisions",
+            json={
+                "stage": stage,
+                "decision": decision,
+                "reason": reason,
+                "password": password,
+                "content_hash": content_hash or draft["content_hash"],
+            },
+        )
+
+
+async def test_approved_post_is_published_once_and_audited(system: RunningSystem) -> None:
+    async with system.client("author@demo") as author:
+        created = await author.post("/api/v1/drafts", json=draft_body())
+        assert created.status_code == 201, created.text
+        draft = created.json()
+        assert draft["version"] == 1 and draft["status"] == "draft"
+        assert draft["content_hash"] == content_hash(
+            title="Heart health month", body=BALANCED_BODY, channels=["sandbox"], media_digests=[]
+        )
+        assert (await author.post(f"/api/v1/drafts/{draft['id']}/submit")).status_code == 200
+        draft = await wait_for_status(author, draft["id"], "in_review")
+    assert [s["stage"] for s in draft["stages"]] == ["compliance", "legal"]
+    assert all(s["status"] == "pending" for s in draft["stages"])
+
+    async with system.client("compliance@demo") as reviewer:
+        queue = (await reviewer.get("/api/v1/reviews/queue")).json()["tasks"]
+        assert any(t["draft_id"] == draft["id"] and t["stage"] == "compliance" for t in queue)
+
+    wrong_password = await decide(system, "compliance@demo", draft, "compliance", password="not-my-password")
+    assert wrong_password.status_code == 403 and wrong_password.json()["error"] == "signature_failed"
+    stale = await decide(system, "compliance@demo", draft, "compliance", content_hash="0" * 64)
+    assert stale.status_code == 409 and "content changed" in stale.json()["detail"]
+    no_role = await decide(system, "medical@demo", draft, "compliance")
+    assert no_role.status_code == 403
+    async with system.client("author@demo") as author:
+        unchanged = await wait_for_status(author, draft["id"], "in_review")
+    assert all(not s["decisions"] for s in unchanged["stages"]), "refused decisions change nothing"
+
+    approved = await decide(system, "compliance@demo", draft, "compliance")
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["stage_status"] == "approved"
+    approved = await decide(system, "legal@demo", draft, "legal")
+    assert approved.status_code == 200, approved.text
+
+    async with system.client("author@demo") as author:
+        published = await wait_for_status(author, draft["id"], "published", "publish_failed")
+        assert published["status"] == "published", published
+        decisions = [d for s in published["stages"] for d in s["decisions"]]
+        assert {d["content_hash"] for d in decisions} == {draft["content_hash"]}
+        publications = (await author.get("/api/v1/publications", params={"draft_id": draft["id"]})).json()
+    assert [p["channel"] for p in publications["publications"]] == ["sandbox"]
+    outbox = (system.var_dir / "outbox" / "sandbox.jsonl").read_text().splitlines()
+    lines = [json.loads(line) for line in outbox if line.strip()]
+    assert [line["draft_id"] for line in lines].count(draft["id"]) == 1
+
+    async with system.client("auditor@demo") as auditor:
+        events = (await auditor.get("/api/v1/audit/events", params={"draft_id": draft["id"]})).json()[
+            "events"
+        ]
+        actions = [e["action"] for e in events]
+        verified = (await auditor.get("/api/v1/audit/verify")).json()
+    for expected in (
+        "draft.created",
+        "draft.submitted",
+        "screening.completed",
+        "review.opened",
+        "decision.refused",
+        "decision.recorded",
+        "draft.approved",
+        "post.published",
+    ):
+        assert expected in actions, f"{expected} missing from {actions}"
+    assert actions.index("draft.approved") < actions.index("post.published")
+    assert verified["ok"] is True, verified
+    async with system.client("author@demo") as author:
+        assert (await author.get("/api/v1/audit/events", params={"draft_id": draft["id"]})).status_code == 403
+
+
+async def test_author_reviewer_may_not_approve_own_draft(system: RunningSystem) -> None:
+    draft = await submitted_draft(system, "authorreviewer@demo")
+    refused = await decide(system, "authorreviewer@demo", draft, "compliance")
+    assert refused.status_code == 403
+    assert "author" in refused.json()["detail"]
+
+
+async def test_one_person_decides_one_stage(system: RunningSystem) -> None:
+    # A benefit claim without the safety statement draws an FDA finding: legal and medical stages.
+    draft = await submitted_draft(
+        system, "author2@demo", body="Cardiozen lowers blood pressure in two weeks!"
+    )
+    assert {s["stage"] for s in draft["stages"]} == {"compliance", "legal", "medical"}
+    first = await decide(system, "dual@demo", draft, "legal")
+    assert first.status_code == 200, first.text
+    second = await decide(system, "dual@demo", draft, "medical")
+    assert second.status_code == 403
+    assert "one person decides one stage" in second.json()["detail"]
+
+
+async def test_request_changes_then_new_version_is_reviewed_again(system: RunningSystem) -> None:
+    draft = await submitted_draft(system, "author@demo")
+    asked = await decide(
+        system, "compliance@demo", draft, "compliance", "request_changes", reason="Add a date"
+    )
+    assert asked.status_code == 200, asked.text
+    async with system.client("author@demo") as author:
+        await wait_for_status(author, draft["id"], "changes_requested")
+        revised = await author.put(
+            f"/api/v1/drafts/{draft['id']}", json=draft_body(BALANCED_BODY + " Updated.")
+        )
+        assert revised.status_code == 200, revised.text
+        assert revised.json()["version"] == 2
+        assert (await author.post(f"/api/v1/drafts/{draft['id']}/submit")).status_code == 200
+        second = await wait_for_status(author, draft["id"], "in_review")
+    assert second["content_hash"] != draft["content_hash"]
+    old = await decide(system, "compliance@demo", draft, "compliance")
+    assert old.status_code == 409
+
+
+async def test_bad_input_gets_a_clear_error(system: RunningSystem) -> None:
+    async with system.client("author@demo") as author:
+        unknown_channel = await author.post("/api/v1/drafts", json=draft_body(channels=["myspace"]))
+        assert unknown_channel.status_code == 400 and "myspace" in unknown_channel.json()["detail"]
+        missing = await author.post("/api/v1/drafts", json={"title": "x"})
+        assert missing.status_code == 422 and missing.json()["error"] == "invalid"
+    async with system.client("legal@demo") as legal:
+        not_author = await legal.post("/api/v1/drafts", json=draft_body())
+        assert not_author.status_code == 403
+
+
+def _forge(header: dict[str, Any], claims: dict[str, Any], signature: bytes = b"") -> str:
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    return ".".join([b64(json.dumps(header).encode()), b64(json.dumps(claims).encode()), b64(signature)])
+
+
+def test_bad_tokens_are_refused_by_every_service(system: RunningSystem, tmp_path: Any) -> None:
+    real_key = load_or_create_signing_key(system.var_dir / "keys" / "gateway-signing.pem")
+    principal = Principal("someone", "author@demo", "Someone", frozenset({"author", "auditor", "admin"}))
+    expired = issue_access_token(
+        real_key,
+        issuer="clearpost-gateway",
+        audience="clearpost",
+        principal=principal,
+        ttl_seconds=60,
+        now=time.time() - 3600,
+    )
+    other_key = load_or_create_signing_key(tmp_path / "other.pem")
+    forged_key = type(other_key)(
+        kid=real_key.kid, private_pem=other_key.private_pem, public_jwk=other_key.public_jwk
+    )
+    wrongly_signed = issue_access_token(
+        forged_key, issuer="clearpost-gateway", audience="clearpost", principal=principal, ttl_seconds=600
+    )
+    now = int(time.time())
+    unsigned = _forge(
+        {"alg": "none", "typ": "at+jwt", "kid": real_key.kid},
+        {
+            "sub": "someone",
+            "iss": "clearpost-gateway",
+            "aud": "clearpost",
+            "iat": now,
+            "exp": now + 600,
+            "roles": ["admin", "auditor", "author"],
+        },
+    )
+    routes = {
+        "gateway": "/api/v1/users",
+        "drafts": "/api/v1/drafts",
+        "review": "/api/v1/reviews/queue",
+        "publisher": "/api/v1/channels",
+        "audit": "/api/v1/audit/events",
+    }
+    for token in (expired, wrongly_signed, unsigned, "not-a-token"):
+        for service, path in routes.items():
+            for base in {system.urls[service], system.gateway}:
+                response = httpx.get(
+                    f"{base}{path}", headers={"Authorization": f"Bearer {token}"}, timeout=10
+                )
+                assert response.status_code == 401, (service, base, path, response.text)

@@ -1,0 +1,119 @@
+"""Fixtures for the gateway tests.
+
+Test modules load this with `pytest_plugins = ["tests.unit.gateway_fixtures"]` and import from it
+only under TYPE_CHECKING (importing it first would stop pytest from registering it as a plugin).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from services.gateway.main import app as gateway_asgi_app
+from services.gateway.seed import DEMO_PASSWORD, seed_demo_users
+from services.kit.db import create_engine, create_sessionmaker, session_scope, upgrade_to_head
+from services.kit.errors import UpstreamUnavailable
+
+
+class FakeAudit:
+    """Stands in for the audit service: records every event, or fails like an outage when told to."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+        self.down = False
+
+    async def append(self, **event: Any) -> dict[str, Any]:
+        if self.down:
+            raise UpstreamUnavailable("audit did not answer")
+        self.events.append(event)
+        return {"seq": len(self.events)}
+
+    def actions(self) -> list[str]:
+        return [e["action"] for e in self.events]
+
+
+@pytest.fixture(scope="session")
+async def gateway_seeded_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated database holding the demo users; each test gets its own copy (argon2 is slow)."""
+    path = tmp_path_factory.mktemp("gateway-template") / "gateway.db"
+    url = f"sqlite+aiosqlite:///{path.as_posix()}"
+    await asyncio.to_thread(upgrade_to_head, "gateway", url)
+    engine = create_engine(url)
+    async with session_scope(create_sessionmaker(engine)) as session:
+        await seed_demo_users(session)
+    await engine.dispose()
+    return path
+
+
+@pytest.fixture
+def gateway_upstreams() -> dict[str, str]:
+    """Service name -> base URL the proxy forwards to; a test module overrides this to run fakes."""
+    return {}
+
+
+@pytest.fixture
+def gateway_env(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    gateway_seeded_db: Path,
+    gateway_upstreams: dict[str, str],
+) -> Path:
+    database = tmp_path / "gateway.db"
+    shutil.copyfile(gateway_seeded_db, database)
+    for service, url in gateway_upstreams.items():
+        monkeypatch.setenv(f"CLEARPOST_{service.upper()}_URL", url)
+    monkeypatch.setenv("CLEARPOST_VAR_DIR", str(tmp_path))
+    monkeypatch.setenv("CLEARPOST_TEMPORAL_ENABLED", "false")
+    monkeypatch.setenv("CLEARPOST_INTERNAL_TOKEN", "test-internal-token")
+    monkeypatch.setenv("CLEARPOST_GATEWAY_DATABASE_URL", f"sqlite+aiosqlite:///{database.as_posix()}")
+    return tmp_path
+
+
+@pytest.fixture
+async def gateway_app(gateway_env: Path) -> AsyncIterator[FastAPI]:
+    async with gateway_asgi_app.router.lifespan_context(gateway_asgi_app):
+        gateway_asgi_app.state.audit = FakeAudit()
+        yield gateway_asgi_app
+
+
+@pytest.fixture
+async def gateway_client(gateway_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=gateway_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        yield client
+
+
+@pytest.fixture
+def gateway_audit(gateway_app: FastAPI) -> FakeAudit:
+    audit: FakeAudit = gateway_app.state.audit
+    return audit
+
+
+class GatewayLogin:
+    """Logs demo users in through the real token endpoint."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self._client = client
+
+    async def token_response(self, username: str, password: str = DEMO_PASSWORD) -> httpx.Response:
+        return await self._client.post(
+            "/api/v1/auth/token", data={"username": username, "password": password}
+        )
+
+    async def headers(self, username: str, password: str = DEMO_PASSWORD) -> dict[str, str]:
+        response = await self.token_response(username, password)
+        if response.status_code != 200:
+            raise RuntimeError(f"login as {username} failed: {response.text}")
+        return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+@pytest.fixture
+def gateway_login(gateway_client: httpx.AsyncClient) -> GatewayLogin:
+    return GatewayLogin(gateway_client)

@@ -1,0 +1,246 @@
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
+
+from services.kit.db import create_engine, create_sessionmaker
+from services.publisher.activities import PublisherActivities
+from services.publisher.channels import OutgoingPost, SandboxChannel
+from services.publisher.models import Publication
+from tests.unit.publisher_fixtures import FakeDrafts, draft_version, migrated_database, outbox_lines
+from workflows.contracts import PublishRequest, PublishResult
+
+
+class Crash(Exception):
+    """Stands in for the worker process dying at a given point."""
+
+
+class CountingSandbox(SandboxChannel):
+    def __init__(self, outbox_dir: Path) -> None:
+        super().__init__(outbox_dir)
+        self.posts = 0
+
+    async def post(self, publication: OutgoingPost) -> str:
+        self.posts += 1
+        return await super().post(publication)
+
+
+class AsksTogether(SandboxChannel):
+    """Holds every attempt at `already_posted` until all have asked: the worst interleaving."""
+
+    def __init__(self, outbox_dir: Path, attempts: int) -> None:
+        super().__init__(outbox_dir)
+        self._barrier = asyncio.Barrier(attempts)
+
+    async def already_posted(self, publication_id: str) -> str | None:
+        answer = await super().already_posted(publication_id)
+        await self._barrier.wait()
+        return answer
+
+
+class DiesBeforePost(SandboxChannel):
+    async def post(self, publication: OutgoingPost) -> str:
+        raise Crash("died after committing the pending row, before writing the post")
+
+
+class DiesAfterPost(SandboxChannel):
+    async def post(self, publication: OutgoingPost) -> str:
+        await super().post(publication)
+        raise Crash("died after writing the post, before marking the row published")
+
+
+@dataclass
+class Publisher:
+    sessionmaker: async_sessionmaker[AsyncSession]
+    outbox_dir: Path
+    drafts: FakeDrafts
+
+    @property
+    def outbox(self) -> Path:
+        return self.outbox_dir / "sandbox.jsonl"
+
+    def activities(self, channel: SandboxChannel | None = None) -> PublisherActivities:
+        sandbox = channel or SandboxChannel(self.outbox_dir)
+        return PublisherActivities(self.sessionmaker, self.drafts, {"sandbox": sandbox})
+
+    async def rows(self) -> list[Publication]:
+        async with self.sessionmaker() as session:
+            return list((await session.execute(select(Publication))).scalars().all())
+
+
+@pytest.fixture
+async def publisher(tmp_path: Path) -> AsyncIterator[Publisher]:
+    engine = create_engine(await migrated_database(tmp_path / "publisher.db"))
+    try:
+        yield Publisher(create_sessionmaker(engine), tmp_path / "outbox", FakeDrafts(draft_version()))
+    finally:
+        await engine.dispose()
+
+
+def request_for(version_hash: str, channels: tuple[str, ...] = ("sandbox",)) -> PublishRequest:
+    return PublishRequest(draft_id="d-1", version=1, content_hash=version_hash, channels=list(channels))
+
+
+def approved_request() -> PublishRequest:
+    return request_for(draft_version().content_hash)
+
+
+async def test_publish_writes_one_row_and_one_outbox_line(publisher: Publisher) -> None:
+    request = approved_request()
+
+    result = await ActivityEnvironment().run(publisher.activities().publish_post, request)
+
+    assert isinstance(result, PublishResult)
+    [ref] = result.publications
+    assert (ref.channel, ref.status) == ("sandbox", "published")
+    [row] = await publisher.rows()
+    assert row.id == ref.publication_id
+    assert (row.draft_id, row.version, row.channel, row.status) == ("d-1", 1, "sandbox", "published")
+    assert row.content_hash == request.content_hash
+    assert row.external_id == f"sandbox:{row.id}"
+    assert row.published_at is not None
+    [line] = outbox_lines(publisher.outbox)
+    version = draft_version()
+    assert line == {
+        "publication_id": row.id,
+        "draft_id": "d-1",
+        "version": 1,
+        "channel": "sandbox",
+        "content_hash": request.content_hash,
+        "title": version.title,
+        "body": version.body,
+        "published_at": line["published_at"],
+    }
+
+
+async def test_publishing_again_posts_nothing_new(publisher: Publisher) -> None:
+    sandbox = CountingSandbox(publisher.outbox_dir)
+    activities = publisher.activities(sandbox)
+
+    first = await activities.publish_post(approved_request())
+    second = await activities.publish_post(approved_request())
+
+    assert second == first
+    assert sandbox.posts == 1
+    assert len(outbox_lines(publisher.outbox)) == 1
+    assert len(await publisher.rows()) == 1
+
+
+async def test_retry_after_dying_before_the_post_posts_exactly_once(publisher: Publisher) -> None:
+    with pytest.raises(Crash):
+        await publisher.activities(DiesBeforePost(publisher.outbox_dir)).publish_post(approved_request())
+    [row] = await publisher.rows()
+    assert row.status == "pending"
+    assert outbox_lines(publisher.outbox) == []
+
+    sandbox = CountingSandbox(publisher.outbox_dir)
+    result = await publisher.activities(sandbox).publish_post(approved_request())
+
+    assert sandbox.posts == 1
+    [line] = outbox_lines(publisher.outbox)
+    [row] = await publisher.rows()
+    assert (row.status, line["publication_id"]) == ("published", row.id)
+    assert result.publications[0].publication_id == row.id
+
+
+async def test_retry_after_dying_before_marking_does_not_post_again(publisher: Publisher) -> None:
+    with pytest.raises(Crash):
+        await publisher.activities(DiesAfterPost(publisher.outbox_dir)).publish_post(approved_request())
+    [row] = await publisher.rows()
+    assert row.status == "pending"
+    [line] = outbox_lines(publisher.outbox)
+    assert line["publication_id"] == row.id
+
+    sandbox = CountingSandbox(publisher.outbox_dir)
+    result = await publisher.activities(sandbox).publish_post(approved_request())
+
+    assert sandbox.posts == 0  # the channel already had it, so it was never asked to post
+    assert len(outbox_lines(publisher.outbox)) == 1
+    [row] = await publisher.rows()
+    assert (row.status, row.external_id) == ("published", f"sandbox:{row.id}")
+    assert result.publications[0].status == "published"
+
+
+@pytest.mark.parametrize("tampered", ["request_hash", "stored_text"])
+async def test_content_that_does_not_match_the_approved_hash_is_refused(
+    publisher: Publisher, tampered: str
+) -> None:
+    request = approved_request()
+    if tampered == "request_hash":
+        request = request_for("0" * 64)
+    else:
+        # The drafts service answers with the approved hash but different text.
+        changed = draft_version(body="Walk-in flu vaccinations, now with free samples!")
+        publisher.drafts.versions[("d-1", 1)] = changed.model_copy(
+            update={"content_hash": request.content_hash}
+        )
+
+    with pytest.raises(ApplicationError) as refused:
+        await publisher.activities().publish_post(request)
+
+    assert refused.value.type == "ContentMismatch"
+    assert refused.value.non_retryable
+    assert await publisher.rows() == []
+    assert outbox_lines(publisher.outbox) == []
+
+
+async def test_concurrent_attempts_post_once(publisher: Publisher) -> None:
+    activities = publisher.activities(AsksTogether(publisher.outbox_dir, attempts=2))
+
+    results = await asyncio.gather(*(activities.publish_post(approved_request()) for _ in range(2)))
+
+    assert len({r.publications[0].publication_id for r in results}) == 1
+    assert len(outbox_lines(publisher.outbox)) == 1
+    [row] = await publisher.rows()
+    assert row.status == "published"
+
+
+async def test_unconfigured_channel_is_refused_before_anything_happens(publisher: Publisher) -> None:
+    request = request_for(draft_version().content_hash, channels=("sandbox", "mastodon"))
+
+    with pytest.raises(ApplicationError) as refused:
+        await publisher.activities().publish_post(request)
+
+    assert (refused.value.type, refused.value.non_retryable) == ("ChannelNotConfigured", True)
+    assert publisher.drafts.calls == 0
+    assert await publisher.rows() == []
+
+
+async def test_channel_outside_the_approved_version_is_refused(publisher: Publisher) -> None:
+    # Approved for another channel only; the hash covers the channel list.
+    version = draft_version(channels=("linkedin",))
+    publisher.drafts.versions[("d-1", 1)] = version
+
+    with pytest.raises(ApplicationError) as refused:
+        await publisher.activities().publish_post(request_for(version.content_hash))
+
+    assert (refused.value.type, refused.value.non_retryable) == ("ChannelNotApproved", True)
+    assert outbox_lines(publisher.outbox) == []
+
+
+async def test_body_longer_than_the_channel_allows_is_refused(publisher: Publisher) -> None:
+    version = draft_version(body="x" * (SandboxChannel.max_length + 1))
+    publisher.drafts.versions[("d-1", 1)] = version
+
+    with pytest.raises(ApplicationError) as refused:
+        await publisher.activities().publish_post(request_for(version.content_hash))
+
+    assert (refused.value.type, refused.value.non_retryable) == ("ContentTooLong", True)
+    assert await publisher.rows() == []
+
+
+async def test_missing_version_is_not_retried(publisher: Publisher) -> None:
+    request = PublishRequest(draft_id="d-404", version=1, content_hash="0" * 64, channels=["sandbox"])
+
+    with pytest.raises(ApplicationError) as refused:
+        await publisher.activities().publish_post(request)
+
+    assert (refused.value.type, refused.value.non_retryable) == ("VersionNotFound", True)

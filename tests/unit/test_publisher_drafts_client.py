@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import httpx
+import pytest
+
+from services.kit.errors import ClearpostError
+from services.publisher.drafts_client import DraftsVersionClient
+from tests.unit.publisher_fixtures import draft_version
+
+
+def drafts_http(handler: Callable[[httpx.Request], httpx.Response]) -> httpx.AsyncClient:
+    return httpx.AsyncClient(base_url="http://drafts", transport=httpx.MockTransport(handler))
+
+
+async def test_reads_the_version_from_the_internal_route() -> None:
+    version = draft_version("d-1", 3)
+    seen: list[httpx.Request] = []
+
+    def drafts(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={**version.model_dump(), "patient_content": False})
+
+    async with drafts_http(drafts) as http:
+        assert await DraftsVersionClient(http).get_version("d-1", 3) == version
+
+    [request] = seen
+    assert request.url.path == "/internal/v1/drafts/d-1/versions/3"
+
+
+async def test_a_missing_version_comes_back_as_a_404_error() -> None:
+    def drafts(_: httpx.Request) -> httpx.Response:
+        return httpx.Response(404, json={"error": "not_found", "detail": "no such version"})
+
+    async with drafts_http(drafts) as http:
+        with pytest.raises(ClearpostError) as error:
+            await DraftsVersionClient(http).get_version("d-1", 9)
+
+    assert error.value.status_code == 404

@@ -1,0 +1,255 @@
+"""What workflows and service activities exchange: names, task queues and one dataclass each way.
+
+Workflows call activities by these names on these queues and never import a service; services
+register their activities under the same names. Inputs and results carry ids, hashes and
+statuses, never post text: the text stays in the drafts service and is fetched by whoever
+needs it over the internal HTTP API, so Temporal history holds no patient data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+WORKFLOW_TASK_QUEUE = "clearpost-workflows"
+DRAFTS_TASK_QUEUE = "clearpost-drafts"
+REVIEW_TASK_QUEUE = "clearpost-review"
+PUBLISHER_TASK_QUEUE = "clearpost-publisher"
+AUDIT_TASK_QUEUE = "clearpost-audit"
+
+POST_APPROVAL_WORKFLOW = "PostApprovalWorkflow"
+
+# Activity names
+SCREEN_DRAFT_VERSION = "screen_draft_version"
+PLAN_REVIEW_STAGES = "plan_review_stages"
+OPEN_REVIEW_TASKS = "open_review_tasks"
+CLOSE_REVIEW_TASKS = "close_review_tasks"
+RECORD_DECISION = "record_decision"
+UPDATE_DRAFT_STATE = "update_draft_state"
+PUBLISH_POST = "publish_post"
+APPEND_AUDIT_EVENT = "append_audit_event"
+
+# Signal / update / query names
+SUBMIT_VERSION_SIGNAL = "submit_version"
+DECIDE_UPDATE = "decide"
+WITHDRAW_UPDATE = "withdraw"
+STATE_QUERY = "state"
+
+DECISIONS = ("approve", "reject", "request_changes")
+
+# Refusal types carried by ApplicationError from update validators; the API maps them to HTTP.
+REFUSED_FORBIDDEN = "Forbidden"
+REFUSED_CONFLICT = "Conflict"
+REFUSED_INVALID = "Invalid"
+
+
+def workflow_id_for(draft_id: str) -> str:
+    return f"draft-{draft_id}"
+
+
+# --- workflow input, signals, updates ------------------------------------------------------------
+
+
+@dataclass
+class PostApprovalInput:
+    draft_id: str
+    author_id: str
+
+
+@dataclass
+class VersionSubmitted:
+    version: int
+    content_hash: str
+    channels: list[str]
+    patient_content: bool
+    submitted_by: str
+    scheduled_at: str | None = None  # ISO 8601 with offset
+
+
+@dataclass
+class DecisionRequest:
+    stage: str
+    decision: str
+    reason: str
+    content_hash: str
+    decider_id: str
+    decider_name: str
+    decider_roles: list[str]
+
+
+@dataclass
+class DecisionAccepted:
+    stage: str
+    decision: str
+    stage_status: str
+    draft_status: str
+    decided_at: str
+
+
+@dataclass
+class WithdrawRequest:
+    actor_id: str
+    reason: str = ""
+
+
+@dataclass
+class WithdrawAccepted:
+    status: str
+
+
+@dataclass
+class PostApprovalResult:
+    draft_id: str
+    status: str
+    version: int | None
+    content_hash: str | None
+
+
+# --- snapshots the workflow projects to the drafts service ---------------------------------------
+
+
+@dataclass
+class DecisionSnapshot:
+    decider: str
+    decider_name: str
+    decision: str
+    reason: str
+    at: str
+    content_hash: str
+
+
+@dataclass
+class StageSnapshot:
+    stage: str
+    status: str  # pending | approved | rejected | changes_requested | closed
+    roles: list[str]
+    decisions: list[DecisionSnapshot] = field(default_factory=list)
+
+
+@dataclass
+class DraftStateUpdate:
+    draft_id: str
+    revision: int  # increases with every projection; the drafts service ignores older ones
+    status: str
+    version: int | None
+    content_hash: str | None
+    stages: list[StageSnapshot] = field(default_factory=list)
+    note: str = ""
+
+
+# --- review activities ---------------------------------------------------------------------------
+
+
+@dataclass
+class ScreenVersionInput:
+    draft_id: str
+    version: int
+    content_hash: str
+    patient_content: bool
+
+
+@dataclass
+class ScreenVersionResult:
+    screening_id: str
+    categories: list[str]
+    products: list[str]
+    finding_count: int
+    blocking: bool
+
+
+@dataclass
+class PlanStagesInput:
+    draft_id: str
+    version: int
+    content_hash: str
+    patient_content: bool
+    categories: list[str]
+    products: list[str]
+
+
+@dataclass
+class StageRequirement:
+    name: str
+    roles: list[str]
+    parallel: bool = True
+
+
+@dataclass
+class StagePlan:
+    policy_version: str
+    stages: list[StageRequirement]
+
+
+@dataclass
+class OpenReviewTasksInput:
+    draft_id: str
+    version: int
+    content_hash: str
+    author_id: str
+    policy_version: str
+    stages: list[StageRequirement]
+    screening_id: str = ""
+
+
+@dataclass
+class CloseReviewTasksInput:
+    draft_id: str
+    version: int
+    stages: list[str] | None = None  # None closes every open task of the version
+
+
+@dataclass
+class DecisionRecord:
+    decision_id: str
+    draft_id: str
+    version: int
+    content_hash: str
+    stage: str
+    decision: str
+    reason: str
+    decider_id: str
+    decider_name: str
+    decider_roles: list[str]
+    decided_at: str
+    policy_version: str
+
+
+# --- publisher activity --------------------------------------------------------------------------
+
+
+@dataclass
+class PublishRequest:
+    draft_id: str
+    version: int
+    content_hash: str
+    channels: list[str]
+
+
+@dataclass
+class PublicationRef:
+    channel: str
+    publication_id: str
+    status: str
+
+
+@dataclass
+class PublishResult:
+    publications: list[PublicationRef]
+
+
+# --- audit activity ------------------------------------------------------------------------------
+
+
+@dataclass
+class AuditEventInput:
+    idempotency_key: str
+    actor: str
+    action: str
+    subject: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class AuditEventRecorded:
+    seq: int
+    hash: str
