@@ -14,8 +14,8 @@ help: ## List the targets
 $(INSTALLED): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Clearpost needs Python >= 3.11")'
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/pip install -qq --upgrade pip
+	$(BIN)/pip install -qq -c constraints.txt -e '.[dev]'
 	@touch $@
 
 .PHONY: install
@@ -30,7 +30,7 @@ run: install ## Start Temporal, every service and worker with demo users; prints
 	CLEARPOST_DEMO=1 $(BIN)/clearpost run
 
 .PHONY: test
-test: install ## Run the whole test suite (unit, workflow, end-to-end)
+test: lint typecheck ## Lint, typecheck, then the whole test suite (unit, workflow, end-to-end)
 	$(BIN)/pytest -q
 
 .PHONY: lint
@@ -42,8 +42,6 @@ lint: install ## ruff check and format check
 typecheck: install ## mypy (strict) over services and workflows
 	$(BIN)/mypy services workflows
 
-.PHONY: all
-all: lint typecheck test ## What CI runs: lint, typecheck, tests
 
 .PHONY: lock
 lock: ## Re-pin constraints.txt from a fresh resolve of pyproject.toml
