@@ -22,10 +22,10 @@ def _fail(message: str) -> None:
     raise typer.Exit(code=2)
 
 
-def _database_url(service: str) -> str:
+def _database(service: str) -> tuple[str, str | None]:
     module = __import__(f"services.{service}.config", fromlist=["get_settings"])
-    url: str = module.get_settings().database_url
-    return url
+    settings = module.get_settings()
+    return settings.database_url, settings.database_schema
 
 
 @app.command()
@@ -36,7 +36,8 @@ def migrate(
     for service in services or list(SERVICE_NAMES):
         if service not in SERVICE_NAMES:
             _fail(f"unknown service {service!r}; choose from {', '.join(SERVICE_NAMES)}")
-        upgrade_to_head(service, _database_url(service))
+        url, schema = _database(service)
+        upgrade_to_head(service, url, schema)
         typer.echo(f"migrated {service}")
 
 

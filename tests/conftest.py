@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+pytest_plugins = ["tests.database"]
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 

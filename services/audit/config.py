@@ -10,6 +10,10 @@ class AuditSettings(KitSettings):
     def database_url(self) -> str:
         return self.audit_database_url or self.default_database_url("audit")
 
+    @property
+    def database_schema(self) -> str | None:
+        return self.schema_for("audit", self.database_url)
+
 
 def get_settings() -> AuditSettings:
     return AuditSettings()

@@ -20,7 +20,7 @@ from workflows.contracts import AUDIT_TASK_QUEUE
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings = get_settings()
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, schema=settings.database_schema)
     app.state.settings = settings
     app.state.sessionmaker = create_sessionmaker(engine)
     app.state.audit_log = AuditLog(app.state.sessionmaker)

@@ -22,7 +22,7 @@ from workflows.contracts import DRAFTS_TASK_QUEUE
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings = get_settings()
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, schema=settings.database_schema)
     app.state.settings = settings
     app.state.sessionmaker = create_sessionmaker(engine)
     app.state.internal_token = load_internal_token(settings)

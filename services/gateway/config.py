@@ -14,6 +14,10 @@ class GatewaySettings(KitSettings):
     def database_url(self) -> str:
         return self.gateway_database_url or self.default_database_url("gateway")
 
+    @property
+    def database_schema(self) -> str | None:
+        return self.schema_for("gateway", self.database_url)
+
 
 def get_settings() -> GatewaySettings:
     return GatewaySettings()

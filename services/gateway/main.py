@@ -20,7 +20,7 @@ from services.kit.tokens import load_or_create_signing_key
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings = get_settings()
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, schema=settings.database_schema)
     signing_key = load_or_create_signing_key(settings.keys_dir / "gateway-signing.pem")
     app.state.settings = settings
     app.state.sessionmaker = create_sessionmaker(engine)

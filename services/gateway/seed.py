@@ -64,12 +64,12 @@ def seed_demo(settings: GatewaySettings) -> list[str]:
     """Migrate the gateway database and seed the demo users (sync: call it outside an event loop)."""
     if not settings.demo:
         raise DemoDisabled("refusing to create demo users: set CLEARPOST_DEMO=true to enable demo mode")
-    upgrade_to_head("gateway", settings.database_url)
-    return asyncio.run(_seed(settings.database_url))
+    upgrade_to_head("gateway", settings.database_url, settings.database_schema)
+    return asyncio.run(_seed(settings.database_url, settings.database_schema))
 
 
-async def _seed(url: str) -> list[str]:
-    engine = create_engine(url)
+async def _seed(url: str, schema: str | None) -> list[str]:
+    engine = create_engine(url, schema=schema)
     created: list[str] = []
     try:
         async with session_scope(create_sessionmaker(engine)) as session:

@@ -10,7 +10,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import MetaData, event
+from sqlalchemy import MetaData, event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -27,7 +27,16 @@ def new_metadata() -> MetaData:
     return MetaData(naming_convention=NAMING_CONVENTION)
 
 
-def create_engine(url: str) -> AsyncEngine:
+def _schema_connect_args(schema: str | None) -> dict[str, Any]:
+    if schema is None:
+        return {}
+    if not schema.replace("_", "").isalnum():
+        raise ValueError(f"schema name {schema!r} must be letters, digits and underscores")
+    return {"server_settings": {"search_path": schema}}
+
+
+def create_engine(url: str, *, schema: str | None = None) -> AsyncEngine:
+    """An engine for one service's database; on PostgreSQL every connection works in `schema`."""
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30})
 
@@ -41,7 +50,7 @@ def create_engine(url: str) -> AsyncEngine:
             cursor.close()
 
         return engine
-    return create_async_engine(url, pool_pre_ping=True)
+    return create_async_engine(url, pool_pre_ping=True, connect_args=_schema_connect_args(schema))
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -60,7 +69,7 @@ async def session_scope(sessionmaker: async_sessionmaker[AsyncSession]) -> Async
             raise
 
 
-def alembic_config(service: str, url: str) -> Config:
+def alembic_config(service: str, url: str, schema: str | None = None) -> Config:
     migrations = Path(__file__).resolve().parent.parent / service / "migrations"
     config = Config()
     config.set_main_option("script_location", str(migrations))
@@ -68,17 +77,19 @@ def alembic_config(service: str, url: str) -> Config:
     config.set_main_option("version_locations", str(migrations / "versions"))
     config.attributes["database_url"] = url
     config.attributes["version_table"] = f"alembic_version_{service}"
+    config.attributes["schema"] = schema
     return config
 
 
-def upgrade_to_head(service: str, url: str) -> None:
-    command.upgrade(alembic_config(service, url), "head")
+def upgrade_to_head(service: str, url: str, schema: str | None = None) -> None:
+    command.upgrade(alembic_config(service, url, schema), "head")
 
 
 def run_migrations(config: Config, target_metadata: MetaData) -> None:
     """Body of every service's migrations/env.py (online mode, async engine)."""
     url: str = config.attributes["database_url"]
     version_table: str = config.attributes["version_table"]
+    schema: str | None = config.attributes.get("schema")
 
     def _do(connection: Connection) -> None:
         from alembic import context
@@ -87,14 +98,18 @@ def run_migrations(config: Config, target_metadata: MetaData) -> None:
             connection=connection,
             target_metadata=target_metadata,
             version_table=version_table,
+            version_table_schema=schema,
             render_as_batch=url.startswith("sqlite"),
         )
         with context.begin_transaction():
             context.run_migrations()
 
     async def _run() -> None:
-        engine = create_async_engine(url)
+        engine = create_engine(url, schema=schema)
         async with engine.connect() as connection:
+            if schema is not None:
+                await connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+                await connection.commit()
             await connection.run_sync(_do)
             await connection.commit()
         await engine.dispose()

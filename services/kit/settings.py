@@ -6,6 +6,7 @@ from functools import cached_property
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SERVICE_NAMES = ("gateway", "drafts", "review", "publisher", "audit")
@@ -15,6 +16,11 @@ class KitSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CLEARPOST_", extra="ignore")
 
     var_dir: Path = Path("var")
+    # One database server for every service (e.g. postgresql+asyncpg://127.0.0.1:5432/clearpost);
+    # each service then lives in its own schema, `<db_schema_prefix><service>`, with its own
+    # Alembic version table. CLEARPOST_<SERVICE>_DATABASE_URL still overrides one service.
+    shared_database_url: str | None = Field(default=None, validation_alias="CLEARPOST_DATABASE_URL")
+    db_schema_prefix: str = "clearpost_"
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
     temporal_ui_port: int = 8233
@@ -48,5 +54,11 @@ class KitSettings(BaseSettings):
         return path
 
     def default_database_url(self, service: str) -> str:
+        if self.shared_database_url:
+            return self.shared_database_url
         self.var_dir.mkdir(parents=True, exist_ok=True)
         return f"sqlite+aiosqlite:///{(self.var_dir / f'{service}.db').as_posix()}"
+
+    def schema_for(self, service: str, url: str) -> str | None:
+        """PostgreSQL keeps each service in its own schema; SQLite gives each its own file."""
+        return f"{self.db_schema_prefix}{service}" if url.startswith("postgresql") else None

@@ -15,6 +15,10 @@ class PublisherSettings(KitSettings):
         return self.publisher_database_url or self.default_database_url("publisher")
 
     @property
+    def database_schema(self) -> str | None:
+        return self.schema_for("publisher", self.database_url)
+
+    @property
     def outbox_dir(self) -> Path:
         return self.var_dir / "outbox"
 

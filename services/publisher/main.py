@@ -25,7 +25,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # Before anything else: a configured channel without an implementation must stop startup.
     channels = build_channels(settings.publisher_channels, outbox_dir=settings.outbox_dir)
     settings.outbox_dir.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, schema=settings.database_schema)
     app.state.settings = settings
     app.state.sessionmaker = create_sessionmaker(engine)
     app.state.internal_token = load_internal_token(settings)

@@ -15,6 +15,10 @@ class ReviewSettings(KitSettings):
     def database_url(self) -> str:
         return self.review_database_url or self.default_database_url("review")
 
+    @property
+    def database_schema(self) -> str | None:
+        return self.schema_for("review", self.database_url)
+
 
 def get_settings() -> ReviewSettings:
     return ReviewSettings()

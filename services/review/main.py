@@ -49,7 +49,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     except PolicyError as exc:
         log.error("approval policy rejected: %s", exc)
         raise SystemExit(f"clearpost review: approval policy rejected: {exc}") from exc
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, schema=settings.database_schema)
     app.state.settings = settings
     app.state.sessionmaker = create_sessionmaker(engine)
     app.state.internal_token = load_internal_token(settings)
