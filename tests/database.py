@@ -101,7 +101,8 @@ class MigratedDatabases:
         async with engine.begin() as connection:
             rows = await connection.execute(
                 text(
-                    "SELECT tablename FROM pg_tables WHERE schemaname = :schema AND tablename NOT LIKE 'alembic_%'"
+                    "SELECT tablename FROM pg_tables"
+                    " WHERE schemaname = :schema AND tablename NOT LIKE 'alembic_%'"
                 ),
                 {"schema": target.schema},
             )

@@ -22,7 +22,8 @@ async def test_a_test_writes(database: DatabaseFactory) -> None:
     async with engine.begin() as connection:
         await connection.execute(
             text(
-                "INSERT INTO users (id, username, display_name, password_hash, roles, active, created_at, updated_at)"
+                "INSERT INTO users (id, username, display_name, password_hash, roles, active,"
+                " created_at, updated_at)"
                 " VALUES ('u1', 'x@demo', 'X', 'h', '[]', true, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
             )
         )
