@@ -29,6 +29,12 @@ migrate: install ## Migrate every service's database to head
 run: install ## Start Temporal, every service and worker with demo users; prints the URLs (Ctrl-C stops)
 	CLEARPOST_DEMO=1 $(BIN)/clearpost run
 
+POSTGRES_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
+
+.PHONY: run-postgres
+run-postgres: install ## Like `make run`, with every service on PostgreSQL (POSTGRES_URL; one schema per service)
+	CLEARPOST_DEMO=1 CLEARPOST_DATABASE_URL=$(POSTGRES_URL) $(BIN)/clearpost run
+
 .PHONY: test
 test: lint typecheck ## Lint, typecheck, then the whole test suite (unit, workflow, end-to-end)
 	$(BIN)/pytest -q

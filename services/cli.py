@@ -13,6 +13,7 @@ import uvicorn
 
 from services.kit.db import upgrade_to_head
 from services.kit.settings import SERVICE_NAMES, KitSettings
+from services.kit.telemetry import configure_logging
 
 app = typer.Typer(help="Clearpost: compliance-gated social publishing.", no_args_is_help=True)
 
@@ -47,11 +48,16 @@ def serve(service: Annotated[str, typer.Argument(help=f"one of {', '.join(SERVIC
     if service not in SERVICE_NAMES:
         _fail(f"unknown service {service!r}; choose from {', '.join(SERVICE_NAMES)}")
     settings = KitSettings()
+    configure_logging(service, level=settings.log_level, fmt=settings.log_format)
     host, port = settings.bind_address(service)
+    # On SIGTERM uvicorn stops taking requests, lets running ones finish, then leaves the
+    # lifespan, which shuts the activity worker down gracefully (running activities finish or
+    # are handed back to Temporal for retry).
     uvicorn.run(
         f"services.{service}.main:app",
         host=host,
         port=port,
+        log_config=None,
         log_level=settings.log_level.lower(),
         timeout_graceful_shutdown=15,
     )
@@ -59,9 +65,11 @@ def serve(service: Annotated[str, typer.Argument(help=f"one of {', '.join(SERVIC
 
 @app.command()
 def worker() -> None:
-    """Run the workflow worker (PostApprovalWorkflow)."""
+    """Run the workflow worker (PostApprovalWorkflow); SIGTERM/SIGINT stop it gracefully."""
     from workflows.worker import main
 
+    settings = KitSettings()
+    configure_logging("workflows", level=settings.log_level, fmt=settings.log_format)
     asyncio.run(main())
 
 

@@ -150,3 +150,20 @@ async def database(migrated_databases: MigratedDatabases, tmp_path: Path) -> Asy
     yield factory
     for service in used:
         await migrated_databases.truncate(service)
+
+
+def drop_schemas(prefix: str) -> None:
+    """Drop every schema a run created under `prefix` (the e2e system's services)."""
+
+    async def _drop() -> None:
+        engine = create_engine(POSTGRES_URL)
+        async with engine.begin() as connection:
+            rows = await connection.execute(
+                text("SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE :p"),
+                {"p": f"{prefix}%"},
+            )
+            for (name,) in rows.all():
+                await connection.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
+        await engine.dispose()
+
+    _off_loop(asyncio.run, _drop())

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 
 from temporalio.client import Client
 from temporalio.worker import Worker
 
 from services.kit.settings import KitSettings
+from services.kit.telemetry import setup_tracing, shutdown_tracing
 from services.kit.temporal import connect
 from workflows.contracts import WORKFLOW_TASK_QUEUE
 from workflows.post_approval import PostApprovalWorkflow
 
 WORKFLOWS = [PostApprovalWorkflow]
+log = logging.getLogger("clearpost.workflows")
 
 
 def build_worker(client: Client, task_queue: str = WORKFLOW_TASK_QUEUE) -> Worker:
@@ -21,10 +24,20 @@ def build_worker(client: Client, task_queue: str = WORKFLOW_TASK_QUEUE) -> Worke
 
 
 async def main() -> None:
-    logging.basicConfig(level=logging.INFO)
+    setup_tracing("workflows")
     client = await connect(KitSettings())
-    await build_worker(client).run()
+    worker = build_worker(client)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    async with worker:
+        log.info("workflow worker running", extra={"task_queue": WORKFLOW_TASK_QUEUE})
+        await stop.wait()
+        log.info("workflow worker stopping")
+    shutdown_tracing()
 
 
 if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO)
     asyncio.run(main())

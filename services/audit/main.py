@@ -38,7 +38,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 app = create_service_app(
-    title="clearpost-audit",
+    service="audit",
+    title="Clearpost audit",
     description="Append-only, hash-chained audit log of every Clearpost action.",
     lifespan=lifespan,
     routers=[router],

@@ -45,6 +45,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 app = create_service_app(
+    service="drafts",
     title="Clearpost drafts",
     description="Drafts, versions and their content hashes.",
     lifespan=lifespan,

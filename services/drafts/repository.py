@@ -15,7 +15,7 @@ class DraftRepository:
     async def get(self, draft_id: str, *, for_update: bool = False) -> Draft | None:
         statement = select(Draft).where(Draft.id == draft_id)
         if for_update:
-            statement = statement.with_for_update()
+            statement = statement.with_for_update().execution_options(populate_existing=True)
         return (await self._session.execute(statement)).scalar_one_or_none()
 
     async def get_version(self, draft_id: str, version: int) -> DraftVersion | None:

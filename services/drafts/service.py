@@ -261,7 +261,9 @@ class DraftService:
         return self._out(draft, version)
 
     async def withdraw(self, draft_id: str, principal: Principal, reason: str) -> DraftOut:
-        draft = await self._load(draft_id, for_update=True)
+        # No row lock here: a submitted draft's withdrawal waits on the workflow, whose handler
+        # projects the new state back into this row; holding the lock would deadlock it.
+        draft = await self._load(draft_id)
         if draft.author_id != principal.user_id and not principal.has_any("admin"):
             raise Forbidden("only the draft's author or an admin may withdraw it")
         if draft.status in FINAL:
@@ -270,6 +272,9 @@ class DraftService:
         assert version is not None
         if draft.status == "draft":
             # Never submitted: no workflow exists, the drafts service ends it itself.
+            draft = await self._load(draft_id, for_update=True)
+            if draft.status != "draft":
+                raise Conflict("the draft was submitted meanwhile; try again", code="changed")
             draft.status = "withdrawn"
             draft.updated_at = _now()
             await self._repo.flush()

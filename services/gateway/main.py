@@ -44,7 +44,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 app = create_service_app(
-    title="gateway",
+    service="gateway",
+    title="Clearpost gateway",
     description="Clearpost identity (users, tokens, JWKS) and the public front door.",
     lifespan=lifespan,
     routers=[auth_router, users_router, proxy_router],

@@ -14,6 +14,8 @@ from sqlalchemy import MetaData, event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from services.kit.telemetry import instrument_engine
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -49,8 +51,11 @@ def create_engine(url: str, *, schema: str | None = None) -> AsyncEngine:
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
 
+        instrument_engine(engine)
         return engine
-    return create_async_engine(url, pool_pre_ping=True, connect_args=_schema_connect_args(schema))
+    engine = create_async_engine(url, pool_pre_ping=True, connect_args=_schema_connect_args(schema))
+    instrument_engine(engine)
+    return engine
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

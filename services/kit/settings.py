@@ -34,10 +34,13 @@ class KitSettings(BaseSettings):
     # Shared secret that services present to each other's /internal routes; generated under
     # var/keys/ on first use unless given here (or through a secrets file mounted into env).
     internal_token: str | None = None
+    # AES-256 key (base64) for Temporal payloads; generated under var/keys/ when not given.
+    payload_key: str | None = None
     demo: bool = False
     # Off in tests that exercise one service's HTTP API without a Temporal server.
     temporal_enabled: bool = True
     log_level: str = "INFO"
+    log_format: str = "json"  # json | text
 
     def service_url(self, service: str) -> str:
         url: str = getattr(self, f"{service}_url")

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
+import temporalio.converter
 from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.contrib.opentelemetry import TracingInterceptor
+from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 
+from services.kit.codec import EncryptionCodec, load_payload_key
 from services.kit.errors import ClearpostError, Conflict, Forbidden, Unprocessable
 from services.kit.settings import KitSettings
 from workflows.contracts import REFUSED_CONFLICT, REFUSED_FORBIDDEN
@@ -21,12 +26,26 @@ from workflows.contracts import REFUSED_CONFLICT, REFUSED_FORBIDDEN
 log = logging.getLogger(__name__)
 
 
+def data_converter(settings: KitSettings) -> DataConverter:
+    """Every Clearpost client encrypts payloads and failure details with the same key."""
+    return dataclasses.replace(
+        temporalio.converter.default(),
+        payload_codec=EncryptionCodec(load_payload_key(settings)),
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+    )
+
+
 async def connect(settings: KitSettings, *, attempts: int = 60) -> Client:
     """Connect, waiting for the server while it starts (make run starts everything at once)."""
     last: Exception | None = None
     for _ in range(attempts):
         try:
-            return await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
+            return await Client.connect(
+                settings.temporal_address,
+                namespace=settings.temporal_namespace,
+                data_converter=data_converter(settings),
+                interceptors=[TracingInterceptor()],
+            )
         except RuntimeError as exc:  # the core SDK reports connection failures as RuntimeError
             last = exc
             await asyncio.sleep(1.0)

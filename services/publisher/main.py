@@ -49,4 +49,6 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await engine.dispose()
 
 
-app = create_service_app(title="clearpost-publisher", lifespan=lifespan, routers=[router])
+app = create_service_app(
+    service="publisher", title="Clearpost publisher", lifespan=lifespan, routers=[router]
+)

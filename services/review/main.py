@@ -75,6 +75,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 app = create_service_app(
+    service="review",
     title="Clearpost review",
     description="Screening, the approval policy, review tasks and signed decisions.",
     lifespan=lifespan,

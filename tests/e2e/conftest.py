@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from services.kit.settings import SERVICE_NAMES
 from tests.conftest import REPO_ROOT, venv_binary
+from tests.database import KINDS, POSTGRES_URL, drop_schemas, postgres_answers
+from tests.e2e.otlp import OtlpReceiver
 
 DEMO_PASSWORD = "demo-password"
 
@@ -38,6 +41,7 @@ class RunningSystem:
     env: dict[str, str]
     urls: dict[str, str]
     logs: Path
+    traces: OtlpReceiver
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     @property
@@ -86,10 +90,21 @@ async def temporal_dev_server() -> AsyncIterator[WorkflowEnvironment]:
         await env.shutdown()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="session", params=KINDS)
 def system(
-    temporal_dev_server: WorkflowEnvironment, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    temporal_dev_server: WorkflowEnvironment,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[RunningSystem]:
+    """The running system, once on SQLite files and once with every service on PostgreSQL."""
+    kind: str = request.param
+    database_env: dict[str, str] = {}
+    if kind == "postgresql":
+        if not postgres_answers():
+            pytest.skip(f"no PostgreSQL answers at {POSTGRES_URL}")
+        prefix = f"e2e{uuid.uuid4().hex[:8]}_"
+        database_env = {"CLEARPOST_DATABASE_URL": POSTGRES_URL, "CLEARPOST_DB_SCHEMA_PREFIX": prefix}
+    receiver = OtlpReceiver().__enter__()
     var_dir = tmp_path_factory.mktemp("clearpost-var")
     logs = var_dir / "logs"
     logs.mkdir()
@@ -100,12 +115,15 @@ def system(
         "CLEARPOST_TEMPORAL_ADDRESS": temporal_dev_server.client.service_client.config.target_host,
         "CLEARPOST_DEMO": "1",
         "CLEARPOST_LOG_LEVEL": "warning",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
+        "OTEL_BSP_SCHEDULE_DELAY": "100",
         **{f"CLEARPOST_{name.upper()}_URL": url for name, url in urls.items()},
+        **database_env,
     }
     clearpost = [sys.executable, "-m", "services.cli"]
     subprocess.run([*clearpost, "migrate"], env=env, cwd=REPO_ROOT, check=True, capture_output=True)
     subprocess.run([*clearpost, "seed-demo"], env=env, cwd=REPO_ROOT, check=True, capture_output=True)
-    running = RunningSystem(var_dir=var_dir, env=env, urls=urls, logs=logs)
+    running = RunningSystem(var_dir=var_dir, env=env, urls=urls, logs=logs, traces=receiver)
     commands = {name: [*clearpost, "serve", name] for name in SERVICE_NAMES} | {
         "workflows": [*clearpost, "worker"]
     }
@@ -125,3 +143,6 @@ def system(
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 process.kill()
+        receiver.__exit__()
+        if database_env:
+            drop_schemas(database_env["CLEARPOST_DB_SCHEMA_PREFIX"])

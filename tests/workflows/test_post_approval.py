@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
@@ -71,6 +73,16 @@ async def start(
     )
 
 
+HISTORIES = Path(__file__).parent / "histories"
+
+
+async def record_history(handle: WorkflowHandle[object, PostApprovalResult], name: str) -> None:
+    """With CLEARPOST_RECORD_HISTORIES=1, save this run's history as a replay fixture."""
+    if os.environ.get("CLEARPOST_RECORD_HISTORIES") == "1":
+        history = await handle.fetch_history()
+        (HISTORIES / f"{name}.json").write_text(history.to_json())
+
+
 async def wait_status(handle: WorkflowHandle[object, PostApprovalResult], status: str) -> DraftStateUpdate:
     for _ in range(200):
         state = await handle.query(STATE_QUERY, result_type=DraftStateUpdate)
@@ -105,6 +117,7 @@ async def test_approved_by_every_stage_is_published_once(time_skipping_env: Work
         assert accepted.stage_status == "approved"
         await decide(handle, decision("legal", "leo", ["legal"]))
         result = await handle.result()
+        await record_history(handle, "approve")
     assert result.status == "published"
     assert len(fakes.published) == 1 and fakes.published[0].content_hash == HASH_V1
     assert fakes.actions == [
@@ -211,6 +224,7 @@ async def test_request_changes_starts_over_on_the_next_version(
         await decide(handle, decision("legal", "leo", ["legal"], content_hash=HASH_V2))
         await decide(handle, decision("compliance", "carol", ["compliance"], content_hash=HASH_V2))
         result = await handle.result()
+        await record_history(handle, "request_changes")
     assert result.status == "published" and result.version == 2
     assert [p.content_hash for p in fakes.published] == [HASH_V2]
     assert [s.version for s in fakes.screened] == [1, 2]
@@ -224,6 +238,7 @@ async def test_reject_is_final(time_skipping_env: WorkflowEnvironment) -> None:
         await wait_status(handle, "in_review")
         await decide(handle, decision("legal", "leo", ["legal"], "reject", reason="off-label claim"))
         result = await handle.result()
+        await record_history(handle, "reject")
     assert result.status == "rejected"
     assert fakes.published == []
     assert fakes.actions[-1] == "draft.rejected"
@@ -240,6 +255,7 @@ async def test_withdraw_during_review_ends_cleanly(time_skipping_env: WorkflowEn
         )
         assert accepted.status == "withdrawn"
         result = await handle.result()
+        await record_history(handle, "withdraw")
         again = handle.execute_update(WITHDRAW_UPDATE, WithdrawRequest(AUTHOR), result_type=WithdrawAccepted)
         with pytest.raises((WorkflowUpdateFailedError, RPCError)):
             await again
@@ -263,6 +279,7 @@ async def test_scheduled_post_waits_days_then_publishes(time_skipping_env: Workf
             assert fakes.published == []
         await time_skipping_env.sleep(timedelta(days=3, minutes=1))
         result = await handle.result()
+        await record_history(handle, "scheduled")
         published_at = await time_skipping_env.get_current_time()
     assert result.status == "published"
     assert len(fakes.published) == 1

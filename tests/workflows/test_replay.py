@@ -1,0 +1,55 @@
+"""Saved histories of every workflow path replay against today's code; a broken one must fail.
+
+Regenerate after an intended, versioned change with
+`CLEARPOST_RECORD_HISTORIES=1 .venv/bin/pytest tests/workflows/test_post_approval.py`
+(see docs/workflow-changes.md: old histories are kept when running workflows may still use them).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.opentelemetry import TracingInterceptor
+from temporalio.worker import Replayer
+from temporalio.workflow import NondeterminismError
+
+from workflows.worker import WORKFLOWS
+
+HISTORIES = Path(__file__).parent / "histories"
+PATHS = ["approve", "request_changes", "reject", "withdraw", "scheduled"]
+
+
+def load(name: str) -> WorkflowHistory:
+    return WorkflowHistory.from_json(f"draft-{name}", (HISTORIES / f"{name}.json").read_text())
+
+
+@pytest.mark.parametrize("name", PATHS)
+async def test_saved_history_replays(name: str) -> None:
+    await Replayer(workflows=WORKFLOWS).replay_workflow(load(name))
+
+
+async def test_a_history_the_code_no_longer_matches_fails() -> None:
+    document = json.loads((HISTORIES / "approve.json").read_text())
+    scheduled = next(e for e in document["events"] if e["eventType"] == "EVENT_TYPE_ACTIVITY_TASK_SCHEDULED")
+    scheduled["activityTaskScheduledEventAttributes"]["activityType"]["name"] = "screen_with_a_new_name"
+    broken = WorkflowHistory.from_json("draft-broken", json.dumps(document))
+    with pytest.raises(NondeterminismError):
+        await Replayer(workflows=WORKFLOWS).replay_workflow(broken)
+
+
+async def test_replay_emits_no_spans() -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    replayer = Replayer(
+        workflows=WORKFLOWS, interceptors=[TracingInterceptor(provider.get_tracer("replay-test"))]
+    )
+    for name in PATHS:
+        await replayer.replay_workflow(load(name))
+    assert exporter.get_finished_spans() == ()
