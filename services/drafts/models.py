@@ -3,10 +3,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from services.kit.db import new_metadata
+from services.kit.db import UTCDateTime, new_metadata
 
 
 class Base(DeclarativeBase):
@@ -25,8 +25,8 @@ class Draft(Base):
     stages: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     state_revision: Mapped[int] = mapped_column(Integer, default=0)
     state_note: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     versions: Mapped[list[DraftVersion]] = relationship(
         back_populates="draft", lazy="raise", order_by="DraftVersion.version"
@@ -45,10 +45,10 @@ class DraftVersion(Base):
     channels: Mapped[list[str]] = mapped_column(JSON)
     patient_content: Mapped[bool]
     consent_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    scheduled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    scheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     media_digests: Mapped[list[str]] = mapped_column(JSON, default=list)
     content_hash: Mapped[str] = mapped_column(String(64))
     created_by: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     draft: Mapped[Draft] = relationship(back_populates="versions", lazy="raise")

@@ -3,10 +3,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from services.kit.db import new_metadata
+from services.kit.db import UTCDateTime, new_metadata
 
 
 class Base(DeclarativeBase):
@@ -22,7 +22,7 @@ class PolicyVersion(Base):
     name: Mapped[str] = mapped_column(String(200))
     document: Mapped[dict[str, Any]] = mapped_column(JSON)
     source: Mapped[str] = mapped_column(Text)
-    loaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    loaded_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class Screening(Base):
@@ -37,7 +37,7 @@ class Screening(Base):
     products: Mapped[list[str]] = mapped_column(JSON)
     findings: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     blocking: Mapped[bool] = mapped_column(Boolean)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class ReviewTask(Base):
@@ -56,8 +56,8 @@ class ReviewTask(Base):
     policy_version: Mapped[str] = mapped_column(String(32))
     screening_id: Mapped[str] = mapped_column(String(36))
     status: Mapped[str] = mapped_column(String(16), index=True)  # open | decided | closed
-    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class ReviewDecision(Base):
@@ -76,4 +76,4 @@ class ReviewDecision(Base):
     decider_name: Mapped[str] = mapped_column(String(200))
     decider_roles: Mapped[list[str]] = mapped_column(JSON)
     policy_version: Mapped[str] = mapped_column(String(32))
-    decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime())

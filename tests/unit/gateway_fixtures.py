@@ -6,20 +6,21 @@ only under TYPE_CHECKING (importing it first would stop pytest from registering 
 
 from __future__ import annotations
 
-import asyncio
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from argon2 import PasswordHasher
 from fastapi import FastAPI
 
 from services.gateway.main import app as gateway_asgi_app
 from services.gateway.seed import DEMO_PASSWORD, seed_demo_users
-from services.kit.db import create_engine, create_sessionmaker, session_scope, upgrade_to_head
+from services.gateway.service import Passwords
+from services.kit.db import create_engine, create_sessionmaker, session_scope
 from services.kit.errors import UpstreamUnavailable
+from tests.database import DatabaseFactory
 
 
 class FakeAudit:
@@ -39,17 +40,39 @@ class FakeAudit:
         return [e["action"] for e in self.events]
 
 
+class HashOncePerPassword(PasswordHasher):
+    """Real argon2id with the default parameters, but each password is hashed once per session.
+
+    Seeding ten demo users costs ten argon2 runs (~1.5 s); with this every test seeds its own
+    database, on SQLite and PostgreSQL alike, for the price of one run per session.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._hashes: dict[str | bytes, str] = {}
+
+    def hash(self, password: str | bytes, *, salt: bytes | None = None) -> str:
+        if password not in self._hashes:
+            self._hashes[password] = super().hash(password, salt=salt)
+        return self._hashes[password]
+
+
 @pytest.fixture(scope="session")
-async def gateway_seeded_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A migrated database holding the demo users; each test gets its own copy (argon2 is slow)."""
-    path = tmp_path_factory.mktemp("gateway-template") / "gateway.db"
-    url = f"sqlite+aiosqlite:///{path.as_posix()}"
-    await asyncio.to_thread(upgrade_to_head, "gateway", url)
-    engine = create_engine(url)
-    async with session_scope(create_sessionmaker(engine)) as session:
-        await seed_demo_users(session)
-    await engine.dispose()
-    return path
+def seed_passwords() -> Passwords:
+    return Passwords(HashOncePerPassword())
+
+
+@pytest.fixture
+async def gateway_database_env(database: DatabaseFactory, seed_passwords: Passwords) -> dict[str, str]:
+    """This test's migrated gateway database, holding the demo users; the env that points at it."""
+    target = database("gateway")
+    engine = create_engine(target.url, schema=target.schema)
+    try:
+        async with session_scope(create_sessionmaker(engine)) as session:
+            await seed_demo_users(session, seed_passwords)
+    finally:
+        await engine.dispose()
+    return target.settings_env()
 
 
 @pytest.fixture
@@ -62,17 +85,16 @@ def gateway_upstreams() -> dict[str, str]:
 def gateway_env(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-    gateway_seeded_db: Path,
+    gateway_database_env: dict[str, str],
     gateway_upstreams: dict[str, str],
 ) -> Path:
-    database = tmp_path / "gateway.db"
-    shutil.copyfile(gateway_seeded_db, database)
     for service, url in gateway_upstreams.items():
         monkeypatch.setenv(f"CLEARPOST_{service.upper()}_URL", url)
     monkeypatch.setenv("CLEARPOST_VAR_DIR", str(tmp_path))
     monkeypatch.setenv("CLEARPOST_TEMPORAL_ENABLED", "false")
     monkeypatch.setenv("CLEARPOST_INTERNAL_TOKEN", "test-internal-token")
-    monkeypatch.setenv("CLEARPOST_GATEWAY_DATABASE_URL", f"sqlite+aiosqlite:///{database.as_posix()}")
+    for name, value in gateway_database_env.items():
+        monkeypatch.setenv(name, value)
     return tmp_path
 
 

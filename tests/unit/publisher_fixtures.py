@@ -1,23 +1,17 @@
-"""Helpers the publisher tests share: a migrated database and a fake drafts service."""
+"""Helpers the publisher tests share: a fake drafts service and the sandbox outbox reader.
+
+The database comes from the `database("publisher")` fixture (tests/database.py).
+"""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 from typing import Any
 
 from services.kit.canonical import content_hash
-from services.kit.db import upgrade_to_head
 from services.kit.errors import NotFound
 from services.publisher.schemas import VersionContent
-
-
-async def migrated_database(path: Path) -> str:
-    url = f"sqlite+aiosqlite:///{path.as_posix()}"
-    # Alembic's env runs its own event loop; keep it off the test loop's thread.
-    await asyncio.to_thread(upgrade_to_head, "publisher", url)
-    return url
 
 
 def draft_version(

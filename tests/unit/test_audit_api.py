@@ -14,8 +14,8 @@ from sqlalchemy import text
 from services.audit.main import app
 from services.audit.service import event_hash
 from services.kit.auth import INTERNAL_HEADER, StaticKeySet
-from services.kit.db import upgrade_to_head
 from services.kit.tokens import Principal, SigningKey, issue_access_token, load_or_create_signing_key
+from tests.database import DatabaseFactory
 
 INTERNAL_TOKEN = "test-internal-token"
 DRAFT = "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9"
@@ -48,18 +48,14 @@ class AuditApi:
 
 
 @pytest.fixture
-def audit_db_url(tmp_path: Path) -> str:
-    url = f"sqlite+aiosqlite:///{(tmp_path / 'audit.db').as_posix()}"
-    upgrade_to_head("audit", url)
-    return url
-
-
-@pytest.fixture
-async def api(tmp_path: Path, audit_db_url: str, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[AuditApi]:
+async def api(
+    tmp_path: Path, database: DatabaseFactory, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[AuditApi]:
     monkeypatch.setenv("CLEARPOST_VAR_DIR", str(tmp_path))
     monkeypatch.setenv("CLEARPOST_TEMPORAL_ENABLED", "false")
-    monkeypatch.setenv("CLEARPOST_AUDIT_DATABASE_URL", audit_db_url)
     monkeypatch.setenv("CLEARPOST_INTERNAL_TOKEN", INTERNAL_TOKEN)
+    for name, value in database("audit").settings_env().items():
+        monkeypatch.setenv(name, value)
     async with app.router.lifespan_context(app):
         key = load_or_create_signing_key(tmp_path / "k.pem")
         app.state.key_set = StaticKeySet({key.kid: key.public_jwk})

@@ -6,8 +6,7 @@ import asyncio
 import itertools
 import json
 import math
-from collections.abc import AsyncIterator
-from pathlib import Path
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -21,30 +20,47 @@ from services.audit.models import GENESIS_HASH, AuditEvent
 from services.audit.repository import AuditEventRepository
 from services.audit.schemas import AuditEventIn, VerifyResult
 from services.audit.service import AuditLog, AuditService, event_hash
-from services.kit.db import create_engine, create_sessionmaker, upgrade_to_head
+from services.kit.db import create_engine, create_sessionmaker
 from services.kit.errors import Conflict, Unprocessable, UpstreamUnavailable
+from tests.database import DatabaseFactory, DatabaseTarget
 from workflows.contracts import AuditEventInput, AuditEventRecorded
 
 DRAFT = "5b0c4f7e-2a51-4b8e-9d65-6f7a1c2b3d4e"
 
 
 @pytest.fixture
-def audit_db_url(tmp_path: Path) -> str:
-    url = f"sqlite+aiosqlite:///{(tmp_path / 'audit.db').as_posix()}"
-    upgrade_to_head("audit", url)
-    return url
+def audit_db(database: DatabaseFactory) -> DatabaseTarget:
+    return database("audit")
 
 
 @pytest.fixture
-async def sessionmaker(audit_db_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = create_engine(audit_db_url)
+async def sessionmaker(audit_db: DatabaseTarget) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = create_engine(audit_db.url, schema=audit_db.schema)
+    yield create_sessionmaker(engine)
+    await engine.dispose()
+
+
+@pytest.fixture
+async def other_process(audit_db: DatabaseTarget) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """A second engine on the same database: what a second audit process would hold."""
+    engine = create_engine(audit_db.url, schema=audit_db.schema)
     yield create_sessionmaker(engine)
     await engine.dispose()
 
 
 @pytest.fixture
 def audit_log(sessionmaker: async_sessionmaker[AsyncSession]) -> AuditLog:
-    return AuditLog(sessionmaker)
+    return AuditLog(sessionmaker, backoff=count_into([]))
+
+
+def count_into(attempts: list[int]) -> Callable[[int], Awaitable[None]]:
+    """A backoff that records each retry and yields to the loop instead of sleeping."""
+
+    async def backoff(attempt: int) -> None:
+        attempts.append(attempt)
+        await asyncio.sleep(0)
+
+    return backoff
 
 
 def entry(n: int, **overrides: Any) -> AuditEventIn:
@@ -128,7 +144,7 @@ async def test_editing_a_row_is_found_at_that_seq(
 ) -> None:
     await append_many(audit_log, 6)
 
-    await execute(sessionmaker, f"UPDATE audit_events SET {column} = :value WHERE seq = 4", value=value)
+    await execute(sessionmaker, f'UPDATE audit_events SET "{column}" = :value WHERE seq = 4', value=value)
 
     result = await verify(sessionmaker, batch_size=2)
     assert result == VerifyResult(ok=False, events=3, first_bad_seq=4, reason="hash mismatch")
@@ -221,7 +237,7 @@ async def test_swapping_two_rows_is_found_at_the_first_of_them(
     def values(event: AuditEvent) -> dict[str, Any]:
         return {c: json.dumps(v) if c == "details" else v for c in columns for v in [getattr(event, c)]}
 
-    assignments = ", ".join(f"{c} = :{c}" for c in columns)
+    assignments = ", ".join(f'"{c}" = :{c}' for c in columns)
     if "idempotency_key" in columns:  # park it so the unique constraint holds during the swap
         await execute(sessionmaker, "UPDATE audit_events SET idempotency_key = 'parked' WHERE seq = 2")
     await execute(sessionmaker, f"UPDATE audit_events SET {assignments} WHERE seq = 3", **values(rows[2]))
@@ -285,21 +301,107 @@ async def test_fifty_concurrent_appends_form_one_chain(
     assert await verify(sessionmaker) == VerifyResult(ok=True, events=50)
 
 
-async def test_writers_in_two_processes_retry_on_the_new_tail(
-    sessionmaker: async_sessionmaker[AsyncSession], audit_db_url: str
+async def test_writers_in_two_processes_form_one_gap_free_chain(
+    sessionmaker: async_sessionmaker[AsyncSession], other_process: async_sessionmaker[AsyncSession]
 ) -> None:
-    # Two AuditLogs with their own locks and engines stand for two audit processes.
-    other_engine = create_engine(audit_db_url)
-    try:
-        one, two = AuditLog(sessionmaker), AuditLog(create_sessionmaker(other_engine))
-        await asyncio.gather(
-            *(one.append(entry(n)) for n in range(1, 21)),
-            *(two.append(entry(n)) for n in range(21, 41)),
-        )
-    finally:
-        await other_engine.dispose()
+    # Two AuditLogs with their own locks and engines stand for two audit processes. Every lost
+    # race means the other process committed an event, so 41 attempts can never run out here.
+    one = AuditLog(sessionmaker, attempts=41, backoff=count_into([]))
+    two = AuditLog(other_process, attempts=41, backoff=count_into([]))
 
+    results = await asyncio.gather(
+        *(one.append(entry(n)) for n in range(1, 21)),
+        *(two.append(entry(n)) for n in range(21, 41)),
+    )
+
+    assert all(r.created for r in results)
+    assert sorted(r.event.seq for r in results) == list(range(1, 41))  # no seq twice, none missing
+    events = await all_events(sessionmaker)
+    assert [e.seq for e in events] == list(range(1, 41))
+    assert sorted(e.idempotency_key for e in events) == sorted(f"test:{n}" for n in range(1, 41))
     assert await verify(sessionmaker) == VerifyResult(ok=True, events=40)
+
+
+async def test_two_processes_reading_the_same_tail_fork_nothing(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    other_process: async_sessionmaker[AsyncSession],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The worst interleaving, forced: both processes read the same tail before either inserts.
+    await append_many(AuditLog(sessionmaker), 2)
+    retries: list[int] = []
+    one = AuditLog(sessionmaker, backoff=count_into(retries))
+    two = AuditLog(other_process, backoff=count_into(retries))
+    both_read = asyncio.Barrier(2)
+    tails_seen: list[int | None] = []
+    real_tail = AuditEventRepository.tail
+
+    async def tail_together(self: AuditEventRepository) -> AuditEvent | None:
+        found = await real_tail(self)
+        if len(tails_seen) < 2:
+            tails_seen.append(found.seq if found else None)
+            await both_read.wait()
+        return found
+
+    monkeypatch.setattr(AuditEventRepository, "tail", tail_together)
+    first, second = await asyncio.gather(one.append(entry(3)), two.append(entry(4)))
+
+    assert tails_seen == [2, 2]
+    assert retries == [0]  # exactly one of them lost seq 3 and linked after the winner
+    assert sorted((first.event.seq, second.event.seq)) == [3, 4]
+    events = await all_events(sessionmaker)
+    assert [e.seq for e in events] == [1, 2, 3, 4]
+    assert events[3].prev_hash == events[2].hash
+    assert await verify(sessionmaker) == VerifyResult(ok=True, events=4)
+
+
+async def test_the_same_key_from_two_processes_at_once_is_one_event(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    other_process: async_sessionmaker[AsyncSession],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    await append_many(AuditLog(sessionmaker), 1)
+    one = AuditLog(sessionmaker, backoff=count_into([]))
+    two = AuditLog(other_process, backoff=count_into([]))
+    both_looked = asyncio.Barrier(2)
+    lookups = 0
+    real_lookup = AuditEventRepository.get_by_idempotency_key
+
+    async def look_up_together(self: AuditEventRepository, key: str) -> AuditEvent | None:
+        nonlocal lookups
+        found = await real_lookup(self, key)
+        lookups += 1
+        if lookups <= 2:
+            assert found is None
+            await both_looked.wait()  # neither has inserted yet: both will try to
+        return found
+
+    monkeypatch.setattr(AuditEventRepository, "get_by_idempotency_key", look_up_together)
+    results = await asyncio.gather(one.append(entry(7)), two.append(entry(7)))
+
+    assert sorted(r.created for r in results) == [False, True]
+    assert results[0].event == results[1].event
+    events = await all_events(sessionmaker)
+    assert [(e.seq, e.idempotency_key) for e in events] == [(1, "test:1"), (2, "test:7")]
+    assert await verify(sessionmaker) == VerifyResult(ok=True, events=2)
+
+
+async def test_the_same_keys_from_two_processes_freely_are_recorded_once(
+    sessionmaker: async_sessionmaker[AsyncSession], other_process: async_sessionmaker[AsyncSession]
+) -> None:
+    one = AuditLog(sessionmaker, attempts=31, backoff=count_into([]))
+    two = AuditLog(other_process, attempts=31, backoff=count_into([]))
+
+    results = await asyncio.gather(
+        *(one.append(entry(n)) for n in range(1, 16)), *(two.append(entry(n)) for n in range(1, 16))
+    )
+
+    assert sum(r.created for r in results) == 15
+    by_key: dict[str, set[int]] = {}
+    for r in results:
+        by_key.setdefault(r.event.idempotency_key, set()).add(r.event.seq)
+    assert all(len(seqs) == 1 for seqs in by_key.values())  # both callers got the same event back
+    assert await verify(sessionmaker) == VerifyResult(ok=True, events=15)
 
 
 async def test_losing_the_race_for_a_seq_retries_on_the_new_tail(

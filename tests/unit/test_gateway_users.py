@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from services.gateway.config import GatewaySettings
 from services.gateway.models import User
 from services.gateway.seed import DEMO_USERS, DemoDisabled, seed_demo, seed_demo_users
+from tests.database import DatabaseFactory
 
 if TYPE_CHECKING:
     from tests.unit.gateway_fixtures import FakeAudit, GatewayLogin
@@ -256,10 +257,12 @@ async def test_seed_is_idempotent_and_leaves_existing_users_alone(gateway_app: F
     assert renamed is not None and renamed.display_name == "Lena Renamed"
 
 
-async def test_seed_demo_creates_missing_users_once(tmp_path: Path) -> None:
-    settings = GatewaySettings(
-        var_dir=tmp_path, demo=True, gateway_database_url=f"sqlite+aiosqlite:///{tmp_path / 'seed.db'}"
-    )
+async def test_seed_demo_creates_missing_users_once(
+    tmp_path: Path, database: DatabaseFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in database("gateway").settings_env().items():
+        monkeypatch.setenv(name, value)
+    settings = GatewaySettings(var_dir=tmp_path, demo=True)
 
     first = await asyncio.to_thread(seed_demo, settings)
     second = await asyncio.to_thread(seed_demo, settings)

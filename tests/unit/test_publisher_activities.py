@@ -15,7 +15,9 @@ from services.kit.db import create_engine, create_sessionmaker
 from services.publisher.activities import PublisherActivities
 from services.publisher.channels import OutgoingPost, SandboxChannel
 from services.publisher.models import Publication
-from tests.unit.publisher_fixtures import FakeDrafts, draft_version, migrated_database, outbox_lines
+from services.publisher.repository import PublicationRepository
+from tests.database import DatabaseFactory, DatabaseTarget
+from tests.unit.publisher_fixtures import FakeDrafts, draft_version, outbox_lines
 from workflows.contracts import PublishRequest, PublishResult
 
 
@@ -34,11 +36,14 @@ class CountingSandbox(SandboxChannel):
 
 
 class AsksTogether(SandboxChannel):
-    """Holds every attempt at `already_posted` until all have asked: the worst interleaving."""
+    """Holds every attempt at `already_posted` until all have asked: the worst interleaving.
 
-    def __init__(self, outbox_dir: Path, attempts: int) -> None:
+    Workers in different processes each have their own channel object; they share the barrier.
+    """
+
+    def __init__(self, outbox_dir: Path, barrier: asyncio.Barrier) -> None:
         super().__init__(outbox_dir)
-        self._barrier = asyncio.Barrier(attempts)
+        self._barrier = barrier
 
     async def already_posted(self, publication_id: str) -> str | None:
         answer = await super().already_posted(publication_id)
@@ -62,6 +67,7 @@ class Publisher:
     sessionmaker: async_sessionmaker[AsyncSession]
     outbox_dir: Path
     drafts: FakeDrafts
+    target: DatabaseTarget
 
     @property
     def outbox(self) -> Path:
@@ -77,12 +83,21 @@ class Publisher:
 
 
 @pytest.fixture
-async def publisher(tmp_path: Path) -> AsyncIterator[Publisher]:
-    engine = create_engine(await migrated_database(tmp_path / "publisher.db"))
+async def publisher(tmp_path: Path, database: DatabaseFactory) -> AsyncIterator[Publisher]:
+    target = database("publisher")
+    engine = create_engine(target.url, schema=target.schema)
     try:
-        yield Publisher(create_sessionmaker(engine), tmp_path / "outbox", FakeDrafts(draft_version()))
+        yield Publisher(create_sessionmaker(engine), tmp_path / "outbox", FakeDrafts(draft_version()), target)
     finally:
         await engine.dispose()
+
+
+@pytest.fixture
+async def other_worker(publisher: Publisher) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """A second engine on the same database: what a publisher worker in another process holds."""
+    engine = create_engine(publisher.target.url, schema=publisher.target.schema)
+    yield create_sessionmaker(engine)
+    await engine.dispose()
 
 
 def request_for(version_hash: str, channels: tuple[str, ...] = ("sandbox",)) -> PublishRequest:
@@ -192,15 +207,63 @@ async def test_content_that_does_not_match_the_approved_hash_is_refused(
     assert outbox_lines(publisher.outbox) == []
 
 
-async def test_concurrent_attempts_post_once(publisher: Publisher) -> None:
-    activities = publisher.activities(AsksTogether(publisher.outbox_dir, attempts=2))
+async def test_concurrent_attempts_post_once(
+    publisher: Publisher, other_worker: async_sessionmaker[AsyncSession]
+) -> None:
+    # Two workers (own engine, own channel object, same outbox) get the same activity at once.
+    asked = asyncio.Barrier(2)
+    first = publisher.activities(AsksTogether(publisher.outbox_dir, asked))
+    second = PublisherActivities(
+        other_worker, FakeDrafts(draft_version()), {"sandbox": AsksTogether(publisher.outbox_dir, asked)}
+    )
 
-    results = await asyncio.gather(*(activities.publish_post(approved_request()) for _ in range(2)))
+    results = await asyncio.gather(
+        first.publish_post(approved_request()), second.publish_post(approved_request())
+    )
 
     assert len({r.publications[0].publication_id for r in results}) == 1
     assert len(outbox_lines(publisher.outbox)) == 1
     [row] = await publisher.rows()
     assert row.status == "published"
+
+
+async def test_two_workers_inserting_the_same_publication_keep_one_row(
+    publisher: Publisher, other_worker: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Forced: both workers look for the row before either has inserted it, so both insert; the
+    # loser's insert waits for the winner's commit, fails on the unique constraint, and the loser
+    # reads the winner's row instead.
+    looked = asyncio.Barrier(2)
+    lookups: list[Publication | None] = []
+    real_get_for = PublicationRepository.get_for
+
+    async def look_together(
+        self: PublicationRepository, draft_id: str, version: int, channel: str
+    ) -> Publication | None:
+        found = await real_get_for(self, draft_id, version, channel)
+        lookups.append(found)
+        if len(lookups) <= 2:
+            await looked.wait()
+        return found
+
+    monkeypatch.setattr(PublicationRepository, "get_for", look_together)
+    first = publisher.activities()
+    second = PublisherActivities(
+        other_worker, FakeDrafts(draft_version()), {"sandbox": SandboxChannel(publisher.outbox_dir)}
+    )
+
+    results = await asyncio.gather(
+        first.publish_post(approved_request()), second.publish_post(approved_request())
+    )
+
+    [row] = await publisher.rows()
+    # Two empty lookups, then the loser's second look after its insert was refused.
+    assert lookups[:2] == [None, None] and len(lookups) == 3
+    assert lookups[2] is not None and lookups[2].id == row.id
+    assert row.status == "published"
+    assert [r.publications[0].publication_id for r in results] == [row.id, row.id]
+    [line] = outbox_lines(publisher.outbox)
+    assert line["publication_id"] == row.id
 
 
 async def test_unconfigured_channel_is_refused_before_anything_happens(publisher: Publisher) -> None:

@@ -13,7 +13,8 @@ from services.kit.tokens import Principal, SigningKey, issue_access_token, load_
 from services.publisher.activities import PublisherActivities
 from services.publisher.channels import UnknownChannelError
 from services.publisher.main import app
-from tests.unit.publisher_fixtures import FakeDrafts, draft_version, migrated_database
+from tests.database import DatabaseFactory, DatabaseTarget
+from tests.unit.publisher_fixtures import FakeDrafts, draft_version
 from workflows.contracts import PublishRequest
 
 
@@ -30,15 +31,18 @@ class Api:
         return {"Authorization": f"Bearer {token}"}
 
 
-def configure(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, url: str) -> None:
+def configure(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, target: DatabaseTarget) -> None:
     monkeypatch.setenv("CLEARPOST_VAR_DIR", str(tmp_path))
     monkeypatch.setenv("CLEARPOST_TEMPORAL_ENABLED", "false")
-    monkeypatch.setenv("CLEARPOST_PUBLISHER_DATABASE_URL", url)
+    for name, value in target.settings_env().items():
+        monkeypatch.setenv(name, value)
 
 
 @pytest.fixture
-async def api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Api]:
-    configure(monkeypatch, tmp_path, await migrated_database(tmp_path / "publisher.db"))
+async def api(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database: DatabaseFactory
+) -> AsyncIterator[Api]:
+    configure(monkeypatch, tmp_path, database("publisher"))
     async with app.router.lifespan_context(app):
         key = load_or_create_signing_key(tmp_path / "k.pem")
         app.state.key_set = StaticKeySet({key.kid: key.public_jwk})
@@ -114,9 +118,9 @@ async def test_channels_lists_the_configured_channels(api: Api) -> None:
 
 
 async def test_an_unimplemented_configured_channel_stops_startup(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database: DatabaseFactory
 ) -> None:
-    configure(monkeypatch, tmp_path, await migrated_database(tmp_path / "publisher.db"))
+    configure(monkeypatch, tmp_path, database("publisher"))
     monkeypatch.setenv("CLEARPOST_PUBLISHER_CHANNELS", '["sandbox", "twitter"]')
 
     with pytest.raises(UnknownChannelError, match="twitter"):

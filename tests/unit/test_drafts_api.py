@@ -1,0 +1,410 @@
+"""The drafts HTTP API: who may create, change, read, submit and withdraw a draft, and what it records."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from services.drafts.activities import DraftActivities
+from services.drafts.main import app as drafts_app
+from services.kit.auth import INTERNAL_HEADER, StaticKeySet
+from services.kit.canonical import content_hash
+from services.kit.tokens import Principal, SigningKey, issue_access_token, load_or_create_signing_key
+from tests.database import DatabaseFactory, DatabaseTarget
+from workflows.contracts import DecisionSnapshot, DraftStateUpdate, StageSnapshot
+
+INTERNAL_TOKEN = "test-internal-token"
+AUTHOR = "author-1"
+OTHER_AUTHOR = "author-2"
+DRAFT = {
+    "title": "Flu shots this Saturday",
+    "body": "Walk-in flu vaccinations 9-12 at the Main St clinic.",
+    "channels": ["sandbox"],
+}
+
+
+class RecordingAudit:
+    """Stands in for the audit client: keeps every event it is asked to append."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+
+    async def append(self, **event: Any) -> dict[str, Any]:
+        self.events.append(event)
+        return {"seq": len(self.events)}
+
+    def actions(self) -> list[str]:
+        return [e["action"] for e in self.events]
+
+
+@dataclass
+class FakeChannels:
+    """Stands in for the publisher's channel list; remembers whose token asked."""
+
+    configured: set[str] = field(default_factory=lambda: {"sandbox"})
+    tokens: list[str] = field(default_factory=list)
+
+    async def names(self, bearer_token: str) -> set[str]:
+        self.tokens.append(bearer_token)
+        return set(self.configured)
+
+
+def instant(value: str) -> datetime:
+    """A timestamp from the API, parsed (every one carries its UTC offset)."""
+    parsed = datetime.fromisoformat(value)
+    assert parsed.tzinfo is not None, f"{value} has no UTC offset"
+    return parsed
+
+
+def without_timestamps(draft: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in draft.items() if k not in ("created_at", "updated_at")}
+
+
+@dataclass
+class DraftsApi:
+    app: FastAPI
+    target: DatabaseTarget
+    http: httpx.AsyncClient
+    key: SigningKey
+    audit: RecordingAudit
+    channels: FakeChannels
+
+    def token(self, *roles: str, user_id: str = AUTHOR) -> str:
+        principal = Principal(
+            user_id=user_id, username=f"{user_id}@test", name=f"Name of {user_id}", roles=frozenset(roles)
+        )
+        return issue_access_token(
+            self.key, issuer="clearpost-gateway", audience="clearpost", principal=principal, ttl_seconds=300
+        )
+
+    def as_user(self, *roles: str, user_id: str = AUTHOR) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(*roles, user_id=user_id)}"}
+
+    async def create(self, user_id: str = AUTHOR, **overrides: Any) -> dict[str, Any]:
+        response = await self.http.post(
+            "/api/v1/drafts", json={**DRAFT, **overrides}, headers=self.as_user("author", user_id=user_id)
+        )
+        assert response.status_code == 201, response.text
+        created: dict[str, Any] = response.json()
+        return created
+
+    async def project(self, draft_id: str, revision: int, status: str, **fields: Any) -> bool:
+        """Apply the workflow's projection the way its worker does: through the activity."""
+        activities = DraftActivities(self.app.state.sessionmaker, self.app.state.audit, self.channels)
+        update = DraftStateUpdate(
+            draft_id=draft_id,
+            revision=revision,
+            status=status,
+            version=fields.pop("version", 1),
+            content_hash=fields.pop("content_hash", None),
+            **fields,
+        )
+        return await activities.update_draft_state(update)
+
+
+@pytest.fixture
+async def api(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database: DatabaseFactory
+) -> AsyncIterator[DraftsApi]:
+    monkeypatch.setenv("CLEARPOST_VAR_DIR", str(tmp_path))
+    monkeypatch.setenv("CLEARPOST_TEMPORAL_ENABLED", "false")
+    monkeypatch.setenv("CLEARPOST_INTERNAL_TOKEN", INTERNAL_TOKEN)
+    target = database("drafts")
+    for name, value in target.settings_env().items():
+        monkeypatch.setenv(name, value)
+    async with drafts_app.router.lifespan_context(drafts_app):
+        key = load_or_create_signing_key(tmp_path / "k.pem")
+        audit, channels = RecordingAudit(), FakeChannels()
+        drafts_app.state.key_set = StaticKeySet({key.kid: key.public_jwk})
+        drafts_app.state.audit = audit
+        drafts_app.state.channels = channels
+        transport = httpx.ASGITransport(app=drafts_app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            yield DraftsApi(drafts_app, target, http, key, audit, channels)
+
+
+async def test_an_author_creates_version_one_with_its_content_hash(api: DraftsApi) -> None:
+    headers = api.as_user("author")
+
+    response = await api.http.post("/api/v1/drafts", json=DRAFT, headers=headers)
+
+    assert response.status_code == 201, response.text
+    draft = response.json()
+    expected_hash = content_hash(
+        title=DRAFT["title"], body=DRAFT["body"], channels=DRAFT["channels"], media_digests=[]
+    )
+    assert draft["content_hash"] == expected_hash
+    assert (draft["version"], draft["status"], draft["author_id"]) == (1, "draft", AUTHOR)
+    assert (draft["title"], draft["body"], draft["channels"]) == (DRAFT["title"], DRAFT["body"], ["sandbox"])
+    assert draft["stages"] == [] and draft["note"] == ""
+    assert api.channels.tokens == [headers["Authorization"].removeprefix("Bearer ")]
+    assert api.audit.events == [
+        {
+            "actor": AUTHOR,
+            "action": "draft.created",
+            "subject": f"draft:{draft['id']}",
+            "details": {
+                "version": 1,
+                "content_hash": expected_hash,
+                "channels": ["sandbox"],
+                "patient_content": False,
+            },
+        }
+    ]
+
+
+async def test_an_unknown_channel_is_refused(api: DraftsApi) -> None:
+    response = await api.http.post(
+        "/api/v1/drafts", json={**DRAFT, "channels": ["sandbox", "myspace"]}, headers=api.as_user("author")
+    )
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "unknown_channel"
+    assert "myspace" in response.json()["detail"]
+    assert api.audit.events == []
+
+
+@pytest.mark.parametrize("missing", ["title", "body", "channels"])
+async def test_a_draft_without_a_required_field_is_invalid(api: DraftsApi, missing: str) -> None:
+    body = {k: v for k, v in DRAFT.items() if k != missing}
+
+    response = await api.http.post("/api/v1/drafts", json=body, headers=api.as_user("author"))
+
+    assert response.status_code == 422
+    assert response.json()["error"] == "invalid"
+    assert [problem["loc"][-1] for problem in response.json()["detail"]] == [missing]
+
+
+@pytest.mark.parametrize("roles", [("legal",), ("compliance", "medical"), ("publisher",), ("admin",)])
+async def test_only_authors_create_drafts(api: DraftsApi, roles: tuple[str, ...]) -> None:
+    response = await api.http.post("/api/v1/drafts", json=DRAFT, headers=api.as_user(*roles))
+
+    assert response.status_code == 403
+    assert response.json()["error"] == "forbidden"
+    assert api.audit.events == []
+
+
+async def test_anonymous_callers_are_turned_away(api: DraftsApi) -> None:
+    response = await api.http.post("/api/v1/drafts", json=DRAFT)
+
+    assert response.status_code == 401
+    assert response.json()["error"] == "unauthorized"
+
+
+async def test_the_author_revises_into_a_new_version(api: DraftsApi) -> None:
+    draft = await api.create()
+    changed = {**DRAFT, "body": "Walk-in flu vaccinations 9-1 at the Main St clinic."}
+
+    response = await api.http.put(
+        f"/api/v1/drafts/{draft['id']}", json=changed, headers=api.as_user("author")
+    )
+
+    assert response.status_code == 200, response.text
+    revised = response.json()
+    assert revised["version"] == 2
+    assert revised["content_hash"] == content_hash(
+        title=changed["title"], body=changed["body"], channels=changed["channels"], media_digests=[]
+    )
+    assert revised["content_hash"] != draft["content_hash"]
+    assert api.audit.actions() == ["draft.created", "draft.version_created"]
+    assert api.audit.events[-1]["details"]["version"] == 2
+
+
+async def test_another_author_cannot_revise(api: DraftsApi) -> None:
+    draft = await api.create()
+
+    response = await api.http.put(
+        f"/api/v1/drafts/{draft['id']}",
+        json={**DRAFT, "title": "Hijacked"},
+        headers=api.as_user("author", user_id=OTHER_AUTHOR),
+    )
+
+    assert response.status_code == 403
+    unchanged = await api.http.get(f"/api/v1/drafts/{draft['id']}", headers=api.as_user("author"))
+    assert (unchanged.json()["version"], unchanged.json()["title"]) == (1, DRAFT["title"])
+    assert api.audit.actions() == ["draft.created"]
+
+
+async def test_a_draft_in_review_cannot_be_revised(api: DraftsApi) -> None:
+    draft = await api.create()
+    assert await api.project(draft["id"], 1, "in_review", content_hash=draft["content_hash"])
+
+    response = await api.http.put(
+        f"/api/v1/drafts/{draft['id']}", json={**DRAFT, "title": "Too late"}, headers=api.as_user("author")
+    )
+
+    assert response.status_code == 409
+    assert response.json()["error"] == "not_editable"
+    current = await api.http.get(f"/api/v1/drafts/{draft['id']}", headers=api.as_user("author"))
+    assert (current.json()["status"], current.json()["version"]) == ("in_review", 1)
+
+
+async def test_an_older_projection_after_a_newer_one_is_ignored(api: DraftsApi) -> None:
+    draft = await api.create()
+    decision = DecisionSnapshot(
+        decider="reviewer-1",
+        decider_name="Casey Compliance",
+        decision="approve",
+        reason="ok",
+        at="2026-11-23T10:00:00+00:00",
+        content_hash=draft["content_hash"],
+    )
+    stages = [
+        StageSnapshot("compliance", "approved", ["compliance"], [decision]),
+        StageSnapshot("legal", "pending", ["legal"]),
+    ]
+
+    newer = await api.project(draft["id"], 3, "in_review", stages=stages, note="waiting on legal")
+    older = await api.project(draft["id"], 2, "screening", note="screening")
+    same = await api.project(draft["id"], 3, "rejected")
+
+    assert (newer, older, same) == (True, False, False)
+    response = await api.http.get(f"/api/v1/drafts/{draft['id']}", headers=api.as_user("author"))
+    current = response.json()
+    assert (current["status"], current["note"]) == ("in_review", "waiting on legal")
+    assert current["stages"] == [
+        {
+            "stage": "compliance",
+            "status": "approved",
+            "roles": ["compliance"],
+            "decisions": [
+                {
+                    "decider": "reviewer-1",
+                    "decider_name": "Casey Compliance",
+                    "decision": "approve",
+                    "reason": "ok",
+                    "at": "2026-11-23T10:00:00+00:00",
+                    "content_hash": draft["content_hash"],
+                }
+            ],
+        },
+        {"stage": "legal", "status": "pending", "roles": ["legal"], "decisions": []},
+    ]
+
+
+async def test_who_may_read_a_draft(api: DraftsApi) -> None:
+    draft = await api.create()
+    path = f"/api/v1/drafts/{draft['id']}"
+
+    author = await api.http.get(path, headers=api.as_user("author"))
+    unrelated = await api.http.get(path, headers=api.as_user("author", user_id=OTHER_AUTHOR))
+    reviewer = await api.http.get(path, headers=api.as_user("legal", user_id="reviewer-1"))
+    missing = await api.http.get("/api/v1/drafts/does-not-exist", headers=api.as_user("legal"))
+
+    assert author.status_code == 200
+    assert without_timestamps(author.json()) == without_timestamps(draft)
+    assert instant(author.json()["created_at"]) == instant(draft["created_at"])
+    assert unrelated.status_code == 403 and unrelated.json()["error"] == "forbidden"
+    assert reviewer.status_code == 200 and reviewer.json()["content_hash"] == draft["content_hash"]
+    assert missing.status_code == 404
+
+
+async def test_authors_list_their_own_drafts_and_reviewers_all(api: DraftsApi) -> None:
+    mine = await api.create()
+    theirs = await api.create(user_id=OTHER_AUTHOR, title="Their post")
+
+    async def listed(headers: dict[str, str]) -> set[str]:
+        response = await api.http.get("/api/v1/drafts", headers=headers)
+        assert response.status_code == 200
+        return {d["id"] for d in response.json()["drafts"]}
+
+    assert await listed(api.as_user("author")) == {mine["id"]}
+    assert await listed(api.as_user("author", user_id=OTHER_AUTHOR)) == {theirs["id"]}
+    assert await listed(api.as_user("compliance", user_id="reviewer-1")) == {mine["id"], theirs["id"]}
+
+
+async def test_withdrawing_a_never_submitted_draft_ends_it_here(api: DraftsApi) -> None:
+    draft = await api.create()
+
+    response = await api.http.post(
+        f"/api/v1/drafts/{draft['id']}/withdraw", json={"reason": "duplicate"}, headers=api.as_user("author")
+    )
+
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "withdrawn"
+    assert api.audit.events[-1] == {
+        "actor": AUTHOR,
+        "action": "draft.withdrawn",
+        "subject": f"draft:{draft['id']}",
+        "details": {"version": 1, "reason": "duplicate"},
+    }
+    stored = await api.http.get(f"/api/v1/drafts/{draft['id']}", headers=api.as_user("author"))
+    assert stored.json()["status"] == "withdrawn"
+    again = await api.http.post(f"/api/v1/drafts/{draft['id']}/withdraw", headers=api.as_user("author"))
+    assert again.status_code == 409 and again.json()["error"] == "final"
+
+
+async def test_submitting_without_the_workflow_engine_changes_nothing(api: DraftsApi) -> None:
+    draft = await api.create()
+
+    response = await api.http.post(f"/api/v1/drafts/{draft['id']}/submit", headers=api.as_user("author"))
+
+    assert response.status_code == 503
+    assert response.json()["error"] == "upstream_unavailable"
+    # The status was set to `screening` and flushed before the engine was asked; it rolled back.
+    current = await api.http.get(f"/api/v1/drafts/{draft['id']}", headers=api.as_user("author"))
+    assert current.json()["status"] == "draft"
+    assert instant(current.json()["updated_at"]) == instant(draft["updated_at"])
+    assert api.audit.actions() == ["draft.created"]
+
+
+async def test_the_versions_route_is_for_services_only(api: DraftsApi) -> None:
+    draft = await api.create()
+    path = f"/internal/v1/drafts/{draft['id']}/versions/1"
+
+    anonymous = await api.http.get(path)
+    with_user_token = await api.http.get(path, headers=api.as_user("admin"))
+    wrong = await api.http.get(path, headers={INTERNAL_HEADER: "not-the-token"})
+    service = await api.http.get(path, headers={INTERNAL_HEADER: INTERNAL_TOKEN})
+    no_such_version = await api.http.get(
+        f"/internal/v1/drafts/{draft['id']}/versions/2", headers={INTERNAL_HEADER: INTERNAL_TOKEN}
+    )
+
+    assert [r.status_code for r in (anonymous, with_user_token, wrong)] == [401, 401, 401]
+    assert anonymous.json()["error"] == "unauthorized"
+    assert service.status_code == 200, service.text
+    content = service.json()
+    assert (content["draft_id"], content["version"], content["author_id"]) == (draft["id"], 1, AUTHOR)
+    assert (content["title"], content["body"], content["channels"]) == (
+        DRAFT["title"],
+        DRAFT["body"],
+        DRAFT["channels"],
+    )
+    recomputed = content_hash(
+        title=content["title"],
+        body=content["body"],
+        channels=content["channels"],
+        media_digests=content["media_digests"],
+    )
+    assert content["content_hash"] == draft["content_hash"] == recomputed
+    assert no_such_version.status_code == 404
+
+
+async def test_timestamps_keep_their_utc_offset_when_read_back(
+    api: DraftsApi, request: pytest.FixtureRequest
+) -> None:
+    draft = await api.create()
+
+    stored = await api.http.get(f"/api/v1/drafts/{draft['id']}", headers=api.as_user("author"))
+
+    assert stored.json()["created_at"] == draft["created_at"]
+    assert datetime.fromisoformat(stored.json()["updated_at"]).utcoffset() == timedelta(0)
+
+
+async def test_a_scheduled_draft_reaches_the_workflow_engine_on_submit(
+    api: DraftsApi, request: pytest.FixtureRequest
+) -> None:
+    # SQLite once gave the stored scheduled_at back naive: comparing it with an aware "now" was a 500.
+    draft = await api.create(scheduled_at=(datetime.now(UTC) + timedelta(days=30)).isoformat())
+
+    response = await api.http.post(f"/api/v1/drafts/{draft['id']}/submit", headers=api.as_user("author"))
+
+    assert response.status_code == 503  # it got as far as asking the (disabled) engine
+    assert response.json()["error"] == "upstream_unavailable"
