@@ -7,6 +7,7 @@ checked against the published key set and the `typ` header checked before the si
 
 from __future__ import annotations
 
+import json
 import os
 import time
 import uuid
@@ -16,12 +17,14 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from jose import jwk, jwt
+from jose import jwk, jws, jwt
 from jose.exceptions import JOSEError
 
 from services.kit.canonical import canonical_json, sha256_hex
 
 ALGORITHM = "ES256"
+DECISION_TYPE = "clearpost-decision+jws"
+REQUIREMENT_TYPE = "clearpost-requirement+jws"
 ALLOWED_ALGORITHMS = [ALGORITHM]
 TOKEN_TYPE = "at+jwt"
 MAX_TOKEN_BYTES = 8192
@@ -149,3 +152,48 @@ def verify_access_token(
         name=str(claims.get("name", "")),
         roles=frozenset(roles),
     )
+
+
+# --- signed records (electronic signatures) --------------------------------------------------------
+#
+# Decisions and stage requirements are JWS over canonical JSON. Verification uses only the JWS
+# primitive and the keys it is given: no clock, no network, so a workflow validator can run it and
+# replay stays deterministic. Time rules (signed_at) are the caller's, with its own notion of now.
+
+
+class SignatureError(Exception):
+    """A signed record is not acceptable; the message says why."""
+
+
+def sign_record(key: SigningKey, claims: dict[str, Any], *, typ: str) -> str:
+    payload = canonical_json(claims)
+    token: str = jws.sign(payload, key.private_pem, headers={"kid": key.kid, "typ": typ}, algorithm=ALGORITHM)
+    return token
+
+
+def verify_record(token: str, keys: dict[str, dict[str, Any]], *, typ: str) -> dict[str, Any]:
+    """The claims of a record signed by one of `keys` (kid -> public JWK) with type `typ`."""
+    if len(token) > MAX_TOKEN_BYTES * 4:
+        raise SignatureError("signed record too large")
+    try:
+        header = jws.get_unverified_header(token)
+    except JOSEError as exc:
+        raise SignatureError("malformed signed record") from exc
+    if header.get("alg") not in ALLOWED_ALGORITHMS:
+        raise SignatureError(f"algorithm {header.get('alg')!r} is not accepted")
+    if header.get("typ") != typ:
+        raise SignatureError(f"not a {typ} record")
+    kid = header.get("kid")
+    if not isinstance(kid, str) or kid not in keys:
+        raise SignatureError("signed with an unknown key")
+    try:
+        payload = jws.verify(token, keys[kid], algorithms=ALLOWED_ALGORITHMS)
+    except JOSEError as exc:
+        raise SignatureError(f"signature does not verify: {exc}") from exc
+    try:
+        claims = json.loads(payload)
+    except ValueError as exc:
+        raise SignatureError("signed payload is not JSON") from exc
+    if not isinstance(claims, dict):
+        raise SignatureError("signed payload is not an object")
+    return claims

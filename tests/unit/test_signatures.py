@@ -1,0 +1,151 @@
+"""Signed requirements and decisions: the rules both the workflow and the publisher apply."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from services.kit.tokens import (
+    DECISION_TYPE,
+    REQUIREMENT_TYPE,
+    SignatureError,
+    SigningKey,
+    load_or_create_signing_key,
+    sign_record,
+)
+from workflows.signatures import (
+    MEANINGS,
+    Requirement,
+    SignedDecision,
+    SignedStage,
+    approval_problems,
+    decision_claims,
+    read_decision,
+    read_requirement,
+    requirement_claims,
+)
+
+HASH = "c" * 64
+REQUIREMENT = Requirement(
+    draft_id="d1",
+    version=2,
+    content_hash=HASH,
+    author_id="author",
+    policy_version="p1",
+    stages=(SignedStage("compliance", ("compliance",)), SignedStage("legal", ("legal",))),
+    blocking_unresolved=0,
+)
+
+
+def approval(stage: str, signer: str, roles: tuple[str, ...], **changes: object) -> SignedDecision:
+    decision = SignedDecision(
+        draft_id="d1", version=2, content_hash=HASH, stage=stage, decision="approve",
+        meaning=MEANINGS["approve"], signer_id=signer, signer_name=signer.title(), signer_roles=roles, signer_active=True,
+        signed_at="2026-11-23T10:00:00+00:00", reason="",
+    )  # fmt: skip
+    return dataclasses.replace(decision, **changes)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def key(tmp_path_factory: pytest.TempPathFactory) -> SigningKey:
+    return load_or_create_signing_key(tmp_path_factory.mktemp("keys") / "review.pem")
+
+
+def roundtrip(key: SigningKey, decisions: list[SignedDecision]) -> list[str]:
+    keys = {key.kid: key.public_jwk}
+    requirement = read_requirement(
+        sign_record(key, requirement_claims(REQUIREMENT), typ=REQUIREMENT_TYPE), keys
+    )
+    signed = [read_decision(sign_record(key, decision_claims(d), typ=DECISION_TYPE), keys) for d in decisions]
+    return approval_problems(requirement, signed)
+
+
+def test_distinct_authorized_signers_approve(key: SigningKey) -> None:
+    assert (
+        roundtrip(
+            key, [approval("compliance", "carol", ("compliance",)), approval("legal", "leo", ("legal",))]
+        )
+        == []
+    )
+
+
+@pytest.mark.parametrize(
+    ("decisions", "problem"),
+    [
+        ([approval("compliance", "carol", ("compliance",))], "legal: no signed approval"),
+        (
+            [approval("compliance", "author", ("compliance",)), approval("legal", "leo", ("legal",))],
+            "author of a draft",
+        ),
+        (
+            [
+                approval("compliance", "dana", ("compliance", "legal")),
+                approval("legal", "dana", ("compliance", "legal")),
+            ],
+            "one person signed more than one stage",
+        ),
+        (
+            [approval("compliance", "carol", ("compliance",)), approval("legal", "mia", ("medical",))],
+            "does not hold a role",
+        ),
+        (
+            [
+                approval("compliance", "carol", ("compliance",), content_hash="d" * 64),
+                approval("legal", "leo", ("legal",)),
+            ],
+            "other content",
+        ),
+        (
+            [
+                approval(
+                    "compliance", "carol", ("compliance",), decision="reject", meaning=MEANINGS["reject"]
+                ),
+                approval("legal", "leo", ("legal",)),
+            ],
+            "not approve",
+        ),
+        (
+            [
+                approval("compliance", "carol", ("compliance",), signer_active=False),
+                approval("legal", "leo", ("legal",)),
+            ],
+            "not an active user",
+        ),
+    ],
+)
+def test_incomplete_or_invalid_sets_are_refused(
+    key: SigningKey, decisions: list[SignedDecision], problem: str
+) -> None:
+    problems = roundtrip(key, decisions)
+    assert any(problem in p for p in problems), problems
+
+
+def test_forged_and_misused_records_do_not_verify(key: SigningKey, tmp_path: Path) -> None:
+    keys = {key.kid: key.public_jwk}
+    other = load_or_create_signing_key(tmp_path / "other.pem")
+    forged = dataclasses.replace(other, kid=key.kid)
+    claims = decision_claims(approval("legal", "leo", ("legal",)))
+    with pytest.raises(SignatureError, match="does not verify"):
+        read_decision(sign_record(forged, claims, typ=DECISION_TYPE), keys)
+    with pytest.raises(SignatureError, match="unknown key"):
+        read_decision(sign_record(other, claims, typ=DECISION_TYPE), keys)
+    with pytest.raises(SignatureError, match="not a"):
+        read_requirement(sign_record(key, claims, typ=DECISION_TYPE), keys)
+    with pytest.raises(SignatureError, match="meaning"):
+        read_decision(sign_record(key, {**claims, "meaning": "whatever"}, typ=DECISION_TYPE), keys)
+    token = sign_record(key, claims, typ=DECISION_TYPE)
+    header, payload, signature = token.split(".")
+    tampered_payload = payload[:-4] + ("AAAA" if payload[-4:] != "AAAA" else "BBBB")
+    with pytest.raises(SignatureError):
+        read_decision(f"{header}.{tampered_payload}.{signature}", keys)
+
+
+def test_unresolved_blocking_findings_refuse_publication(key: SigningKey) -> None:
+    keys = {key.kid: key.public_jwk}
+    blocked = dataclasses.replace(REQUIREMENT, blocking_unresolved=2)
+    requirement = read_requirement(sign_record(key, requirement_claims(blocked), typ=REQUIREMENT_TYPE), keys)
+    decisions = [approval("compliance", "carol", ("compliance",)), approval("legal", "leo", ("legal",))]
+    signed = [read_decision(sign_record(key, decision_claims(d), typ=DECISION_TYPE), keys) for d in decisions]
+    assert any("blocking" in p for p in approval_problems(requirement, signed))

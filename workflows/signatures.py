@@ -1,0 +1,187 @@
+"""Signed stage requirements and signed decisions, and the rule that a set of them approves a post.
+
+The review service signs both records (services/kit/tokens.sign_record, its own ES256 key). The
+workflow's decide validator checks each decision with these functions before accepting it, and
+the publisher checks the full set again, on its own, before every post: a buggy or compromised
+workflow still cannot publish content without valid signatures from distinct, authorized,
+non-author signers. Everything here is pure and clock-free, so it is safe in workflow code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from services.kit.tokens import DECISION_TYPE, REQUIREMENT_TYPE, SignatureError, verify_record
+
+MEANINGS = {
+    "approve": "I approve this exact content for publication.",
+    "reject": "I reject this content; it must not be published.",
+    "request_changes": "I request changes before this content can be published.",
+}
+
+
+@dataclass(frozen=True)
+class SignedStage:
+    name: str
+    roles: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Requirement:
+    draft_id: str
+    version: int
+    content_hash: str
+    author_id: str
+    policy_version: str
+    stages: tuple[SignedStage, ...]
+    blocking_unresolved: int
+
+
+@dataclass(frozen=True)
+class SignedDecision:
+    draft_id: str
+    version: int
+    content_hash: str
+    stage: str
+    decision: str
+    meaning: str
+    signer_id: str
+    signer_name: str
+    signer_roles: tuple[str, ...]
+    signer_active: bool
+    signed_at: str
+    reason: str
+
+
+def _field(claims: dict[str, Any], name: str, kind: type) -> Any:
+    value = claims.get(name)
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
+        raise SignatureError(f"signed record lacks a valid {name!r}")
+    return value
+
+
+def requirement_claims(requirement: Requirement) -> dict[str, Any]:
+    return {
+        "type": "stage-requirement",
+        "draft_id": requirement.draft_id,
+        "version": requirement.version,
+        "content_hash": requirement.content_hash,
+        "author_id": requirement.author_id,
+        "policy_version": requirement.policy_version,
+        "stages": [{"name": s.name, "roles": list(s.roles)} for s in requirement.stages],
+        "blocking_unresolved": requirement.blocking_unresolved,
+    }
+
+
+def decision_claims(decision: SignedDecision) -> dict[str, Any]:
+    return {
+        "type": "decision",
+        "draft_id": decision.draft_id,
+        "version": decision.version,
+        "content_hash": decision.content_hash,
+        "stage": decision.stage,
+        "decision": decision.decision,
+        "meaning": decision.meaning,
+        "signer_id": decision.signer_id,
+        "signer_name": decision.signer_name,
+        "signer_roles": list(decision.signer_roles),
+        "signer_active": decision.signer_active,
+        "signed_at": decision.signed_at,
+        "reason": decision.reason,
+    }
+
+
+def read_requirement(token: str, keys: dict[str, dict[str, Any]]) -> Requirement:
+    claims = verify_record(token, keys, typ=REQUIREMENT_TYPE)
+    if claims.get("type") != "stage-requirement":
+        raise SignatureError("not a stage requirement")
+    stages = _field(claims, "stages", list)
+    parsed = []
+    for stage in stages:
+        if not isinstance(stage, dict) or not isinstance(stage.get("name"), str):
+            raise SignatureError("requirement names a malformed stage")
+        roles = stage.get("roles")
+        if not isinstance(roles, list) or not roles or not all(isinstance(r, str) for r in roles):
+            raise SignatureError(f"stage {stage['name']!r} names no roles")
+        parsed.append(SignedStage(stage["name"], tuple(roles)))
+    return Requirement(
+        draft_id=_field(claims, "draft_id", str),
+        version=_field(claims, "version", int),
+        content_hash=_field(claims, "content_hash", str),
+        author_id=_field(claims, "author_id", str),
+        policy_version=_field(claims, "policy_version", str),
+        stages=tuple(parsed),
+        blocking_unresolved=_field(claims, "blocking_unresolved", int),
+    )
+
+
+def read_decision(token: str, keys: dict[str, dict[str, Any]]) -> SignedDecision:
+    claims = verify_record(token, keys, typ=DECISION_TYPE)
+    if claims.get("type") != "decision":
+        raise SignatureError("not a decision record")
+    roles = _field(claims, "signer_roles", list)
+    if not all(isinstance(r, str) for r in roles):
+        raise SignatureError("signed record lacks valid signer roles")
+    decision = SignedDecision(
+        draft_id=_field(claims, "draft_id", str),
+        version=_field(claims, "version", int),
+        content_hash=_field(claims, "content_hash", str),
+        stage=_field(claims, "stage", str),
+        decision=_field(claims, "decision", str),
+        meaning=_field(claims, "meaning", str),
+        signer_id=_field(claims, "signer_id", str),
+        signer_name=_field(claims, "signer_name", str),
+        signer_roles=tuple(roles),
+        signer_active=_field(claims, "signer_active", bool),
+        signed_at=_field(claims, "signed_at", str),
+        reason=_field(claims, "reason", str),
+    )
+    if MEANINGS.get(decision.decision) != decision.meaning:
+        raise SignatureError("the signed meaning does not match the decision")
+    return decision
+
+
+def decision_problems(requirement: Requirement, decision: SignedDecision) -> list[str]:
+    """Why this one decision may not count for `requirement` (empty when it may)."""
+    problems = []
+    if (decision.draft_id, decision.version, decision.content_hash) != (
+        requirement.draft_id,
+        requirement.version,
+        requirement.content_hash,
+    ):
+        problems.append("the decision was signed for other content than the version under review")
+    stage = next((s for s in requirement.stages if s.name == decision.stage), None)
+    if stage is None:
+        problems.append(f"stage {decision.stage!r} is not required for this version")
+    elif not set(decision.signer_roles) & set(stage.roles):
+        problems.append(
+            f"the signer does not hold a role that decides {stage.name} ({', '.join(stage.roles)})"
+        )
+    if decision.signer_id == requirement.author_id:
+        problems.append("the author of a draft may not sign a decision on it")
+    if not decision.signer_active:
+        problems.append("the signer was not an active user when signing")
+    return problems
+
+
+def approval_problems(requirement: Requirement, decisions: list[SignedDecision]) -> list[str]:
+    """Why `decisions` do not approve publishing the requirement's content (empty when they do)."""
+    problems: list[str] = []
+    if requirement.blocking_unresolved:
+        problems.append(f"{requirement.blocking_unresolved} blocking screening finding(s) are unresolved")
+    by_stage: dict[str, SignedDecision] = {}
+    for decision in decisions:
+        problems.extend(f"{decision.stage}: {p}" for p in decision_problems(requirement, decision))
+        if decision.decision != "approve":
+            problems.append(f"{decision.stage}: the decision is {decision.decision}, not approve")
+        if decision.stage in by_stage:
+            problems.append(f"{decision.stage}: more than one decision")
+        by_stage[decision.stage] = decision
+    for stage in requirement.stages:
+        if stage.name not in by_stage:
+            problems.append(f"{stage.name}: no signed approval")
+    signers = [d.signer_id for d in decisions]
+    if len(set(signers)) != len(signers):
+        problems.append("one person signed more than one stage")
+    return problems
