@@ -42,8 +42,8 @@ REQUIREMENT = Requirement(
 def approval(stage: str, signer: str, roles: tuple[str, ...], **changes: object) -> SignedDecision:
     decision = SignedDecision(
         draft_id="d1", version=2, content_hash=HASH, stage=stage, decision="approve",
-        meaning=MEANINGS["approve"], signer_id=signer, signer_name=signer.title(), signer_roles=roles, signer_active=True,
-        signed_at="2026-11-23T10:00:00+00:00", reason="",
+        meaning=MEANINGS["approve"], signer_id=signer, signer_name=signer.title(), signer_roles=roles,
+        signer_active=True, signed_at="2026-11-23T10:00:00+00:00", reason="",
     )  # fmt: skip
     return dataclasses.replace(decision, **changes)  # type: ignore[arg-type]
 
