@@ -81,6 +81,39 @@ def load_or_create_signing_key(path: Path) -> SigningKey:
     return SigningKey(kid=kid, private_pem=private_pem, public_jwk=public)
 
 
+@dataclass(frozen=True)
+class KeyRing:
+    """A service's signing key and every public key it has published (current and retired)."""
+
+    current: SigningKey
+    published: dict[str, dict[str, Any]]
+
+
+def load_key_ring(keys_dir: Path, name: str) -> KeyRing:
+    current = load_or_create_signing_key(keys_dir / f"{name}.pem")
+    published = {current.kid: current.public_jwk}
+    for retired in sorted(keys_dir.glob(f"{name}.retired-*.pub.json")):
+        public = json.loads(retired.read_text())
+        published.setdefault(str(public["kid"]), public)
+    return KeyRing(current=current, published=published)
+
+
+def rotate_signing_key(keys_dir: Path, name: str) -> tuple[str, str]:
+    """Retire the current key and create a new one; returns (retired kid, new kid).
+
+    The retired key's private half is deleted and its public half stays published, so records
+    and heads it signed still verify, and tokens it signed stop working when they expire.
+    """
+    path = keys_dir / f"{name}.pem"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist; nothing to rotate")
+    old = load_or_create_signing_key(path)
+    (keys_dir / f"{name}.retired-{old.kid}.pub.json").write_text(json.dumps(old.public_jwk, sort_keys=True))
+    path.unlink()
+    new = load_or_create_signing_key(path)
+    return old.kid, new.kid
+
+
 def issue_access_token(
     key: SigningKey,
     *,
