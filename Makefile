@@ -30,13 +30,24 @@ run: install ## Start Temporal, every service and worker with demo users; prints
 	CLEARPOST_DEMO=1 $(BIN)/clearpost run
 
 POSTGRES_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
+CHROMIUM := /usr/bin/chromium
+AXE := .tools/node_modules/axe-core/axe.min.js
 
 .PHONY: run-postgres
 run-postgres: install ## Like `make run`, with every service on PostgreSQL (POSTGRES_URL; one schema per service)
 	CLEARPOST_DEMO=1 CLEARPOST_DATABASE_URL=$(POSTGRES_URL) $(BIN)/clearpost run
 
+.PHONY: browser-deps
+browser-deps: ## Chromium (Debian, when missing and root) and axe-core (npm) for the browser tests
+	@if [ ! -x $(CHROMIUM) ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	  else echo "browser tests will skip: install Chromium with 'sudo apt-get install chromium'"; fi; fi
+	@if [ ! -f $(AXE) ]; then \
+	  if command -v npm >/dev/null; then npm install --prefix .tools --no-audit --no-fund --silent axe-core@4.14.1; \
+	  else echo "the accessibility test will skip: install npm, then run 'make browser-deps'"; fi; fi
+
 .PHONY: test
-test: lint typecheck ## Lint, typecheck, then the whole test suite (unit, workflow, end-to-end)
+test: lint typecheck browser-deps ## Lint, typecheck, then the whole test suite (unit, workflow, end-to-end, browser)
 	$(BIN)/pytest -q
 
 .PHONY: lint
@@ -48,6 +59,14 @@ lint: install ## ruff check and format check
 typecheck: install ## mypy (strict) over services and workflows
 	$(BIN)/mypy services workflows
 
+
+.PHONY: eval-screening
+eval-screening: install ## Screening precision/recall per category and clean-text false flags on the dev corpus, vs presidio defaults
+	$(BIN)/python -m services.review.screening.eval
+
+.PHONY: bench
+bench: install ## Benchmarks, printed: screening throughput and latency (and the audit log's, see docs/)
+	$(BIN)/python -m services.review.screening.bench
 
 .PHONY: lock
 lock: ## Re-pin constraints.txt from a fresh resolve of pyproject.toml

@@ -14,8 +14,10 @@ import uvicorn
 from services.kit.db import upgrade_to_head
 from services.kit.settings import SERVICE_NAMES, KitSettings
 from services.kit.telemetry import configure_logging
+from services.review import cli as review_cli
 
 app = typer.Typer(help="Clearpost: compliance-gated social publishing.", no_args_is_help=True)
+app.command("screen")(review_cli.screen)
 
 
 def _fail(message: str) -> None:
@@ -120,6 +122,7 @@ def run() -> None:
                 "",
                 "Clearpost is starting:",
                 f"  API (gateway)      {gateway}/api/v1   docs: {gateway}/docs",
+                f"  Review UI          {gateway}/review/   (compliance@demo, legal@demo, author@demo)",
                 f"  Temporal UI        http://127.0.0.1:{settings.temporal_ui_port}",
                 *(f"  {s:<18} {settings.service_url(s)}/docs" for s in SERVICE_NAMES if s != "gateway"),
                 "  demo users         author@demo, compliance@demo, legal@demo, ... password: demo-password"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-pytest_plugins = ["tests.database"]
+pytest_plugins = ["tests.database", "tests.system", "tests.unit.gateway_fixtures"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

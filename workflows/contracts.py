@@ -33,6 +33,7 @@ APPEND_AUDIT_EVENT = "append_audit_event"
 SUBMIT_VERSION_SIGNAL = "submit_version"
 DECIDE_UPDATE = "decide"
 WITHDRAW_UPDATE = "withdraw"
+OVERRIDE_FINDINGS_UPDATE = "override_findings"
 STATE_QUERY = "state"
 
 DECISIONS = ("approve", "reject", "request_changes")
@@ -75,6 +76,8 @@ class DecisionRequest:
     decider_id: str
     decider_name: str
     decider_roles: list[str]
+    # The review service's signed decision record (JWS, see workflows/signatures.py).
+    signed: str = ""
 
 
 @dataclass
@@ -165,6 +168,8 @@ class PlanStagesInput:
     patient_content: bool
     categories: list[str]
     products: list[str]
+    author_id: str = ""
+    screening_id: str = ""
 
 
 @dataclass
@@ -178,6 +183,26 @@ class StageRequirement:
 class StagePlan:
     policy_version: str
     stages: list[StageRequirement]
+    # The signed stage requirement (JWS) and the review service's published public keys.
+    requirement: str = ""
+    signing_keys: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass
+class FindingsOverride:
+    """A compliance reviewer clears the blocking findings: the review service re-signs the
+    requirement with none unresolved."""
+
+    requirement: str
+    overrider_id: str
+    overrider_name: str
+    overrider_roles: list[str]
+    reason: str
+
+
+@dataclass
+class FindingsOverridden:
+    draft_status: str
 
 
 @dataclass
@@ -223,6 +248,10 @@ class PublishRequest:
     version: int
     content_hash: str
     channels: list[str]
+    # What the publisher checks itself before posting: the signed requirement and one signed
+    # approval per stage it names.
+    requirement: str = ""
+    approvals: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -247,6 +276,12 @@ class AuditEventInput:
     action: str
     subject: str
     details: dict[str, Any] = field(default_factory=dict)
+    # Who, why and what beyond the actor id (optional; the audit service also lifts them from the
+    # well-known details keys decider_name, decider_roles, reason, content_hash).
+    actor_name: str | None = None
+    actor_roles: list[str] | None = None
+    reason: str | None = None
+    content_hash: str | None = None
 
 
 @dataclass

@@ -21,6 +21,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from services.kit.tokens import SignatureError
     from workflows.contracts import (
         APPEND_AUDIT_EVENT,
         AUDIT_TASK_QUEUE,
@@ -29,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
         DECISIONS,
         DRAFTS_TASK_QUEUE,
         OPEN_REVIEW_TASKS,
+        OVERRIDE_FINDINGS_UPDATE,
         PLAN_REVIEW_STAGES,
         POST_APPROVAL_WORKFLOW,
         PUBLISH_POST,
@@ -51,6 +53,8 @@ with workflow.unsafe.imports_passed_through():
         DecisionRequest,
         DecisionSnapshot,
         DraftStateUpdate,
+        FindingsOverridden,
+        FindingsOverride,
         OpenReviewTasksInput,
         PlanStagesInput,
         PostApprovalInput,
@@ -66,8 +70,10 @@ with workflow.unsafe.imports_passed_through():
         WithdrawAccepted,
         WithdrawRequest,
     )
+    from workflows.signatures import Requirement, decision_problems, read_decision, read_requirement
 
 SYSTEM_ACTOR = "system:workflow"
+SIGNATURE_MAX_AGE = timedelta(minutes=10)
 FINAL_STATUSES = ("published", "rejected", "withdrawn", "publish_failed")
 STAGE_STATUS_FOR = {"approve": "approved", "reject": "rejected", "request_changes": "changes_requested"}
 
@@ -106,6 +112,10 @@ class PostApprovalWorkflow:
         self._withdrawal: WithdrawRequest | None = None
         self._publishing = False
         self._revision = 0
+        self._keys: dict[str, dict[str, Any]] = {}
+        self._requirement_token = ""
+        self._requirement: Requirement | None = None
+        self._approvals: dict[str, str] = {}
 
     # --- the process ----------------------------------------------------------------------------
 
@@ -160,14 +170,18 @@ class PostApprovalWorkflow:
                 version.patient_content,
                 screening.categories,
                 screening.products,
+                author_id=self._author_id,
+                screening_id=screening.screening_id,
             ),
             REVIEW_TASK_QUEUE,
             StagePlan,
         )
         if self._withdrawn:
             return "withdrawn"
+        self._accept_requirement(plan, version)
         self._policy_version = plan.policy_version
         self._stages = {s.name: _Stage(s) for s in plan.stages}
+        self._approvals = {}
         await self._activity(
             OPEN_REVIEW_TASKS,
             OpenReviewTasksInput(
@@ -229,7 +243,14 @@ class PostApprovalWorkflow:
         try:
             result = await self._activity(
                 PUBLISH_POST,
-                PublishRequest(self._draft_id, version.version, version.content_hash, list(version.channels)),
+                PublishRequest(
+                    self._draft_id,
+                    version.version,
+                    version.content_hash,
+                    list(version.channels),
+                    requirement=self._requirement_token,
+                    approvals=[self._approvals[name] for name in self._stages],
+                ),
                 PUBLISHER_TASK_QUEUE,
                 PublishResult,
                 start_to_close=timedelta(minutes=2),
@@ -269,6 +290,8 @@ class PostApprovalWorkflow:
         )
         stage.status = STAGE_STATUS_FOR[request.decision]
         self._stage_of_decider[request.decider_id] = request.stage
+        if request.decision == "approve":
+            self._approvals[request.stage] = request.signed
         # Everything above runs before the first await: a concurrent update's validator sees it.
         record = DecisionRecord(
             decision_id=str(workflow.uuid4()),
@@ -296,6 +319,7 @@ class PostApprovalWorkflow:
                 "decider_name": request.decider_name,
                 "decider_roles": record.decider_roles,
                 "policy_version": self._policy_version,
+                "signature": request.signed.rpartition(".")[2][:32],
             },
         )
         await self._project()
@@ -335,6 +359,98 @@ class PostApprovalWorkflow:
                 REFUSED_CONFLICT,
                 f"the content changed: the decision names {request.content_hash[:12]}…, "
                 f"the version under review is {self._current.content_hash[:12]}…",
+            )
+        self._check_signature(request)
+
+    def _check_signature(self, request: DecisionRequest) -> None:
+        """The decision must carry the review service's signature over exactly these facts."""
+        assert self._requirement is not None
+        try:
+            signed = read_decision(request.signed, self._keys)
+        except SignatureError as exc:
+            raise _refuse(REFUSED_FORBIDDEN, f"the decision is not validly signed: {exc}") from exc
+        claimed = (request.stage, request.decision, request.content_hash, request.decider_id, request.reason)
+        if (
+            signed.stage,
+            signed.decision,
+            signed.content_hash,
+            signed.signer_id,
+            signed.reason,
+        ) != claimed or set(signed.signer_roles) != set(request.decider_roles):
+            raise _refuse(REFUSED_FORBIDDEN, "the signed record does not match the decision it came with")
+        problems = decision_problems(self._requirement, signed)
+        if problems:
+            raise _refuse(REFUSED_FORBIDDEN, problems[0])
+        try:
+            signed_at = datetime.fromisoformat(signed.signed_at)
+        except ValueError as exc:
+            raise _refuse(REFUSED_FORBIDDEN, "the signing time is not a valid timestamp") from exc
+        if abs(workflow.now() - signed_at) > SIGNATURE_MAX_AGE:
+            raise _refuse(REFUSED_CONFLICT, "the signature is too old or from the future; sign again")
+        if request.decision == "approve" and self._requirement.blocking_unresolved:
+            raise _refuse(
+                REFUSED_CONFLICT,
+                f"{self._requirement.blocking_unresolved} blocking screening finding(s) must be fixed by the "
+                "author or overridden by compliance before approval",
+            )
+
+    def _accept_requirement(self, plan: StagePlan, version: VersionSubmitted) -> None:
+        try:
+            requirement = read_requirement(plan.requirement, plan.signing_keys)
+        except SignatureError as exc:
+            raise ApplicationError(f"the review service's stage requirement is not valid: {exc}") from exc
+        expected = (self._draft_id, version.version, version.content_hash, self._author_id)
+        got = (requirement.draft_id, requirement.version, requirement.content_hash, requirement.author_id)
+        if got != expected or [s.name for s in requirement.stages] != [s.name for s in plan.stages]:
+            raise ApplicationError("the signed stage requirement does not match this version's plan")
+        self._keys = dict(plan.signing_keys)
+        self._requirement_token = plan.requirement
+        self._requirement = requirement
+
+    @workflow.update(name=OVERRIDE_FINDINGS_UPDATE)
+    async def override_findings(self, request: FindingsOverride) -> FindingsOverridden:
+        assert self._requirement is not None
+        cleared = self._requirement.blocking_unresolved
+        self._requirement = read_requirement(request.requirement, self._keys)
+        self._requirement_token = request.requirement
+        self._note = f"blocking findings overridden by {request.overrider_name}: {request.reason}"
+        await self._audit(
+            request.overrider_id,
+            "findings.overridden",
+            {"cleared": cleared, "reason": request.reason, "overrider_name": request.overrider_name},
+        )
+        await self._project()
+        return FindingsOverridden(draft_status=self._status)
+
+    @override_findings.validator
+    def _check_override(self, request: FindingsOverride) -> None:
+        if self._status != "in_review" or self._requirement is None or self._current is None:
+            raise _refuse(REFUSED_CONFLICT, f"the draft is not in review (status: {self._status})")
+        if "compliance" not in request.overrider_roles:
+            raise _refuse(REFUSED_FORBIDDEN, "only compliance reviewers override blocking findings")
+        if request.overrider_id == self._author_id:
+            raise _refuse(REFUSED_FORBIDDEN, "the author of a draft may not override its findings")
+        if not request.reason.strip():
+            raise _refuse(REFUSED_INVALID, "an override needs a reason")
+        if not self._requirement.blocking_unresolved:
+            raise _refuse(REFUSED_CONFLICT, "there are no unresolved blocking findings")
+        try:
+            renewed = read_requirement(request.requirement, self._keys)
+        except SignatureError as exc:
+            raise _refuse(REFUSED_FORBIDDEN, f"the renewed requirement is not validly signed: {exc}") from exc
+        if renewed.blocking_unresolved or (
+            renewed.draft_id,
+            renewed.version,
+            renewed.content_hash,
+            renewed.stages,
+        ) != (
+            self._requirement.draft_id,
+            self._requirement.version,
+            self._requirement.content_hash,
+            self._requirement.stages,
+        ):
+            raise _refuse(
+                REFUSED_CONFLICT, "the renewed requirement must clear the findings and change nothing else"
             )
 
     # --- submissions and withdrawal -------------------------------------------------------------

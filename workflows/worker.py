@@ -8,6 +8,7 @@ import signal
 
 from temporalio.client import Client
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from services.kit.settings import KitSettings
 from services.kit.telemetry import setup_tracing, shutdown_tracing
@@ -16,11 +17,18 @@ from workflows.contracts import WORKFLOW_TASK_QUEUE
 from workflows.post_approval import PostApprovalWorkflow
 
 WORKFLOWS = [PostApprovalWorkflow]
+# Signature checks run in the decide validator: their crypto libraries load once, outside the
+# sandbox (they hold native code and no workflow state).
+WORKFLOW_RUNNER = SandboxedWorkflowRunner(
+    restrictions=SandboxRestrictions.default.with_passthrough_modules(
+        "jose", "cryptography", "rfc8785", "ecdsa"
+    )
+)
 log = logging.getLogger("clearpost.workflows")
 
 
 def build_worker(client: Client, task_queue: str = WORKFLOW_TASK_QUEUE) -> Worker:
-    return Worker(client, task_queue=task_queue, workflows=WORKFLOWS)
+    return Worker(client, task_queue=task_queue, workflows=WORKFLOWS, workflow_runner=WORKFLOW_RUNNER)
 
 
 async def main() -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, status
 
 from services.drafts.deps import DraftServiceDep
-from services.drafts.schemas import DraftIn, DraftList, DraftOut, VersionContent, WithdrawIn
+from services.drafts.schemas import DraftIn, DraftList, DraftOut, VersionContent, VersionList, WithdrawIn
 from services.kit.auth import CurrentPrincipal, InternalCaller
 
 router = APIRouter(prefix="/api/v1/drafts", tags=["drafts"])
@@ -31,6 +31,12 @@ async def list_drafts(principal: CurrentPrincipal, service: DraftServiceDep) -> 
 @router.get("/{draft_id}", response_model=DraftOut)
 async def get_draft(draft_id: str, principal: CurrentPrincipal, service: DraftServiceDep) -> DraftOut:
     return await service.get(draft_id, principal)
+
+
+@router.get("/{draft_id}/versions", response_model=VersionList)
+async def list_versions(draft_id: str, principal: CurrentPrincipal, service: DraftServiceDep) -> VersionList:
+    """Every version of the draft, oldest first (the author and reviewing staff)."""
+    return VersionList(draft_id=draft_id, versions=await service.versions(draft_id, principal))
 
 
 @router.put("/{draft_id}", response_model=DraftOut)

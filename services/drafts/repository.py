@@ -24,6 +24,12 @@ class DraftRepository:
         )
         return (await self._session.execute(statement)).scalar_one_or_none()
 
+    async def versions(self, draft_id: str) -> Sequence[DraftVersion]:
+        statement = (
+            select(DraftVersion).where(DraftVersion.draft_id == draft_id).order_by(DraftVersion.version)
+        )
+        return (await self._session.execute(statement)).scalars().all()
+
     async def list(self, *, author_id: str | None, limit: int = 200) -> Sequence[Draft]:
         statement = select(Draft).order_by(Draft.updated_at.desc()).limit(limit)
         if author_id is not None:

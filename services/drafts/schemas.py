@@ -99,3 +99,22 @@ class VersionContent(BaseModel):
     author_id: str
     created_at: datetime
     extra: dict[str, Any] = {}
+
+
+class VersionOut(BaseModel):
+    """One version of a draft as its readers see it (for comparing versions)."""
+
+    version: int
+    title: str
+    body: str
+    channels: list[str]
+    patient_content: bool
+    consent_id: str | None
+    scheduled_at: datetime | None
+    content_hash: str
+    created_at: datetime
+
+
+class VersionList(BaseModel):
+    draft_id: str
+    versions: list[VersionOut]

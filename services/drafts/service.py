@@ -12,7 +12,14 @@ from temporalio.service import RPCError
 from services.drafts.channels import ChannelCatalog
 from services.drafts.models import Draft, DraftVersion
 from services.drafts.repository import DraftRepository
-from services.drafts.schemas import DraftIn, DraftOut, DraftSummary, StageOut, VersionContent
+from services.drafts.schemas import (
+    DraftIn,
+    DraftOut,
+    DraftSummary,
+    StageOut,
+    VersionContent,
+    VersionOut,
+)
 from services.kit.audit_client import AuditClient
 from services.kit.canonical import content_hash
 from services.kit.errors import (
@@ -79,6 +86,25 @@ class DraftService:
         version = await self._repo.get_version(draft.id, draft.current_version)
         assert version is not None
         return self._out(draft, version)
+
+    async def versions(self, draft_id: str, principal: Principal) -> list[VersionOut]:
+        """Every version of a draft, oldest first, for whoever may read the draft."""
+        draft = await self._load(draft_id)
+        self._check_can_read(draft, principal)
+        return [
+            VersionOut(
+                version=v.version,
+                title=v.title,
+                body=v.body,
+                channels=v.channels,
+                patient_content=v.patient_content,
+                consent_id=v.consent_id,
+                scheduled_at=v.scheduled_at,
+                content_hash=v.content_hash,
+                created_at=v.created_at,
+            )
+            for v in await self._repo.versions(draft.id)
+        ]
 
     async def list(self, principal: Principal) -> list[DraftSummary]:
         author_filter = None if principal.has_any(*READER_ROLES) else principal.user_id

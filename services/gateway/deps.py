@@ -33,6 +33,7 @@ def get_auth_service(request: Request, session: SessionDep) -> AuthService:
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,
         ttl_seconds=settings.gateway_token_ttl_seconds,
+        refresh_ttl_seconds=settings.gateway_refresh_token_ttl_seconds,
     )
 
 

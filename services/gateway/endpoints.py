@@ -2,15 +2,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response
-from fastapi.security import OAuth2PasswordRequestForm
+from fastapi import APIRouter, Form, Request, Response
+from fastapi.responses import JSONResponse
 
 from services.gateway.deps import AdminDep, AuthServiceDep, ProxyDep, UserServiceDep
 from services.gateway.models import User
 from services.gateway.proxy import METHODS, ROUTES
 from services.gateway.schemas import AccessToken, Jwks, Me, UserCreate, UserList, UserOut, UserUpdate
+from services.gateway.service import OFFLINE_SCOPE, REFRESH_FAILED
 from services.kit.auth import CurrentPrincipal
-from services.kit.errors import NotFound
+from services.kit.errors import BadRequest, NotFound, error_body
 
 auth_router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 users_router = APIRouter(prefix="/api/v1/users", tags=["users"])
@@ -29,12 +30,49 @@ def _user_out(user: User) -> UserOut:
     )
 
 
-@auth_router.post("/token", response_model=AccessToken)
+@auth_router.post("/token", response_model=AccessToken, response_model_exclude_none=True)
 async def issue_token(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()], auth: AuthServiceDep, response: Response
-) -> AccessToken:
+    auth: AuthServiceDep,
+    response: Response,
+    grant_type: Annotated[str, Form(max_length=32)] = "password",
+    username: Annotated[str | None, Form(max_length=256)] = None,
+    password: Annotated[str | None, Form(max_length=1024)] = None,
+    scope: Annotated[str, Form(max_length=256)] = "",
+    refresh_token: Annotated[str | None, Form(max_length=256)] = None,
+) -> AccessToken | JSONResponse:
+    """OAuth 2 token endpoint (form-encoded).
+
+    `grant_type=password` (the default) with `username` and `password`; add `scope=offline_access`
+    to get a refresh token too. `grant_type=refresh_token` with `refresh_token`: a new access token
+    and a new refresh token (the old one is spent).
+    """
     response.headers["Cache-Control"] = "no-store"  # RFC 6749 §5.1
-    return await auth.login(form.username, form.password)
+    if grant_type == "password":
+        if username is None or password is None:
+            raise BadRequest("username and password are required", code="invalid_request")
+        return await auth.login(username, password, offline=OFFLINE_SCOPE in scope.split())
+    if grant_type == "refresh_token":
+        if not refresh_token:
+            raise BadRequest("refresh_token is required", code="invalid_request")
+        tokens = await auth.refresh(refresh_token)
+        if tokens is None:
+            # Answered, not raised: a refusal may have revoked a token family, which must be kept.
+            return JSONResponse(
+                error_body("invalid_grant", REFRESH_FAILED),
+                status_code=401,
+                headers={"Cache-Control": "no-store", "WWW-Authenticate": "Bearer"},
+            )
+        return tokens
+    raise BadRequest(f"grant_type {grant_type!r} is not supported", code="unsupported_grant_type")
+
+
+@auth_router.post("/revoke", status_code=200)
+async def revoke_token(
+    auth: AuthServiceDep, token: Annotated[str, Form(min_length=1, max_length=256)]
+) -> dict[str, str]:
+    """RFC 7009: revoke a refresh token (and every token of its sign-in). Unknown tokens are fine."""
+    await auth.revoke(token)
+    return {"status": "revoked"}
 
 
 @auth_router.get("/jwks", response_model=Jwks)

@@ -33,8 +33,34 @@ ROUTES: dict[str, str] = {
 # Largest request body the front door accepts, for its own routes and for proxied ones.
 MAX_BODY_BYTES = 1024 * 1024
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-REQUEST_HEADERS = ("authorization", "content-type", "accept", "cookie")
-RESPONSE_HEADERS = ("content-type", "content-disposition", "location", "set-cookie", "www-authenticate")
+# Origin and Sec-Fetch-Site let the review UI refuse cross-site form posts (CSRF); the gateway
+# adds X-Forwarded-* of its own (never the caller's) so the UI knows its public origin and scheme.
+REQUEST_HEADERS = (
+    "authorization",
+    "content-type",
+    "accept",
+    "cookie",
+    "origin",
+    "sec-fetch-site",
+    "if-none-match",
+    "if-modified-since",
+)
+RESPONSE_HEADERS = (
+    "content-type",
+    "content-disposition",
+    "location",
+    "set-cookie",
+    "www-authenticate",
+    "cache-control",
+    "etag",
+    "last-modified",
+    "content-security-policy",
+    "x-content-type-options",
+    "x-frame-options",
+    "referrer-policy",
+    "permissions-policy",
+    "cross-origin-opener-policy",
+)
 
 
 class PayloadTooLarge(ClearpostError):
@@ -76,6 +102,11 @@ class UpstreamProxy:
         query = request.url.query
         url = f"{base}{raw_path.decode('latin-1')}" + (f"?{query}" if query else "")
         headers = [(k, v) for k, v in request.headers.items() if k in REQUEST_HEADERS]
+        headers += [
+            ("x-forwarded-proto", request.url.scheme),
+            ("x-forwarded-host", request.headers.get("host", request.url.netloc)),
+            ("x-forwarded-for", request.client.host if request.client else ""),
+        ]
         body = await request.body()  # bounded by BodyLimitMiddleware
         upstream_request = self._http.build_request(request.method, url, headers=headers, content=body)
         try:

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.gateway.models import User
+from services.gateway.models import RefreshToken, User
 
 
 class UserRepository:
@@ -27,8 +28,32 @@ class UserRepository:
         statement = select(User).order_by(User.username)
         return (await self._session.execute(statement)).scalars().all()
 
-    def add(self, user: User) -> None:
-        self._session.add(user)
+    def add(self, item: User | RefreshToken) -> None:
+        self._session.add(item)
+
+    async def refresh_token_by_hash(
+        self, token_hash: str, *, for_update: bool = False
+    ) -> RefreshToken | None:
+        statement = select(RefreshToken).where(RefreshToken.token_hash == token_hash)
+        if for_update:
+            statement = statement.with_for_update().execution_options(populate_existing=True)
+        return (await self._session.execute(statement)).scalar_one_or_none()
+
+    async def revoke_refresh_family(self, family_id: str, at: datetime) -> None:
+        statement = (
+            update(RefreshToken)
+            .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+            .values(revoked_at=at)
+        )
+        await self._session.execute(statement)
+
+    async def revoke_refresh_tokens_of(self, user_id: str, at: datetime) -> None:
+        statement = (
+            update(RefreshToken)
+            .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
+            .values(revoked_at=at)
+        )
+        await self._session.execute(statement)
 
     async def flush(self) -> None:
         await self._session.flush()

@@ -95,6 +95,9 @@ class AccessToken(BaseModel):
     access_token: str
     token_type: str = "bearer"
     expires_in: int
+    # Only when asked for with scope `offline_access` (password grant) or on a refresh grant.
+    refresh_token: str | None = None
+    refresh_expires_in: int | None = None
 
 
 class Jwks(BaseModel):

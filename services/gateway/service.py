@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
+import secrets
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import httpx
@@ -13,7 +15,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.gateway.models import User
+from services.gateway.models import RefreshToken, User
 from services.gateway.repository import UserRepository
 from services.gateway.schemas import AccessToken, Me, UserCreate, UserUpdate
 from services.kit.errors import ClearpostError, Conflict, NotFound, Unauthorized, UpstreamUnavailable
@@ -22,6 +24,8 @@ from services.kit.tokens import Principal, SigningKey, issue_access_token
 log = logging.getLogger(__name__)
 
 LOGIN_FAILED = "invalid username or password"
+REFRESH_FAILED = "the refresh token is not valid; sign in again"
+OFFLINE_SCOPE = "offline_access"
 # An actor string longer than any real username is someone probing; keep the audit row bounded.
 MAX_AUDITED_USERNAME = 128
 
@@ -44,6 +48,10 @@ def utcnow() -> datetime:
 
 def normalize_username(username: str) -> str:
     return username.strip().lower()
+
+
+def refresh_token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 class Passwords:
@@ -88,6 +96,7 @@ class AuthService:
         issuer: str,
         audience: str,
         ttl_seconds: int,
+        refresh_ttl_seconds: int = 8 * 3600,
     ) -> None:
         self._users = UserRepository(session)
         self._passwords = passwords
@@ -96,8 +105,10 @@ class AuthService:
         self._issuer = issuer
         self._audience = audience
         self._ttl = ttl_seconds
+        self._refresh_ttl = refresh_ttl_seconds
 
-    async def login(self, username: str, password: str) -> AccessToken:
+    async def login(self, username: str, password: str, *, offline: bool = False) -> AccessToken:
+        """The password grant; `offline` (scope offline_access) adds a refresh token."""
         wanted = normalize_username(username)
         user = await self._users.get_by_username(wanted)
         # Verify even for unknown or inactive users: all three failures must look and time the same.
@@ -114,6 +125,73 @@ class AuthService:
         if self._passwords.needs_rehash(user.password_hash):
             user.password_hash = await self._passwords.hash(password)
             await self._users.flush()
+        await self._audit_login(
+            actor=user.id, action="auth.login", subject=f"user:{user.id}", details={"username": user.username}
+        )
+        if offline:
+            return self._tokens(user, refresh=await self._new_refresh_token(user, str(uuid.uuid4())))
+        return self._tokens(user)
+
+    async def refresh(self, token: str) -> AccessToken | None:
+        """The refresh_token grant: a new access token and a new refresh token; the old one is spent.
+
+        None means refused. It is an answer rather than an exception because a refusal may write
+        (revoking a family) and that write must be committed. The user's current roles and status
+        are read again, so a role change or deactivation takes effect at the next refresh. A spent
+        token presented again means it was copied: every token from that sign-in is revoked.
+        """
+        now = utcnow()
+        row = await self._users.refresh_token_by_hash(refresh_token_hash(token), for_update=True)
+        if row is None or row.revoked_at is not None or row.expires_at <= now:
+            return None
+        if row.rotated_at is not None:
+            await self._users.revoke_refresh_family(row.family_id, now)
+            await self._users.flush()
+            await self._audit_login(
+                actor=row.user_id,
+                action="auth.refresh_reused",
+                subject=f"user:{row.user_id}",
+                details={"family_id": row.family_id},
+            )
+            return None
+        user = await self._users.get(row.user_id)
+        if user is None or not user.active:
+            await self._users.revoke_refresh_family(row.family_id, now)
+            await self._users.flush()
+            return None
+        row.rotated_at = now
+        # The family keeps the sign-in's deadline: refreshing never extends a session past it.
+        successor = await self._new_refresh_token(user, row.family_id, expires_at=row.expires_at)
+        return self._tokens(user, refresh=successor)
+
+    async def revoke(self, token: str) -> None:
+        """RFC 7009: revoke a refresh token and its family; an unknown token is not an error."""
+        row = await self._users.refresh_token_by_hash(refresh_token_hash(token), for_update=True)
+        if row is None:
+            return
+        await self._users.revoke_refresh_family(row.family_id, utcnow())
+        await self._users.flush()
+
+    async def _new_refresh_token(
+        self, user: User, family_id: str, *, expires_at: datetime | None = None
+    ) -> tuple[str, datetime]:
+        token = secrets.token_urlsafe(32)
+        now = utcnow()
+        deadline = expires_at or now + timedelta(seconds=self._refresh_ttl)
+        self._users.add(
+            RefreshToken(
+                id=str(uuid.uuid4()),
+                token_hash=refresh_token_hash(token),
+                family_id=family_id,
+                user_id=user.id,
+                created_at=now,
+                expires_at=deadline,
+            )
+        )
+        await self._users.flush()
+        return token, deadline
+
+    def _tokens(self, user: User, *, refresh: tuple[str, datetime] | None = None) -> AccessToken:
         principal = Principal(
             user_id=user.id, username=user.username, name=user.display_name, roles=frozenset(user.roles)
         )
@@ -124,10 +202,15 @@ class AuthService:
             principal=principal,
             ttl_seconds=self._ttl,
         )
-        await self._audit_login(
-            actor=user.id, action="auth.login", subject=f"user:{user.id}", details={"username": user.username}
+        if refresh is None:
+            return AccessToken(access_token=token, expires_in=self._ttl)
+        refresh_token, deadline = refresh
+        return AccessToken(
+            access_token=token,
+            expires_in=self._ttl,
+            refresh_token=refresh_token,
+            refresh_expires_in=max(0, round((deadline - utcnow()).total_seconds())),
         )
-        return AccessToken(access_token=token, expires_in=self._ttl)
 
     async def me(self, principal: Principal) -> Me:
         user = await self._users.get(principal.user_id)
@@ -198,6 +281,10 @@ class UserService:
         if not changed and not password_changed:
             return user
         user.updated_at = utcnow()
+        if password_changed or changed.get("active") is False:
+            # A new password or a closed account ends every sign-in's refresh chain (roles are
+            # read again at each refresh, so a role change needs no revocation).
+            await self._users.revoke_refresh_tokens_of(user.id, user.updated_at)
         await self._users.flush()
         await self._record(
             actor=actor.user_id,

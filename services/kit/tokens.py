@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import jose.backends  # noqa: F401 - load the crypto backend now, not lazily inside a workflow sandbox
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from jose import jwk, jws, jwt

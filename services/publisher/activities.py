@@ -19,6 +19,7 @@ from temporalio.exceptions import ApplicationError
 
 from services.kit.canonical import content_hash
 from services.kit.errors import ClearpostError
+from services.publisher.approvals import ApprovalGate
 from services.publisher.channels import Channel, OutgoingPost
 from services.publisher.drafts_client import VersionSource
 from services.publisher.models import PUBLISHED, Publication
@@ -44,11 +45,13 @@ class PublisherActivities:
         drafts: VersionSource,
         channels: Mapping[str, Channel],
         *,
+        approvals: ApprovalGate,
         clock: Callable[[], datetime] = _utc_now,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._drafts = drafts
         self._channels = channels
+        self._approvals = approvals
         self._clock = clock
 
     @activity.defn(name=PUBLISH_POST)
@@ -61,6 +64,7 @@ class PublisherActivities:
                 type=CHANNEL_NOT_CONFIGURED,
                 non_retryable=True,
             )
+        await self._approvals.check(request)
         content = await self._fetch(request)
         self._verify(request, content, channel_names)
         refs = [await self._publish_on(self._channels[name], request, content) for name in channel_names]

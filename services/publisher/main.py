@@ -7,11 +7,13 @@ import httpx
 from fastapi import FastAPI
 
 from services.kit.app import create_service_app
+from services.kit.audit_client import AuditClient
 from services.kit.auth import JwksKeySet, load_internal_token
 from services.kit.db import create_engine, create_sessionmaker
 from services.kit.http import internal_client
 from services.kit.temporal import connect, running_worker
 from services.publisher.activities import PublisherActivities
+from services.publisher.approvals import ApprovalGate
 from services.publisher.channels import build_channels
 from services.publisher.config import get_settings
 from services.publisher.drafts_client import DraftsVersionClient
@@ -34,12 +36,15 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with (
             httpx.AsyncClient() as http,
             internal_client(settings.service_url("drafts"), app.state.internal_token) as drafts_http,
+            internal_client(settings.service_url("audit"), app.state.internal_token) as audit_http,
         ):
             app.state.key_set = JwksKeySet(f"{settings.gateway_url}/api/v1/auth/jwks", http)
+            review_keys = JwksKeySet(f"{settings.service_url('review')}/api/v1/reviews/keys", http)
+            gate = ApprovalGate(review_keys, AuditClient(audit_http, "publisher"))
             if settings.temporal_enabled:
                 client = await connect(settings)
                 activities = PublisherActivities(
-                    app.state.sessionmaker, DraftsVersionClient(drafts_http), channels
+                    app.state.sessionmaker, DraftsVersionClient(drafts_http), channels, approvals=gate
                 )
                 async with running_worker(client, PUBLISHER_TASK_QUEUE, [activities.publish_post]):
                     yield

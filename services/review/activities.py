@@ -19,8 +19,9 @@ from services.kit.http import internal_json
 from services.review.models import ReviewDecision, ReviewTask, Screening
 from services.review.policy import LoadedPolicy
 from services.review.repository import ReviewRepository
-from services.review.screening import Screener
+from services.review.screening.engine import Screener
 from services.review.service import now
+from services.review.signing import ReviewSigner
 from workflows.contracts import (
     CLOSE_REVIEW_TASKS,
     OPEN_REVIEW_TASKS,
@@ -60,12 +61,19 @@ class DraftsVersionSource:
 
 class ReviewActivities:
     def __init__(
-        self, sessionmaker: async_sessionmaker[AsyncSession], policy: LoadedPolicy, versions: VersionSource
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        policy: LoadedPolicy,
+        versions: VersionSource,
+        *,
+        signer: ReviewSigner,
+        screener: Screener | None = None,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._policy = policy
-        self._screener = Screener(policy)
+        self._screener = screener or Screener(policy)
         self._versions = versions
+        self._signer = signer
 
     @activity.defn(name=SCREEN_DRAFT_VERSION)
     async def screen_draft_version(self, request: ScreenVersionInput) -> ScreenVersionResult:
@@ -86,6 +94,7 @@ class ReviewActivities:
             f"{content['title']}\n{content['body']}",
             patient_content=request.patient_content,
             consent_on_file=content.get("consent_id") is not None,
+            kind="post",
         )
         screening = Screening(
             id=str(uuid.uuid4()),
@@ -116,7 +125,23 @@ class ReviewActivities:
             patient_content=request.patient_content,
             categories=request.categories,
         )
-        return StagePlan(policy_version=self._policy.version, stages=stages)
+        async with session_scope(self._sessionmaker) as session:
+            blocking = await ReviewRepository(session).unresolved_blocking(request.screening_id)
+        requirement = self._signer.requirement(
+            draft_id=request.draft_id,
+            version=request.version,
+            content_hash=request.content_hash,
+            author_id=request.author_id,
+            policy_version=self._policy.version,
+            stages=stages,
+            blocking_unresolved=blocking,
+        )
+        return StagePlan(
+            policy_version=self._policy.version,
+            stages=stages,
+            requirement=requirement,
+            signing_keys=self._signer.public_keys,
+        )
 
     @activity.defn(name=OPEN_REVIEW_TASKS)
     async def open_review_tasks(self, request: OpenReviewTasksInput) -> None:

@@ -10,6 +10,14 @@ DEFAULT_POLICY_FILE = Path(__file__).resolve().parent / "policy" / "default.yaml
 class ReviewSettings(KitSettings):
     review_database_url: str | None = None
     review_policy_file: Path = DEFAULT_POLICY_FILE
+    # The review UI (/review): a session ends after this long without a request.
+    review_ui_idle_timeout_seconds: int = 15 * 60
+    # A reviewer's claim on a stage lapses after this long without them working on the draft.
+    review_ui_claim_idle_seconds: int = 30 * 60
+    # Failed password entries (sign-in and signing) allowed per window, per account and per address.
+    review_ui_max_failures_per_account: int = 5
+    review_ui_max_failures_per_address: int = 20
+    review_ui_failure_window_seconds: int = 15 * 60
 
     @property
     def database_url(self) -> str:

@@ -26,6 +26,8 @@ def get_review_service(request: Request, session: SessionDep) -> ReviewService:
         audit=state.audit,
         temporal=state.temporal,
         credentials=state.credentials,
+        screener=getattr(state, "screener", None),
+        signer=getattr(state, "signer", None),
     )
 
 

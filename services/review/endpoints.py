@@ -1,12 +1,29 @@
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Query, Request
 
 from services.kit.auth import CurrentPrincipal, require_roles
 from services.review.deps import ReviewServiceDep
-from services.review.schemas import DecisionIn, DecisionOut, PolicyOut, Queue, ScreeningIn, ScreeningOut
+from services.review.schemas import (
+    DecisionIn,
+    DecisionOut,
+    DraftFindings,
+    OverrideIn,
+    PolicyOut,
+    Queue,
+    ScreeningIn,
+    ScreeningOut,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["review"])
+
+
+@router.get("/reviews/keys")
+async def review_signing_keys(request: Request) -> dict[str, list[dict[str, Any]]]:
+    """Every public key the review service has signed requirements and decisions with (public)."""
+    return {"keys": list(request.app.state.signer.public_keys.values())}
 
 
 @router.get("/reviews/queue", response_model=Queue)
@@ -25,6 +42,22 @@ async def decide(
 ) -> DecisionOut:
     """Approve, reject or request changes on one stage, bound to `content_hash`; signed by password."""
     return await service.decide(draft_id, data, principal)
+
+
+@router.get("/reviews/{draft_id}/findings", response_model=DraftFindings)
+async def draft_findings(
+    draft_id: str, principal: CurrentPrincipal, service: ReviewServiceDep
+) -> DraftFindings:
+    """The screening findings (with spans) of the version under review, and any overrides."""
+    return await service.findings(draft_id, principal)
+
+
+@router.post("/reviews/{draft_id}/overrides", response_model=DraftFindings)
+async def override_findings(
+    draft_id: str, data: OverrideIn, principal: CurrentPrincipal, service: ReviewServiceDep
+) -> DraftFindings:
+    """Compliance lets blocking findings stand (one by index, or all of one rule); reason required, signed."""
+    return await service.override(draft_id, data, principal)
 
 
 @router.post("/screenings", response_model=ScreeningOut)

@@ -3,6 +3,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 import httpx
 from fastapi import FastAPI
@@ -13,6 +14,7 @@ from services.kit.auth import JwksKeySet, load_internal_token
 from services.kit.db import create_engine, create_sessionmaker, session_scope
 from services.kit.http import internal_client
 from services.kit.temporal import connect, running_worker
+from services.kit.tokens import load_key_ring
 from services.review.activities import DraftsVersionSource, ReviewActivities
 from services.review.config import get_settings
 from services.review.credentials import GatewayCredentialChecker
@@ -20,7 +22,14 @@ from services.review.endpoints import router
 from services.review.models import PolicyVersion
 from services.review.policy import LoadedPolicy, PolicyError, load_policy_file
 from services.review.repository import ReviewRepository
+from services.review.screening.engine import Screener
 from services.review.service import now
+from services.review.signing import KEY_NAME, ReviewSigner
+from services.review.ui.deps import UiState
+from services.review.ui.endpoints import router as ui_router
+from services.review.ui.endpoints import static_files
+from services.review.ui.security import FailureLimiter, UiSecurityHeaders
+from services.review.ui.upstream import AuditDraftHistory, GatewayIdentity, UserApi
 from workflows.contracts import REVIEW_TASK_QUEUE
 
 log = logging.getLogger("clearpost.review")
@@ -54,6 +63,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.sessionmaker = create_sessionmaker(engine)
     app.state.internal_token = load_internal_token(settings)
     app.state.policy = policy
+    # One screening engine per process, built before the first request (it loads its lexicons once).
+    app.state.screener = Screener(policy)
+    app.state.signer = ReviewSigner(load_key_ring(settings.keys_dir, KEY_NAME))
     await _record_policy(app, policy, str(settings.review_policy_file))
     async with (
         httpx.AsyncClient() as http,
@@ -63,10 +75,32 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.key_set = JwksKeySet(f"{settings.service_url('gateway')}/api/v1/auth/jwks", http)
         app.state.audit = AuditClient(audit_http, "review")
         app.state.credentials = GatewayCredentialChecker(http, settings.service_url("gateway"))
+        app.state.ui = UiState(
+            identity=GatewayIdentity(http, settings.service_url("gateway")),
+            user_api=UserApi(
+                http,
+                drafts_url=settings.service_url("drafts"),
+                publisher_url=settings.service_url("publisher"),
+            ),
+            history=AuditDraftHistory(audit_http),
+            limiter=FailureLimiter(
+                per_account=settings.review_ui_max_failures_per_account,
+                per_address=settings.review_ui_max_failures_per_address,
+                window_seconds=settings.review_ui_failure_window_seconds,
+            ),
+            idle_timeout=timedelta(seconds=settings.review_ui_idle_timeout_seconds),
+            claim_idle=timedelta(seconds=settings.review_ui_claim_idle_seconds),
+        )
         app.state.temporal = None
         if settings.temporal_enabled:
             app.state.temporal = await connect(settings)
-            activities = ReviewActivities(app.state.sessionmaker, policy, DraftsVersionSource(drafts_http))
+            activities = ReviewActivities(
+                app.state.sessionmaker,
+                policy,
+                DraftsVersionSource(drafts_http),
+                screener=app.state.screener,
+                signer=app.state.signer,
+            )
             async with running_worker(app.state.temporal, REVIEW_TASK_QUEUE, activities.all):
                 yield
         else:
@@ -79,5 +113,7 @@ app = create_service_app(
     title="Clearpost review",
     description="Screening, the approval policy, review tasks and signed decisions.",
     lifespan=lifespan,
-    routers=[router],
+    routers=[router, ui_router],
 )
+app.mount("/review/static", static_files, name="review-static")
+app.add_middleware(UiSecurityHeaders)

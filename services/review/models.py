@@ -77,3 +77,23 @@ class ReviewDecision(Base):
     decider_roles: Mapped[list[str]] = mapped_column(JSON)
     policy_version: Mapped[str] = mapped_column(String(32))
     decided_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class FindingOverride(Base):
+    """A compliance reviewer's audited decision that one blocking finding may stand."""
+
+    __tablename__ = "finding_overrides"
+    __table_args__ = (UniqueConstraint("screening_id", "finding_index"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    screening_id: Mapped[str] = mapped_column(String(36), index=True)
+    draft_id: Mapped[str] = mapped_column(String(36), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    finding_index: Mapped[int] = mapped_column(Integer)
+    finding_rule: Mapped[str] = mapped_column(String(120))
+    reason: Mapped[str] = mapped_column(Text)
+    reviewer_id: Mapped[str] = mapped_column(String(64))
+    reviewer_name: Mapped[str] = mapped_column(String(200))
+    policy_version: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

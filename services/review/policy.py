@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -64,9 +64,44 @@ class Product(_Strict):
 
 
 class AllowList(_Strict):
+    """The organization's own public details and people: never patient data."""
+
     phones: list[str] = []
     emails: list[str] = []
-    staff: list[str] = []
+    domains: list[str] = []  # e-mail and web domains the organization owns
+    handles: list[str] = []  # its social media handles, with or without "@"
+    addresses: list[str] = []  # its street addresses (matched on the street part)
+    staff: list[str] = []  # staff names, as written in posts ("Dr. Priya Natarajan")
+    organizations: list[str] = []  # names of the organization, its sites and programs
+
+
+Severity = Literal["block", "warn"]
+SCREENING_CATEGORIES = ("phi", "consent_missing", "fda_fair_balance", "fda_unapproved_claim", "adverse_event")
+
+
+class ScreeningPolicy(_Strict):
+    """How the screener weighs what it finds."""
+
+    # A blocking finding stops approval until a compliance reviewer overrides it or the text changes.
+    severities: dict[str, Severity] = {
+        "phi": "block",
+        "consent_missing": "block",
+        "fda_fair_balance": "warn",
+        "fda_unapproved_claim": "warn",
+        "adverse_event": "warn",
+    }
+    # Catalog kinds that need fair balance (risk information) when promoted.
+    fair_balance_kinds: list[str] = ["rx_drug", "device", "biologic", "drug_device"]
+
+    @model_validator(mode="after")
+    def _known_categories(self) -> ScreeningPolicy:
+        unknown = set(self.severities) - set(SCREENING_CATEGORIES)
+        if unknown:
+            raise ValueError(f"unknown screening categories: {', '.join(sorted(unknown))}")
+        return self
+
+    def severity(self, category: str) -> str:
+        return self.severities.get(category, "warn")
 
 
 class Policy(_Strict):
@@ -75,6 +110,7 @@ class Policy(_Strict):
     rules: list[Rule] = Field(min_length=1)
     catalog: list[Product] = []
     allow_list: AllowList = AllowList()
+    screening: ScreeningPolicy = ScreeningPolicy()
 
     @model_validator(mode="after")
     def _rules_name_stages(self) -> Policy:

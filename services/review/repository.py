@@ -6,7 +6,8 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.review.models import PolicyVersion, ReviewDecision, ReviewTask, Screening
+from services.review.models import FindingOverride, PolicyVersion, ReviewDecision, ReviewTask, Screening
+from services.review.screening.findings import BLOCK
 
 
 class ReviewRepository:
@@ -63,7 +64,39 @@ class ReviewRepository:
             decided.setdefault(draft_id, set()).add(stage)
         return decided
 
-    def add(self, item: PolicyVersion | Screening | ReviewTask | ReviewDecision) -> None:
+    async def open_tasks_for(self, draft_id: str) -> Sequence[ReviewTask]:
+        statement = (
+            select(ReviewTask)
+            .where(ReviewTask.draft_id == draft_id, ReviewTask.status == "open")
+            .order_by(ReviewTask.opened_at)
+        )
+        return (await self._session.execute(statement)).scalars().all()
+
+    async def overrides(self, screening_id: str) -> Sequence[FindingOverride]:
+        statement = (
+            select(FindingOverride)
+            .where(FindingOverride.screening_id == screening_id)
+            .order_by(FindingOverride.finding_index)
+        )
+        return (await self._session.execute(statement)).scalars().all()
+
+    async def tasks_for_version(self, draft_id: str, version: int) -> Sequence[ReviewTask]:
+        statement = select(ReviewTask).where(ReviewTask.draft_id == draft_id, ReviewTask.version == version)
+        return (await self._session.execute(statement)).scalars().all()
+
+    async def unresolved_blocking(self, screening_id: str) -> int:
+        """Blocking findings of a screening that no compliance override has cleared."""
+        screening = await self.screening(screening_id) if screening_id else None
+        if screening is None:
+            return 0
+        overridden = {o.finding_index for o in await self.overrides(screening_id)}
+        return sum(
+            1
+            for index, finding in enumerate(screening.findings)
+            if finding.get("severity") == BLOCK and index not in overridden
+        )
+
+    def add(self, item: PolicyVersion | Screening | ReviewTask | ReviewDecision | FindingOverride) -> None:
         self._session.add(item)
 
     async def flush(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -9,22 +10,45 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
 from services.kit.audit_client import AuditClient
-from services.kit.errors import ClearpostError, Forbidden, NotFound, UpstreamUnavailable
+from services.kit.errors import (
+    ClearpostError,
+    Conflict,
+    Forbidden,
+    NotFound,
+    Unprocessable,
+    UpstreamUnavailable,
+)
 from services.kit.temporal import is_not_found, refusal_to_error
 from services.kit.tokens import Principal
 from services.review.credentials import CredentialChecker
+from services.review.models import FindingOverride, ReviewTask, Screening
 from services.review.policy import REVIEW_ROLES, LoadedPolicy
 from services.review.repository import ReviewRepository
 from services.review.schemas import (
     DecisionIn,
     DecisionOut,
+    DraftFindings,
     FindingOut,
+    OverrideIn,
+    OverrideRecord,
     QueueItem,
+    ReviewedFinding,
     ScreeningIn,
     ScreeningOut,
 )
-from services.review.screening import Screener
-from workflows.contracts import DECIDE_UPDATE, DecisionAccepted, DecisionRequest, workflow_id_for
+from services.review.screening.engine import Screener
+from services.review.screening.findings import BLOCK
+from services.review.signing import ReviewSigner
+from workflows.contracts import (
+    DECIDE_UPDATE,
+    OVERRIDE_FINDINGS_UPDATE,
+    DecisionAccepted,
+    DecisionRequest,
+    FindingsOverridden,
+    FindingsOverride,
+    StageRequirement,
+    workflow_id_for,
+)
 
 
 def now() -> datetime:
@@ -40,12 +64,16 @@ class ReviewService:
         audit: AuditClient,
         temporal: Client | None = None,
         credentials: CredentialChecker | None = None,
+        screener: Screener | None = None,
+        signer: ReviewSigner | None = None,
     ) -> None:
         self._repo = ReviewRepository(session)
         self._policy = policy
         self._audit = audit
         self._temporal = temporal
         self._credentials = credentials
+        self._screener = screener
+        self._signer = signer
 
     async def queue(self, principal: Principal, *, stage: str | None = None) -> list[QueueItem]:
         """Open tasks the caller may decide: their role, not their own draft, not a second stage."""
@@ -99,11 +127,28 @@ class ReviewService:
             raise Forbidden("only legal, compliance and medical reviewers decide", code="refused")
         if self._credentials is None or self._temporal is None:
             raise UpstreamUnavailable("decisions are unavailable: the service is not connected")
+        if data.decision == "approve":
+            await self._refuse_approval_over_blocking_findings(draft_id, data.content_hash)
         if not await self._credentials.confirms(principal.username, data.password):
             raise Forbidden(
                 "the password did not match; the decision was not signed", code="signature_failed"
             )
         handle = self._temporal.get_workflow_handle(workflow_id_for(draft_id))
+        tasks = await self._repo.open_tasks_for(draft_id)
+        if not tasks or self._signer is None:
+            raise NotFound(f"draft {draft_id} has no review in progress")
+        # The signature binds the content hash the reviewer saw; a stale one is refused by the
+        # workflow, which knows the version under review.
+        signed = self._signer.decision(
+            draft_id=draft_id,
+            version=tasks[-1].version,
+            content_hash=data.content_hash,
+            stage=data.stage,
+            decision=data.decision,
+            reason=data.reason,
+            signer=principal,
+            signed_at=now(),
+        )
         request = DecisionRequest(
             stage=data.stage,
             decision=data.decision,
@@ -112,6 +157,7 @@ class ReviewService:
             decider_id=principal.user_id,
             decider_name=principal.name,
             decider_roles=sorted(principal.roles),
+            signed=signed,
         )
         try:
             accepted = await handle.execute_update(DECIDE_UPDATE, request, result_type=DecisionAccepted)
@@ -132,13 +178,189 @@ class ReviewService:
         )
 
     def screen_text(self, data: ScreeningIn) -> ScreeningOut:
-        outcome = Screener(self._policy).screen(
-            data.text, patient_content=data.patient_content, consent_on_file=data.consent_on_file
+        screener = self._screener or Screener(self._policy)
+        outcome = screener.screen(
+            data.text,
+            patient_content=data.patient_content,
+            consent_on_file=data.consent_on_file,
+            kind=data.kind,
         )
         return ScreeningOut(
-            policy_version=self._policy.version,
+            policy_version=screener.policy.version,
             flag=bool(outcome.findings),
+            blocking=outcome.blocking,
             categories=outcome.categories,
             products=outcome.products,
+            drugs=outcome.drugs,
             findings=[FindingOut(**f.as_dict()) for f in outcome.findings],
         )
+
+    # --- blocking findings ----------------------------------------------------------------------
+
+    async def _under_review(self, draft_id: str) -> tuple[ReviewTask, Screening]:
+        """The open review of a draft and the screening its tasks were opened with."""
+        tasks = await self._repo.open_tasks_for(draft_id)
+        if not tasks:
+            raise NotFound(f"draft {draft_id} has no review in progress")
+        task = tasks[-1]
+        screening = await self._repo.screening(task.screening_id) if task.screening_id else None
+        if screening is None:
+            raise NotFound(f"draft {draft_id} version {task.version} has no stored screening")
+        return task, screening
+
+    async def _findings(self, draft_id: str) -> DraftFindings:
+        task, screening = await self._under_review(draft_id)
+        overrides = {o.finding_index: o for o in await self._repo.overrides(screening.id)}
+        findings = []
+        for index, raw in enumerate(screening.findings):
+            override = overrides.get(index)
+            findings.append(
+                ReviewedFinding(
+                    index=index,
+                    **raw,
+                    overridden=None
+                    if override is None
+                    else OverrideRecord(
+                        finding_index=index,
+                        finding_rule=override.finding_rule,
+                        reason=override.reason,
+                        reviewer_id=override.reviewer_id,
+                        reviewer_name=override.reviewer_name,
+                        policy_version=override.policy_version,
+                        created_at=override.created_at,
+                    ),
+                )
+            )
+        unresolved = sum(1 for f in findings if f.severity == BLOCK and f.overridden is None)
+        return DraftFindings(
+            draft_id=draft_id,
+            version=task.version,
+            content_hash=task.content_hash,
+            screening_id=screening.id,
+            policy_version=screening.policy_version,
+            categories=screening.categories,
+            findings=findings,
+            unresolved_blocking=unresolved,
+        )
+
+    async def findings(self, draft_id: str, principal: Principal) -> DraftFindings:
+        """What the screening found in the version under review; reviewers, auditors, admins, the author."""
+        result = await self._findings(draft_id)
+        task, _ = await self._under_review(draft_id)
+        if not (principal.has_any(*REVIEW_ROLES, "admin", "auditor") or task.author_id == principal.user_id):
+            raise Forbidden("only reviewers, auditors, admins and the draft's author see its findings")
+        return result
+
+    async def _refuse_approval_over_blocking_findings(self, draft_id: str, content_hash: str) -> None:
+        try:
+            current = await self._findings(draft_id)
+        except NotFound:
+            return  # nothing under review here: the workflow answers with its own refusal
+        if current.content_hash == content_hash and current.unresolved_blocking:
+            rules = sorted({f.rule for f in current.findings if f.severity == BLOCK and f.overridden is None})
+            raise Conflict(
+                f"{current.unresolved_blocking} blocking screening finding(s) are unresolved "
+                f"({', '.join(rules)}): a compliance reviewer must override them with a reason, "
+                "or the author must change the text",
+                code="blocking_findings",
+            )
+
+    async def override(self, draft_id: str, data: OverrideIn, principal: Principal) -> DraftFindings:
+        """A compliance reviewer lets blocking findings stand, with a reason; audited, password-signed."""
+        if not principal.has_any("compliance"):
+            raise Forbidden("only compliance reviewers override blocking findings")
+        current = await self._findings(draft_id)
+        task, _ = await self._under_review(draft_id)
+        if task.author_id == principal.user_id:
+            raise Forbidden("the author of a draft may not override its findings")
+        if data.content_hash != current.content_hash:
+            raise Conflict(
+                f"the content changed: the override names {data.content_hash[:12]}…, "
+                f"the version under review is {current.content_hash[:12]}…",
+                code="stale",
+            )
+        blocking = [f for f in current.findings if f.severity == BLOCK and f.overridden is None]
+        if data.finding_index is not None:
+            targets = [f for f in blocking if f.index == data.finding_index]
+            if not targets:
+                raise Unprocessable(f"finding {data.finding_index} is not an unresolved blocking finding")
+        else:
+            targets = [f for f in blocking if f.rule == data.finding_rule]
+            if not targets:
+                raise Unprocessable(f"no unresolved blocking finding has the rule {data.finding_rule!r}")
+        if self._credentials is None:
+            raise UpstreamUnavailable("overrides are unavailable: the service is not connected")
+        if not await self._credentials.confirms(principal.username, data.password):
+            raise Forbidden(
+                "the password did not match; the override was not signed", code="signature_failed"
+            )
+        for finding in targets:
+            self._repo.add(
+                FindingOverride(
+                    id=str(uuid.uuid4()),
+                    screening_id=current.screening_id,
+                    draft_id=draft_id,
+                    version=current.version,
+                    content_hash=current.content_hash,
+                    finding_index=finding.index,
+                    finding_rule=finding.rule,
+                    reason=data.reason,
+                    reviewer_id=principal.user_id,
+                    reviewer_name=principal.name,
+                    policy_version=self._policy.version,
+                    created_at=now(),
+                )
+            )
+        await self._repo.flush()
+        # The audit trail names the finding by index, rule and category, never the matched text (PHI).
+        await self._audit.append(
+            actor=principal.user_id,
+            action="finding.overridden",
+            subject=f"draft:{draft_id}",
+            details={
+                "version": current.version,
+                "content_hash": current.content_hash,
+                "screening_id": current.screening_id,
+                "findings": [{"index": f.index, "rule": f.rule, "category": f.category} for f in targets],
+                "reason": data.reason,
+                "policy_version": self._policy.version,
+            },
+        )
+        result = await self._findings(draft_id)
+        if result.unresolved_blocking == 0:
+            await self._renew_requirement(draft_id, result, principal, data.reason)
+        return result
+
+    async def _renew_requirement(
+        self, draft_id: str, findings: DraftFindings, principal: Principal, reason: str
+    ) -> None:
+        """Every blocking finding is cleared: re-sign the requirement and hand it to the workflow,
+        which alone decides whether approvals may now proceed."""
+        if self._temporal is None or self._signer is None:
+            raise UpstreamUnavailable("overrides are unavailable: the service is not connected")
+        tasks = [t for t in await self._repo.tasks_for_version(draft_id, findings.version)]
+        order = list(self._policy.policy.stages)
+        tasks.sort(key=lambda t: order.index(t.stage) if t.stage in order else len(order))
+        requirement = self._signer.requirement(
+            draft_id=draft_id,
+            version=findings.version,
+            content_hash=findings.content_hash,
+            author_id=tasks[0].author_id,
+            policy_version=tasks[0].policy_version,
+            stages=[StageRequirement(t.stage, list(t.roles)) for t in tasks],
+            blocking_unresolved=0,
+        )
+        handle = self._temporal.get_workflow_handle(workflow_id_for(draft_id))
+        override = FindingsOverride(
+            requirement=requirement,
+            overrider_id=principal.user_id,
+            overrider_name=principal.name,
+            overrider_roles=sorted(principal.roles),
+            reason=reason,
+        )
+        try:
+            await handle.execute_update(OVERRIDE_FINDINGS_UPDATE, override, result_type=FindingsOverridden)
+        except WorkflowUpdateFailedError as exc:
+            raise refusal_to_error(exc) from exc
+        except RPCError as exc:
+            raise UpstreamUnavailable(f"the workflow engine did not take the override: {exc}") from exc

@@ -10,8 +10,8 @@ import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from tests.e2e.conftest import RunningSystem
 from tests.e2e.test_spine import BALANCED_BODY, draft_body, wait_for_status
+from tests.system import RunningSystem
 from workflows.contracts import workflow_id_for
 
 pytestmark = pytest.mark.e2e
@@ -30,7 +30,9 @@ async def test_one_trace_spans_gateway_drafts_workflow_and_review(system: Runnin
         submit_spans = [
             s
             for s in spans
-            if s.service == "clearpost-drafts" and s.name == "POST /api/v1/drafts/{draft_id}/submit"
+            if s.service == "clearpost-drafts"
+            and s.name == "POST /api/v1/drafts/{draft_id}/submit"
+            and draft["id"] in s.attributes.get("url.path", "") + s.attributes.get("http.target", "")
         ]
         traces = {s.trace_id for s in submit_spans}
         in_trace = [s for s in spans if s.trace_id in traces]

@@ -13,7 +13,7 @@ import pytest
 
 from services.kit.canonical import content_hash
 from services.kit.tokens import Principal, issue_access_token, load_or_create_signing_key
-from tests.e2e.conftest import DEMO_PASSWORD, RunningSystem
+from tests.system import DEMO_PASSWORD, RunningSystem
 
 pytestmark = pytest.mark.e2e
 

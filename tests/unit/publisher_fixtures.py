@@ -6,12 +6,77 @@ The database comes from the `database("publisher")` fixture (tests/database.py).
 from __future__ import annotations
 
 import json
+import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from services.kit.auth import StaticKeySet
 from services.kit.canonical import content_hash
 from services.kit.errors import NotFound
+from services.kit.tokens import DECISION_TYPE, REQUIREMENT_TYPE, load_or_create_signing_key, sign_record
+from services.publisher.approvals import ApprovalGate
 from services.publisher.schemas import VersionContent
+from workflows.contracts import PublishRequest
+from workflows.signatures import (
+    MEANINGS,
+    Requirement,
+    SignedDecision,
+    SignedStage,
+    decision_claims,
+    requirement_claims,
+)
+
+# Stands in for the review service's signing key.
+REVIEW_KEY = load_or_create_signing_key(Path(tempfile.mkdtemp()) / "review-signing.pem")
+STAGES = (SignedStage("compliance", ("compliance",)), SignedStage("legal", ("legal",)))
+
+
+class RecordingAudit:
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+
+    async def append(self, **event: Any) -> dict[str, Any]:
+        self.events.append(event)
+        return {"seq": len(self.events)}
+
+
+def approval_gate(audit: RecordingAudit | None = None) -> ApprovalGate:
+    return ApprovalGate(StaticKeySet({REVIEW_KEY.kid: REVIEW_KEY.public_jwk}), audit or RecordingAudit())
+
+
+def signed_approval(
+    draft_id: str, version: int, version_hash: str, stage: str, signer: str, roles: tuple[str, ...]
+) -> str:
+    decision = SignedDecision(
+        draft_id=draft_id, version=version, content_hash=version_hash, stage=stage, decision="approve",
+        meaning=MEANINGS["approve"], signer_id=signer, signer_name=signer.title(), signer_roles=roles,
+        signer_active=True, signed_at=datetime.now(UTC).isoformat(), reason="",
+    )  # fmt: skip
+    return sign_record(REVIEW_KEY, decision_claims(decision), typ=DECISION_TYPE)
+
+
+def signed_request(
+    draft_id: str, version: int, version_hash: str, channels: list[str], *, approvals: list[str] | None = None
+) -> PublishRequest:
+    """A publish request carrying a signed requirement and, by default, both stages approved."""
+    requirement = Requirement(
+        draft_id=draft_id, version=version, content_hash=version_hash, author_id="author-1",
+        policy_version="p-test", stages=STAGES, blocking_unresolved=0,
+    )  # fmt: skip
+    if approvals is None:
+        approvals = [
+            signed_approval(draft_id, version, version_hash, "compliance", "carol", ("compliance",)),
+            signed_approval(draft_id, version, version_hash, "legal", "leo", ("legal",)),
+        ]
+    return PublishRequest(
+        draft_id,
+        version,
+        version_hash,
+        channels,
+        requirement=sign_record(REVIEW_KEY, requirement_claims(requirement), typ=REQUIREMENT_TYPE),
+        approvals=approvals,
+    )
 
 
 def draft_version(

@@ -32,7 +32,6 @@ from services.kit.tokens import (
 if TYPE_CHECKING:
     from tests.unit.gateway_fixtures import FakeAudit, GatewayLogin
 
-pytest_plugins = ["tests.unit.gateway_fixtures"]
 
 ISSUER = "clearpost-gateway"
 AUDIENCE = "clearpost"

@@ -18,8 +18,6 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from services.gateway.config import GatewaySettings
 from services.gateway.proxy import MAX_BODY_BYTES, METHODS, UpstreamProxy, upstream_client
 
-pytest_plugins = ["tests.unit.gateway_fixtures"]
-
 SERVICES = ("drafts", "review", "publisher", "audit")
 EXPORT_CHUNK = b"x" * 65536
 EXPORT_CHUNKS = 64  # 4 MiB, well over anything the gateway would buffer by accident
@@ -39,6 +37,18 @@ async def echo(request: Request, path: str) -> Response:
             chunks(),
             media_type="application/x-ndjson",
             headers={"Content-Disposition": 'attachment; filename="audit.ndjson"'},
+        )
+    if path == "review/page":
+        return Response(
+            "<p>page</p>",
+            media_type="text/html",
+            headers={
+                "Content-Security-Policy": "default-src 'self'",
+                "Cache-Control": "no-store",
+                "X-Content-Type-Options": "nosniff",
+                "X-Frame-Options": "DENY",
+                "Referrer-Policy": "same-origin",
+            },
         )
     if path == "review/login":
         response = Response(status_code=303, headers={"Location": "/review/queue"})
@@ -247,3 +257,37 @@ async def test_body_over_one_mebibyte_is_413(gateway_client: httpx.AsyncClient) 
     exactly_max = await gateway_client.post("/api/v1/drafts", content=b"a" * MAX_BODY_BYTES)
     assert exactly_max.status_code == 200
     assert len(exactly_max.json()["body"]) == MAX_BODY_BYTES
+
+
+async def test_ui_form_posts_carry_origin_and_the_gateways_own_forwarded_headers(
+    gateway_client: httpx.AsyncClient,
+) -> None:
+    response = await gateway_client.post(
+        "/review/drafts/d-1/comments",
+        data={"body": "looks fine", "csrf_token": "t"},
+        headers={
+            "Origin": "http://test",
+            "Sec-Fetch-Site": "same-origin",
+            "X-Forwarded-Host": "evil.example",
+            "X-Forwarded-Proto": "https",
+        },
+    )
+
+    seen = response.json()
+    assert seen["body"] == "body=looks+fine&csrf_token=t"
+    assert seen["headers"]["content-type"] == "application/x-www-form-urlencoded"
+    assert seen["headers"]["origin"] == "http://test"
+    assert seen["headers"]["sec-fetch-site"] == "same-origin"
+    # The caller's own X-Forwarded-* never reach the service; the gateway states what it saw.
+    assert seen["headers"]["x-forwarded-host"] == "test"
+    assert seen["headers"]["x-forwarded-proto"] == "http"
+
+
+async def test_ui_security_headers_pass_through(gateway_client: httpx.AsyncClient) -> None:
+    response = await gateway_client.get("/review/page")
+
+    assert response.headers["content-security-policy"] == "default-src 'self'"
+    assert response.headers["cache-control"] == "no-store"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["x-frame-options"] == "DENY"
+    assert response.headers["referrer-policy"] == "same-origin"

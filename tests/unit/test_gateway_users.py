@@ -19,7 +19,6 @@ from tests.database import DatabaseFactory
 if TYPE_CHECKING:
     from tests.unit.gateway_fixtures import FakeAudit, GatewayLogin
 
-pytest_plugins = ["tests.unit.gateway_fixtures"]
 
 NEW_USER = {
     "username": "reviewer@clinic",

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import dataclasses
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,12 +15,22 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from services.kit.db import create_engine, create_sessionmaker
+from services.kit.tokens import DECISION_TYPE, load_or_create_signing_key, sign_record
 from services.publisher.activities import PublisherActivities
 from services.publisher.channels import OutgoingPost, SandboxChannel
 from services.publisher.models import Publication
 from services.publisher.repository import PublicationRepository
 from tests.database import DatabaseFactory, DatabaseTarget
-from tests.unit.publisher_fixtures import FakeDrafts, draft_version, outbox_lines
+from tests.unit.publisher_fixtures import (
+    REVIEW_KEY,
+    FakeDrafts,
+    RecordingAudit,
+    approval_gate,
+    draft_version,
+    outbox_lines,
+    signed_approval,
+    signed_request,
+)
 from workflows.contracts import PublishRequest, PublishResult
 
 
@@ -75,7 +88,9 @@ class Publisher:
 
     def activities(self, channel: SandboxChannel | None = None) -> PublisherActivities:
         sandbox = channel or SandboxChannel(self.outbox_dir)
-        return PublisherActivities(self.sessionmaker, self.drafts, {"sandbox": sandbox})
+        return PublisherActivities(
+            self.sessionmaker, self.drafts, {"sandbox": sandbox}, approvals=approval_gate()
+        )
 
     async def rows(self) -> list[Publication]:
         async with self.sessionmaker() as session:
@@ -101,7 +116,7 @@ async def other_worker(publisher: Publisher) -> AsyncIterator[async_sessionmaker
 
 
 def request_for(version_hash: str, channels: tuple[str, ...] = ("sandbox",)) -> PublishRequest:
-    return PublishRequest(draft_id="d-1", version=1, content_hash=version_hash, channels=list(channels))
+    return signed_request("d-1", 1, version_hash, list(channels))
 
 
 def approved_request() -> PublishRequest:
@@ -214,7 +229,10 @@ async def test_concurrent_attempts_post_once(
     asked = asyncio.Barrier(2)
     first = publisher.activities(AsksTogether(publisher.outbox_dir, asked))
     second = PublisherActivities(
-        other_worker, FakeDrafts(draft_version()), {"sandbox": AsksTogether(publisher.outbox_dir, asked)}
+        other_worker,
+        FakeDrafts(draft_version()),
+        {"sandbox": AsksTogether(publisher.outbox_dir, asked)},
+        approvals=approval_gate(),
     )
 
     results = await asyncio.gather(
@@ -249,7 +267,10 @@ async def test_two_workers_inserting_the_same_publication_keep_one_row(
     monkeypatch.setattr(PublicationRepository, "get_for", look_together)
     first = publisher.activities()
     second = PublisherActivities(
-        other_worker, FakeDrafts(draft_version()), {"sandbox": SandboxChannel(publisher.outbox_dir)}
+        other_worker,
+        FakeDrafts(draft_version()),
+        {"sandbox": SandboxChannel(publisher.outbox_dir)},
+        approvals=approval_gate(),
     )
 
     results = await asyncio.gather(
@@ -301,9 +322,68 @@ async def test_body_longer_than_the_channel_allows_is_refused(publisher: Publish
 
 
 async def test_missing_version_is_not_retried(publisher: Publisher) -> None:
-    request = PublishRequest(draft_id="d-404", version=1, content_hash="0" * 64, channels=["sandbox"])
+    request = signed_request("d-404", 1, "0" * 64, ["sandbox"])
 
     with pytest.raises(ApplicationError) as refused:
         await publisher.activities().publish_post(request)
 
     assert (refused.value.type, refused.value.non_retryable) == ("VersionNotFound", True)
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    ["no_requirement", "missing_stage", "same_signer_twice", "author_signs", "other_content", "forged"],
+)
+async def test_posts_nothing_without_valid_signed_approvals(
+    publisher: Publisher, tamper: str, tmp_path: Path
+) -> None:
+    content = draft_version()
+    args = ("d-1", 1, content.content_hash)
+    approve = {
+        "compliance": signed_approval(*args, "compliance", "carol", ("compliance",)),
+        "legal": signed_approval(*args, "legal", "leo", ("legal",)),
+    }
+    if tamper == "no_requirement":
+        request = dataclasses.replace(signed_request(*args, ["sandbox"]), requirement="")
+    elif tamper == "missing_stage":
+        request = signed_request(*args, ["sandbox"], approvals=[approve["compliance"]])
+    elif tamper == "same_signer_twice":
+        both = ("compliance", "legal")
+        request = signed_request(
+            *args,
+            ["sandbox"],
+            approvals=[
+                signed_approval(*args, "compliance", "dana", both),
+                signed_approval(*args, "legal", "dana", both),
+            ],
+        )
+    elif tamper == "author_signs":
+        request = signed_request(
+            *args,
+            ["sandbox"],
+            approvals=[signed_approval(*args, "compliance", "author-1", ("compliance",)), approve["legal"]],
+        )
+    elif tamper == "other_content":
+        other = signed_approval("d-1", 1, "e" * 64, "legal", "leo", ("legal",))
+        request = signed_request(*args, ["sandbox"], approvals=[approve["compliance"], other])
+    else:
+        forger = load_or_create_signing_key(tmp_path / "forger.pem")
+        forged = dataclasses.replace(forger, kid=REVIEW_KEY.kid)
+        token = sign_record(forged, json.loads(_payload(approve["legal"])), typ=DECISION_TYPE)
+        request = signed_request(*args, ["sandbox"], approvals=[approve["compliance"], token])
+    audit = RecordingAudit()
+    activities = PublisherActivities(
+        publisher.sessionmaker, FakeDrafts(content), {"sandbox": SandboxChannel(publisher.outbox_dir)},
+        approvals=approval_gate(audit),
+    )  # fmt: skip
+    with pytest.raises(ApplicationError) as info:
+        await activities.publish_post(request)
+    assert info.value.type == "ApprovalRefused" and info.value.non_retryable
+    assert outbox_lines(publisher.outbox_dir / "sandbox.jsonl") == []
+    assert await publisher.rows() == []
+    assert [e["action"] for e in audit.events] == ["publish.refused"]
+
+
+def _payload(token: str) -> bytes:
+    part = token.split(".")[1]
+    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))

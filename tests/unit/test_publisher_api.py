@@ -14,8 +14,7 @@ from services.publisher.activities import PublisherActivities
 from services.publisher.channels import UnknownChannelError
 from services.publisher.main import app
 from tests.database import DatabaseFactory, DatabaseTarget
-from tests.unit.publisher_fixtures import FakeDrafts, draft_version
-from workflows.contracts import PublishRequest
+from tests.unit.publisher_fixtures import FakeDrafts, approval_gate, draft_version, signed_request
 
 
 @dataclass
@@ -53,8 +52,10 @@ async def api(
 
 async def publish(draft_id: str, version: int) -> str:
     content = draft_version(draft_id, version)
-    activities = PublisherActivities(app.state.sessionmaker, FakeDrafts(content), app.state.channels)
-    request = PublishRequest(draft_id, version, content.content_hash, ["sandbox"])
+    activities = PublisherActivities(
+        app.state.sessionmaker, FakeDrafts(content), app.state.channels, approvals=approval_gate()
+    )
+    request = signed_request(draft_id, version, content.content_hash, ["sandbox"])
     result = await activities.publish_post(request)
     return result.publications[0].publication_id
 

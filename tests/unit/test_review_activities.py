@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,13 +18,14 @@ from temporalio.testing import ActivityEnvironment
 
 from services.kit.canonical import content_hash
 from services.kit.db import create_engine, create_sessionmaker
-from services.kit.tokens import Principal
+from services.kit.tokens import Principal, load_key_ring
 from services.review.activities import ReviewActivities
 from services.review.config import DEFAULT_POLICY_FILE
 from services.review.models import ReviewDecision, ReviewTask, Screening
 from services.review.policy import LoadedPolicy, load_policy_file
 from services.review.repository import ReviewRepository
 from services.review.service import ReviewService
+from services.review.signing import KEY_NAME, ReviewSigner
 from tests.database import DatabaseFactory, DatabaseTarget
 from workflows.contracts import (
     CloseReviewTasksInput,
@@ -32,6 +35,7 @@ from workflows.contracts import (
     ScreenVersionInput,
     StageRequirement,
 )
+from workflows.signatures import read_requirement
 
 AUTHOR = "author-1"
 COMPLIANCE_AND_LEGAL = [StageRequirement("compliance", ["compliance"]), StageRequirement("legal", ["legal"])]
@@ -42,7 +46,7 @@ def version_content(
     version: int = 1,
     *,
     title: str = "Heart health month",
-    body: str = "Cardiozen helps your heart. Questions? Text 555-123-4567.",
+    body: str = "Cardiozen helps your heart. Questions? Text my cell, 555-123-4567.",
     consent_id: str | None = None,
 ) -> dict[str, Any]:
     """What the drafts service's internal version route answers."""
@@ -59,6 +63,9 @@ def version_content(
         "content_hash": content_hash(title=title, body=body, channels=channels, media_digests=[]),
         "author_id": AUTHOR,
     }
+
+
+SIGNER = ReviewSigner(load_key_ring(Path(tempfile.mkdtemp()), KEY_NAME))
 
 
 class FakeVersions:
@@ -78,7 +85,7 @@ class Review:
 
     @property
     def activities(self) -> ReviewActivities:
-        return ReviewActivities(self.sessionmaker, self.policy, self.versions)
+        return ReviewActivities(self.sessionmaker, self.policy, self.versions, signer=SIGNER)
 
     async def all(self, model: type[Any]) -> list[Any]:
         async with self.sessionmaker() as session:
@@ -231,6 +238,9 @@ async def test_planning_follows_the_default_policy(
 
     assert plan.policy_version == review.policy.version
     assert [(s.name, s.roles, s.parallel) for s in plan.stages] == [(name, [name], True) for name in stages]
+    signed = read_requirement(plan.requirement, plan.signing_keys)
+    assert [s.name for s in signed.stages] == stages
+    assert (signed.draft_id, signed.content_hash, signed.blocking_unresolved) == ("d-1", "a" * 64, 0)
 
 
 # --- tasks and decisions -----------------------------------------------------------------------
@@ -313,7 +323,7 @@ async def test_a_retry_racing_the_original_decision_records_it_once(
         return found
 
     monkeypatch.setattr(ReviewRepository, "decision", look_together)
-    other = ReviewActivities(create_sessionmaker(other_engine), review.policy, review.versions)
+    other = ReviewActivities(create_sessionmaker(other_engine), review.policy, review.versions, signer=SIGNER)
     try:
         outcomes = await asyncio.gather(
             review.activities.record_decision(decision("compliance")),

@@ -7,7 +7,7 @@ import yaml
 
 from services.review.config import DEFAULT_POLICY_FILE
 from services.review.policy import PolicyError, load_policy_file, parse_policy
-from services.review.screening import Screener
+from services.review.screening.engine import Screener
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +89,7 @@ def screener() -> Screener:
         ("Join our heart-healthy cooking class on May 4!", []),
     ],
 )
-def test_first_cut_screener(screener: Screener, text: str, categories: list[str]) -> None:
+def test_screener_with_the_default_policy(screener: Screener, text: str, categories: list[str]) -> None:
     outcome = screener.screen(text)
     assert outcome.categories == categories
     for finding in outcome.findings:

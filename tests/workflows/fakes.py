@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
 
 from temporalio import activity
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from services.kit.tokens import DECISION_TYPE, REQUIREMENT_TYPE, load_or_create_signing_key, sign_record
 from workflows.contracts import (
     APPEND_AUDIT_EVENT,
     AUDIT_TASK_QUEUE,
@@ -23,7 +27,6 @@ from workflows.contracts import (
     REVIEW_TASK_QUEUE,
     SCREEN_DRAFT_VERSION,
     UPDATE_DRAFT_STATE,
-    WORKFLOW_TASK_QUEUE,
     AuditEventInput,
     AuditEventRecorded,
     CloseReviewTasksInput,
@@ -39,7 +42,26 @@ from workflows.contracts import (
     StagePlan,
     StageRequirement,
 )
-from workflows.post_approval import PostApprovalWorkflow
+from workflows.signatures import MEANINGS, Requirement, SignedStage, requirement_claims
+from workflows.worker import build_worker
+
+# The fake review service's signing key (the real one lives under var/keys/ of the review service).
+REVIEW_KEY = load_or_create_signing_key(Path(tempfile.mkdtemp()) / "review-signing.pem")
+AUTHOR = "user-author"
+
+
+def sign_decision(
+    *, draft_id: str, version: int, content_hash: str, stage: str, decision: str, reason: str, signer_id: str,
+    signer_roles: list[str], signed_at: datetime, key: object = None,
+) -> str:  # fmt: skip
+    claims = {
+        "type": "decision", "draft_id": draft_id, "version": version, "content_hash": content_hash,
+        "stage": stage, "decision": decision, "meaning": MEANINGS[decision], "signer_id": signer_id,
+        "signer_name": signer_id.title(), "signer_roles": sorted(signer_roles), "signer_active": True,
+        "signed_at": signed_at.isoformat(), "reason": reason,
+    }  # fmt: skip
+    return sign_record(key or REVIEW_KEY, claims, typ=DECISION_TYPE)  # type: ignore[arg-type]
+
 
 DEFAULT_STAGES = [
     StageRequirement("compliance", ["compliance"]),
@@ -57,6 +79,7 @@ class FakeServices:
     screened: list[ScreenVersionInput] = field(default_factory=list)
     opened: list[OpenReviewTasksInput] = field(default_factory=list)
     closed: list[CloseReviewTasksInput] = field(default_factory=list)
+    blocking: int = 0
 
     @property
     def actions(self) -> list[str]:
@@ -71,9 +94,27 @@ class FakeServices:
         self.screened.append(request)
         return ScreenVersionResult(f"screening-{len(self.screened)}", [], ["Cardiozen"], 0, False)
 
+    def requirement(self, request: PlanStagesInput, blocking: int) -> str:
+        requirement = Requirement(
+            draft_id=request.draft_id,
+            version=request.version,
+            content_hash=request.content_hash,
+            author_id=AUTHOR,
+            policy_version="policy-test",
+            stages=tuple(SignedStage(s.name, tuple(s.roles)) for s in self.stages),
+            blocking_unresolved=blocking,
+        )
+        return sign_record(REVIEW_KEY, requirement_claims(requirement), typ=REQUIREMENT_TYPE)
+
     @activity.defn(name=PLAN_REVIEW_STAGES)
     async def plan(self, request: PlanStagesInput) -> StagePlan:
-        return StagePlan("policy-test", list(self.stages))
+        self.last_plan = request
+        return StagePlan(
+            "policy-test",
+            list(self.stages),
+            requirement=self.requirement(request, self.blocking),
+            signing_keys={REVIEW_KEY.kid: REVIEW_KEY.public_jwk},
+        )
 
     @activity.defn(name=OPEN_REVIEW_TASKS)
     async def open_tasks(self, request: OpenReviewTasksInput) -> None:
@@ -121,9 +162,7 @@ async def running_fakes(client: Client, fakes: FakeServices) -> AsyncIterator[No
         AUDIT_TASK_QUEUE: [fakes.append_audit],
     }
     async with contextlib.AsyncExitStack() as stack:
-        await stack.enter_async_context(
-            Worker(client, task_queue=WORKFLOW_TASK_QUEUE, workflows=[PostApprovalWorkflow])
-        )
+        await stack.enter_async_context(build_worker(client))
         for queue, activities in queues.items():
             await stack.enter_async_context(Worker(client, task_queue=queue, activities=activities))
         yield

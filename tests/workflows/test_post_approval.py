@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
@@ -14,9 +16,11 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
-from tests.workflows.fakes import FakeServices, running_fakes
+from services.kit.tokens import load_or_create_signing_key
+from tests.workflows.fakes import AUTHOR, REVIEW_KEY, FakeServices, running_fakes, sign_decision
 from workflows.contracts import (
     DECIDE_UPDATE,
+    OVERRIDE_FINDINGS_UPDATE,
     POST_APPROVAL_WORKFLOW,
     STATE_QUERY,
     SUBMIT_VERSION_SIGNAL,
@@ -25,6 +29,8 @@ from workflows.contracts import (
     DecisionAccepted,
     DecisionRequest,
     DraftStateUpdate,
+    FindingsOverridden,
+    FindingsOverride,
     PostApprovalInput,
     PostApprovalResult,
     StageRequirement,
@@ -34,7 +40,8 @@ from workflows.contracts import (
     workflow_id_for,
 )
 
-AUTHOR = "user-author"
+# The draft the current test drives, and the time its signatures carry (set by start()).
+CURRENT_DRAFT: dict[str, Any] = {}
 HASH_V1 = "a" * 64
 HASH_V2 = "b" * 64
 
@@ -52,16 +59,27 @@ def decision(
     verdict: str = "approve",
     content_hash: str = HASH_V1,
     reason: str = "",
+    *,
+    draft_id: str = "",
+    version_number: int | None = None,
+    signed_at: datetime | None = None,
 ) -> DecisionRequest:
     if verdict != "approve" and not reason:
         reason = f"{verdict} by {who}"
-    return DecisionRequest(stage, verdict, reason, content_hash, who, who.title(), roles)
+    signed = sign_decision(
+        draft_id=draft_id or CURRENT_DRAFT["id"], content_hash=content_hash,
+        version=version_number or (2 if content_hash == HASH_V2 else 1),
+        stage=stage, decision=verdict, reason=reason, signer_id=who, signer_roles=roles,
+        signed_at=signed_at or CURRENT_DRAFT["now"],
+    )  # fmt: skip
+    return DecisionRequest(stage, verdict, reason, content_hash, who, who.title(), roles, signed)
 
 
 async def start(
     env: WorkflowEnvironment, submitted: VersionSubmitted
 ) -> WorkflowHandle[object, PostApprovalResult]:
     draft_id = str(uuid.uuid4())
+    CURRENT_DRAFT.update(id=draft_id, now=await env.get_current_time())
     return await env.client.start_workflow(
         POST_APPROVAL_WORKFLOW,
         PostApprovalInput(draft_id=draft_id, author_id=AUTHOR),
@@ -303,3 +321,71 @@ async def test_withdrawing_a_scheduled_post_cancels_it(time_skipping_env: Workfl
         result = await handle.result()
     assert result.status == "withdrawn"
     assert fakes.published == []
+
+
+async def test_decisions_without_a_valid_signature_are_refused(
+    time_skipping_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    fakes = FakeServices()
+    async with running_fakes(time_skipping_env.client, fakes):
+        handle = await start(time_skipping_env, version())
+        await wait_status(handle, "in_review")
+        unsigned = dataclasses.replace(decision("legal", "leo", ["legal"]), signed="")
+        assert (await refused(handle, unsigned)).type == "Forbidden"
+        forger = load_or_create_signing_key(tmp_path / "forger.pem")
+        forged_key = dataclasses.replace(forger, kid=REVIEW_KEY.kid)
+        forged = decision("legal", "leo", ["legal"])
+        forged = dataclasses.replace(
+            forged,
+            signed=sign_decision(
+                draft_id=CURRENT_DRAFT["id"], version=1, content_hash=HASH_V1, stage="legal",
+                decision="approve", reason="", signer_id="leo", signer_roles=["legal"],
+                signed_at=CURRENT_DRAFT["now"], key=forged_key,
+            ),
+        )  # fmt: skip
+        assert "not validly signed" in (await refused(handle, forged)).message
+        other_stage = dataclasses.replace(
+            decision("legal", "leo", ["legal"]), signed=decision("compliance", "leo", ["legal"]).signed
+        )
+        assert "does not match" in (await refused(handle, other_stage)).message
+        stale = decision("legal", "leo", ["legal"], signed_at=CURRENT_DRAFT["now"] - timedelta(hours=2))
+        assert "too old" in (await refused(handle, stale)).message
+        state = await handle.query(STATE_QUERY, result_type=DraftStateUpdate)
+        assert all(not s.decisions for s in state.stages)
+        await handle.execute_update(
+            WITHDRAW_UPDATE, WithdrawRequest(AUTHOR, "done"), result_type=WithdrawAccepted
+        )
+        await handle.result()
+    assert fakes.decisions == [] and fakes.published == []
+
+
+async def test_blocking_findings_hold_approval_until_compliance_overrides(
+    time_skipping_env: WorkflowEnvironment,
+) -> None:
+    fakes = FakeServices(blocking=1)
+    async with running_fakes(time_skipping_env.client, fakes):
+        handle = await start(time_skipping_env, version())
+        await wait_status(handle, "in_review")
+        held = await refused(handle, decision("legal", "leo", ["legal"]))
+        assert held.type == "Conflict" and "blocking" in held.message
+        cleared = fakes.requirement(fakes.last_plan, 0)
+        by_legal = FindingsOverride(cleared, "leo", "Leo", ["legal"], "fine")
+        with pytest.raises(WorkflowUpdateFailedError):
+            await handle.execute_update(OVERRIDE_FINDINGS_UPDATE, by_legal, result_type=FindingsOverridden)
+        still_blocking = FindingsOverride(
+            fakes.requirement(fakes.last_plan, 1), "carol", "Carol", ["compliance"], "x"
+        )
+        with pytest.raises(WorkflowUpdateFailedError):
+            await handle.execute_update(
+                OVERRIDE_FINDINGS_UPDATE, still_blocking, result_type=FindingsOverridden
+            )
+        override = FindingsOverride(
+            cleared, "carol", "Carol", ["compliance"], "the number is our clinic's line"
+        )
+        await handle.execute_update(OVERRIDE_FINDINGS_UPDATE, override, result_type=FindingsOverridden)
+        await decide(handle, decision("legal", "leo", ["legal"]))
+        await decide(handle, decision("compliance", "cody", ["compliance"]))
+        result = await handle.result()
+    assert result.status == "published"
+    assert "findings.overridden" in fakes.actions
+    assert fakes.published[0].requirement == cleared and len(fakes.published[0].approvals) == 2

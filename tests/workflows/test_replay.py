@@ -19,7 +19,7 @@ from temporalio.contrib.opentelemetry import TracingInterceptor
 from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
-from workflows.worker import WORKFLOWS
+from workflows.worker import WORKFLOW_RUNNER, WORKFLOWS
 
 HISTORIES = Path(__file__).parent / "histories"
 PATHS = ["approve", "request_changes", "reject", "withdraw", "scheduled"]
@@ -31,7 +31,7 @@ def load(name: str) -> WorkflowHistory:
 
 @pytest.mark.parametrize("name", PATHS)
 async def test_saved_history_replays(name: str) -> None:
-    await Replayer(workflows=WORKFLOWS).replay_workflow(load(name))
+    await Replayer(workflows=WORKFLOWS, workflow_runner=WORKFLOW_RUNNER).replay_workflow(load(name))
 
 
 async def test_a_history_the_code_no_longer_matches_fails() -> None:
@@ -40,7 +40,7 @@ async def test_a_history_the_code_no_longer_matches_fails() -> None:
     scheduled["activityTaskScheduledEventAttributes"]["activityType"]["name"] = "screen_with_a_new_name"
     broken = WorkflowHistory.from_json("draft-broken", json.dumps(document))
     with pytest.raises(NondeterminismError):
-        await Replayer(workflows=WORKFLOWS).replay_workflow(broken)
+        await Replayer(workflows=WORKFLOWS, workflow_runner=WORKFLOW_RUNNER).replay_workflow(broken)
 
 
 async def test_replay_emits_no_spans() -> None:
@@ -48,7 +48,9 @@ async def test_replay_emits_no_spans() -> None:
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     replayer = Replayer(
-        workflows=WORKFLOWS, interceptors=[TracingInterceptor(provider.get_tracer("replay-test"))]
+        workflows=WORKFLOWS,
+        workflow_runner=WORKFLOW_RUNNER,
+        interceptors=[TracingInterceptor(provider.get_tracer("replay-test"))],
     )
     for name in PATHS:
         await replayer.replay_workflow(load(name))

@@ -23,7 +23,7 @@ from temporalio.testing import WorkflowEnvironment
 from services.kit.settings import SERVICE_NAMES
 from tests.conftest import REPO_ROOT, venv_binary
 from tests.database import KINDS, POSTGRES_URL, drop_schemas, postgres_answers
-from tests.e2e.otlp import OtlpReceiver
+from tests.otlp import OtlpReceiver
 
 DEMO_PASSWORD = "demo-password"
 

@@ -19,6 +19,7 @@ class ReceivedSpan:
     trace_id: str
     span_id: str
     parent_span_id: str
+    attributes: dict[str, str]
 
 
 class OtlpReceiver:
@@ -70,6 +71,7 @@ class OtlpReceiver:
                                 trace_id=span.trace_id.hex(),
                                 span_id=span.span_id.hex(),
                                 parent_span_id=span.parent_span_id.hex(),
+                                attributes={a.key: a.value.string_value for a in span.attributes},
                             )
                         )
 

@@ -1,0 +1,117 @@
+"""`clearpost screen`: batch screening of a JSONL file with the same engine the review service uses."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+import typer
+
+from services.review.config import DEFAULT_POLICY_FILE
+from services.review.policy import PolicyError, load_policy_file
+from services.review.screening.catalog import CatalogError, load_catalog_file
+
+if TYPE_CHECKING:
+    from services.review.screening.engine import Screener
+
+app = typer.Typer(help="Review service commands.", no_args_is_help=True)
+
+EXIT_BAD_LINES = 2
+
+
+@app.callback()
+def review() -> None:
+    """Review service commands (screening)."""
+
+
+class BadLine(ValueError):
+    pass
+
+
+def _item(raw: str) -> dict[str, Any]:
+    try:
+        item = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise BadLine(f"not valid JSON: {exc.msg} at column {exc.colno}") from exc
+    if not isinstance(item, dict):
+        raise BadLine("expected a JSON object")
+    if not isinstance(item.get("text"), str) or not item["text"].strip():
+        raise BadLine('"text" must be a non-empty string')
+    kind = item.get("kind", "post")
+    from services.review.screening.engine import KINDS  # the engine loads its lexicons: only when screening
+
+    if kind not in KINDS:
+        raise BadLine(f'"kind" must be one of {", ".join(KINDS)}; got {kind!r}')
+    context = item.get("context") or {}
+    if not isinstance(context, dict):
+        raise BadLine('"context" must be an object')
+    consent = context.get("consent_on_file", False)
+    if not isinstance(consent, bool):
+        raise BadLine('"context.consent_on_file" must be true or false')
+    return item
+
+
+def screen_lines(screener: Screener, lines: TextIO, out: TextIO) -> int:
+    """Screen every line; write one output line per input line. Returns how many lines were bad."""
+    bad = 0
+    for number, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            continue
+        try:
+            item = _item(raw)
+        except BadLine as exc:
+            bad += 1
+            out.write(json.dumps({"line": number, "error": str(exc)}) + "\n")
+            continue
+        context = item.get("context") or {}
+        outcome = screener.screen(
+            item["text"],
+            consent_on_file=bool(context.get("consent_on_file", False)),
+            patient_content=bool(context.get("patient_content", False)),
+            kind=item.get("kind", "post"),
+        )
+        record = {
+            "id": item.get("id"),
+            "flag": bool(outcome.findings),
+            "categories": outcome.categories,
+            "findings": [f.as_dict() for f in outcome.findings],
+        }
+        out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    return bad
+
+
+@app.command()
+def screen(
+    input_file: Path = typer.Argument(
+        ..., metavar="INPUT.jsonl", help="One JSON object a line: id, kind, text, context"
+    ),
+    products: Path = typer.Option(..., "--products", metavar="CATALOG.json", help='{"products": [...]}'),
+    policy: Path = typer.Option(
+        DEFAULT_POLICY_FILE, "--policy", metavar="POLICY.yaml", help="Approval policy"
+    ),
+) -> None:
+    """Screen each input line and write `{"id", "flag", "categories", "findings"}` lines to stdout.
+
+    A bad line gets `{"line": N, "error": "..."}` and the run goes on; exit 0 when every line was
+    read, 2 when any was bad, 1 when the products, policy or input file cannot be used.
+    """
+    try:
+        loaded = load_policy_file(policy)
+        catalog = load_catalog_file(products)
+    except (PolicyError, CatalogError) as exc:
+        typer.echo(f"clearpost screen: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    try:
+        lines = input_file.open(encoding="utf-8")
+    except OSError as exc:
+        typer.echo(f"clearpost screen: cannot read {input_file}: {exc.strerror}", err=True)
+        raise typer.Exit(1) from exc
+    with lines:
+        from services.review.screening.engine import Screener
+
+        bad = screen_lines(Screener(loaded, catalog=catalog), lines, sys.stdout)
+    if bad:
+        typer.echo(f"clearpost screen: {bad} bad line(s); see the error lines in the output", err=True)
+        raise typer.Exit(EXIT_BAD_LINES)

@@ -1,0 +1,439 @@
+"""The screening engine: identifiers from presidio, context from medspaCy ConText, rules a reviewer uses.
+
+One `Screener` serves the review activity, `POST /api/v1/screenings` and `clearpost screen`.
+Build it once per policy (cheap: the language stack is shared per process) and call `screen()`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from presidio_analyzer import RecognizerResult
+from spacy.tokens import Doc, Span
+
+from services.review.policy import LoadedPolicy, Product
+from services.review.screening import lexicon
+from services.review.screening.catalog import ProductMatcher, ProductMention
+from services.review.screening.findings import Finding, ScreeningOutcome
+from services.review.screening.nlp import TARGETS, DrugMention, LanguageStack, language_stack
+
+KINDS = ("post", "comment")
+
+_I = re.IGNORECASE
+_CARE = re.compile(lexicon.CARE, _I)
+_CLAIMS = [(rule, re.compile(pattern, _I), why) for rule, pattern, why in lexicon.CLAIMS]
+_RISK = re.compile(rf"\b(?:{lexicon.RISK_TERMS})\b", _I)
+_SYMPTOM = re.compile(
+    rf"\b(?:{lexicon.SYMPTOMS}|{lexicon.DEVICE_PROBLEMS}|{lexicon.ABNORMAL_VALUE})(?![\w-])", _I
+)
+_STORY = lexicon.STORY
+_FIRST_PERSON_REPORT = re.compile(r"\b(?:i|i've|i'm|i'd|me|my|we've (?:now )?seen|we saw)\b", _I)
+_MODAL = re.compile(r"\b(?:may|might|could|can|if|risks?|warnings?|include|including)\b", _I)
+_RELATION_NEAR = re.compile(rf"{lexicon.RELATIONS}\W{{0,3}}$", _I)
+_FUNDRAISING = re.compile(r"fund|donat|gofundme|giving|help|support|campaign|cause", _I)
+_SECOND_PERSON = re.compile(r"\byour?\b", _I)
+
+ALWAYS_PHI = {
+    "US_SSN": ("phi.ssn", "a Social Security number"),
+    "MEDICAL_RECORD_NUMBER": ("phi.mrn", "a medical record number"),
+    "ACCOUNT_NUMBER": ("phi.account_number", "an account, health plan, device or serial number"),
+    "DATE_OF_BIRTH": ("phi.date_of_birth", "a date of birth"),
+    "AGE_OVER_89": ("phi.age_over_89", "an age over 89"),
+    "CREDIT_CARD": ("phi.payment_card", "a payment card number"),
+    "IBAN_CODE": ("phi.bank_account", "a bank account number"),
+    "IP_ADDRESS": ("phi.ip_address", "an IP address"),
+}
+
+
+@dataclass(frozen=True)
+class _Person:
+    start: int
+    end: int
+    text: str
+    cue: str
+    full: bool
+
+    @property
+    def tokens(self) -> set[str]:
+        return {t.lower() for t in re.findall(r"[A-Za-z]{3,}", self.text)}
+
+
+_CLAUSE_BREAKS = {"and", "but", ",", ";", "while", "yet", "or"}
+NEGATION_WINDOW = 5  # tokens between a negation and what it negates ("no side effects so far")
+CLAIM_WINDOW = 4
+
+
+def _modified(span: Span, category: str, window: int | None = None) -> bool:
+    """True when a ConText modifier of `category` applies to `span` (within `window` tokens if given)."""
+    for modifier in span._.modifiers:
+        if modifier.category != category:
+            continue
+        if window is None:
+            return True
+        start, end = modifier.modifier_span
+        between = span.doc[end : span.start] if end <= span.start else span.doc[span.end : start]
+        # A conjunction or clause break starts a new claim: "without drilling, and prevents ... forever".
+        if len(between) <= window and not any(t.lower_ in _CLAUSE_BREAKS for t in between):
+            return True
+    return False
+
+
+def _targets_of(doc: Doc, label: str | None = None, prefix: str = "") -> list[Span]:
+    spans = doc.spans[TARGETS] if TARGETS in doc.spans else []
+    return [s for s in spans if (label is None or s.label_ == label) and s.label_.startswith(prefix)]
+
+
+def _digits(value: str) -> str:
+    digits = re.sub(r"\D", "", value)
+    return digits[-10:]
+
+
+def _norm(value: str) -> str:
+    return " ".join(re.sub(r"[^a-z0-9 ]", " ", value.lower()).split())
+
+
+class Screener:
+    def __init__(self, policy: LoadedPolicy, *, catalog: list[Product] | None = None) -> None:
+        self._policy = policy
+        self._settings = policy.policy.screening
+        self._stack: LanguageStack = language_stack()
+        self._catalog = ProductMatcher(policy.policy.catalog if catalog is None else catalog)
+        allow = policy.policy.allow_list
+        self._phones = {_digits(p) for p in allow.phones}
+        self._emails = {e.lower() for e in allow.emails}
+        self._domains = {d.lower().lstrip("@") for d in allow.domains} | {
+            e.split("@")[-1] for e in self._emails
+        }
+        self._handles = {h.lower().lstrip("@") for h in allow.handles}
+        self._addresses = [_norm(a).split(",")[0] for a in allow.addresses]
+        self._staff = [_norm(re.sub(r"^(?:dr|mr|mrs|ms)\.?\s+", "", s, flags=_I)) for s in allow.staff]
+        self._organizations = [_norm(o) for o in allow.organizations]
+
+    @property
+    def policy(self) -> LoadedPolicy:
+        return self._policy
+
+    def screen(
+        self,
+        text: str,
+        *,
+        patient_content: bool = False,
+        consent_on_file: bool = False,
+        kind: str = "post",
+    ) -> ScreeningOutcome:
+        stack = self._stack
+        doc = stack.nlp.make_doc(text)
+        doc = stack.nlp.get_pipe("sentencizer")(doc)
+        results = stack.analyzer.analyze(
+            text=text, language="en", nlp_artifacts=stack.nlp_engine.artifacts(doc), score_threshold=0.3
+        )
+        products = self._catalog.find(text)
+        drugs = [
+            d
+            for d in stack.drugs.find(text)
+            if not any(p.start < d.end and d.start < p.end for p in products)
+        ]
+        targets = self._targets(doc, text)
+        stack.context(doc, [span for span, _ in targets])
+        persons = self._persons(results)
+        care = bool(_CARE.search(text))
+
+        findings: list[Finding] = []
+        findings += self._phi(text, doc, results, persons, care)
+        promotes = kind == "post"
+        if promotes and not consent_on_file:
+            findings += self._consent(text, results, persons, care, patient_content)
+        claims = self._claims(doc) if promotes else []
+        findings += claims
+        if promotes:
+            findings += self._fair_balance(text, doc, products, bool(claims))
+        findings += self._adverse_events(doc, products, drugs)
+        findings.sort(key=lambda f: (f.start, f.end, f.category))
+        names = list(dict.fromkeys(m.product.name for m in products))
+        return ScreeningOutcome(
+            findings=findings, products=names, drugs=list(dict.fromkeys(d.name for d in drugs))
+        )
+
+    # --- building blocks ------------------------------------------------------------------------
+
+    def _finding(self, category: str, start: int, end: int, text: str, rule: str, why: str) -> Finding:
+        return Finding(category, self._settings.severity(category), start, end, text[start:end], rule, why)
+
+    @staticmethod
+    def _targets(doc: Doc, text: str) -> list[tuple[Span, str]]:
+        spans: list[tuple[Span, str]] = []
+
+        def add(pattern: re.Pattern[str], label: str) -> None:
+            for match in pattern.finditer(text):
+                span = doc.char_span(match.start(), match.end(), label=label, alignment_mode="expand")
+                if span is not None:
+                    spans.append((span, label))
+
+        for rule, pattern, _ in _CLAIMS:
+            add(pattern, f"CLAIM_{rule}")
+        add(_RISK, "RISK")
+        add(_SYMPTOM, "SYMPTOM")
+        return spans
+
+    def _persons(self, results: list[RecognizerResult]) -> list[_Person]:
+        people: list[_Person] = []
+        for result in results:
+            if result.entity_type != "PERSON":
+                continue
+            meta = result.recognition_metadata or {}
+            cue = str(meta.get("cue", ""))
+            if cue == "staff":
+                continue
+            people.append(_Person(result.start, result.end, "", cue, bool(meta.get("full_name"))))
+        return people
+
+    def _is_staff_or_org(self, name: str) -> bool:
+        key = _norm(name)
+        return any(key and (key in s or s in key) for s in self._staff) or any(
+            key and key in o for o in self._organizations
+        )
+
+    # --- phi ------------------------------------------------------------------------------------
+
+    def _phi(
+        self, text: str, doc: Doc, results: list[RecognizerResult], persons: list[_Person], care: bool
+    ) -> list[Finding]:
+        patients = [
+            _Person(p.start, p.end, text[p.start : p.end], p.cue, p.full)
+            for p in persons
+            if not self._is_staff_or_org(text[p.start : p.end])
+        ]
+        named = [p for p in patients if p.full]
+        emails = [r for r in results if r.entity_type == "EMAIL_ADDRESS"]
+        found: list[Finding] = []
+
+        def phi(result: RecognizerResult, rule: str, why: str) -> None:
+            found.append(
+                self._finding(
+                    "phi",
+                    result.start,
+                    result.end,
+                    text,
+                    rule,
+                    f"This is {why} tied to a patient; patient identifiers may not be published.",
+                )
+            )
+
+        for result in results:
+            kind, value = result.entity_type, text[result.start : result.end]
+            before = text[max(0, result.start - 60) : result.start]
+            sentence = self._sentence(doc, result.start)
+            if kind in ALWAYS_PHI:
+                if kind == "AGE_OVER_89" and not care:
+                    continue  # a 95-year-old volunteer or donor is not a patient
+                rule, why = ALWAYS_PHI[kind]
+                phi(result, rule, why)
+            elif kind == "PERSON":
+                person = next((p for p in named if p.start == result.start), None)
+                if person is not None and care:
+                    phi(
+                        result,
+                        "phi.patient_name",
+                        f"a patient's full name ({person.cue} cue) in a care context",
+                    )
+            elif kind == "CARE_DATE":
+                if patients:
+                    phi(result, "phi.care_date", "a date of care (admission, visit, procedure)")
+            elif kind == "BED_ROOM":
+                if patients and care:
+                    phi(result, "phi.location_in_facility", "a bed or room number")
+            elif kind == "PHONE_NUMBER":
+                if _digits(value) in self._phones:
+                    continue
+                personal = lexicon.PERSONAL_NUMBER_BEFORE.search(before) or _RELATION_NEAR.search(before)
+                near_person = any(0 <= result.start - p.end <= 40 for p in patients)
+                if personal or near_person:
+                    phi(result, "phi.phone", "a personal phone number")
+            elif kind == "EMAIL_ADDRESS":
+                local, _, domain = value.lower().partition("@")
+                if value.lower() in self._emails or domain in self._domains:
+                    continue
+                if lexicon.ROLE_MAILBOXES.match(local):
+                    continue
+                phi(result, "phi.email", "a personal e-mail address")
+            elif kind == "URL":
+                if any(e.start <= result.start < e.end for e in emails):
+                    continue
+                slug = set(re.findall(r"[a-z]{3,}", value.lower().split("/", 1)[-1] if "/" in value else ""))
+                names = set().union(*(p.tokens for p in patients)) if patients else set()
+                if slug & names or (len(slug) >= 2 and _FUNDRAISING.search(value) and care and patients):
+                    phi(result, "phi.identifying_url", "a web address that names a patient")
+            elif kind == "SOCIAL_HANDLE":
+                handle = value.lower().lstrip("@")
+                if handle in self._handles:
+                    continue
+                names = set().union(*(p.tokens for p in patients)) if patients else set()
+                names |= {t.lower() for t in re.findall(r"(?:Mr|Mrs|Ms|Miss)\.?\s+([A-Z][a-z]{2,})", text)}
+                addressed = bool(re.search(r"\d", handle)) and care and _SECOND_PERSON.search(text)
+                if any(n in handle for n in names if len(n) >= 4) or addressed:
+                    phi(result, "phi.handle", "a social media handle identifying a patient")
+            elif kind == "STREET_ADDRESS":
+                key = _norm(value).split(",")[0]
+                if any(key.startswith(a) or a.startswith(key) for a in self._addresses if a):
+                    continue
+                residence = lexicon.RESIDENCE_CUE.search(sentence)
+                person_near = any(
+                    abs(result.start - p.end) <= 60 or abs(p.start - result.end) <= 60 for p in patients
+                )
+                if residence or person_near:
+                    phi(result, "phi.address", "a home address")
+        return self._without_overlaps(found)
+
+    @staticmethod
+    def _sentence(doc: Doc, offset: int) -> str:
+        for sent in doc.sents:
+            if sent.start_char <= offset < sent.end_char + 1:
+                return sent.text
+        return doc.text
+
+    @staticmethod
+    def _without_overlaps(findings: list[Finding]) -> list[Finding]:
+        kept: list[Finding] = []
+        for finding in sorted(findings, key=lambda f: (-(f.end - f.start), f.start)):
+            if not any(k.start < finding.end and finding.start < k.end for k in kept):
+                kept.append(finding)
+        return kept
+
+    # --- consent --------------------------------------------------------------------------------
+
+    def _consent(
+        self,
+        text: str,
+        results: list[RecognizerResult],
+        persons: list[_Person],
+        care: bool,
+        patient_content: bool,
+    ) -> list[Finding]:
+        evidence: list[tuple[int, int, str, str]] = []
+        for pattern, what in _STORY:
+            match = pattern.search(text)
+            if match:
+                evidence.append((match.start(), match.end(), "story", what))
+        for result in results:
+            if result.entity_type == "PATIENT_PHOTO":
+                evidence.append((result.start, result.end, "photo", "a patient photo"))
+        if care:
+            for person in persons:
+                # A name listed with an identifier ("Pete Larkin, 42 Mill St") is a disclosure (PHI),
+                # not by itself a story; any other cue makes it a story about that patient.
+                if person.cue != "identifier" and not self._is_staff_or_org(text[person.start : person.end]):
+                    evidence.append((person.start, person.end, "named_patient", "a named patient"))
+        if not evidence and not patient_content:
+            return []
+        if evidence:
+            start, end, rule, what = min(evidence)
+        else:
+            start, end, rule, what = 0, 0, "patient_content_flag", "patient content"
+        return [
+            self._finding(
+                "consent_missing",
+                start,
+                end,
+                text,
+                f"consent.{rule}",
+                f"The post shows {what} but no patient authorization is on file.",
+            )
+        ]
+
+    # --- FDA ------------------------------------------------------------------------------------
+
+    def _claims(self, doc: Doc) -> list[Finding]:
+        found: list[Finding] = []
+        whys = {f"CLAIM_{rule}": (rule, why) for rule, _, why in _CLAIMS}
+        for span in _targets_of(doc, prefix="CLAIM_"):
+            if _modified(span, "NEGATED_EXISTENCE", CLAIM_WINDOW) or _modified(
+                span, "HYPOTHETICAL", CLAIM_WINDOW
+            ):
+                continue
+            rule, why = whys[span.label_]
+            found.append(
+                self._finding(
+                    "fda_unapproved_claim",
+                    span.start_char,
+                    span.end_char,
+                    doc.text,
+                    f"unapproved_claim.{rule}",
+                    f"The text {why}, which health promotion may not do without approval and evidence.",
+                )
+            )
+        return self._without_overlaps(found)
+
+    def _fair_balance(
+        self, text: str, doc: Doc, products: list[ProductMention], claimed: bool
+    ) -> list[Finding]:
+        kinds = set(self._settings.fair_balance_kinds)
+        promoted = [m for m in products if m.product.kind in kinds]
+        if not promoted:
+            return []
+        claims = _targets_of(doc, prefix="CLAIM_")
+        risk = any(
+            not _modified(s, "NEGATED_EXISTENCE", CLAIM_WINDOW)
+            and not any(c.start <= s.start and s.end <= c.end for c in claims)  # "no side effects" is a claim
+            for s in _targets_of(doc, "RISK")
+        )
+        normalized = _norm(text)
+        found: list[Finding] = []
+        for mention in self._first_of_each(promoted):
+            statement = mention.product.safety_statement
+            if risk or (statement and _norm(statement) in normalized):
+                continue
+            if not (claimed or lexicon.BENEFIT.search(text) or lexicon.CALL_TO_ACTION.search(text)):
+                continue
+            found.append(
+                self._finding(
+                    "fda_fair_balance",
+                    mention.start,
+                    mention.end,
+                    text,
+                    "fair_balance.no_risk_information",
+                    f"{mention.product.name} is promoted with a benefit but the post carries no risk or "
+                    "safety information.",
+                )
+            )
+        return found
+
+    @staticmethod
+    def _first_of_each(mentions: Iterable[ProductMention]) -> list[ProductMention]:
+        seen: dict[str, ProductMention] = {}
+        for mention in mentions:
+            seen.setdefault(mention.product.name, mention)
+        return list(seen.values())
+
+    # --- adverse events -------------------------------------------------------------------------
+
+    def _adverse_events(
+        self, doc: Doc, products: list[ProductMention], drugs: list[DrugMention]
+    ) -> list[Finding]:
+        named: list[tuple[int, str]] = [(m.start, m.product.name) for m in products]
+        named += [(d.start, d.name) for d in drugs]
+        if not named:
+            return []
+        for span in _targets_of(doc, "SYMPTOM"):
+            if _modified(span, "NEGATED_EXISTENCE", NEGATION_WINDOW):
+                continue
+            sentence = span.sent.text
+            report = _FIRST_PERSON_REPORT.search(sentence) and not _MODAL.search(sentence)
+            if _modified(span, "HYPOTHETICAL") and not report:
+                continue
+            if sentence.rstrip().endswith("?") and not _FIRST_PERSON_REPORT.search(sentence):
+                continue
+            product = min(named, key=lambda item: abs(item[0] - span.start_char))[1]
+            return [
+                self._finding(
+                    "adverse_event",
+                    span.start_char,
+                    span.end_char,
+                    doc.text,
+                    "adverse_event.reported_after_product",
+                    f"A possible side effect or product problem is reported with {product}; "
+                    "route it to pharmacovigilance.",
+                )
+            ]
+        return []

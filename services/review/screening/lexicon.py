@@ -1,0 +1,839 @@
+"""Words and patterns a compliance reviewer reads for, grouped by what they signal.
+
+These are general vocabularies (how patients, staff, promotions and side-effect reports are
+phrased), not sentences from any corpus. Every pattern is compiled case-insensitive unless noted.
+"""
+
+from __future__ import annotations
+
+import re
+
+
+def words(*alternatives: str) -> str:
+    return r"\b(?:" + "|".join(alternatives) + r")(?!\w)"
+
+
+IGNORE_CASE = re.IGNORECASE
+
+# --- people ---------------------------------------------------------------------------------------
+
+TITLES = words(r"mr\.?", r"mrs\.?", r"ms\.?", r"miss", r"mx\.?")
+STAFF_TITLES = words(r"dr\.?", "doctor", "nurse", "prof\\.?", "professor")
+CREDENTIALS = words(
+    "md",
+    "do",
+    "rn",
+    "np",
+    "pa-c",
+    "pa",
+    "rd",
+    "rdn",
+    "dds",
+    "dmd",
+    "od",
+    "phd",
+    "pharmd",
+    "lpn",
+    "cnm",
+    "crna",
+    "aprn",
+    "fnp",
+    "dpt",
+    "pt",
+    "ot",
+    "slp",
+    "aud",
+    "au\\.d",
+    "lcsw",
+    "facc",
+    "facs",
+)
+STAFF_ROLES = words(
+    r"\w*ologists?",
+    r"\w*iatrists?",
+    "surgeons?",
+    "physicians?",
+    "nurses?",
+    "dietitians?",
+    "pharmacists?",
+    "hygienists?",
+    "therapists?",
+    "practitioners?",
+    "providers?",
+    "doctors?",
+    "dentists?",
+    "orthodontists?",
+    "optometrists?",
+    "audiologists?",
+    "technicians?",
+    "medical director",
+    "ceo",
+    "president",
+    "founder",
+    "chief",
+    "director",
+    "manager",
+    "coordinator",
+    "educator",
+    "midwife",
+    "chaplain",
+    "fellows?",
+    "residents?",
+)
+RELATIONS = words(
+    "mom",
+    "mother",
+    "dad",
+    "father",
+    "son",
+    "daughter",
+    "sister",
+    "brother",
+    "husband",
+    "wife",
+    "partner",
+    "grandma",
+    "grandmother",
+    "grandpa",
+    "grandfather",
+    "grandson",
+    "granddaughter",
+    "aunt",
+    "uncle",
+    "niece",
+    "nephew",
+    "cousin",
+    "baby",
+    "child",
+    "kid",
+    "friend",
+    "neighbor",
+    "neighbour",
+    "fianc[eé]e?",
+    "stepson",
+    "stepdaughter",
+    "mum",
+    "papa",
+    "mama",
+)
+PRONOUNS_AFTER = words("he", "she", "his", "her", "him", "hers", "himself", "herself")
+# Words that make a capitalized sequence an organization, place, event or product, not a person.
+ORG_WORDS = words(
+    "care",
+    "clinic",
+    "clinics",
+    "center",
+    "centre",
+    "health",
+    "healthcare",
+    "hospital",
+    "hospitals",
+    "regional",
+    "medical",
+    "medicine",
+    "dental",
+    "dentistry",
+    "dermatology",
+    "urology",
+    "cardiology",
+    "pharmacy",
+    "labs?",
+    "laboratories",
+    "biologics",
+    "pharma",
+    "pharmaceuticals",
+    "partners",
+    "group",
+    "associates",
+    "institute",
+    "university",
+    "college",
+    "school",
+    "foundation",
+    "society",
+    "association",
+    "co-op",
+    "coop",
+    "cooperative",
+    "inc",
+    "llc",
+    "ltd",
+    "corp",
+    "company",
+    "mutual",
+    "insurance",
+    "county",
+    "city",
+    "state",
+    "fair",
+    "festival",
+    "parade",
+    "day",
+    "week",
+    "month",
+    "year",
+    "tower",
+    "garage",
+    "parking",
+    "street",
+    "st",
+    "road",
+    "rd",
+    "avenue",
+    "ave",
+    "lane",
+    "ln",
+    "drive",
+    "dr",
+    "boulevard",
+    "way",
+    "park",
+    "river",
+    "creek",
+    "lake",
+    "valley",
+    "ridge",
+    "hills?",
+    "prairie",
+    "program",
+    "team",
+    "unit",
+    "department",
+    "office",
+    "lounge",
+    "wellness",
+    "vision",
+    "hearing",
+    "sleep",
+    "kidney",
+    "allergy",
+    "women's",
+    "children's",
+    "heart",
+    "eye",
+    "skin",
+    "spa",
+    "studio",
+    "services",
+    "network",
+    "trial",
+    "study",
+    "awareness",
+    "information",
+    "prescribing",
+    "safety",
+    "important",
+    "warning",
+    "boxed",
+    "north",
+    "south",
+    "east",
+    "west",
+    "saint",
+    "mount",
+    "fort",
+    "new",
+    "national",
+    "american",
+    "us",
+    "u\\.s",
+    "christmas",
+    "eve",
+    "thanksgiving",
+    "easter",
+    "independence",
+    "memorial",
+    "labor",
+    "veterans",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+    "jan",
+    "feb",
+    "mar",
+    "apr",
+    "jun",
+    "jul",
+    "aug",
+    "sep",
+    "sept",
+    "oct",
+    "nov",
+    "dec",
+    "grand",
+    "rounds",
+    "news",
+    "update",
+    "alert",
+    "notice",
+    "facebook",
+    "instagram",
+    "linkedin",
+)
+# Common capitalized words at the start of a clause that are not names.
+NOT_NAMES = words(
+    "the",
+    "a",
+    "an",
+    "our",
+    "your",
+    "my",
+    "his",
+    "her",
+    "their",
+    "this",
+    "that",
+    "these",
+    "those",
+    "we",
+    "you",
+    "i",
+    "it",
+    "they",
+    "he",
+    "she",
+    "please",
+    "thank",
+    "thanks",
+    "congrats",
+    "congratulations",
+    "happy",
+    "welcome",
+    "meet",
+    "join",
+    "ask",
+    "call",
+    "book",
+    "see",
+    "get",
+    "find",
+    "visit",
+    "learn",
+    "read",
+    "swipe",
+    "tap",
+    "click",
+    "check",
+    "come",
+    "now",
+    "new",
+    "today",
+    "tomorrow",
+    "yesterday",
+    "tonight",
+    "just",
+    "also",
+    "and",
+    "or",
+    "but",
+    "so",
+    "if",
+    "when",
+    "after",
+    "before",
+    "since",
+    "for",
+    "with",
+    "at",
+    "on",
+    "in",
+    "of",
+    "to",
+    "from",
+    "by",
+    "all",
+    "every",
+    "each",
+    "one",
+    "two",
+    "three",
+    "first",
+    "last",
+    "next",
+    "big",
+    "huge",
+    "great",
+    "good",
+    "best",
+    "real",
+    "true",
+    "free",
+    "yes",
+    "no",
+    "not",
+    "why",
+    "how",
+    "what",
+    "who",
+    "where",
+    "here",
+    "there",
+    "shout-out",
+    "shoutout",
+    "tears",
+    "fall",
+    "stay",
+    "be",
+    "ready",
+    "quit",
+    "brush",
+    "sleep",
+    "dry",
+    "love",
+    "patient",
+    "patients",
+    "appreciation",
+    "construction",
+    "tomorrow's",
+    "today's",
+    "menopause",
+    "important",
+    "boxed",
+    "clinicians",
+    "prescribers",
+    "doctors",
+    "nurses",
+    "mom",
+    "dad",
+    "god",
+    "bless",
+    "hi",
+    "hello",
+    "hey",
+    "dear",
+    "update",
+    "psa",
+    "fyi",
+    "note",
+    "alt",
+    "text",
+    "photo",
+    "video",
+    "dm",
+    "rip",
+)
+
+# --- care context ---------------------------------------------------------------------------------
+
+CARE = words(
+    "patients?",
+    "admitted",
+    "admission",
+    "discharged?",
+    "discharge",
+    "hospitali[sz]ed",
+    "hospital",
+    "er",
+    "icu",
+    "nicu",
+    "ward",
+    "bed",
+    "surgery",
+    "surgical",
+    "operation",
+    "procedure",
+    "transplant",
+    "dialysis",
+    "chemo\\w*",
+    "radiation",
+    "diagnos\\w+",
+    "treat\\w*",
+    "therapy",
+    "clinic",
+    "appointment",
+    "visit",
+    "implant\\w*",
+    "stitches",
+    "injury",
+    "injured",
+    "accident",
+    "fracture",
+    "cancer",
+    "tumou?r",
+    "stroke",
+    "reaction",
+    "allerg\\w*",
+    "infection",
+    "condition",
+    "disease",
+    "disorder",
+    "syndrome",
+    "recovery",
+    "recovering",
+    "rehab\\w*",
+    "prescription",
+    "refill",
+    "medication",
+    "meds",
+    "labs?",
+    "scan",
+    "x-ray",
+    "mri",
+    "biopsy",
+    "checkup",
+    "check-up",
+    "exam",
+    "screening",
+    "test results?",
+    "hearing aids?",
+    "cataract",
+    "glasses",
+    "braces",
+    "ortho\\w*",
+    "ward",
+    "unit",
+    "wristband",
+    "mrn",
+    "ordeal",
+    "challenge",
+    "kidney stone",
+    "cochlear",
+    "cpap",
+    "pregnan\\w*",
+    "birth",
+    "delivered",
+    "baby",
+    "nephro\\w*",
+    "cardio\\w*",
+    "derm\\w*",
+    "onco\\w*",
+    "fundraiser",
+    "costs",
+    "bills?",
+    "insurance",
+    "care team",
+)
+
+# --- organization voice ---------------------------------------------------------------------------
+
+ORG_CONTACT_BEFORE = re.compile(
+    r"(?:\bcall(?:ing)?\b|\btext\b|\bphone\b|\bfax\b|\breach\b|\bcontact\b|\bline\b|\bhotline\b|\bsupport\b"
+    r"|\bbook(?:ing)?\b|\breserve\b|\bschedule\b|\bappointments?\b|\boffice\b|\bdesk\b|\bdepartment\b"
+    r"|\binfo\b|\binformation\b|\bquestions\b|\benroll\b|\bregister\b|\bhelpline\b|\bus\b|\bour\b)"
+    r"[^.!?\n]{0,40}$|[A-Z][\w&'-]+(?: [A-Z][\w&'-]+)*\s*[:\-\u2013\u2014]\s*$|^\s*$|[.!?]\s*$",
+    IGNORE_CASE,
+)
+ORG_ADDRESS_CUE = re.compile(
+    r"📍|\b(?:our|new|located|location|visit us|find us|is open|now open|opens?|opening|office|clinic|"
+    r"center|centre|campus|hospital|pharmacy|headquarters|hq|suite)\b",
+    IGNORE_CASE,
+)
+RESIDENCE_CUE = re.compile(
+    r"\b(?:home|house|lives?|living|place|farm|ranch|apartment|residence|trailer)\b", IGNORE_CASE
+)
+ROLE_MAILBOXES = re.compile(
+    r"^(?:info|contact|hello|help|support|office|admin|appointments?|scheduling|billing|media|press|"
+    r"privacy|compliance|careers|jobs|team|frontdesk|front\.desk|reception|referrals?|pharmacy|"
+    r"records|noreply|no-reply|feedback|marketing|events|research|studies|trials?|webmaster)$",
+    IGNORE_CASE,
+)
+PERSONAL_NUMBER_BEFORE = re.compile(
+    rf"(?:(?:\b(?:my|your|his|her|their|home|cell|mobile|personal|private)\b|{RELATIONS}(?:'s)?)[^.!?\n]{{0,25}}"
+    r"\b(?:number|phone|cell|mobile|#)\b[^.!?\n]{0,12}$"
+    r"|\b(?:call|text|reach|ring) (?:me|him|her|them|my \w+)\b[^.!?\n]{0,40}$)",
+    IGNORE_CASE,
+)
+
+# --- story, testimonial, photo ----------------------------------------------------------------------
+
+PATIENT_NOUN = r"(?:patient|recipient|survivor)"
+STORY = [
+    (
+        re.compile(
+            rf"(?<!\bas )\b(?:a|an|one|our|this|that|the|one of our(?: \w+){{0,3}})\s+(?:[\w'-]+\s+){{0,3}}?"
+            rf"{PATIENT_NOUN}s?(?:'s?)?\b(?!\s+(?:portal|education|care|safety|experience|advocate|services|"
+            r"satisfaction|records?|information|privacy|access|forms?|family|families|volunteers?|"
+            r"handbook|rights|parking|entrance|lounge|navigator|liaison|relations|population|outcomes|"
+            r"survey|reviews?|resources|support)\b)",
+            IGNORE_CASE,
+        ),
+        "a specific patient",
+    ),
+    (
+        re.compile(
+            r"\b\d{1,3}[- ](?:year|month|week)s?[- ]old\b(?:\s+(?:woman|man|boy|girl|patient|child|"
+            r"baby|toddler|teen|mother|father|veteran|lady|gentleman|[A-Z][a-z]+))?",
+        ),
+        "a patient described by age",
+    ),
+    (
+        re.compile(
+            r"\b(?:in (?:his|her|their) (?:own )?words|testimonial|real words from|(?:his|her|their) story|"
+            r"told (?:us|our \w+(?: \w+)?)|shared with (?:us|his|her|their)|says (?:he|she)|"
+            r"thank-you note|thank you note|note from)\b",
+            IGNORE_CASE,
+        ),
+        "a testimonial or patient's words",
+    ),
+    (
+        re.compile(
+            r"\b(?:the|a|an|one|this|that)\s+(?:[\w'-]+\s+)?(?:farmer|teacher|veteran|grandmother|"
+            r"grandfather|grandma|grandpa|mother|father|mom|dad|woman|man|lady|gentleman|boy|girl|child|"
+            r"toddler|teen|teenager|athlete|runner|nurse|firefighter|student|kid|baby|mama|papa)"
+            r"\s+(?:who|whose|that)\b",
+            IGNORE_CASE,
+        ),
+        "a story about a specific person",
+    ),
+]
+PHOTO = re.compile(
+    r"\bbefore\s*(?:&|and|\+|/|n)\s*after\b|📷|📸|\balt text\b|\b(?:photos?|pictures?|pics?|selfies?|images?|"
+    r"videos?|close-ups?|x-rays?)\s+of\s+(?:our |a |an |one |this |that |the )?(?:[\w'-]+ )?(?:patient|"
+    r"smile|face|teeth|skin|results?)\b",
+    IGNORE_CASE,
+)
+
+# --- FDA: claims, benefits, risk information ------------------------------------------------------
+
+CLAIMS: list[tuple[str, str, str]] = [
+    # (rule, pattern, explanation)
+    ("cure", r"\b(?:cures?|cured|curing)\b", "claims a cure"),
+    (
+        "permanent_result",
+        r"\b(?:heal\w*|fix\w*|eliminat\w*|end\w*|gone|prevent\w*|clear\w*|stop\w*|restor\w*)\b"
+        r"(?:\s+[\w'-]+){0,4}?\s+(?:permanently|forever|for good|for life|once and for all)\b"
+        r"|\bpermanent(?:ly)?\s+(?:cure|heal\w*|fix|relief|results?|solution)\b",
+        "promises a permanent result",
+    ),
+    ("guarantee", r"\bguarantee[sd]?\b|\bmoney[- ]back\b|\bresults or your money\b", "guarantees an outcome"),
+    (
+        "miracle",
+        r"\bmiracle\w*\b|\bmiraculous\w*\b|\bmagic (?:bullet|pill|cure)\b",
+        "calls a treatment a miracle",
+    ),
+    (
+        "absolute_safety",
+        r"\b(?:100\s?%|completely|totally|perfectly|entirely|absolutely|fully)\s+"
+        r"(?:safe|harmless|natural and safe)\b|\bsafe for (?:every(?:one|body)?|all|any)\b|"
+        r"\brisk[- ]free\b|\bharmless\b",
+        "claims absolute safety",
+    ),
+    (
+        "no_side_effects",
+        r"\b(?:no|zero|without|free of|free from|never any)\s+(?:\w+\s+){0,1}(?:side[- ]effects?|risks?|"
+        r"downsides?|adverse effects?|complications?)\b(?!\s+(?:so far|yet|for me|that I|I've|i have))",
+        "claims there are no side effects or risks",
+    ),
+    (
+        "absolute_efficacy",
+        r"\b100\s?%|\b100 percent\b|\bworks for every(?:one|body)\b|\bworks every time\b|"
+        r"\bnever fails\b|\bevery (?:single )?(?:patient|time)\b(?= [\w ]{0,20}(?:works|succeed|success))",
+        "claims absolute efficacy",
+    ),
+    (
+        "reversal",
+        r"\b(?:revers\w*|regrows?|regrowth|regenerat\w*|restores? (?:your |lost |full |normal )?"
+        r"(?:\w+ )?(?:function|vision|sight|hearing|hair|memory)|brings? (?:your )?\w+ back to normal)\b",
+        "claims to reverse a disease or restore lost function",
+    ),
+    (
+        "superiority",
+        r"\b(?:than any other|than (?:all|every) other|the only\b(?:\s+\w+){0,3}\s+(?:that|to|which|with)|"
+        r"#1|number one|best[- ]in[- ]class|superior to|outperforms?|"
+        r"(?:twice|two times|three times|\d+x)\s+as (?:effective|good|strong|fast)|more effective than|"
+        r"better than (?:any|all|other|the)|"
+        r"unlike (?:any|other) \w+)",
+        "makes a superiority claim without head-to-head evidence",
+    ),
+    (
+        "off_label",
+        r"\boff[- ]label\b|\b(?:unapproved|unlabeled) (?:use|indication)s?\b|"
+        r"\b(?:clinicians|doctors|physicians|prescribers|dermatologists|specialists|providers)\s+(?:are\s+)?"
+        r"(?:increasingly\s+|now\s+|also\s+)?(?:reaching for|turning to|using|prescribing|trying)\b",
+        "promotes a use beyond the approved indication",
+    ),
+    (
+        "disease_prevention",
+        r"\bprevents? (?:dementia|cancer|alzheimer'?s|heart disease|aging|ageing|all)\b|"
+        r"\bno (?:\w+ )?(?:cancer|heart) risk\b|\bno recovery time\b|\bno downtime\b",
+        "claims an unsupported prevention or safety benefit",
+    ),
+]
+
+BENEFIT = re.compile(
+    words(
+        r"helps?",
+        "helped",
+        "helping",
+        r"heal\w*",
+        r"relie(?:f|ve|ves|ved)",
+        r"improv\w*",
+        r"reduc\w*",
+        r"increas\w*",
+        r"decreas\w*",
+        r"lowers?",
+        "lowered",
+        r"boost\w*",
+        "fewer",
+        "less",
+        "faster",
+        "longer",
+        "better",
+        "stronger",
+        "straighter",
+        "clearer",
+        "smoother",
+        "invisible",
+        "effective",
+        "efficacy",
+        "proven",
+        "works?",
+        "worked",
+        r"restor\w*",
+        r"regrow\w*",
+        r"revers\w*",
+        r"cuts?",
+        r"protect\w*",
+        r"prevent\w*",
+        r"controls?",
+        "results?",
+        "speaks for itself",
+        "confidence",
+        "ready for",
+        "missing piece",
+        "option",
+        "solution",
+        "breakthrough",
+        "approved to",
+        "now offers?",
+        "now available",
+        "gone",
+        "free of",
+        "say goodbye",
+        "no more",
+        "more time",
+        "freedom",
+        "transform\\w*",
+        "miracle",
+        r"cures?",
+        "guarantee\\w*",
+        "talks you through",
+        "easy",
+        "simple",
+        "convenient",
+        "once[- ]a[- ]day",
+        "one pill",
+        "fits",
+        "for life",
+        "life-changing",
+        "game[- ]changer",
+    ),
+    IGNORE_CASE,
+)
+CALL_TO_ACTION = re.compile(
+    r"\b(?:ask (?:your|us|about|our)|talk (?:to|with) (?:your|us)|bring it up|see if|find out if|"
+    r"learn more|book (?:a|an|your|today|now)|book\b|schedule (?:a|your)|call (?:us|today|now)|dm us|"
+    r"contact (?:your|us)|request (?:a|your)|free consults?|link in bio|at the link|can tell you more|"
+    r"can tell you if|your (?:\w+ )?(?:doctor|doc|pharmacist|provider|dentist|dermatologist)\b)",
+    IGNORE_CASE,
+)
+RISK_TERMS = (
+    r"side[- ]effects?|risks?|warnings?|boxed warning|important safety information|isi|"
+    r"prescribing information|medication guide|contraindicated|contraindications?|precautions?|"
+    r"may cause|can cause|could cause|may increase|do not (?:take|use)|don't (?:take|use)|"
+    r"should not (?:take|use)|not for (?:use|everyone)|serious|allergic reactions?|adverse reactions?|"
+    r"tell your (?:doctor|provider)"
+)
+
+# --- adverse events -------------------------------------------------------------------------------
+
+SYMPTOMS = (
+    r"nightmares?|(?:dark|suicidal|strange|scary) thoughts|hallucinat\w+|infected|infections?|pus|fevers?|"
+    r"rash(?:es)?|hives|welts|itch(?:ing|y)|peel(?:ing|ed|s)?|bleed(?:ing|s)?|bled|blister(?:s|ing|ed)?|"
+    r"cracks|cracked skin|swell(?:ing|ed|s)?|swollen|diarrh(?:o)?ea|constipat\w+|vomit\w*|throwing up|"
+    r"nause\w+|dehydrat\w+|faint(?:ed|ing)?|passed out|dizz\w+|light-?headed|headaches?|migraines?|"
+    r"seizures?|convulsions?|cramp(?:s|ing|ed)?|burn(?:s|ing|ed)?|sting(?:s|ing)?|blurr(?:y|ed)(?: vision)?|"
+    r"vision loss|lost (?:my |his |her )?(?:vision|sight|hearing)|numb(?:ness)?|tingl\w+|"
+    r"palpitations?|heart (?:races|racing|raced|skipping|skipped|pounding|pounded|flutter\w*)|"
+    r"chest pains?|short(?:ness)? of breath|(?:can't|couldn't|could not) breathe|wheez\w+|shingles|"
+    r"ulcers?|sores?|(?:teeth|tooth) (?:feel |feels |are |is |became )?loose|loose (?:teeth|tooth)|"
+    r"exposed (?:jaw)?bone|osteonecrosis|jaw pain|allergic reactions?|anaphyla\w+|"
+    r"(?:no|zero|without any) memory|memory loss|blacked out|sleep-?(?:walk|driv|eat)\w*|insomnia|"
+    r"drows\w+|grogg\w+|exhaust(?:ed|ion)|fatigue|hair (?:loss|fell out|falling out)|weight gain|"
+    r"jaundice|(?:kidney|liver|heart) (?:failure|damage)|stroke|heart attack|pain(?:ful)?|aches?|"
+    r"depress(?:ed|ion)|anxiety|panic attacks?|mood swings|tremors?|shaking|bruis\w+|"
+    r"doubles? me over|knocked (?:me|him|her) (?:flat|out)|hospitali[sz]ed|(?:sent|rushed) to the er"
+)
+DEVICE_PROBLEMS = (
+    r"poking (?:through|out)|extru\w+|misfir\w+|fired into|malfunction\w*|stopped working|quit working|"
+    r"broke|broken|snapped|cracked|leak(?:s|ed|ing)?|moved into|migrat\w+|dislodg\w+|perforat\w+|"
+    r"(?:can't|couldn't|could not|cannot) (?:find|feel) the strings|fell out|came out|came loose|"
+    r"defective|faulty|error (?:code|message)|failed to (?:fire|deliver|inject|work)|jammed|"
+    r"overheat\w*|shocked me|gave me (?:a|an) (?:shock|burn)"
+)
+# A vital or lab value reported out of range: "potassium 6.3", "BP from 128/80 to 165/100".
+ABNORMAL_VALUE = (
+    r"(?:potassium|sodium|glucose|blood sugar|a1c|creatinine|bp|blood pressure|heart rate|pulse|inr|"
+    r"liver enzymes|alt|ast|platelets|white count|hemoglobin|calcium)"
+    r"(?:\s+(?:of|was|is|at|went|shot|jumped|spiked|rose|dropped|fell|up|to|from|reading|levels?)){0,3}"
+    r"\s*(?:\d+(?:\.\d+)?(?:/\d+)?)(?:\s+to\s+\d+(?:\.\d+)?(?:/\d+)?)?"
+    r"|(?:high|elevated|low|spiked|dangerous(?:ly)? (?:high|low))\s+(?:potassium|sodium|blood sugar|bp|"
+    r"blood pressure|heart rate|liver enzymes)"
+)
+
+# ConText modifiers beyond medspaCy's defaults: (phrase, category, direction).
+CONTEXT_MODIFIERS: list[tuple[str, str, str]] = [
+    ("may", "HYPOTHETICAL", "FORWARD"),
+    ("might", "HYPOTHETICAL", "FORWARD"),
+    ("can", "HYPOTHETICAL", "FORWARD"),
+    ("could", "HYPOTHETICAL", "FORWARD"),
+    ("can't promise", "NEGATED_EXISTENCE", "FORWARD"),
+    ("cannot promise", "NEGATED_EXISTENCE", "FORWARD"),
+    ("don't have", "NEGATED_EXISTENCE", "FORWARD"),
+    ("do not have", "NEGATED_EXISTENCE", "FORWARD"),
+    ("isn't", "NEGATED_EXISTENCE", "FORWARD"),
+    ("is not", "NEGATED_EXISTENCE", "FORWARD"),
+    ("not a", "NEGATED_EXISTENCE", "FORWARD"),
+    ("no", "NEGATED_EXISTENCE", "FORWARD"),
+    ("never", "NEGATED_EXISTENCE", "FORWARD"),
+    ("zero", "NEGATED_EXISTENCE", "FORWARD"),
+    ("gone", "NEGATED_EXISTENCE", "BACKWARD"),
+    ("went away", "NEGATED_EXISTENCE", "BACKWARD"),
+    ("cleared up", "NEGATED_EXISTENCE", "BACKWARD"),
+    ("no more", "NEGATED_EXISTENCE", "FORWARD"),
+    ("relief", "NEGATED_EXISTENCE", "BIDIRECTIONAL"),
+    ("relieves", "NEGATED_EXISTENCE", "FORWARD"),
+    ("treats", "NEGATED_EXISTENCE", "FORWARD"),
+    ("risk", "HYPOTHETICAL", "FORWARD"),
+    ("risks", "HYPOTHETICAL", "FORWARD"),
+    ("risk of", "HYPOTHETICAL", "FORWARD"),
+    ("warning", "HYPOTHETICAL", "FORWARD"),
+    ("warnings", "HYPOTHETICAL", "FORWARD"),
+    ("side effect", "HYPOTHETICAL", "FORWARD"),
+    ("side effects", "HYPOTHETICAL", "FORWARD"),
+    ("include", "HYPOTHETICAL", "FORWARD"),
+    ("includes", "HYPOTHETICAL", "FORWARD"),
+    ("including", "HYPOTHETICAL", "FORWARD"),
+    ("such as", "HYPOTHETICAL", "FORWARD"),
+    ("cause", "HYPOTHETICAL", "FORWARD"),
+    ("causes", "HYPOTHETICAL", "FORWARD"),
+    ("watch for", "HYPOTHETICAL", "FORWARD"),
+    ("signs of", "HYPOTHETICAL", "FORWARD"),
+    ("symptoms of", "HYPOTHETICAL", "FORWARD"),
+    ("in case of", "HYPOTHETICAL", "FORWARD"),
+    ("searching for", "HYPOTHETICAL", "FORWARD"),
+    ("search for", "HYPOTHETICAL", "FORWARD"),
+    ("hope", "HYPOTHETICAL", "FORWARD"),
+    ("hoping", "HYPOTHETICAL", "FORWARD"),
+    ("toward", "HYPOTHETICAL", "FORWARD"),
+    ("towards", "HYPOTHETICAL", "FORWARD"),
+    ("until", "HYPOTHETICAL", "FORWARD"),
+    ("research", "HYPOTHETICAL", "FORWARD"),
+    ("yet", "NEGATED_EXISTENCE", "BACKWARD"),
+]

@@ -1,0 +1,361 @@
+"""Presidio recognizers for the identifiers presidio's defaults miss or get wrong in posts.
+
+Each recognizer finds a candidate identifier; whether it is a patient's (PHI) or the
+organization's is decided afterwards from context (engine.py), as a reviewer would.
+"""
+
+from __future__ import annotations
+
+import re
+
+from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
+from presidio_analyzer.nlp_engine import NlpArtifacts
+
+from services.review.screening import lexicon
+
+MONTH = (
+    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?|"
+    r"oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
+)
+ORDINAL_WORD = (
+    r"(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth|thirteenth|"
+    r"fourteenth|fifteenth|sixteenth|seventeenth|eighteenth|nineteenth|twentieth|twenty-\w+|thirtieth|"
+    r"thirty-first)"
+)
+NUMBER_WORD = (
+    r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|"
+    r"sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|"
+    r"hundred|thousand|and|oh)"
+)
+DATE = (
+    rf"(?:\d{{1,2}}[/.-]\d{{1,2}}[/.-]\d{{2,4}}|\d{{4}}-\d{{2}}-\d{{2}}"
+    rf"|{MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?"
+    rf"|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{MONTH}(?:,?\s+\d{{4}})?"
+    rf"|(?:the\s+)?{ORDINAL_WORD}\s+of\s+{MONTH}"
+    rf"|{MONTH}\s+(?:the\s+)?{ORDINAL_WORD}"
+    rf"|(?:19|20)\d{{2}}"
+    rf"|(?:nineteen|two thousand)(?:[\s-]+{NUMBER_WORD}){{0,3}})"
+)
+WEEKDAY = r"(?:mon|tues|wednes|thurs|fri|satur|sun)day(?:'s)?"
+AGE_OVER_89 = r"(?:9\d|1[01]\d)"
+STREET_SUFFIX = (
+    r"(?:St|Street|Rd|Road|Ave|Avenue|Ln|Lane|Dr|Drive|Blvd|Boulevard|Ct|Court|Way|Pl|Place|Pkwy|Parkway|"
+    r"Hwy|Highway|Ter|Terrace|Cir|Circle|Trl|Trail|Sq|Square|Loop|Row|Pike)"
+)
+
+
+def _pattern(
+    entity: str, name: str, patterns: list[tuple[str, str, float]], context: list[str]
+) -> PatternRecognizer:
+    return PatternRecognizer(
+        supported_entity=entity,
+        name=name,
+        patterns=[Pattern(rule, regex, score) for rule, regex, score in patterns],
+        context=context,
+        global_regex_flags=re.IGNORECASE | re.MULTILINE | re.DOTALL,
+    )
+
+
+class PhoneNumberRecognizer(PatternRecognizer):
+    """North American numbers in any spacing, including the 555 range `phonenumbers` rejects."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            supported_entity="PHONE_NUMBER",
+            name="ClearpostPhoneRecognizer",
+            patterns=[
+                Pattern(
+                    "phone",
+                    r"(?<![\w/#-])(?:\+?1[\s.-]?)?\(?\d(?:\s{0,2}[\s.()-]?\s{0,2}\d){9}(?![\w/-])",
+                    0.6,
+                )
+            ],
+            context=["call", "phone", "text", "cell", "mobile", "number", "fax", "tel"],
+        )
+
+    def validate_result(self, pattern_text: str) -> bool | None:
+        digits = re.sub(r"\D", "", pattern_text)
+        if len(digits) == 11 and digits.startswith("1"):
+            digits = digits[1:]
+        return len(digits) == 10 and digits[0] in "23456789" and digits[3] in "0123456789"
+
+
+class SsnRecognizer(PatternRecognizer):
+    """Social Security numbers, also typed with spaces between the digits."""
+
+    def __init__(self) -> None:
+        spaced = r"\d\s?\d\s?\d\s?[-.\s]\s?\d\s?\d\s?[-.\s]\s?\d\s?\d\s?\d\s?\d"
+        super().__init__(
+            supported_entity="US_SSN",
+            name="ClearpostSsnRecognizer",
+            patterns=[
+                Pattern("ssn", r"(?<![\w-])\d{3}-\d{2}-\d{4}(?![\w-])", 0.6),
+                Pattern("ssn_spaced", rf"(?<![\w-]){spaced}(?![\w-])", 0.4),
+            ],
+            context=["ssn", "social security", "social"],
+        )
+
+    def validate_result(self, pattern_text: str) -> bool | None:
+        digits = re.sub(r"\D", "", pattern_text)
+        return len(digits) == 9 and digits[:3] not in ("000", "666") and digits[3:5] != "00"
+
+
+def custom_recognizers() -> list[EntityRecognizer]:
+    """The recognizers Clearpost adds to presidio's (all pattern-based, so they run offline)."""
+    return [
+        PhoneNumberRecognizer(),
+        SsnRecognizer(),
+        _pattern(
+            "MEDICAL_RECORD_NUMBER",
+            "MrnRecognizer",
+            [
+                (
+                    "mrn",
+                    r"\b(?:MRN|MR#|med(?:ical)?\s+rec(?:ord)?s?\s*(?:number|no\.?|num|#)?|chart\s*(?:number|no\.?|#))"
+                    r"\s*[:#]?\s*[A-Z]{0,3}-?\d[\d-]{3,}\b",
+                    0.9,
+                )
+            ],
+            ["mrn", "record"],
+        ),
+        _pattern(
+            "ACCOUNT_NUMBER",
+            "AccountNumberRecognizer",
+            [
+                (
+                    "account",
+                    r"\b(?:account|acct|member(?:\s*id)?|subscriber(?:\s*id)?|policy|plan|group|claim|"
+                    r"insurance\s*id|health\s*plan(?:\s*id)?|beneficiary|serial|device\s*id|lot|case|"
+                    r"patient\s*id|id)\s*(?:number|no\.?|num|#|id)?\s*[:#]?\s*[A-Z]{0,4}-?\d[\d-]{4,}[A-Z]?\b",
+                    0.85,
+                )
+            ],
+            ["account", "member", "policy", "serial"],
+        ),
+        _pattern(
+            "AGE_OVER_89",
+            "AgeOver89Recognizer",
+            [
+                ("age_years_old", rf"\b{AGE_OVER_89}[- ](?:years?|yrs?)[- ](?:old|young)\b", 0.85),
+                ("age_aged", rf"\b(?:aged?|turn(?:s|ed|ing)?)\s+{AGE_OVER_89}\b", 0.85),
+                ("age_at", rf"\bat\s+{AGE_OVER_89},", 0.8),
+                ("age_after_name", rf"(?<=[A-Za-z]), {AGE_OVER_89}(?=[,.;)])", 0.8),
+                ("age_birthday", rf"\b{AGE_OVER_89}(?:st|nd|rd|th)\s+birthday\b", 0.85),
+                ("age_yo", rf"\b{AGE_OVER_89}\s?(?:yo|y/o|y\.o\.)\b", 0.85),
+            ],
+            ["age", "old", "birthday"],
+        ),
+        _pattern(
+            "DATE_OF_BIRTH",
+            "DateOfBirthRecognizer",
+            [
+                (
+                    "dob",
+                    rf"\b(?:DOB|D\.O\.B\.?|date of birth|birth ?date|born(?:\s+(?:on|in))?|"
+                    rf"birthday(?:\s+(?:is|was|on))?)\s*[:\-]?\s*(?:[\w,']+\s+){{0,2}}?{DATE}",
+                    0.9,
+                )
+            ],
+            ["born", "birth"],
+        ),
+        _pattern(
+            "CARE_DATE",
+            "CareDateRecognizer",
+            [
+                (
+                    "care_date",
+                    rf"\b(?:admitted|admission|discharged?|surgery|operated|procedure|visit|transplant|"
+                    r"implant(?:ed)?|switched on|activated|delivered|diagnosed|seen|treated)\b[^.!?\n]{0,25}?"
+                    rf"\b(?:on\s+)?(?:{DATE}|{WEEKDAY}|last night|yesterday|this morning)"
+                    rf"|\b(?:{WEEKDAY}|{DATE})(?:'s)?\s+(?:ER|ED|emergency|clinic|office)?\s*"
+                    r"(?:visit|admission|surgery|appointment|procedure|discharge)\b",
+                    0.6,
+                )
+            ],
+            [],
+        ),
+        _pattern(
+            "STREET_ADDRESS",
+            "StreetAddressRecognizer",
+            [
+                (
+                    "street",
+                    rf"\b\d{{1,6}}\s+(?:[NSEW]\.?\s+)?(?:[A-Z][a-z]+\s+){{1,3}}{STREET_SUFFIX}\b\.?"
+                    r"(?:,?\s+(?:Apt|Unit|Suite|Ste|#)\.?\s*\w+)?(?:,\s+[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?)?"
+                    r"(?:,?\s+[A-Z]{2})?(?:\s+\d{5}(?:-\d{4})?)?",
+                    0.7,
+                ),
+                (
+                    "rural_route",
+                    r"\b(?:Rural Route|Route|Rte\.?|RR|HC|Star Route)\s+\d+,?\s+Box\s+\d+\b",
+                    0.8,
+                ),
+                ("po_box", r"\bP\.?\s?O\.?\s+Box\s+\d+\b", 0.6),
+                (
+                    "county_road",
+                    r"\b(?:County|Co\.|State|Township|Farm to Market|FM)\s+"
+                    r"(?:Rd|Road|Route|Hwy|Highway)\.?\s+\d+\b",
+                    0.6,
+                ),
+                ("zip", r"\bzip(?:\s*code)?\s*[:#]?\s*\d{5}(?:-\d{4})?\b", 0.6),
+            ],
+            ["address", "lives", "home"],
+        ),
+        _pattern(
+            "SOCIAL_HANDLE",
+            "SocialHandleRecognizer",
+            [("handle", r"(?<![\w@.])@[A-Za-z0-9_](?:[A-Za-z0-9_.]{0,28}[A-Za-z0-9_])?\b", 0.5)],
+            [],
+        ),
+        _pattern(
+            "BED_ROOM",
+            "BedRoomRecognizer",
+            [("bed_room", r"\b(?:bed|room|rm\.?|bay|bunk)\s*#?\s*\d{1,4}[A-Z]?\b", 0.5)],
+            [],
+        ),
+        _pattern(
+            "PATIENT_PHOTO",
+            "PatientPhotoRecognizer",
+            [("photo", lexicon.PHOTO.pattern, 0.5)],
+            [],
+        ),
+        PersonNameRecognizer(),
+    ]
+
+
+_CAP = r"[A-Z][a-z]+(?:[-'][A-Z]?[a-z]+)*"
+_NAME = re.compile(
+    rf"(?<![\w@#]){_CAP}(?:\s+(?:[A-Z]\.|{_CAP}|(?:de|van|von|da|del|la|le|di|St\.)\s+{_CAP}))+(?![\w@])"
+)
+_SINGLE = re.compile(rf"(?<![\w@#]){_CAP}(?![\w@])")
+_UPPER_NAME = re.compile(r"(?<![\w@#])[A-Z]{2,}(?:\s+[A-Z]{2,})+(?![\w@])")
+
+_TITLE_BEFORE = re.compile(rf"{lexicon.TITLES}\s*$", re.I)
+_STAFF_BEFORE = re.compile(
+    rf"(?:{lexicon.STAFF_TITLES}\s*$|{lexicon.STAFF_ROLES}[,:]?\s*$|\b(?:our|your|the|new|with)\s+"
+    rf"(?:\w+\s+){{0,2}}?{lexicon.STAFF_ROLES}[,:]?\s*$)",
+    re.I,
+)
+_STAFF_AFTER = re.compile(
+    rf"^(?:,?\s*{lexicon.CREDENTIALS}\b|,\s+(?:our|the|a|an)\s+(?:\w+\s+){{0,2}}?{lexicon.STAFF_ROLES}"
+    r"|\s+(?:is|was|joins|joined|has joined)\s+(?:our|the)\s+(?:new\s+)?"
+    rf"(?:\w+\s+){{0,2}}?{lexicon.STAFF_ROLES})",
+    re.I,
+)
+_RELATION_BEFORE = re.compile(rf"{lexicon.RELATIONS}(?:'s)?,?\s*$", re.I)
+_SELF_BEFORE = re.compile(r"\b(?:i'?m|i am|my name is|this is|name'?s|signed,?)\s*$", re.I)
+_AGE_BEFORE = re.compile(r"\b\d{1,3}[- ](?:year|month)s?[- ]old\s*$|\bat\s+\d{1,3},\s*$", re.I)
+_CARE_VERB_BEFORE = re.compile(
+    r"\b(?:caring for|cared for|treating|treated|visited|check(?:ing|ed)? on|helped|congrats(?: to)?|"
+    r"congratulations(?: to)?|welcome(?: back)?,?|shout-?out to|send (?:love|prayers|hugs) to|"
+    r"pray(?:ing)? for|thank you,?|happy birthday,?|get well soon,?|help|patient)\s*$",
+    re.I,
+)
+_IDENTIFIER_AFTER = re.compile(
+    r"^(?:,\s*(?:\d|\(|\bMRN|\baccount|\bDOB|\bage)|,?\s+(?:of|from)\s+(?:\d|Route|Rte|RR|County)"
+    rf"|,\s+(?:{lexicon.RELATIONS}|age|aged|\d{{1,3}}[,)]))",
+    re.I,
+)
+_POSSESSIVE_CARE_AFTER = re.compile(rf"^'s\s+(?:\w+\s+)?{lexicon.CARE}", re.I)
+_PRONOUN_AFTER = re.compile(rf"^[^.!?\n]{{0,60}}?{lexicon.PRONOUNS_AFTER}", re.I)
+_NAME_WORD = re.compile(rf"^(?:{lexicon.ORG_WORDS}|{lexicon.NOT_NAMES})$", re.I)
+
+
+class PersonNameRecognizer(EntityRecognizer):
+    """Names of people, from the cues a reader uses when no NER model is loaded.
+
+    A capitalized sequence is a person when something says so: a courtesy title, a family relation
+    before it ("my sister Renata ..."), "I'm ...", an age or identifier right after it, a care verb
+    before it ("caring for Henri"), or a he/she/his/her that refers back to it. Organization and
+    place words rule a sequence out. Staff cues ("Dr.", ", RD", "our cardiologist") mark the name
+    as staff, which the engine does not treat as PHI.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(supported_entities=["PERSON"], name="CuedPersonRecognizer", supported_language="en")
+        self.name: str = "CuedPersonRecognizer"
+
+    def load(self) -> None:
+        return None
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
+        if entities and "PERSON" not in entities:
+            return []
+        results: list[RecognizerResult] = []
+        taken: list[tuple[int, int]] = []
+        for match in list(_NAME.finditer(text)) + list(_UPPER_NAME.finditer(text)):
+            start, end = self._trim(text, match.start(), match.end())
+            if end - start < 3 or any(s < end and start < e for s, e in taken):
+                continue
+            tokens = text[start:end].split()
+            cue = self._cue(text, start, end, single=len(tokens) < 2)
+            if cue is None:
+                continue
+            taken.append((start, end))
+            results.append(self._result(start, end, cue, len(tokens) >= 2))
+        for match in _SINGLE.finditer(text):
+            start, end = match.start(), match.end()
+            if any(s < end and start < e for s, e in taken) or _NAME_WORD.match(match.group(0)):
+                continue
+            cue = self._cue(text, start, end, single=True)
+            if cue is None:
+                continue
+            taken.append((start, end))
+            results.append(self._result(start, end, cue, False))
+        return results
+
+    @staticmethod
+    def _trim(text: str, start: int, end: int) -> tuple[int, int]:
+        """Drop leading and trailing words that are not name words ("Thank", "Dialysis", ...)."""
+        words = list(re.finditer(r"\S+", text[start:end]))
+        while words and _NAME_WORD.match(words[0].group(0).rstrip(".")):
+            words.pop(0)
+        while words and _NAME_WORD.match(words[-1].group(0).rstrip(".")):
+            words.pop()
+        if not words:
+            return start, start
+        return start + words[0].start(), start + words[-1].end()
+
+    def _result(self, start: int, end: int, cue: str, full: bool) -> RecognizerResult:
+        return RecognizerResult(
+            entity_type="PERSON",
+            start=start,
+            end=end,
+            score=0.85 if full else 0.6,
+            recognition_metadata={
+                RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+                RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
+                "cue": cue,
+                "full_name": full,
+            },
+        )
+
+    @staticmethod
+    def _cue(text: str, start: int, end: int, *, single: bool) -> str | None:
+        before, after = text[max(0, start - 60) : start], text[end : end + 90]
+        if _STAFF_BEFORE.search(before) or _STAFF_AFTER.match(after):
+            return "staff"
+        if _TITLE_BEFORE.search(before):
+            return "title"
+        if _RELATION_BEFORE.search(before):
+            return "relation"
+        if _SELF_BEFORE.search(before):
+            return "self"
+        if _AGE_BEFORE.search(before):
+            return "age"
+        if _CARE_VERB_BEFORE.search(before):
+            return "care_verb"
+        if _IDENTIFIER_AFTER.match(after):
+            return "identifier"
+        if _POSSESSIVE_CARE_AFTER.match(after):
+            return "possessive"
+        sentence_start = re.search(r"(?:^|[.!?]\s+|\n)\s*$", before) is not None
+        if single and sentence_start:
+            return None
+        if _PRONOUN_AFTER.match(after) and not re.match(r"^\s*(?:and|&)\s+[A-Z]", after):
+            return "pronoun"
+        if re.match(r"^\s+(?:family|household)\b", after) and single:
+            return "family"
+        return None

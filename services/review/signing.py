@@ -1,0 +1,85 @@
+"""The review service's electronic signatures: stage requirements and reviewers' decisions.
+
+Both are JWS records under the review service's own ES256 key (var/keys/review-signing.pem,
+rotated with `clearpost keys rotate review`); every public key it ever used is published at
+GET /api/v1/reviews/keys so past signatures keep verifying.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from services.kit.tokens import DECISION_TYPE, REQUIREMENT_TYPE, KeyRing, Principal, sign_record
+from workflows.contracts import StageRequirement
+from workflows.signatures import (
+    MEANINGS,
+    Requirement,
+    SignedDecision,
+    SignedStage,
+    decision_claims,
+    requirement_claims,
+)
+
+KEY_NAME = "review-signing"
+
+
+class ReviewSigner:
+    def __init__(self, ring: KeyRing) -> None:
+        self._ring = ring
+
+    @property
+    def public_keys(self) -> dict[str, dict[str, Any]]:
+        return dict(self._ring.published)
+
+    def requirement(
+        self,
+        *,
+        draft_id: str,
+        version: int,
+        content_hash: str,
+        author_id: str,
+        policy_version: str,
+        stages: list[StageRequirement],
+        blocking_unresolved: int,
+    ) -> str:
+        record = Requirement(
+            draft_id=draft_id,
+            version=version,
+            content_hash=content_hash,
+            author_id=author_id,
+            policy_version=policy_version,
+            stages=tuple(SignedStage(s.name, tuple(s.roles)) for s in stages),
+            blocking_unresolved=blocking_unresolved,
+        )
+        return sign_record(self._ring.current, requirement_claims(record), typ=REQUIREMENT_TYPE)
+
+    def decision(
+        self,
+        *,
+        draft_id: str,
+        version: int,
+        content_hash: str,
+        stage: str,
+        decision: str,
+        reason: str,
+        signer: Principal,
+        signed_at: datetime,
+    ) -> str:
+        """Sign a decision; call only after the signer re-entered their password (the gateway refuses
+        inactive users, so a confirmed password means the signer is active now)."""
+        record = SignedDecision(
+            draft_id=draft_id,
+            version=version,
+            content_hash=content_hash,
+            stage=stage,
+            decision=decision,
+            meaning=MEANINGS[decision],
+            signer_id=signer.user_id,
+            signer_name=signer.name,
+            signer_roles=tuple(sorted(signer.roles)),
+            signer_active=True,
+            signed_at=signed_at.isoformat(),
+            reason=reason,
+        )
+        return sign_record(self._ring.current, decision_claims(record), typ=DECISION_TYPE)

@@ -1,0 +1,167 @@
+"""Dependencies of the review UI: its state, the signed-in user, the same-site check, error pages."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import Depends, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+
+from services.kit.auth import KeySet
+from services.kit.db import session_scope
+from services.kit.errors import ClearpostError, Forbidden
+from services.review.deps import SessionDep
+from services.review.service import now
+from services.review.ui.render import error_page, redirect
+from services.review.ui.repository import UiRepository
+from services.review.ui.security import SESSION_COOKIE, FailureLimiter, cross_site_reason, tokens_match
+from services.review.ui.service import ClaimService, CommentService
+from services.review.ui.sessions import SessionEnded, SignedIn, UiSessions
+from services.review.ui.upstream import DraftHistory, GatewayIdentity, UserApi
+
+ERROR_TITLES = {
+    400: "That request could not be handled",
+    401: "Sign-in needed",
+    403: "Not allowed",
+    404: "Not found",
+    409: "Not done: something changed",
+    422: "Please check the form",
+    429: "Too many attempts",
+    503: "A service is not answering",
+}
+
+
+@dataclass
+class UiState:
+    """What the UI needs beyond the review service's own state; built once in lifespan."""
+
+    identity: GatewayIdentity
+    user_api: UserApi
+    history: DraftHistory
+    limiter: FailureLimiter
+    idle_timeout: timedelta
+    claim_idle: timedelta
+
+
+class CrossSiteRefused(Exception):
+    pass
+
+
+class UiRoute(APIRoute):
+    """Routes that answer with HTML pages, including their errors, and send strangers to sign in."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        original = super().get_route_handler()
+
+        async def handler(request: Request) -> Response:
+            try:
+                return await original(request)
+            except SessionEnded as exc:
+                target = request.url.path if request.method == "GET" else "/review/"
+                return redirect(f"/review/login?next={quote(target)}" + ("&ended=1" if exc.reason else ""))
+            except CrossSiteRefused as exc:
+                return error_page(request, 403, "Refused: cross-site request", f"Nothing was changed: {exc}.")
+            except ClearpostError as exc:
+                title = ERROR_TITLES.get(exc.status_code, "Something went wrong")
+                return error_page(request, exc.status_code, title, exc.detail)
+            except RequestValidationError as exc:
+                problems = "; ".join(
+                    f"{'.'.join(str(p) for p in e.get('loc', ())[1:])}: {e.get('msg', '')}"
+                    for e in exc.errors()
+                )
+                return error_page(request, 422, ERROR_TITLES[422], problems)
+
+        return handler
+
+
+def ui_state(request: Request) -> UiState:
+    state: UiState = request.app.state.ui
+    return state
+
+
+UiStateDep = Annotated[UiState, Depends(ui_state)]
+
+
+async def same_site(request: Request) -> None:
+    """Every state-changing UI request must come from our own pages (checked before anything else)."""
+    reason = cross_site_reason(request)
+    if reason is not None:
+        raise CrossSiteRefused(reason)
+
+
+SameSite = Depends(same_site)
+
+
+def ui_repository(session: SessionDep) -> UiRepository:
+    return UiRepository(session)
+
+
+UiRepositoryDep = Annotated[UiRepository, Depends(ui_repository)]
+
+
+def _sessions(request: Request, repo: UiRepository, ui: UiState) -> UiSessions:
+    settings = request.app.state.settings
+    key_set: KeySet = request.app.state.key_set
+    return UiSessions(
+        repo,
+        identity=ui.identity,
+        key_set=key_set,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        idle_timeout=ui.idle_timeout,
+    )
+
+
+def ui_sessions(request: Request, repo: UiRepositoryDep, ui: UiStateDep) -> UiSessions:
+    return _sessions(request, repo, ui)
+
+
+UiSessionsDep = Annotated[UiSessions, Depends(ui_sessions)]
+
+
+async def signed_in(request: Request, ui: UiStateDep) -> SignedIn:
+    """The signed-in user of a UI page. The cookie counts here and nowhere else (never on /api/v1).
+
+    Checking and touching the session is its own unit of work, committed before the page's work
+    starts: a page that then waits on the workflow (a decision, whose activities write to this
+    database) must not hold a write transaction meanwhile.
+    """
+    ended: SessionEnded | None = None
+    async with session_scope(request.app.state.sessionmaker) as db:
+        try:
+            signed = await _sessions(request, UiRepository(db), ui).current(
+                request.cookies.get(SESSION_COOKIE), now()
+            )
+        except SessionEnded as exc:
+            ended = exc  # raised after the scope commits, so an expired session's removal is kept
+    if ended is not None:
+        raise ended
+    request.state.signed_in = signed
+    return signed
+
+
+SignedInDep = Annotated[SignedIn, Depends(signed_in)]
+
+
+def require_csrf(signed: SignedIn, given: str | None) -> None:
+    if not tokens_match(given, signed.session.csrf_token):
+        raise Forbidden("the form's security token is missing or out of date; reload the page and try again")
+
+
+def claim_service(repo: UiRepositoryDep, ui: UiStateDep) -> ClaimService:
+    return ClaimService(repo, idle=ui.claim_idle)
+
+
+ClaimServiceDep = Annotated[ClaimService, Depends(claim_service)]
+
+
+def comment_service(request: Request, repo: UiRepositoryDep) -> CommentService:
+    return CommentService(repo, audit=request.app.state.audit)
+
+
+CommentServiceDep = Annotated[CommentService, Depends(comment_service)]

@@ -1,0 +1,191 @@
+"""Turning drafts, screenings and versions into what the pages show (pure functions, no I/O)."""
+
+from __future__ import annotations
+
+import difflib
+import itertools
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from services.review.policy import LoadedPolicy
+
+DECISION_LABELS = {"approve": "Approved", "reject": "Rejected", "request_changes": "Changes requested"}
+SIGNATURE_MEANINGS = {
+    "approve": "I have reviewed this exact version and approve it for publication for my stage.",
+    "reject": "I have reviewed this exact version and reject it: it must not be published.",
+    "request_changes": "I have reviewed this exact version and ask the author to change it before approval.",
+}
+STATUS_LABELS = {
+    "draft": "Draft",
+    "screening": "Screening",
+    "in_review": "In review",
+    "changes_requested": "Changes requested",
+    "rejected": "Rejected",
+    "approved": "Approved",
+    "scheduled": "Scheduled",
+    "published": "Published",
+    "publish_failed": "Publish failed",
+    "withdrawn": "Withdrawn",
+    "pending": "Pending",
+    "closed": "Closed",
+    "open": "Open",
+}
+# Status is told by a word and a symbol, never by colour alone.
+STATUS_SYMBOLS = {
+    "approved": "✓",
+    "published": "✓",
+    "rejected": "✗",
+    "publish_failed": "✗",
+    "changes_requested": "↺",
+    "withdrawn": "-",
+    "closed": "-",
+}
+
+
+def status_label(status: str) -> str:
+    return STATUS_LABELS.get(status, status.replace("_", " ").capitalize())
+
+
+def status_symbol(status: str) -> str:
+    return STATUS_SYMBOLS.get(status, "•")
+
+
+def age(since: datetime, now: datetime) -> str:
+    seconds = max(0, int((now - since).total_seconds()))
+    if seconds < 60:
+        return "under a minute"
+    minutes = seconds // 60
+    if minutes < 60:
+        return f"{minutes} min"
+    hours = minutes // 60
+    if hours < 48:
+        return f"{hours} h {minutes % 60} min"
+    return f"{hours // 24} days"
+
+
+@dataclass
+class Finding:
+    number: int
+    category: str
+    severity: str
+    text: str
+    rule: str
+    explanation: str
+    located: bool = False
+
+
+@dataclass
+class Segment:
+    text: str
+    findings: list[Finding] = field(default_factory=list)
+
+
+@dataclass
+class HighlightedText:
+    title: list[Segment]
+    body: list[Segment]
+    findings: list[Finding]
+
+
+def _segments(text: str, spans: list[tuple[int, int, Finding]]) -> list[Segment]:
+    cuts = {0, len(text)}
+    for start, end, _ in spans:
+        cuts.update((start, end))
+    points = sorted(c for c in cuts if 0 <= c <= len(text))
+    segments: list[Segment] = []
+    for start, end in itertools.pairwise(points):
+        covering = [f for s, e, f in spans if s <= start and end <= e]
+        segments.append(Segment(text[start:end], covering))
+    return segments
+
+
+def highlight(title: str, body: str, raw_findings: list[dict[str, Any]]) -> HighlightedText:
+    """Mark each finding in the title and body it was found in.
+
+    The screener reports offsets into "title\\nbody". A finding whose offsets do not point at its
+    own text (say, a screener that counts differently) is found by its text instead, and one that
+    cannot be found at all is still listed, just not marked.
+    """
+    screened = f"{title}\n{body}"
+    findings: list[Finding] = []
+    title_spans: list[tuple[int, int, Finding]] = []
+    body_spans: list[tuple[int, int, Finding]] = []
+    for number, raw in enumerate(raw_findings, start=1):
+        finding = Finding(
+            number=number,
+            category=str(raw.get("category", "finding")),
+            severity=str(raw.get("severity", "")),
+            text=str(raw.get("text", "")),
+            rule=str(raw.get("rule", "")),
+            explanation=str(raw.get("explanation", "")),
+        )
+        findings.append(finding)
+        start, end = raw.get("start"), raw.get("end")
+        if not (isinstance(start, int) and isinstance(end, int) and screened[start:end] == finding.text):
+            start = screened.find(finding.text) if finding.text else -1
+            end = start + len(finding.text)
+        if start < 0 or end <= start:
+            continue
+        finding.located = True
+        boundary = len(title) + 1
+        if start < len(title):
+            title_spans.append((start, min(end, len(title)), finding))
+        if end > boundary:
+            body_spans.append((max(start, boundary) - boundary, end - boundary, finding))
+    return HighlightedText(_segments(title, title_spans), _segments(body, body_spans), findings)
+
+
+@dataclass
+class ChannelPreview:
+    name: str
+    limit: int | None
+    length: int
+    kept: str
+    cut: str
+
+    @property
+    def fits(self) -> bool:
+        return self.limit is None or self.length <= self.limit
+
+
+def channel_previews(body: str, channels: list[str], limits: dict[str, int]) -> list[ChannelPreview]:
+    """The body as each channel will carry it: its length against the limit and what is cut."""
+    previews = []
+    for name in channels:
+        limit = limits.get(name)
+        kept, cut = (body, "") if limit is None else (body[:limit], body[limit:])
+        previews.append(ChannelPreview(name=name, limit=limit, length=len(body), kept=kept, cut=cut))
+    return previews
+
+
+@dataclass
+class DiffPart:
+    kind: str  # same | added | removed
+    text: str
+
+
+def word_diff(before: str, after: str) -> list[DiffPart]:
+    """A word-level diff (whitespace kept as its own tokens so the text reads as written)."""
+    old, new = re.split(r"(\s+)", before), re.split(r"(\s+)", after)
+    parts: list[DiffPart] = []
+    for op, a1, a2, b1, b2 in difflib.SequenceMatcher(a=old, b=new, autojunk=False).get_opcodes():
+        if op == "equal":
+            parts.append(DiffPart("same", "".join(old[a1:a2])))
+            continue
+        if op in ("delete", "replace"):
+            parts.append(DiffPart("removed", "".join(old[a1:a2])))
+        if op in ("insert", "replace"):
+            parts.append(DiffPart("added", "".join(new[b1:b2])))
+    return [p for p in parts if p.text]
+
+
+def referenced_products(policy: LoadedPolicy, names: list[str]) -> list[dict[str, Any]]:
+    """Catalog records of the products the screening matched (by any of their names)."""
+    wanted = {n.lower() for n in names}
+    return [
+        product.model_dump()
+        for product in policy.policy.catalog
+        if wanted & {n.lower() for n in product.names}
+    ]

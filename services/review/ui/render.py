@@ -1,0 +1,62 @@
+"""Jinja2 templates (autoescaped) and the HTML answers of the review UI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse
+
+from services.review.ui.presenters import DECISION_LABELS, status_label, status_symbol
+
+HERE = Path(__file__).resolve().parent
+STATIC_DIR = HERE / "static"
+
+environment = Environment(
+    loader=FileSystemLoader(HERE / "templates"),
+    autoescape=select_autoescape(default=True, default_for_string=True),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+environment.filters["status_label"] = status_label
+environment.filters["status_symbol"] = status_symbol
+environment.filters["decision_label"] = lambda d: DECISION_LABELS.get(d, d)
+environment.filters["short_hash"] = lambda h: (h or "")[:12]
+environment.filters["urlpart"] = lambda v: quote(str(v), safe="")
+environment.filters["when"] = lambda t: (
+    t.strftime("%Y-%m-%d %H:%M:%S UTC") if hasattr(t, "strftime") else str(t)
+)
+
+
+def page(
+    request: Request, template: str, context: dict[str, Any] | None = None, *, status_code: int = 200
+) -> HTMLResponse:
+    signed = getattr(request.state, "signed_in", None)
+    base = {
+        "request": request,
+        "user": signed.principal if signed else None,
+        "csrf_token": signed.session.csrf_token if signed else "",
+        "is_reviewer": bool(signed and signed.principal.has_any("legal", "compliance", "medical")),
+        "is_author": bool(signed and signed.principal.has_any("author")),
+    }
+    html = environment.get_template(template).render({**base, **(context or {})})
+    return HTMLResponse(html, status_code=status_code)
+
+
+def error_page(request: Request, status_code: int, title: str, detail: str) -> HTMLResponse:
+    return page(request, "error.html", {"title": title, "detail": detail}, status_code=status_code)
+
+
+def redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def safe_next(target: str | None) -> str:
+    """Only our own pages are redirect targets after sign-in (no open redirect)."""
+    if target and target.startswith("/review/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/review/"

@@ -1,0 +1,151 @@
+"""What the review UI asks other services, always as the signed-in user (their own bearer token).
+
+The gateway signs users in and refreshes their tokens; the drafts and publisher services answer
+with whatever that user may see. The UI therefore has no access of its own to widen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import quote
+
+import httpx
+
+from services.kit.errors import ClearpostError, UpstreamUnavailable
+from services.kit.http import internal_json
+
+
+@dataclass(frozen=True)
+class IssuedTokens:
+    access_token: str
+    expires_in: int
+    refresh_token: str | None
+
+
+class SignInRefused(Exception):
+    """The gateway refused the credentials (or the refresh token): sign in again."""
+
+
+class GatewayIdentity:
+    """The gateway's token endpoint: sign in (with a refresh token), refresh, revoke."""
+
+    def __init__(self, http: httpx.AsyncClient, gateway_url: str) -> None:
+        self._http = http
+        self._base = f"{gateway_url}/api/v1/auth"
+
+    async def _token(self, form: dict[str, str]) -> IssuedTokens:
+        try:
+            response = await self._http.post(f"{self._base}/token", data=form, timeout=10.0)
+        except httpx.HTTPError as exc:
+            raise UpstreamUnavailable("the identity service did not answer; try again") from exc
+        if response.status_code in (400, 401):
+            raise SignInRefused(response.json().get("detail", "refused"))
+        if response.status_code != 200:
+            raise UpstreamUnavailable(f"the identity service answered {response.status_code}; try again")
+        body = response.json()
+        return IssuedTokens(body["access_token"], int(body["expires_in"]), body.get("refresh_token"))
+
+    async def sign_in(self, username: str, password: str) -> IssuedTokens:
+        return await self._token({"username": username, "password": password, "scope": "offline_access"})
+
+    async def refresh(self, refresh_token: str) -> IssuedTokens:
+        return await self._token({"grant_type": "refresh_token", "refresh_token": refresh_token})
+
+    async def revoke(self, refresh_token: str) -> None:
+        try:
+            await self._http.post(f"{self._base}/revoke", data={"token": refresh_token}, timeout=10.0)
+        except httpx.HTTPError:
+            pass  # signing out still ends the UI session; the token lapses on its own
+
+
+class UserApi:
+    """The public APIs of the drafts and publisher services, called with one user's access token."""
+
+    def __init__(self, http: httpx.AsyncClient, *, drafts_url: str, publisher_url: str) -> None:
+        self._http = http
+        self._drafts = f"{drafts_url}/api/v1/drafts"
+        self._publisher = publisher_url
+
+    async def _call(self, token: str, method: str, url: str, **kwargs: Any) -> Any:
+        headers = {"Authorization": f"Bearer {token}"}
+        try:
+            response = await self._http.request(method, url, headers=headers, timeout=15.0, **kwargs)
+        except httpx.HTTPError as exc:
+            raise UpstreamUnavailable(f"{url} did not answer; try again") from exc
+        if response.status_code >= 400:
+            try:
+                body = response.json()
+                code, detail = body.get("error", "upstream_error"), body.get("detail", response.text)
+            except ValueError:
+                code, detail = "upstream_error", response.text
+            if isinstance(detail, list):  # validation problems: field and message
+                detail = "; ".join(
+                    f"{'.'.join(map(str, p.get('loc', [])[1:]))}: {p.get('msg')}" for p in detail
+                )
+            raise ClearpostError(str(detail), code=str(code), status_code=response.status_code)
+        return response.json()
+
+    def _draft(self, draft_id: str) -> str:
+        return f"{self._drafts}/{quote(draft_id, safe='')}"
+
+    async def drafts(self, token: str) -> list[dict[str, Any]]:
+        body = await self._call(token, "GET", self._drafts)
+        drafts: list[dict[str, Any]] = body["drafts"]
+        return drafts
+
+    async def draft(self, token: str, draft_id: str) -> dict[str, Any]:
+        draft: dict[str, Any] = await self._call(token, "GET", self._draft(draft_id))
+        return draft
+
+    async def versions(self, token: str, draft_id: str) -> list[dict[str, Any]]:
+        body = await self._call(token, "GET", f"{self._draft(draft_id)}/versions")
+        versions: list[dict[str, Any]] = body["versions"]
+        return versions
+
+    async def revise(self, token: str, draft_id: str, content: dict[str, Any]) -> dict[str, Any]:
+        draft: dict[str, Any] = await self._call(token, "PUT", self._draft(draft_id), json=content)
+        return draft
+
+    async def submit(self, token: str, draft_id: str) -> dict[str, Any]:
+        draft: dict[str, Any] = await self._call(token, "POST", f"{self._draft(draft_id)}/submit")
+        return draft
+
+    async def channel_limits(self, token: str) -> dict[str, int]:
+        body = await self._call(token, "GET", f"{self._publisher}/api/v1/channels")
+        return {c["name"]: int(c["max_length"]) for c in body["channels"]}
+
+
+class HistoryUnavailable(Exception):
+    """The audit service has no draft-scoped history for services (yet), or did not answer."""
+
+
+class DraftHistory(Protocol):
+    async def events(self, draft_id: str) -> list[dict[str, Any]]:
+        """The draft's own audit events, in any order."""
+        ...
+
+
+class AuditDraftHistory:
+    """`GET /internal/v1/events?draft_id=` on the audit service, with the service credential.
+
+    Called only after the drafts service has let the signed-in user read the draft, so the
+    history is shown to exactly the people allowed to see the draft.
+    """
+
+    LIMIT = 500
+
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self._http = http
+
+    async def events(self, draft_id: str) -> list[dict[str, Any]]:
+        try:
+            body = await internal_json(
+                self._http, "GET", "/internal/v1/events", params={"draft_id": draft_id, "limit": self.LIMIT}
+            )
+        except ClearpostError as exc:
+            if exc.status_code in (404, 405):
+                raise HistoryUnavailable("the audit service does not offer a draft's history yet") from exc
+            raise HistoryUnavailable(exc.detail) from exc
+        events: list[dict[str, Any]] = body["events"]
+        return events

@@ -1,0 +1,710 @@
+"""The review UI over HTTP (no browser): sessions, CSRF, claims, comments, decisions, rendering.
+
+The gateway, drafts and publisher are stood in for by fakes behind the UI's own interfaces; the
+review database is real (SQLite and PostgreSQL, through migrations).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import select, update
+
+from services.kit.auth import StaticKeySet
+from services.kit.canonical import content_hash
+from services.kit.errors import Conflict, NotFound
+from services.kit.tokens import Principal, SigningKey, issue_access_token, load_or_create_signing_key
+from services.review.main import app as review_app
+from services.review.models import ReviewTask, Screening
+from services.review.ui.deps import UiState
+from services.review.ui.models import DraftComment, TaskClaim, UiSession
+from services.review.ui.presenters import channel_previews, highlight, word_diff
+from services.review.ui.security import FailureLimiter
+from services.review.ui.upstream import HistoryUnavailable, IssuedTokens, SignInRefused
+from tests.database import DatabaseFactory
+from workflows.contracts import DecisionAccepted
+
+PASSWORD = "right-password"
+AUTHOR = Principal("u-author", "author@t", "Avery Author", frozenset({"author"}))
+COMPLIANCE = Principal("u-comp", "compliance@t", "Casey Compliance", frozenset({"compliance"}))
+COMPLIANCE_2 = Principal("u-comp2", "compliance2@t", "Riley Second", frozenset({"compliance"}))
+LEGAL = Principal("u-legal", "legal@t", "Lena Legal", frozenset({"legal"}))
+TITLE = "Heart health month"
+BODY = 'Cardiozen helps. Text Jane at 555-867-5309. <script>alert("x")</script>'
+HASH = content_hash(title=TITLE, body=BODY, channels=["sandbox"], media_digests=[])
+SAME_ORIGIN = {"Origin": "http://test", "Sec-Fetch-Site": "same-origin"}
+
+
+@dataclass
+class FakeIdentity:
+    key: SigningKey
+    ttl: int = 900
+    refreshed: list[str] = field(default_factory=list)
+    revoked: list[str] = field(default_factory=list)
+    issued: int = 0
+
+    def _tokens(self, principal: Principal) -> IssuedTokens:
+        self.issued += 1
+        token = issue_access_token(
+            self.key,
+            issuer="clearpost-gateway",
+            audience="clearpost",
+            principal=principal,
+            ttl_seconds=self.ttl,
+        )
+        return IssuedTokens(token, self.ttl, f"refresh-{principal.user_id}-{self.issued}")
+
+    async def sign_in(self, username: str, password: str) -> IssuedTokens:
+        users = {p.username: p for p in (AUTHOR, COMPLIANCE, COMPLIANCE_2, LEGAL)}
+        if username not in users or password != PASSWORD:
+            raise SignInRefused("invalid username or password")
+        return self._tokens(users[username])
+
+    async def refresh(self, refresh_token: str) -> IssuedTokens:
+        self.refreshed.append(refresh_token)
+        if refresh_token.startswith("refresh-u-comp-"):
+            return self._tokens(COMPLIANCE)
+        raise SignInRefused("revoked")
+
+    async def revoke(self, refresh_token: str) -> None:
+        self.revoked.append(refresh_token)
+
+
+@dataclass
+class FakeUserApi:
+    drafts_by_id: dict[str, dict[str, Any]] = field(default_factory=dict)
+    versions_by_id: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    calls: list[tuple[str, str]] = field(default_factory=list)
+
+    async def drafts(self, token: str) -> list[dict[str, Any]]:
+        return list(self.drafts_by_id.values())
+
+    async def draft(self, token: str, draft_id: str) -> dict[str, Any]:
+        if draft_id not in self.drafts_by_id:
+            raise NotFound(f"draft {draft_id} does not exist")
+        return self.drafts_by_id[draft_id]
+
+    async def versions(self, token: str, draft_id: str) -> list[dict[str, Any]]:
+        return self.versions_by_id.get(draft_id, [])
+
+    async def revise(self, token: str, draft_id: str, content: dict[str, Any]) -> dict[str, Any]:
+        self.calls.append(("revise", content["body"]))
+        return self.drafts_by_id[draft_id]
+
+    async def submit(self, token: str, draft_id: str) -> dict[str, Any]:
+        self.calls.append(("submit", draft_id))
+        return self.drafts_by_id[draft_id]
+
+    async def channel_limits(self, token: str) -> dict[str, int]:
+        return {"sandbox": 40}
+
+
+class FakeHistory:
+    def __init__(self) -> None:
+        self.available = True
+
+    async def events(self, draft_id: str) -> list[dict[str, Any]]:
+        if not self.available:
+            raise HistoryUnavailable("not yet")
+        return [
+            {"seq": 1, "at": "2026-01-01T10:00:00+00:00", "actor": "u-author", "action": "draft.created"},
+            {"seq": 2, "at": "2026-01-01T10:01:00+00:00", "actor": "u-author", "action": "draft.submitted"},
+        ]
+
+
+class FakeAudit:
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+
+    async def append(self, **event: Any) -> dict[str, Any]:
+        self.events.append(event)
+        return {"seq": len(self.events)}
+
+
+class FakeCredentials:
+    async def confirms(self, username: str, password: str) -> bool:
+        return password == PASSWORD
+
+
+@dataclass
+class FakeHandle:
+    temporal: FakeTemporal
+
+    async def execute_update(self, name: str, request: Any, result_type: Any = None) -> DecisionAccepted:
+        if request.content_hash != self.temporal.current_hash:
+            raise Conflict("the content hash does not match the version under review", code="refused")
+        self.temporal.updates.append(request)
+        return DecisionAccepted(
+            request.stage, request.decision, "approved", "in_review", "2026-01-01T10:05:00+00:00"
+        )
+
+
+@dataclass
+class FakeTemporal:
+    current_hash: str = HASH
+    updates: list[Any] = field(default_factory=list)
+
+    def get_workflow_handle(self, workflow_id: str) -> FakeHandle:
+        return FakeHandle(self)
+
+
+@dataclass
+class Ui:
+    app: FastAPI
+    http: httpx.AsyncClient
+    identity: FakeIdentity
+    user_api: FakeUserApi
+    audit: FakeAudit
+    temporal: FakeTemporal
+    history: FakeHistory
+
+    async def sign_in(self, principal: Principal, password: str = PASSWORD, **headers: str) -> httpx.Response:
+        self.http.cookies.clear()
+        form = await self.http.get("/review/login")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+        assert token is not None
+        return await self.http.post(
+            "/review/login",
+            data={"username": principal.username, "password": password, "csrf_token": token.group(1)},
+            headers={**SAME_ORIGIN, **headers},
+        )
+
+    async def csrf(self, path: str = "/review/my") -> str:
+        page = await self.http.get(path)
+        found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        assert found is not None, page.text
+        return found.group(1)
+
+    async def rows(self, model: Any) -> list[Any]:
+        async with self.app.state.sessionmaker() as session:
+            return list((await session.execute(select(model))).scalars().all())
+
+
+@pytest.fixture
+async def ui(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database: DatabaseFactory) -> AsyncIterator[Ui]:
+    monkeypatch.setenv("CLEARPOST_VAR_DIR", str(tmp_path))
+    monkeypatch.setenv("CLEARPOST_TEMPORAL_ENABLED", "false")
+    monkeypatch.setenv("CLEARPOST_INTERNAL_TOKEN", "t")
+    for name, value in database("review").settings_env().items():
+        monkeypatch.setenv(name, value)
+    async with review_app.router.lifespan_context(review_app):
+        key = load_or_create_signing_key(tmp_path / "k.pem")
+        identity, user_api, audit = FakeIdentity(key), FakeUserApi(), FakeAudit()
+        temporal, history = FakeTemporal(), FakeHistory()
+        review_app.state.key_set = StaticKeySet({key.kid: key.public_jwk})
+        review_app.state.audit = audit
+        review_app.state.credentials = FakeCredentials()
+        review_app.state.temporal = temporal
+        review_app.state.ui = UiState(
+            identity=identity,  # type: ignore[arg-type]
+            user_api=user_api,  # type: ignore[arg-type]
+            history=history,
+            limiter=FailureLimiter(per_account=3, per_address=10, window_seconds=900),
+            idle_timeout=timedelta(minutes=15),
+            claim_idle=timedelta(minutes=30),
+        )
+        await seed(review_app, user_api)
+        transport = httpx.ASGITransport(app=review_app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            yield Ui(review_app, http, identity, user_api, audit, temporal, history)
+
+
+async def seed(app: FastAPI, user_api: FakeUserApi) -> None:
+    now = datetime.now(UTC)
+    stages = [
+        {"stage": "compliance", "status": "pending", "roles": ["compliance"], "decisions": []},
+        {"stage": "legal", "status": "pending", "roles": ["legal"], "decisions": []},
+    ]
+    user_api.drafts_by_id["d-1"] = {
+        "id": "d-1", "version": 2, "content_hash": HASH, "status": "in_review", "title": TITLE, "body": BODY,
+        "channels": ["sandbox"], "patient_content": False, "consent_id": None, "scheduled_at": None,
+        "author_id": AUTHOR.user_id, "author_name": AUTHOR.name, "stages": stages, "note": "",
+        "updated_at": now.isoformat(),
+    }  # fmt: skip
+    user_api.versions_by_id["d-1"] = [
+        {"version": 1, "title": TITLE, "body": "Cardiozen helps. Call 555-000-1111."},
+        {"version": 2, "title": TITLE, "body": BODY},
+    ]
+    screened = f"{TITLE}\n{BODY}"
+    start = screened.index("555-867-5309")
+    async with app.state.sessionmaker() as session:
+        session.add(
+            Screening(
+                id="s-1", draft_id="d-1", version=2, content_hash=HASH, policy_version="p",
+                categories=["phi"], products=["Cardiozen"], blocking=False, created_at=now,
+                findings=[{"category": "phi", "severity": "warn", "start": start, "end": start + 12,
+                           "text": "555-867-5309", "rule": "phi.phone", "explanation": "a phone number"}],
+            )
+        )  # fmt: skip
+        for stage in ("compliance", "legal"):
+            session.add(
+                ReviewTask(
+                    id=f"t-{stage}", draft_id="d-1", version=2, content_hash=HASH, stage=stage, roles=[stage],
+                    author_id=AUTHOR.user_id, policy_version="p", screening_id="s-1", status="open",
+                    opened_at=now - timedelta(minutes=5),
+                )
+            )  # fmt: skip
+        await session.commit()
+
+
+# --- sessions ------------------------------------------------------------------------------------
+
+
+async def test_login_page_is_labelled_and_served_with_a_strict_policy(ui: Ui) -> None:
+    page = await ui.http.get("/review/login")
+
+    assert page.status_code == 200
+    assert '<label for="username">Username</label>' in page.text
+    assert '<label for="password">Password</label>' in page.text
+    assert ">Sign in</button>" in page.text
+    csp = page.headers["content-security-policy"]
+    assert "default-src 'self'" in csp and "unsafe-inline" not in csp and "frame-ancestors 'none'" in csp
+    assert "<script" not in page.text and "style=" not in page.text
+    assert page.headers["cache-control"] == "no-store"
+    css = await ui.http.get("/review/static/app.css")
+    assert css.status_code == 200 and css.headers["content-security-policy"] == csp
+
+
+async def test_sign_in_sets_a_strict_session_cookie_and_keeps_tokens_server_side(ui: Ui) -> None:
+    response = await ui.sign_in(COMPLIANCE)
+
+    assert response.status_code == 303
+    assert response.headers["location"] == "/review/"
+    cookie = next(
+        c for c in response.headers.get_list("set-cookie") if c.startswith("clearpost_review_session=")
+    )
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/review" in cookie
+    assert "Secure" not in cookie
+    [stored] = await ui.rows(UiSession)
+    secret = cookie.split(";")[0].split("=", 1)[1]
+    assert stored.id != secret and stored.refresh_token and stored.access_token not in cookie
+    assert (await ui.http.get("/review/queue")).status_code == 200
+
+
+async def test_cookie_is_secure_behind_tls(ui: Ui) -> None:
+    response = await ui.sign_in(COMPLIANCE, **{"X-Forwarded-Proto": "https"})
+
+    cookie = next(
+        c for c in response.headers.get_list("set-cookie") if c.startswith("clearpost_review_session=")
+    )
+    assert "Secure" in cookie
+
+
+async def test_the_session_cookie_is_not_a_credential_for_the_api(ui: Ui) -> None:
+    await ui.sign_in(COMPLIANCE)
+    assert (await ui.http.get("/review/queue")).status_code == 200
+
+    api = await ui.http.get("/api/v1/reviews/queue")
+
+    assert api.status_code == 401
+
+
+async def test_pages_send_strangers_to_sign_in(ui: Ui) -> None:
+    response = await ui.http.get("/review/drafts/d-1")
+
+    assert response.status_code == 303
+    assert response.headers["location"] == "/review/login?next=/review/drafts/d-1"
+
+
+async def test_wrong_password_then_rate_limited_even_with_the_right_one(ui: Ui) -> None:
+    for _ in range(3):
+        failed = await ui.sign_in(COMPLIANCE, password="wrong")
+        assert failed.status_code == 401
+        assert "Invalid username or password." in failed.text
+
+    limited = await ui.sign_in(COMPLIANCE)
+
+    assert limited.status_code == 429
+    assert "Too many failed sign-ins" in limited.text
+    assert await ui.rows(UiSession) == []
+
+
+def test_failure_limiter_window_and_address_limit() -> None:
+    clock = [0.0]
+    limiter = FailureLimiter(per_account=2, per_address=3, window_seconds=60, clock=lambda: clock[0])
+    limiter.failed("a@t", "1.2.3.4")
+    limiter.failed("A@t ", "1.2.3.4")
+    assert limiter.retry_after("a@t", "9.9.9.9") == 61
+    limiter.failed("b@t", "1.2.3.4")
+    assert limiter.retry_after("c@t", "1.2.3.4") is not None  # the address is over its limit
+    clock[0] = 61.0
+    assert limiter.retry_after("a@t", "1.2.3.4") is None
+
+
+async def test_idle_session_ends(ui: Ui) -> None:
+    await ui.sign_in(COMPLIANCE)
+    async with ui.app.state.sessionmaker() as session:
+        await session.execute(
+            update(UiSession).values(last_seen_at=datetime.now(UTC) - timedelta(minutes=16))
+        )
+        await session.commit()
+
+    response = await ui.http.get("/review/queue")
+
+    assert response.status_code == 303
+    assert response.headers["location"].endswith("&ended=1")
+    assert await ui.rows(UiSession) == []
+
+
+async def test_an_expiring_access_token_is_refreshed(ui: Ui) -> None:
+    await ui.sign_in(COMPLIANCE)
+    [before] = await ui.rows(UiSession)
+    async with ui.app.state.sessionmaker() as session:
+        await session.execute(update(UiSession).values(access_expires_at=datetime.now(UTC)))
+        await session.commit()
+
+    assert (await ui.http.get("/review/queue")).status_code == 200
+
+    [after] = await ui.rows(UiSession)
+    assert ui.identity.refreshed == [before.refresh_token]
+    assert after.refresh_token != before.refresh_token and after.access_token != before.access_token
+
+
+async def test_sign_out_revokes_and_forgets_the_session(ui: Ui) -> None:
+    await ui.sign_in(COMPLIANCE)
+    [stored] = await ui.rows(UiSession)
+
+    response = await ui.http.post(
+        "/review/logout", data={"csrf_token": await ui.csrf("/review/queue")}, headers=SAME_ORIGIN
+    )
+
+    assert response.status_code == 303
+    assert ui.identity.revoked == [stored.refresh_token]
+    assert await ui.rows(UiSession) == []
+    assert (await ui.http.get("/review/queue")).status_code == 303
+
+
+# --- CSRF ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Sec-Fetch-Site": "same-site"},
+        {"Origin": "http://evil.example"},
+        {"Origin": "null"},
+    ],
+)
+async def test_cross_site_posts_are_refused_and_change_nothing(ui: Ui, headers: dict[str, str]) -> None:
+    await ui.sign_in(COMPLIANCE)
+    token = await ui.csrf("/review/queue")
+
+    response = await ui.http.post(
+        "/review/drafts/d-1/comments", data={"body": "forged", "csrf_token": token}, headers=headers
+    )
+
+    assert response.status_code == 403
+    assert "cross-site" in response.text.lower()
+    assert await ui.rows(DraftComment) == [] and ui.audit.events == []
+
+
+async def test_a_post_without_the_sessions_token_is_refused(ui: Ui) -> None:
+    await ui.sign_in(COMPLIANCE)
+
+    response = await ui.http.post(
+        "/review/claims",
+        data={"draft_id": "d-1", "stage": "compliance", "csrf_token": "guess"},
+        headers=SAME_ORIGIN,
+    )
+
+    assert response.status_code == 403
+    assert await ui.rows(TaskClaim) == []
+
+
+async def test_through_the_gateway_the_forwarded_origin_counts(ui: Ui) -> None:
+    await ui.sign_in(COMPLIANCE)
+    token = await ui.csrf("/review/queue")
+
+    response = await ui.http.post(
+        "/review/drafts/d-1/comments",
+        data={"body": "fine", "csrf_token": token},
+        headers={"Origin": "https://clearpost.example", "X-Forwarded-Host": "clearpost.example",
+                 "X-Forwarded-Proto": "https", "Sec-Fetch-Site": "same-origin"},
+    )  # fmt: skip
+
+    assert response.status_code == 303
+
+
+# --- queue, claims, comments ------------------------------------------------------------------------
+
+
+async def test_queue_shows_only_decidable_tasks_and_filters(ui: Ui) -> None:
+    await ui.sign_in(COMPLIANCE)
+
+    page = await ui.http.get("/review/queue")
+    legal_only = await ui.http.get("/review/queue", params={"stage": "legal"})
+    other_channel = await ui.http.get("/review/queue", params={"channel": "linkedin"})
+
+    assert 'data-stage="compliance"' in page.text and 'data-stage="legal"' not in page.text
+    assert "Avery Author" in page.text and "5 min" in page.text and ">Claim</button>" in page.text
+    assert 'data-draft-id="d-1"' not in legal_only.text
+    assert 'data-draft-id="d-1"' not in other_channel.text
+
+
+async def test_authors_get_their_own_page_not_the_queue(ui: Ui) -> None:
+    await ui.sign_in(AUTHOR)
+
+    assert (await ui.http.get("/review/")).headers["location"] == "/review/my"
+    assert (await ui.http.get("/review/queue")).status_code == 403
+    mine = await ui.http.get("/review/my")
+    assert TITLE in mine.text and "In review" in mine.text
+
+
+async def test_claims_are_visible_to_others_and_lapse(ui: Ui) -> None:
+    await ui.sign_in(COMPLIANCE)
+    claimed = await ui.http.post(
+        "/review/claims",
+        data={"draft_id": "d-1", "stage": "compliance", "csrf_token": await ui.csrf("/review/queue")},
+        headers=SAME_ORIGIN,
+    )
+    assert claimed.headers["location"] == "/review/drafts/d-1"
+
+    await ui.sign_in(COMPLIANCE_2)
+    queue = await ui.http.get("/review/queue")
+    assert "Claimed by Casey Compliance" in queue.text
+    token = await ui.csrf("/review/queue")
+    taken = await ui.http.post(
+        "/review/claims",
+        data={"draft_id": "d-1", "stage": "compliance", "csrf_token": token},
+        headers=SAME_ORIGIN,
+    )
+    assert taken.status_code == 409
+    assert (await ui.http.get("/review/drafts/d-1/stages/compliance/decide")).status_code == 409
+
+    async with ui.app.state.sessionmaker() as session:
+        await session.execute(
+            update(TaskClaim).values(last_active_at=datetime.now(UTC) - timedelta(minutes=31))
+        )
+        await session.commit()
+    retaken = await ui.http.post(
+        "/review/claims",
+        data={"draft_id": "d-1", "stage": "compliance", "csrf_token": token},
+        headers=SAME_ORIGIN,
+    )
+    assert retaken.status_code == 303
+    [claim] = await ui.rows(TaskClaim)
+    assert claim.holder_name == "Riley Second"
+
+
+async def test_legal_cannot_claim_a_compliance_task(ui: Ui) -> None:
+    await ui.sign_in(LEGAL)
+
+    response = await ui.http.post(
+        "/review/claims",
+        data={"draft_id": "d-1", "stage": "compliance", "csrf_token": await ui.csrf("/review/queue")},
+        headers=SAME_ORIGIN,
+    )
+
+    assert response.status_code == 403
+
+
+async def test_comments_are_kept_and_audited(ui: Ui) -> None:
+    await ui.sign_in(COMPLIANCE)
+
+    response = await ui.http.post(
+        "/review/drafts/d-1/comments",
+        data={"body": "  <b>please</b> drop the number  ", "csrf_token": await ui.csrf("/review/queue")},
+        headers=SAME_ORIGIN,
+    )
+
+    assert response.status_code == 303
+    [comment] = await ui.rows(DraftComment)
+    assert comment.body == "<b>please</b> drop the number" and comment.version == 2
+    assert ui.audit.events[-1]["action"] == "draft.commented"
+    assert ui.audit.events[-1]["details"]["text"] == comment.body
+    page = await ui.http.get("/review/drafts/d-1")
+    assert "&lt;b&gt;please&lt;/b&gt; drop the number" in page.text
+
+
+# --- the draft page and deciding -----------------------------------------------------------------
+
+
+async def test_draft_page_marks_findings_escapes_text_and_shows_diff_and_history(ui: Ui) -> None:
+    await ui.sign_in(COMPLIANCE)
+
+    page = await ui.http.get("/review/drafts/d-1")
+
+    assert page.status_code == 200
+    assert '<mark class="finding sev-warn" aria-describedby="finding-1">555-867-5309' in page.text
+    assert 'id="finding-1"><strong>phi</strong>' in page.text
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page.text and "<script>" not in page.text
+    assert "Cardiozen</strong> (examplamab)" in page.text
+    assert "characters over the limit" in page.text and '<del class="cut">' in page.text
+    assert '<del><span class="visually-hidden">removed: </span>Call' in page.text
+    assert page.text.index("draft.submitted") < page.text.index("draft.created")  # newest first
+    assert "Decide compliance" in page.text and "Decide legal" not in page.text
+
+    ui.history.available = False
+    assert "history is not available" in (await ui.http.get("/review/drafts/d-1")).text
+
+
+async def test_no_decision_form_without_the_role_or_for_own_draft(ui: Ui) -> None:
+    await ui.sign_in(COMPLIANCE)
+    wrong_role = await ui.http.get("/review/drafts/d-1/stages/legal/decide")
+    await ui.sign_in(AUTHOR)
+    own = await ui.http.get("/review/drafts/d-1/stages/compliance/decide")
+
+    for response in (wrong_role, own):
+        assert response.status_code == 403
+        assert 'name="password"' not in response.text
+
+
+async def decide(
+    ui: Ui, decision: str, password: str = PASSWORD, reason: str = "", hash_: str = HASH
+) -> httpx.Response:
+    form = await ui.http.get("/review/drafts/d-1/stages/compliance/decide")
+    assert form.status_code == 200
+    for label in ("Approve", "Reject", "Request changes"):
+        assert f">{label}</button>" in form.text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+    assert token is not None
+    return await ui.http.post(
+        "/review/drafts/d-1/stages/compliance/decide",
+        data={"decision": decision, "password": password, "reason": reason, "content_hash": hash_,
+              "csrf_token": token.group(1)},
+        headers=SAME_ORIGIN,
+    )  # fmt: skip
+
+
+async def test_approve_signs_through_the_workflow_and_shows_the_signature(ui: Ui) -> None:
+    await ui.sign_in(COMPLIANCE)
+
+    response = await decide(ui, "approve")
+
+    assert response.status_code == 200, response.text
+    assert "Signed: Approved" in response.text
+    assert "Casey Compliance (compliance@t)" in response.text and "2026-01-01T10:05:00+00:00" in response.text
+    assert "approve it for publication" in response.text
+    [request] = ui.temporal.updates
+    assert (request.stage, request.decision, request.content_hash, request.decider_id) == (
+        "compliance", "approve", HASH, COMPLIANCE.user_id,
+    )  # fmt: skip
+
+
+async def test_reject_and_request_changes_need_a_reason(ui: Ui) -> None:
+    await ui.sign_in(COMPLIANCE)
+
+    for decision in ("reject", "request_changes"):
+        response = await decide(ui, decision, reason="  ")
+        assert response.status_code == 422
+        assert "A reason is required" in response.text
+    assert ui.temporal.updates == []
+
+
+async def test_wrong_password_signs_nothing_and_is_rate_limited(ui: Ui) -> None:
+    await ui.sign_in(COMPLIANCE)
+
+    for _ in range(3):
+        response = await decide(ui, "approve", password="wrong")
+        assert response.status_code == 403
+        assert "The password did not match. Nothing was signed." in response.text
+    blocked = await decide(ui, "approve")
+
+    assert blocked.status_code == 429
+    assert ui.temporal.updates == []
+    assert [e["details"]["refusal"] for e in ui.audit.events] == ["signature_failed"] * 3
+
+
+async def test_a_changed_text_is_refused_and_explained(ui: Ui) -> None:
+    await ui.sign_in(COMPLIANCE)
+    ui.temporal.current_hash = "f" * 64  # the author's next version is under review meanwhile
+    ui.user_api.drafts_by_id["d-1"] = {
+        **ui.user_api.drafts_by_id["d-1"],
+        "content_hash": "f" * 64,
+        "version": 3,
+    }
+
+    response = await decide_stale(ui)
+
+    assert response.status_code == 409
+    assert "The text changed after you opened it" in response.text
+    assert ui.temporal.updates == []
+
+
+async def decide_stale(ui: Ui) -> httpx.Response:
+    # The form was opened on version 2 (HASH); the draft moved on before the reviewer signed.
+    token = await ui.csrf("/review/queue")
+    async with ui.app.state.sessionmaker() as session:
+        await session.execute(update(ReviewTask).values(version=3))
+        await session.commit()
+    return await ui.http.post(
+        "/review/drafts/d-1/stages/compliance/decide",
+        data={"decision": "approve", "password": PASSWORD, "content_hash": HASH, "csrf_token": token},
+        headers=SAME_ORIGIN,
+    )
+
+
+async def test_author_submits_a_new_version_with_their_own_token(ui: Ui) -> None:
+    ui.user_api.drafts_by_id["d-1"]["status"] = "changes_requested"
+    await ui.sign_in(AUTHOR)
+    page = await ui.http.get("/review/drafts/d-1")
+    assert "Submit a new version" in page.text
+
+    response = await ui.http.post(
+        "/review/drafts/d-1/versions",
+        data={
+            "title": TITLE,
+            "body": "Cardiozen helps.",
+            "channels": "sandbox",
+            "csrf_token": await ui.csrf(),
+        },
+        headers=SAME_ORIGIN,
+    )
+
+    assert response.status_code == 303
+    assert ui.user_api.calls == [("revise", "Cardiozen helps."), ("submit", "d-1")]
+
+
+# --- presenters ------------------------------------------------------------------------------------
+
+
+def test_highlight_splits_title_and_body_and_overlaps() -> None:
+    title, body = "Cardiozen day", "Call 555-867-5309 now"
+    text = f"{title}\n{body}"
+    findings = [
+        {"category": "product", "start": 0, "end": 9, "text": "Cardiozen"},
+        {
+            "category": "phi",
+            "start": text.index("555"),
+            "end": text.index("555") + 12,
+            "text": "555-867-5309",
+        },
+        {"category": "phone_area", "start": text.index("555"), "end": text.index("555") + 3, "text": "555"},
+        {"category": "moved", "start": 0, "end": 3, "text": "now"},  # offsets wrong: found by text
+        {"category": "absent", "text": "nowhere"},
+    ]
+
+    marked = highlight(title, body, findings)
+
+    assert [(s.text, [f.category for f in s.findings]) for s in marked.title] == [
+        ("Cardiozen", ["product"]), (" day", []),
+    ]  # fmt: skip
+    assert [(s.text, sorted(f.category for f in s.findings)) for s in marked.body] == [
+        ("Call ", []), ("555", ["phi", "phone_area"]), ("-867-5309", ["phi"]), (" ", []), ("now", ["moved"]),
+    ]  # fmt: skip
+    assert [f.located for f in marked.findings] == [True, True, True, True, False]
+
+
+def test_word_diff_and_channel_previews() -> None:
+    parts = word_diff("Call Jane today", "Call the clinic today")
+    assert [(p.kind, p.text) for p in parts] == [
+        ("same", "Call "), ("removed", "Jane"), ("added", "the clinic"), ("same", " today"),
+    ]  # fmt: skip
+    [fits, over, unknown] = channel_previews("x" * 12, ["a", "b", "c"], {"a": 12, "b": 10})
+    assert fits.fits and (fits.cut, over.cut, over.kept) == ("", "xx", "x" * 10) and not over.fits
+    assert unknown.limit is None and unknown.fits
+
+
+async def test_unknown_draft_is_a_404_page(ui: Ui) -> None:
+    await ui.sign_in(COMPLIANCE)
+    response = await ui.http.get("/review/drafts/nope")
+    assert response.status_code == 404 and "<h1>Not found</h1>" in response.text

@@ -1,0 +1,228 @@
+"""Screening through the review service: the endpoint, stored findings, overrides and the approval gate."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from services.kit.auth import StaticKeySet
+from services.kit.canonical import content_hash
+from services.kit.tokens import Principal, SigningKey, issue_access_token, load_or_create_signing_key
+from services.review.activities import ReviewActivities
+from services.review.main import app as review_app
+from services.review.models import FindingOverride
+from tests.database import DatabaseFactory
+from workflows.contracts import (
+    OVERRIDE_FINDINGS_UPDATE,
+    DecisionAccepted,
+    FindingsOverridden,
+    FindingsOverride,
+    OpenReviewTasksInput,
+    ScreenVersionInput,
+    StageRequirement,
+)
+from workflows.signatures import read_requirement
+
+PASSWORD = "right-password"
+AUTHOR = Principal("u-author", "author@t", "Avery Author", frozenset({"author"}))
+COMPLIANCE = Principal("u-comp", "compliance@t", "Casey Compliance", frozenset({"compliance"}))
+LEGAL = Principal("u-legal", "legal@t", "Lena Legal", frozenset({"legal"}))
+TITLE = "Patient spotlight"
+BODY = "Please welcome back Mr. Osgood Farrow, 93, after his heart surgery! Call his cell, 555-301-7788."
+
+
+class FakeAudit:
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+
+    async def append(self, **event: Any) -> dict[str, Any]:
+        self.events.append(event)
+        return {"seq": len(self.events)}
+
+
+class FakeCredentials:
+    async def confirms(self, username: str, password: str) -> bool:
+        return password == PASSWORD
+
+
+@dataclass
+class FakeTemporal:
+    decisions: list[Any] = field(default_factory=list)
+    overrides: list[FindingsOverride] = field(default_factory=list)
+
+    def get_workflow_handle(self, workflow_id: str) -> FakeTemporal:
+        return self
+
+    async def execute_update(self, name: str, request: Any, result_type: Any = None) -> Any:
+        if name == OVERRIDE_FINDINGS_UPDATE:
+            self.overrides.append(request)
+            return FindingsOverridden("in_review")
+        self.decisions.append(request)
+        return DecisionAccepted(
+            request.stage, request.decision, "approved", "in_review", "2026-01-01T10:00:00+00:00"
+        )
+
+
+class Versions:
+    def __init__(self, content: dict[str, Any]) -> None:
+        self.content = content
+
+    async def get_version(self, draft_id: str, version: int) -> dict[str, Any]:
+        return self.content
+
+
+@dataclass
+class Api:
+    app: FastAPI
+    http: httpx.AsyncClient
+    key: SigningKey
+    audit: FakeAudit
+    temporal: FakeTemporal
+    hash: str
+
+    def auth(self, principal: Principal) -> dict[str, str]:
+        token = issue_access_token(
+            self.key, issuer="clearpost-gateway", audience="clearpost", principal=principal, ttl_seconds=600
+        )
+        return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+async def api(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database: DatabaseFactory
+) -> AsyncIterator[Api]:
+    monkeypatch.setenv("CLEARPOST_VAR_DIR", str(tmp_path))
+    monkeypatch.setenv("CLEARPOST_TEMPORAL_ENABLED", "false")
+    monkeypatch.setenv("CLEARPOST_INTERNAL_TOKEN", "t")
+    for name, value in database("review").settings_env().items():
+        monkeypatch.setenv(name, value)
+    async with review_app.router.lifespan_context(review_app):
+        key = load_or_create_signing_key(tmp_path / "k.pem")
+        audit, temporal = FakeAudit(), FakeTemporal()
+        state = review_app.state
+        state.key_set = StaticKeySet({key.kid: key.public_jwk})
+        state.audit, state.credentials, state.temporal = audit, FakeCredentials(), temporal
+        digest = content_hash(title=TITLE, body=BODY, channels=["sandbox"], media_digests=[])
+        content = {
+            "title": TITLE,
+            "body": BODY,
+            "channels": ["sandbox"],
+            "media_digests": [],
+            "content_hash": digest,
+            "consent_id": None,
+        }
+        # The workflow activity, with the app's own engine: one screener for activity and endpoint.
+        activities = ReviewActivities(
+            state.sessionmaker, state.policy, Versions(content), screener=state.screener, signer=state.signer
+        )
+        screened = await activities.screen_draft_version(ScreenVersionInput("d-1", 1, digest, False))
+        stages = [StageRequirement("compliance", ["compliance"]), StageRequirement("legal", ["legal"])]
+        await activities.open_review_tasks(
+            OpenReviewTasksInput(
+                "d-1", 1, digest, AUTHOR.user_id, state.policy.version, stages, screened.screening_id
+            )
+        )
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=review_app), base_url="http://test"
+        ) as http:
+            yield Api(review_app, http, key, audit, temporal, digest)
+
+
+async def test_screening_endpoint_returns_findings_with_spans(api: Api) -> None:
+    text = "Questions? Call us at (555) 010-2000. My dad Bertram Oakes, 91, was admitted after a fall."
+    response = await api.http.post("/api/v1/screenings", json={"text": text}, headers=api.auth(AUTHOR))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["flag"] and body["blocking"] and "phi" in body["categories"]
+    assert body["policy_version"] == api.app.state.policy.version
+    for finding in body["findings"]:
+        assert text[finding["start"] : finding["end"]] == finding["text"]
+    assert "(555) 010-2000" not in {f["text"] for f in body["findings"]}  # the allow-listed phone
+
+
+async def test_screening_endpoint_validates_its_input(api: Api) -> None:
+    response = await api.http.post(
+        "/api/v1/screenings", json={"text": "hi", "kind": "tweet"}, headers=api.auth(AUTHOR)
+    )
+    assert response.status_code == 422
+    assert (await api.http.post("/api/v1/screenings", json={"text": "hi"})).status_code == 401
+
+
+async def test_blocking_findings_stop_approval_until_compliance_overrides_them(api: Api) -> None:
+    findings = await api.http.get("/api/v1/reviews/d-1/findings", headers=api.auth(LEGAL))
+    assert findings.status_code == 200, findings.text
+    current = findings.json()
+    assert current["unresolved_blocking"] >= 3 and current["content_hash"] == api.hash
+    blocking_rules = {f["rule"] for f in current["findings"] if f["severity"] == "block"}
+    assert {"phi.patient_name", "phi.age_over_89", "phi.phone"} <= blocking_rules
+
+    approve = {"stage": "legal", "decision": "approve", "content_hash": api.hash, "password": PASSWORD}
+    refused = await api.http.post("/api/v1/reviews/d-1/decisions", json=approve, headers=api.auth(LEGAL))
+    assert refused.status_code == 409 and refused.json()["error"] == "blocking_findings"
+    assert api.temporal.decisions == []
+    assert api.audit.events[-1]["action"] == "decision.refused"
+
+    override = {"finding_rule": "phi.phone", "content_hash": api.hash, "reason": "ok", "password": PASSWORD}
+    url = "/api/v1/reviews/d-1/overrides"
+    assert (await api.http.post(url, json=override, headers=api.auth(LEGAL))).status_code == 403
+    wrong = {**override, "password": "nope"}
+    assert (await api.http.post(url, json=wrong, headers=api.auth(COMPLIANCE))).status_code == 403
+    stale = {**override, "content_hash": "0" * 64}
+    assert (await api.http.post(url, json=stale, headers=api.auth(COMPLIANCE))).status_code == 409
+    unknown = {**override, "finding_rule": "phi.nothing"}
+    assert (await api.http.post(url, json=unknown, headers=api.auth(COMPLIANCE))).status_code == 422
+    both = {**override, "finding_index": 0}
+    assert (await api.http.post(url, json=both, headers=api.auth(COMPLIANCE))).status_code == 422
+
+    for rule in sorted(blocking_rules):
+        reason = f"family asked us to post; {rule} cleared with the patient"
+        done = await api.http.post(
+            url, json={**override, "finding_rule": rule, "reason": reason}, headers=api.auth(COMPLIANCE)
+        )
+        assert done.status_code == 200, done.text
+    after = done.json()
+    assert after["unresolved_blocking"] == 0
+    assert all(
+        f["overridden"]["reviewer_id"] == COMPLIANCE.user_id
+        for f in after["findings"]
+        if f["severity"] == "block"
+    )
+
+    event = api.audit.events[-1]
+    assert event["action"] == "finding.overridden" and event["actor"] == COMPLIANCE.user_id
+    assert "Farrow" not in str(event) and "555-301-7788" not in str(event)  # no PHI in the audit trail
+
+    # Clearing the last blocking finding hands the workflow a re-signed requirement with none left.
+    assert len(api.temporal.overrides) == 1
+    renewed = read_requirement(api.temporal.overrides[0].requirement, api.app.state.signer.public_keys)
+    assert renewed.blocking_unresolved == 0 and renewed.content_hash == api.hash
+
+    accepted = await api.http.post("/api/v1/reviews/d-1/decisions", json=approve, headers=api.auth(LEGAL))
+    assert accepted.status_code == 200, accepted.text
+    assert [d.decision for d in api.temporal.decisions] == ["approve"]
+
+
+async def test_only_reviewers_and_the_author_see_findings(api: Api) -> None:
+    stranger = Principal("u-x", "x@t", "Xavier", frozenset({"publisher"}))
+    assert (await api.http.get("/api/v1/reviews/d-1/findings", headers=api.auth(stranger))).status_code == 403
+    assert (await api.http.get("/api/v1/reviews/d-1/findings", headers=api.auth(AUTHOR))).status_code == 200
+    assert (await api.http.get("/api/v1/reviews/nope/findings", headers=api.auth(LEGAL))).status_code == 404
+
+
+async def test_the_author_cannot_override(api: Api) -> None:
+    author_reviewer = Principal(
+        AUTHOR.user_id, AUTHOR.username, AUTHOR.name, frozenset({"author", "compliance"})
+    )
+    override = {"finding_index": 0, "content_hash": api.hash, "reason": "mine", "password": PASSWORD}
+    response = await api.http.post(
+        "/api/v1/reviews/d-1/overrides", json=override, headers=api.auth(author_reviewer)
+    )
+    assert response.status_code == 403
+    async with api.app.state.sessionmaker() as session:
+        assert (await session.get(FindingOverride, "any")) is None
