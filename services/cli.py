@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 import uvicorn
 
+from services.audit import cli as audit_cli
 from services.kit.db import upgrade_to_head
 from services.kit.settings import SERVICE_NAMES, KitSettings
 from services.kit.telemetry import configure_logging
@@ -18,6 +19,7 @@ from services.review import cli as review_cli
 
 app = typer.Typer(help="Clearpost: compliance-gated social publishing.", no_args_is_help=True)
 app.command("screen")(review_cli.screen)
+app.add_typer(audit_cli.app, name="audit")
 
 
 def _fail(message: str) -> None:

@@ -28,13 +28,16 @@ RECORD_DECISION = "record_decision"
 UPDATE_DRAFT_STATE = "update_draft_state"
 PUBLISH_POST = "publish_post"
 APPEND_AUDIT_EVENT = "append_audit_event"
+CHECK_CONSENT = "check_consent"
 
 # Signal / update / query names
 SUBMIT_VERSION_SIGNAL = "submit_version"
 DECIDE_UPDATE = "decide"
 WITHDRAW_UPDATE = "withdraw"
 OVERRIDE_FINDINGS_UPDATE = "override_findings"
+VOID_APPROVALS_UPDATE = "void_approvals"
 STATE_QUERY = "state"
+CONSENT_REVOKED_SIGNAL = "consent_revoked"
 
 DECISIONS = ("approve", "reject", "request_changes")
 
@@ -101,11 +104,46 @@ class WithdrawAccepted:
 
 
 @dataclass
+class VoidApprovals:
+    """Update: a reviewer was offboarded; their approvals of the version under review no longer count.
+
+    Each such stage shows `voided` and is open again until someone else decides it; a scheduled post
+    goes back to review. Refused (nothing changes) when the draft is final, being published, or
+    holds no approval of theirs.
+    """
+
+    user_id: str
+    reason: str
+
+
+@dataclass
+class ApprovalsVoided:
+    stages: list[str]
+    draft_status: str
+
+
+@dataclass
 class PostApprovalResult:
     draft_id: str
     status: str
     version: int | None
     content_hash: str | None
+
+
+@dataclass
+class ConsentRevoked:
+    """Signal: a consent this draft relies on was revoked (by the drafts service, at once).
+
+    The workflow takes the draft out of the path to publication: in review -> back to
+    changes_requested (open review tasks closed); scheduled/approved -> unscheduled, back to
+    changes_requested; a publish not yet started does not happen. The reason is the compliance
+    officer's and travels encrypted like every payload.
+    """
+
+    consent_id: str
+    reason: str = ""
+    revoked_by: str = ""
+    revoked_at: str = ""  # ISO 8601 with offset
 
 
 # --- snapshots the workflow projects to the drafts service ---------------------------------------
@@ -124,7 +162,7 @@ class DecisionSnapshot:
 @dataclass
 class StageSnapshot:
     stage: str
-    status: str  # pending | approved | rejected | changes_requested | closed
+    status: str  # pending | approved | rejected | changes_requested | voided | closed
     roles: list[str]
     decisions: list[DecisionSnapshot] = field(default_factory=list)
 
@@ -214,6 +252,8 @@ class OpenReviewTasksInput:
     policy_version: str
     stages: list[StageRequirement]
     screening_id: str = ""
+    # Open these stages' tasks again even if they were decided (an approval was voided).
+    reopen: bool = False
 
 
 @dataclass
@@ -237,6 +277,30 @@ class DecisionRecord:
     decider_roles: list[str]
     decided_at: str
     policy_version: str
+
+
+# --- drafts activity: the consent gate ---------------------------------------------------------
+
+
+@dataclass
+class ConsentCheckInput:
+    draft_id: str
+    version: int
+    content_hash: str
+    channels: list[str]
+    at: str  # ISO 8601 with offset: workflow.now() at the check, so the result is deterministic
+    # Patient content as the workflow knows it: the author's flag, and the screening's categories
+    # (`consent_missing` makes consent required). Faces in media are known to the drafts service.
+    patient_content: bool = False
+    screening_categories: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ConsentCheckResult:
+    ok: bool
+    required: bool
+    reasons: list[str] = field(default_factory=list)  # one sentence each; ids, never patient names
+    consent_ids: list[str] = field(default_factory=list)  # the consents the version relies on
 
 
 # --- publisher activity --------------------------------------------------------------------------

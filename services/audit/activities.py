@@ -6,6 +6,7 @@ from pydantic import ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from services.audit.deps import current_trace_id
 from services.audit.schemas import AuditEventIn
 from services.audit.service import AuditLog
 from services.kit.errors import Conflict, Unprocessable
@@ -17,6 +18,8 @@ from workflows.contracts import (
     AuditEventRecorded,
 )
 
+WORKFLOW_SERVICE = "workflows"
+
 
 class AuditActivities:
     def __init__(self, log: AuditLog) -> None:
@@ -25,8 +28,13 @@ class AuditActivities:
 
     @activity.defn(name=APPEND_AUDIT_EVENT)
     async def append_audit_event(self, event: AuditEventInput) -> AuditEventRecorded:
+        fields = dataclasses.asdict(event)
+        # From where: the workflow (its id is in details) and the trace the activity runs in.
+        fields.setdefault("service", None)
+        fields["service"] = fields["service"] or WORKFLOW_SERVICE
+        fields["trace_id"] = current_trace_id()
         try:
-            entry = AuditEventIn.model_validate(dataclasses.asdict(event))
+            entry = AuditEventIn.model_validate(fields)
         except ValidationError as exc:
             raise ApplicationError(str(exc), type=REFUSED_INVALID, non_retryable=True) from exc
         try:

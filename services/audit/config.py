@@ -1,10 +1,17 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 from services.kit.settings import KitSettings
 
 
 class AuditSettings(KitSettings):
     audit_database_url: str | None = None
+    # A signed tree head at least every this many events (in the append's own transaction) ...
+    audit_tree_head_every_events: int = 1000
+    # ... and every this many seconds while the log grows (a background task of the service).
+    audit_tree_head_every_seconds: float = 60.0
+    audit_export_batch_size: int = 1000
 
     @property
     def database_url(self) -> str:
@@ -13,6 +20,10 @@ class AuditSettings(KitSettings):
     @property
     def database_schema(self) -> str | None:
         return self.schema_for("audit", self.database_url)
+
+    @property
+    def signing_key_path(self) -> Path:
+        return self.keys_dir / "audit-signing.pem"
 
 
 def get_settings() -> AuditSettings:

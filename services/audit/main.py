@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -9,12 +11,27 @@ from fastapi import FastAPI
 from services.audit.activities import AuditActivities
 from services.audit.config import get_settings
 from services.audit.endpoints import router
+from services.audit.export import AuditExporter
 from services.audit.service import AuditLog
+from services.audit.signing import load_or_create_audit_key
 from services.kit.app import create_service_app
 from services.kit.auth import JwksKeySet, load_internal_token
 from services.kit.db import create_engine, create_sessionmaker
+from services.kit.errors import ClearpostError
 from services.kit.temporal import connect, running_worker
 from workflows.contracts import AUDIT_TASK_QUEUE
+
+log = logging.getLogger(__name__)
+
+
+async def sign_tree_heads_periodically(audit_log: AuditLog, every_seconds: float) -> None:
+    """Between the every-N-events heads, a quiet log still gets a signed head every M seconds."""
+    while True:
+        await asyncio.sleep(every_seconds)
+        try:
+            await audit_log.sign_tree_head(only_if_grown=True)
+        except (ClearpostError, OSError) as exc:
+            log.warning("could not sign a periodic tree head: %s", exc)
 
 
 @asynccontextmanager
@@ -23,24 +40,39 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     engine = create_engine(settings.database_url, schema=settings.database_schema)
     app.state.settings = settings
     app.state.sessionmaker = create_sessionmaker(engine)
-    app.state.audit_log = AuditLog(app.state.sessionmaker)
+    app.state.audit_signer = load_or_create_audit_key(settings.signing_key_path)
+    app.state.audit_log = AuditLog(
+        app.state.sessionmaker,
+        signer=app.state.audit_signer,
+        head_every_events=settings.audit_tree_head_every_events,
+    )
+    app.state.audit_exporter = AuditExporter(app.state.audit_log, batch_size=settings.audit_export_batch_size)
     app.state.internal_token = load_internal_token(settings)
-    async with httpx.AsyncClient() as http:
-        app.state.key_set = JwksKeySet(f"{settings.gateway_url}/api/v1/auth/jwks", http)
-        if settings.temporal_enabled:
-            client = await connect(settings)
-            activities = AuditActivities(app.state.audit_log)
-            async with running_worker(client, AUDIT_TASK_QUEUE, [activities.append_audit_event]):
+    signing = asyncio.create_task(
+        sign_tree_heads_periodically(app.state.audit_log, settings.audit_tree_head_every_seconds)
+    )
+    try:
+        async with httpx.AsyncClient() as http:
+            app.state.key_set = JwksKeySet(f"{settings.gateway_url}/api/v1/auth/jwks", http)
+            app.state.temporal = None
+            if settings.temporal_enabled:
+                app.state.temporal = client = await connect(settings)
+                activities = AuditActivities(app.state.audit_log)
+                async with running_worker(client, AUDIT_TASK_QUEUE, [activities.append_audit_event]):
+                    yield
+            else:
                 yield
-        else:
-            yield
-    await engine.dispose()
+    finally:
+        signing.cancel()
+        await asyncio.gather(signing, return_exceptions=True)
+        await engine.dispose()
 
 
 app = create_service_app(
     service="audit",
     title="Clearpost audit",
-    description="Append-only, hash-chained audit log of every Clearpost action.",
+    description="Append-only, hash-chained, Merkle-tree audit log of every Clearpost action,"
+    " with signed tree heads and exports that verify offline.",
     lifespan=lifespan,
     routers=[router],
 )

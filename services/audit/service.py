@@ -1,29 +1,64 @@
-"""The append-only, hash-chained audit log: appending one event and verifying the whole chain."""
+"""The append-only audit log: appending one event (chain link + Merkle leaf), signing tree heads,
+proving inclusion and consistency, and verifying the whole log."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
+import hashlib
 import json
+import logging
 import random
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
+import orjson
+from cryptography.exceptions import InvalidSignature
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.audit.models import GENESIS_HASH, AuditEvent
+from services.audit.merkle import (
+    EMPTY_ROOT,
+    NodeKey,
+    consistency_ranges,
+    fold,
+    inclusion_path,
+    leaf_hash,
+    node_hash,
+    stored_nodes,
+)
+from services.audit.models import GENESIS_HASH, AuditEvent, AuditTreeHead, AuditTreeNode
+from services.audit.offline import TrustedKeys, tree_head_message
 from services.audit.repository import AuditEventRepository
 from services.audit.schemas import AuditEventIn, AuditEventOut, VerifyResult
-from services.kit.canonical import canonical_json, canonical_sha256
+from services.audit.signing import AuditSigner, SignedTreeHead
+from services.kit.canonical import canonical_json
 from services.kit.db import session_scope
-from services.kit.errors import Conflict, Unprocessable, UpstreamUnavailable
+from services.kit.errors import BadRequest, Conflict, Unprocessable, UpstreamUnavailable
+
+log = logging.getLogger(__name__)
 
 DRAFT_SUBJECT_PREFIX = "draft:"
 VERIFY_BATCH_SIZE = 1000
 APPEND_ATTEMPTS = 8
 BACKOFF_BASE_SECONDS = 0.005
+# Hashed only when set, in this order of meaning: who, why, from where, what.
+OPTIONAL_FIELDS = (
+    "actor_name",
+    "actor_roles",
+    "reason",
+    "service",
+    "request_id",
+    "trace_id",
+    "content_hash",
+    "before",
+    "after",
+)
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
 def utc_now_iso() -> str:
@@ -42,7 +77,7 @@ def draft_id_from_subject(subject: str) -> str | None:
     return subject[len(DRAFT_SUBJECT_PREFIX) :].split(":", 1)[0] or None
 
 
-def event_hash(
+def hashed_entry(
     *,
     seq: int,
     at: str,
@@ -52,23 +87,32 @@ def event_hash(
     details: dict[str, Any],
     idempotency_key: str,
     prev_hash: str,
-) -> str:
-    return canonical_sha256(
-        {
-            "seq": seq,
-            "at": at,
-            "actor": actor,
-            "action": action,
-            "subject": subject,
-            "details": details,
-            "idempotency_key": idempotency_key,
-            "prev_hash": prev_hash,
-        }
-    )
+    **optional: Any,
+) -> dict[str, Any]:
+    """The fields an event's hash (and its Merkle leaf) covers; optional ones only when set."""
+    entry: dict[str, Any] = {
+        "seq": seq,
+        "at": at,
+        "actor": actor,
+        "action": action,
+        "subject": subject,
+        "details": details,
+        "idempotency_key": idempotency_key,
+        "prev_hash": prev_hash,
+    }
+    for name in OPTIONAL_FIELDS:
+        value = optional.get(name)
+        if value is not None:
+            entry[name] = value
+    return entry
 
 
-def stored_event_hash(event: AuditEvent) -> str:
-    return event_hash(
+def event_hash(**fields: Any) -> str:
+    return hashlib.sha256(canonical_json(hashed_entry(**fields))).hexdigest()
+
+
+def entry_of(event: AuditEvent) -> dict[str, Any]:
+    return hashed_entry(
         seq=event.seq,
         at=event.at,
         actor=event.actor,
@@ -77,16 +121,65 @@ def stored_event_hash(event: AuditEvent) -> str:
         details=event.details,
         idempotency_key=event.idempotency_key,
         prev_hash=event.prev_hash,
+        **{name: getattr(event, name) for name in OPTIONAL_FIELDS},
     )
 
 
-def canonical_details(details: dict[str, Any]) -> dict[str, Any]:
-    """The details exactly as JSON storage will give them back, so the hash survives the round trip."""
+def entry_bytes(event: AuditEvent) -> bytes:
+    """The exact bytes hashed: RFC 8785 canonical JSON of the entry."""
+    return canonical_json(entry_of(event))
+
+
+def hashed_bytes(event: AuditEvent) -> bytes:
+    """The bytes the stored hash covers, fast: orjson with sorted keys is RFC 8785 for the usual
+    entry (no floats, BMP keys), and when its bytes hash to the stored hash they are, by SHA-256,
+    the very bytes that were hashed. Otherwise (or after tampering) the RFC 8785 bytes."""
+    fast = orjson.dumps(entry_of(event), option=orjson.OPT_SORT_KEYS)
+    if hashlib.sha256(fast).hexdigest() == event.hash:
+        return fast
+    return entry_bytes(event)
+
+
+def stored_event_hash(event: AuditEvent) -> str:
+    return hashlib.sha256(entry_bytes(event)).hexdigest()
+
+
+def canonical_value(value: Any, what: str) -> Any:
+    """`value` exactly as JSON storage will give it back, so the hash survives the round trip."""
     try:
-        normalized: dict[str, Any] = json.loads(canonical_json(details))
-    except ValueError as exc:  # rfc8785.CanonicalizationError is a ValueError
-        raise Unprocessable(f"details must be plain JSON: {exc}") from exc
-    return normalized
+        return json.loads(canonical_json(value))
+    except (ValueError, TypeError) as exc:  # rfc8785.CanonicalizationError is a ValueError
+        raise Unprocessable(f"{what} must be plain JSON: {exc}") from exc
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value.strip() else None
+
+
+def _roles(value: Any) -> list[str] | None:
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        return sorted(value)
+    return None
+
+
+def lifted_fields(entry: AuditEventIn, details: dict[str, Any]) -> dict[str, Any]:
+    """Explicit who/why/where fields, else the well-known keys producers already put in details."""
+    content_hash = entry.content_hash or _text(details.get("content_hash"))
+    return {
+        "actor_name": entry.actor_name
+        or _text(details.get("actor_name"))
+        or _text(details.get("decider_name")),
+        "actor_roles": _roles(entry.actor_roles)
+        or _roles(details.get("actor_roles"))
+        or _roles(details.get("decider_roles")),
+        "reason": _text(entry.reason) or _text(details.get("reason")),
+        "service": entry.service or _text(details.get("service")),
+        "request_id": entry.request_id,
+        "trace_id": entry.trace_id,
+        "content_hash": content_hash if content_hash and _HEX64.match(content_hash) else None,
+        "before": canonical_value(entry.before, "before") if entry.before is not None else None,
+        "after": canonical_value(entry.after, "after") if entry.after is not None else None,
+    }
 
 
 def to_out(event: AuditEvent) -> AuditEventOut:
@@ -101,7 +194,32 @@ def to_out(event: AuditEvent) -> AuditEventOut:
         idempotency_key=event.idempotency_key,
         prev_hash=event.prev_hash,
         hash=event.hash,
+        **{name: getattr(event, name) for name in OPTIONAL_FIELDS},
     )
+
+
+def head_of(row: AuditTreeHead) -> SignedTreeHead:
+    return SignedTreeHead(row.tree_size, row.root_hash, row.timestamp, row.key_id, row.signature)
+
+
+class MerkleNodes:
+    """Node lookups for one proof or root: everything a set of ranges needs, fetched at once."""
+
+    def __init__(self, repo: AuditEventRepository) -> None:
+        self._repo = repo
+
+    async def range_hashes(self, ranges: list[tuple[int, int]]) -> list[bytes]:
+        keys = [key for start, end in ranges for key in stored_nodes(start, end)]
+        found = await self._repo.nodes(keys)
+        missing = [key for key in keys if key not in found]
+        if missing:
+            raise Conflict(f"the Merkle tree is missing node(s) {missing[:3]}; run verify")
+        return [fold([found[key] for key in stored_nodes(start, end)]) for start, end in ranges]
+
+    async def root(self, size: int) -> bytes:
+        if size == 0:
+            return EMPTY_ROOT
+        return (await self.range_hashes([(0, size)]))[0]
 
 
 class AuditService:
@@ -109,10 +227,21 @@ class AuditService:
 
     def __init__(self, session: AsyncSession) -> None:
         self._events = AuditEventRepository(session)
+        self._nodes = MerkleNodes(self._events)
 
-    async def append(self, entry: AuditEventIn, *, at: str) -> tuple[AuditEvent, bool]:
+    # --- appending -------------------------------------------------------------------------------
+
+    async def append(
+        self,
+        entry: AuditEventIn,
+        *,
+        at: str,
+        signer: AuditSigner | None = None,
+        head_every_events: int = 0,
+    ) -> tuple[AuditEvent, bool]:
         """Link `entry` after the current tail; (event, created). A reused key returns the original."""
-        details = canonical_details(entry.details)
+        details = canonical_value(entry.details, "details")
+        extra = lifted_fields(entry, details)
         existing = await self._events.get_by_idempotency_key(entry.idempotency_key)
         if existing is not None:
             same = (
@@ -120,6 +249,10 @@ class AuditService:
                 and existing.action == entry.action
                 and existing.subject == entry.subject
                 and canonical_json(existing.details) == canonical_json(details)
+                and all(
+                    extra[name] is None or getattr(existing, name) == extra[name]
+                    for name in ("actor_name", "actor_roles", "reason", "content_hash", "before", "after")
+                )
             )
             if not same:
                 raise Conflict(
@@ -140,11 +273,111 @@ class AuditService:
             details=details,
             idempotency_key=entry.idempotency_key,
             prev_hash=prev_hash,
+            **extra,
         )
-        event.hash = stored_event_hash(event)
+        data = entry_bytes(event)
+        event.hash = hashlib.sha256(data).hexdigest()
         self._events.add(event)
         await self._events.flush()
+        if await self._add_leaf(seq, leaf_hash(data)) and signer and head_every_events > 0:
+            if seq % head_every_events == 0:
+                await self.sign_tree_head(signer, timestamp=at, size=seq)
         return event, True
+
+    async def _add_leaf(self, seq: int, leaf: bytes) -> bool:
+        """Put the event's leaf into the tree with every subtree it completes; False if it cannot."""
+        index = seq - 1
+        size = await self._events.tree_size()
+        lefts: list[NodeKey] = []
+        level, position = 0, index
+        while position & 1:
+            lefts.append((level, position - 1))
+            level, position = level + 1, position >> 1
+        found = await self._events.nodes(lefts) if size == index else {}
+        if size != index or len(found) != len(lefts):
+            # Only a hand edit of the database gets here (the tree is written with every event).
+            # Keep recording, fail safe: the tree stops growing, so verify and every export name
+            # the first event it does not cover until someone investigates.
+            log.error(
+                "audit event %s is not added to the Merkle tree: the tree has %s leaves; run verify",
+                seq,
+                size,
+            )
+            return False
+        digest = leaf
+        self._events.add(AuditTreeNode(level=0, index=index, hash=digest))
+        for level, left_index in lefts:
+            digest = node_hash(found[(level, left_index)], digest)
+            self._events.add(AuditTreeNode(level=level + 1, index=left_index >> 1, hash=digest))
+        await self._events.flush()
+        return True
+
+    # --- tree heads and proofs -------------------------------------------------------------------
+
+    async def tree_size(self) -> int:
+        return await self._events.tree_size()
+
+    async def sign_tree_head(
+        self, signer: AuditSigner, *, timestamp: str, size: int | None = None
+    ) -> SignedTreeHead:
+        """Sign (and keep) the head of the tree at `size` (default: now); an existing head is reused."""
+        size = await self._events.tree_size() if size is None else size
+        existing = await self._events.head(size)
+        if existing is not None:
+            return head_of(existing)
+        root = (await self._nodes.root(size)).hex()
+        head = signer.sign_tree_head(tree_size=size, root_hash=root, timestamp=timestamp)
+        self._events.add(
+            AuditTreeHead(
+                tree_size=size,
+                root_hash=root,
+                timestamp=timestamp,
+                key_id=head.key_id,
+                signature=head.signature,
+            )
+        )
+        await self._events.flush()
+        return head
+
+    async def latest_head(self) -> SignedTreeHead | None:
+        row = await self._events.largest_head()
+        return None if row is None else head_of(row)
+
+    async def checkpoint_for(self, size: int) -> tuple[SignedTreeHead | None, list[str] | None]:
+        """The largest head signed before (other than one at `size`) and a proof `size` extends it."""
+        row = await self._events.largest_head_other_than(size)
+        if row is None:
+            return None, None
+        if row.tree_size == 0 or row.tree_size > size:
+            return head_of(row), None if row.tree_size > size else []
+        return head_of(row), await self.consistency_proof(row.tree_size, size, tree_size=size)
+
+    async def consistency_proof(self, first: int, second: int, *, tree_size: int | None = None) -> list[str]:
+        size = await self._events.tree_size() if tree_size is None else tree_size
+        if not 0 < first <= second <= size:
+            raise BadRequest(f"a consistency proof needs 0 < first <= second <= {size} (the tree size)")
+        return [h.hex() for h in await self._nodes.range_hashes(consistency_ranges(first, second))]
+
+    async def inclusion_proofs(self, indexes: list[int], size: int) -> dict[int, list[str] | None]:
+        """Proofs for many leaves against the tree of `size`, with one lookup per tree level."""
+        paths = {index: inclusion_path(index, size) for index in indexes if index < size}
+        keys = {key for path in paths.values() for key in path if key[0] >= 0}
+        edges = {key[1] for path in paths.values() for key in path if key[0] < 0}
+        for start in edges:
+            keys.update(stored_nodes(start, size))
+        found = await self._events.nodes(keys)
+        hexes: dict[NodeKey, str | None] = {key: value.hex() for key, value in found.items()}
+        for start in edges:
+            parts = [found.get(key) for key in stored_nodes(start, size)]
+            hexes[(-1, start)] = None if None in parts else fold([p for p in parts if p is not None]).hex()
+        proofs: dict[int, list[str] | None] = {index: None for index in indexes}
+        for index, path in paths.items():
+            proof = [hexes.get(key) for key in path]
+            # A missing node (only a hand edit deletes one) means no proof: the verifier says so.
+            proofs[index] = None if None in proof else [h for h in proof if h is not None]
+        return proofs
+
+    # --- reading ---------------------------------------------------------------------------------
 
     async def list_events(
         self,
@@ -160,35 +393,132 @@ class AuditService:
         )
         return [to_out(row) for row in rows]
 
-    async def verify(self, *, batch_size: int = VERIFY_BATCH_SIZE) -> VerifyResult:
-        """Walk the chain from genesis; stop at the first event that does not hold."""
-        expected_seq = 1
-        prev_hash = GENESIS_HASH
-        good = 0
+    # --- verifying -------------------------------------------------------------------------------
+
+    async def verify(
+        self, *, batch_size: int = VERIFY_BATCH_SIZE, keys: TrustedKeys | None = None
+    ) -> VerifyResult:
+        """Walk the log from genesis; stop at the first event that does not hold.
+
+        Each event: its seq follows the last, its prev_hash is the last hash, its content hashes
+        to its hash, and the Merkle tree holds exactly its leaf. Along the way the tree's root is
+        recomputed (O(log n) memory) at every signed head's size and compared with that head;
+        at the end, neither the tree nor a signed head may cover events the log no longer has.
+        """
+        heads = list(await self._events.heads())
+        tree_size = await self._events.tree_size()
+        expected_seq, prev_hash, good = 1, GENESIS_HASH, 0
+        edge: list[tuple[int, bytes]] = []
+        next_head = 0
+        while next_head < len(heads) and heads[next_head].tree_size == 0:
+            next_head += 1
+        batch: list[AuditEvent] = []
+
+        async def check(events: list[AuditEvent]) -> VerifyResult | None:
+            nonlocal expected_seq, prev_hash, good, next_head
+            leaves = await self._events.leaves(events[0].seq - 1, events[-1].seq - 1)
+            for event in events:
+                data, reason = _first_problem(event, expected_seq=expected_seq, prev_hash=prev_hash)
+                if reason is None:
+                    stored = leaves.get(event.seq - 1)
+                    leaf = leaf_hash(data)
+                    if stored is None:
+                        reason = f"not in the Merkle tree (the tree holds {tree_size} events)"
+                    elif stored != leaf:
+                        reason = "not the event the Merkle tree holds at this position"
+                if reason is not None:
+                    return VerifyResult(ok=False, events=good, first_bad_seq=event.seq, reason=reason)
+                good += 1
+                expected_seq, prev_hash = event.seq + 1, event.hash
+                _push(edge, leaf)
+                while next_head < len(heads) and heads[next_head].tree_size == good:
+                    problem = _head_problem(heads[next_head], _edge_root(edge), keys)
+                    if problem is not None:
+                        return VerifyResult(ok=False, events=good, first_bad_seq=event.seq, reason=problem)
+                    next_head += 1
+            return None
+
         async for event in self._events.in_seq_order(batch_size=batch_size):
-            reason = _first_problem(event, expected_seq=expected_seq, prev_hash=prev_hash)
-            if reason is not None:
-                return VerifyResult(ok=False, events=good, first_bad_seq=event.seq, reason=reason)
-            good += 1
-            expected_seq = event.seq + 1
-            prev_hash = event.hash
+            batch.append(event)
+            if len(batch) >= batch_size:
+                failed = await check(batch)
+                if failed is not None:
+                    return failed
+                batch = []
+        if batch and (failed := await check(batch)) is not None:
+            return failed
+        if tree_size > good:
+            return VerifyResult(
+                ok=False,
+                events=good,
+                first_bad_seq=good + 1,
+                reason=f"events {good + 1}..{tree_size} are missing: the Merkle tree holds {tree_size}",
+            )
+        if next_head < len(heads):
+            head = heads[-1]
+            return VerifyResult(
+                ok=False,
+                events=good,
+                first_bad_seq=good + 1,
+                reason=f"events {good + 1}..{head.tree_size} are missing: a tree head signed at"
+                f" {head.timestamp} covers {head.tree_size} events",
+            )
         return VerifyResult(ok=True, events=good)
 
 
-def _first_problem(event: AuditEvent, *, expected_seq: int, prev_hash: str) -> str | None:
-    if event.seq != expected_seq:
-        return f"gap before seq {event.seq} (expected seq {expected_seq})"
-    if event.prev_hash != prev_hash:
-        return "broken link: prev_hash does not match the previous event's hash"
-    try:
-        recomputed = stored_event_hash(event)
-    except ValueError:
-        return "hash mismatch: stored content is not canonical JSON"
-    if recomputed != event.hash:
-        return "hash mismatch"
-    if event.draft_id != draft_id_from_subject(event.subject):
-        return "draft_id does not match subject"
+def _push(edge: list[tuple[int, bytes]], leaf: bytes) -> None:
+    """Add a leaf to the right edge of complete subtrees (a compact range)."""
+    level, digest = 0, leaf
+    while edge and edge[-1][0] == level:
+        digest = node_hash(edge.pop()[1], digest)
+        level += 1
+    edge.append((level, digest))
+
+
+def _edge_root(edge: list[tuple[int, bytes]]) -> bytes:
+    return fold([digest for _, digest in edge]) if edge else EMPTY_ROOT
+
+
+def _head_problem(head: AuditTreeHead, root: bytes, keys: TrustedKeys | None) -> str | None:
+    if head.root_hash != root.hex():
+        return (
+            f"the tree head signed at {head.timestamp} for {head.tree_size} events does not match"
+            " the log: an event up to here was changed, removed or reordered"
+        )
+    if keys is not None:
+        key = keys.get(head.key_id)
+        message = tree_head_message(
+            tree_size=head.tree_size, root_hash=head.root_hash, timestamp=head.timestamp, key_id=head.key_id
+        )
+        try:
+            if key is None:
+                raise InvalidSignature
+            key.verify(base64.b64decode(head.signature), message)
+        except (InvalidSignature, ValueError, binascii.Error):
+            return f"the tree head for {head.tree_size} events is not signed by this audit service's key"
     return None
+
+
+def _first_problem(event: AuditEvent, *, expected_seq: int, prev_hash: str) -> tuple[bytes, str | None]:
+    """(the hashed bytes, the first thing wrong with the event or None)."""
+    if event.seq != expected_seq:
+        return b"", f"gap before seq {event.seq} (expected seq {expected_seq})"
+    if event.prev_hash != prev_hash:
+        return b"", "broken link: prev_hash does not match the previous event's hash"
+    try:
+        data = hashed_bytes(event)
+    except (ValueError, TypeError):
+        return b"", "hash mismatch: stored content is not canonical JSON"
+    if hashlib.sha256(data).hexdigest() != event.hash:
+        return data, "hash mismatch"
+    if event.draft_id != draft_id_from_subject(event.subject):
+        return data, "draft_id does not match subject"
+    return data, None
+
+
+def _sqlite_busy(exc: OperationalError) -> bool:
+    """SQLite refuses (without waiting) a read transaction's upgrade to write after another commit."""
+    return "database is locked" in str(exc.orig)
 
 
 @dataclass(frozen=True)
@@ -203,8 +533,9 @@ class AuditLog:
     The chain needs the tail read, the insert and the commit to happen as one step: the asyncio
     lock serializes that step inside this process and is held until the commit, so this class
     owns its unit of work instead of borrowing the request's. Another process racing for the same
-    seq (or the same idempotency key) loses on the primary key / unique constraint and retries on
-    the new tail.
+    seq (or the same idempotency key, or the same tree node) loses on the primary key / unique
+    constraint and retries on the new tail. With a signer, every `head_every_events`-th event
+    also gets a signed tree head in the same transaction.
     """
 
     def __init__(
@@ -214,6 +545,8 @@ class AuditLog:
         attempts: int = APPEND_ATTEMPTS,
         clock: Callable[[], str] = utc_now_iso,
         backoff: Callable[[int], Awaitable[None]] = jittered_backoff,
+        signer: AuditSigner | None = None,
+        head_every_events: int = 0,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._attempts = attempts
@@ -221,18 +554,53 @@ class AuditLog:
         self._backoff = backoff
         self._lock = asyncio.Lock()
         self._unit_of_work = session_scope
+        self.signer = signer
+        self._head_every_events = head_every_events
+
+    @property
+    def sessionmaker(self) -> async_sessionmaker[AsyncSession]:
+        return self._sessionmaker
+
+    def now(self) -> str:
+        return self._clock()
 
     async def append(self, entry: AuditEventIn) -> Appended:
         async with self._lock:
             for attempt in range(self._attempts):
                 try:
                     async with self._unit_of_work(self._sessionmaker) as session:
-                        event, created = await AuditService(session).append(entry, at=self._clock())
+                        event, created = await AuditService(session).append(
+                            entry,
+                            at=self._clock(),
+                            signer=self.signer,
+                            head_every_events=self._head_every_events,
+                        )
                         result = Appended(event=to_out(event), created=created)
-                except IntegrityError:
+                except (IntegrityError, OperationalError) as exc:
+                    if isinstance(exc, OperationalError) and not _sqlite_busy(exc):
+                        raise
                     # Another process took this seq (or key); wait a moment so the two writers
                     # stop colliding in lockstep, then link after the new tail.
                     await self._backoff(attempt)
                     continue
                 return result
+        raise UpstreamUnavailable("the audit log is busy with other writers; try again")
+
+    async def sign_tree_head(self, *, only_if_grown: bool = False) -> SignedTreeHead | None:
+        """Sign the current tree (kept in the heads table); with only_if_grown, skip an unchanged tree."""
+        if self.signer is None:
+            raise UpstreamUnavailable("the audit log has no signing key")
+        for attempt in range(self._attempts):
+            try:
+                async with self._unit_of_work(self._sessionmaker) as session:
+                    service = AuditService(session)
+                    if only_if_grown:
+                        latest = await service.latest_head()
+                        if latest is not None and latest.tree_size >= await service.tree_size():
+                            return None
+                    return await service.sign_tree_head(self.signer, timestamp=self._clock())
+            except (IntegrityError, OperationalError) as exc:
+                if isinstance(exc, OperationalError) and not _sqlite_busy(exc):
+                    raise
+                await self._backoff(attempt)  # another process signed the same size: read theirs
         raise UpstreamUnavailable("the audit log is busy with other writers; try again")

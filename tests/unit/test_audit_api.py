@@ -128,8 +128,7 @@ async def test_events_are_listed_in_seq_order_and_recomputable(api: AuditApi) ->
     previous = "0" * 64
     for e in events:
         assert e["draft_id"] == DRAFT and e["prev_hash"] == previous
-        fields = {k: e[k] for k in ("seq", "at", "actor", "action", "subject", "details", "idempotency_key")}
-        assert event_hash(**fields, prev_hash=previous) == e["hash"]
+        assert event_hash(**{k: v for k, v in e.items() if k not in ("hash", "draft_id")}) == e["hash"]
         previous = e["hash"]
 
 
@@ -151,7 +150,7 @@ async def test_events_can_be_filtered_and_paged(api: AuditApi) -> None:
     assert await seqs(actor="user:a") == [1, 3, 4]
     assert await seqs(actor="user:a", action="review.decided") == [4]
     assert await seqs(after_seq=1, limit=2) == [2, 3]
-    assert await seqs(after_seq=4) == []
+    assert await seqs(after_seq=4, action="review.decided") == []  # each listing itself appends audit.queried
 
 
 @pytest.mark.parametrize("params", [{"limit": 0}, {"limit": 5001}, {"after_seq": -1}])

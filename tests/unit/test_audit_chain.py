@@ -150,7 +150,7 @@ async def test_editing_a_row_is_found_at_that_seq(
     assert result == VerifyResult(ok=False, events=3, first_bad_seq=4, reason="hash mismatch")
 
 
-async def test_edit_with_recomputed_hash_breaks_the_next_link(
+async def test_edit_with_recomputed_hash_is_found_at_the_event(
     audit_log: AuditLog, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     await append_many(audit_log, 5)
@@ -172,8 +172,9 @@ async def test_edit_with_recomputed_hash_breaks_the_next_link(
 
     result = await verify(sessionmaker)
     assert not result.ok
-    assert (result.first_bad_seq, result.events) == (4, 3)
-    assert result.reason is not None and result.reason.startswith("broken link")
+    # The chain alone would only notice at the next link; the Merkle tree names the edited event.
+    assert (result.first_bad_seq, result.events) == (3, 2)
+    assert result.reason is not None and result.reason.startswith("not the event the Merkle tree holds")
 
 
 async def test_editing_the_stored_hash_is_found(
