@@ -69,6 +69,10 @@ bench: install ## Benchmarks, printed: screening throughput/latency; audit appen
 	$(BIN)/python -m services.review.screening.bench
 	$(BIN)/python -m services.audit.bench
 
+.PHONY: fuzz
+fuzz: install ## schemathesis against every service's OpenAPI, deeper than make test
+	CLEARPOST_FUZZ_EXAMPLES=$${CLEARPOST_FUZZ_EXAMPLES:-200} $(BIN)/pytest -q tests/e2e/test_schemathesis.py
+
 .PHONY: lock
 lock: ## Re-pin constraints.txt from a fresh resolve of pyproject.toml
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv

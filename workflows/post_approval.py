@@ -25,7 +25,9 @@ with workflow.unsafe.imports_passed_through():
     from workflows.contracts import (
         APPEND_AUDIT_EVENT,
         AUDIT_TASK_QUEUE,
+        CHECK_CONSENT,
         CLOSE_REVIEW_TASKS,
+        CONSENT_REVOKED_SIGNAL,
         DECIDE_UPDATE,
         DECISIONS,
         DRAFTS_TASK_QUEUE,
@@ -44,10 +46,15 @@ with workflow.unsafe.imports_passed_through():
         STATE_QUERY,
         SUBMIT_VERSION_SIGNAL,
         UPDATE_DRAFT_STATE,
+        VOID_APPROVALS_UPDATE,
         WITHDRAW_UPDATE,
+        ApprovalsVoided,
         AuditEventInput,
         AuditEventRecorded,
         CloseReviewTasksInput,
+        ConsentCheckInput,
+        ConsentCheckResult,
+        ConsentRevoked,
         DecisionAccepted,
         DecisionRecord,
         DecisionRequest,
@@ -67,6 +74,7 @@ with workflow.unsafe.imports_passed_through():
         StageRequirement,
         StageSnapshot,
         VersionSubmitted,
+        VoidApprovals,
         WithdrawAccepted,
         WithdrawRequest,
     )
@@ -116,6 +124,11 @@ class PostApprovalWorkflow:
         self._requirement_token = ""
         self._requirement: Requirement | None = None
         self._approvals: dict[str, str] = {}
+        # Offboarded reviewers whose approvals were voided: nothing they signed counts any more.
+        self._offboarded: set[str] = set()
+        # A consent this draft relies on was revoked: it leaves the path to publication.
+        self._revoked: ConsentRevoked | None = None
+        self._screened_categories: list[str] = []
 
     # --- the process ----------------------------------------------------------------------------
 
@@ -128,8 +141,19 @@ class PostApprovalWorkflow:
             self._current = self._submissions[-1]  # a later submission supersedes an earlier one
             self._submissions.clear()
             outcome = await self._review_round(self._current)
-            if outcome == "approved" and not await self._wait_for_schedule():
-                await self._publish(self._current)
+            while outcome == "approved":
+                if await self._wait_for_schedule():
+                    break
+                if self._revoked is not None:
+                    await self._consent_revoked_back_to_author()
+                    break
+                if self._all_approved():
+                    # Consent is checked again immediately before publishing: it may have expired.
+                    if await self._consent_holds(self._current, self._screened_categories, "publish.blocked"):
+                        await self._publish(self._current)
+                    break
+                # An approval was voided (its reviewer was offboarded): back to review.
+                outcome = await self._await_decisions(self._current)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return PostApprovalResult(
             draft_id=self._draft_id,
@@ -141,6 +165,7 @@ class PostApprovalWorkflow:
     async def _review_round(self, version: VersionSubmitted) -> str:
         self._stages = {}
         self._note = ""
+        self._revoked = None
         await self._transition("screening", "screening.started")
         screening = await self._activity(
             SCREEN_DRAFT_VERSION,
@@ -161,6 +186,9 @@ class PostApprovalWorkflow:
                 "blocking": screening.blocking,
             },
         )
+        self._screened_categories = list(screening.categories)
+        if not await self._consent_holds(version, screening.categories, "consent.refused"):
+            return "changes_requested"
         plan = await self._activity(
             PLAN_REVIEW_STAGES,
             PlanStagesInput(
@@ -201,18 +229,32 @@ class PostApprovalWorkflow:
             "review.opened",
             {"policy_version": plan.policy_version, "stages": [s.name for s in plan.stages]},
         )
-        # Decision handlers audit and project before the round moves on, so the trail keeps order.
-        await workflow.wait_condition(
-            lambda: (self._round_settled() or self._withdrawn) and workflow.all_handlers_finished()
-        )
-        await self._activity(
-            CLOSE_REVIEW_TASKS,
-            CloseReviewTasksInput(self._draft_id, version.version),
-            REVIEW_TASK_QUEUE,
-            None,
-        )
-        if self._withdrawn:
-            return "withdrawn"
+        return await self._await_decisions(version)
+
+    async def _await_decisions(self, version: VersionSubmitted) -> str:
+        while True:
+            # Decision handlers audit and project before the round moves on, so the trail keeps order.
+            await workflow.wait_condition(
+                lambda: (
+                    (self._round_settled() or self._withdrawn or self._revoked is not None)
+                    and workflow.all_handlers_finished()
+                )
+            )
+            await self._activity(
+                CLOSE_REVIEW_TASKS,
+                CloseReviewTasksInput(self._draft_id, version.version),
+                REVIEW_TASK_QUEUE,
+                None,
+            )
+            if self._withdrawn:
+                return "withdrawn"
+            if self._revoked is not None:
+                await self._consent_revoked_back_to_author()
+                return "changes_requested"
+            if self._round_settled():
+                break
+            # An approval was voided while the tasks were closing: open the voided stages again.
+            await self._reopen_tasks([n for n, s in self._stages.items() if s.status == "voided"])
         outcome = self._round_outcome()
         action = {"approved": "draft.approved", "rejected": "draft.rejected"}.get(
             outcome, "draft.changes_requested"
@@ -221,22 +263,26 @@ class PostApprovalWorkflow:
         return outcome
 
     async def _wait_for_schedule(self) -> bool:
-        """Hold an approved post until its scheduled time; True when it was withdrawn meanwhile."""
+        """Hold an approved post until its scheduled time; True when it was withdrawn meanwhile
+        (False, early, when an approval was voided: the caller sends it back to review)."""
         assert self._current is not None
         if not self._current.scheduled_at:
             return False
         when = datetime.fromisoformat(self._current.scheduled_at)
         delay = when - workflow.now()
-        if delay <= timedelta(0):
+        if delay <= timedelta(0) or not self._all_approved():
             return False
         await self._transition("scheduled", "post.scheduled", {"scheduled_at": self._current.scheduled_at})
         try:
+            # A voided approval also ends the wait: the post goes back to review.
             await workflow.wait_condition(
-                lambda: self._withdrawn, timeout=delay, timeout_summary="scheduled_at"
+                lambda: self._withdrawn or not self._all_approved() or self._revoked is not None,
+                timeout=delay,
+                timeout_summary="scheduled_at",
             )
         except TimeoutError:
             return False
-        return True
+        return self._withdrawn
 
     async def _publish(self, version: VersionSubmitted) -> None:
         self._publishing = True
@@ -270,6 +316,55 @@ class PostApprovalWorkflow:
                 ]
             },
         )
+
+    async def _consent_holds(self, version: VersionSubmitted, categories: list[str], action: str) -> bool:
+        """Patient content needs an active consent covering its names, images and channels."""
+        check = await self._activity(
+            CHECK_CONSENT,
+            ConsentCheckInput(
+                self._draft_id,
+                version.version,
+                version.content_hash,
+                list(version.channels),
+                workflow.now().isoformat(),
+                version.patient_content,
+                list(categories),
+            ),
+            DRAFTS_TASK_QUEUE,
+            ConsentCheckResult,
+        )
+        if check.ok:
+            return True
+        self._note = "consent: " + "; ".join(check.reasons)
+        await self._transition(
+            "changes_requested", action, {"reasons": check.reasons, "consent_ids": check.consent_ids}
+        )
+        return False
+
+    async def _consent_revoked_back_to_author(self) -> None:
+        assert self._revoked is not None
+        revoked = self._revoked
+        if self._current is not None:
+            await self._activity(
+                CLOSE_REVIEW_TASKS,
+                CloseReviewTasksInput(self._draft_id, self._current.version),
+                REVIEW_TASK_QUEUE,
+                None,
+            )
+        self._note = f"consent {revoked.consent_id} was revoked" + (
+            f": {revoked.reason}" if revoked.reason else ""
+        )
+        await self._transition(
+            "changes_requested",
+            "consent.revoked",
+            {"consent_id": revoked.consent_id, "revoked_by": revoked.revoked_by},
+        )
+
+    @workflow.signal(name=CONSENT_REVOKED_SIGNAL)
+    def consent_revoked(self, revoked: ConsentRevoked) -> None:
+        if self._status in FINAL_STATUSES or self._publishing or self._withdrawn:
+            return  # published posts are taken down by the drafts service; nothing to stop here
+        self._revoked = revoked
 
     # --- decisions ------------------------------------------------------------------------------
 
@@ -350,7 +445,9 @@ class PostApprovalWorkflow:
                 REFUSED_FORBIDDEN,
                 f"you already decided the {earlier} stage of this draft; one person decides one stage",
             )
-        if stage.status != "pending":
+        if request.decider_id in self._offboarded:
+            raise _refuse(REFUSED_FORBIDDEN, "the decider was offboarded; their decisions no longer count")
+        if stage.status not in ("pending", "voided"):
             raise _refuse(REFUSED_CONFLICT, f"the {request.stage} stage is already {stage.status}")
         if not self._stage_is_open(request.stage):
             raise _refuse(REFUSED_CONFLICT, f"the {request.stage} stage waits for earlier stages")
@@ -453,6 +550,90 @@ class PostApprovalWorkflow:
                 REFUSED_CONFLICT, "the renewed requirement must clear the findings and change nothing else"
             )
 
+    # --- offboarding ----------------------------------------------------------------------------
+
+    @workflow.update(name=VOID_APPROVALS_UPDATE)
+    async def void_approvals(self, request: VoidApprovals) -> ApprovalsVoided:
+        """The reviewer was offboarded: their approvals of this round stop counting.
+
+        Each stage they approved shows `voided` (with a `voided` entry in its decision history)
+        and is open to another reviewer; their signed approval is dropped, so the publisher never
+        receives it. An approved or scheduled post goes back to review.
+        """
+        assert self._current is not None
+        names = self._approved_by(request.user_id)
+        voided_at = workflow.now().isoformat()
+        for name in names:
+            stage = self._stages[name]
+            approver = stage.decisions[-1]
+            stage.status = "voided"
+            stage.decisions.append(
+                DecisionSnapshot(
+                    decider=request.user_id,
+                    decider_name=approver.decider_name,
+                    decision="voided",
+                    reason=request.reason,
+                    at=voided_at,
+                    content_hash=self._current.content_hash,
+                )
+            )
+            self._approvals.pop(name, None)
+        self._stage_of_decider.pop(request.user_id, None)
+        self._offboarded.add(request.user_id)
+        previous = self._status
+        if previous in ("approved", "scheduled"):
+            self._status = "in_review"
+        self._note = f"approval voided: {request.reason}"
+        # Everything above runs before the first await: a decision or the publish step sees it.
+        await self._reopen_tasks(names)
+        await self._audit(
+            SYSTEM_ACTOR,
+            "decision.voided",
+            {
+                "user_id": request.user_id,
+                "stages": names,
+                "reason": request.reason,
+                "previous_status": previous,
+            },
+        )
+        await self._project()
+        return ApprovalsVoided(stages=names, draft_status=self._status)
+
+    @void_approvals.validator
+    def _check_void(self, request: VoidApprovals) -> None:
+        if self._status in FINAL_STATUSES or self._withdrawn or self._current is None:
+            raise _refuse(REFUSED_CONFLICT, f"nothing to void: the draft is {self._status}")
+        if self._publishing:
+            raise _refuse(REFUSED_CONFLICT, "the post is being published; take it down instead")
+        if not request.reason.strip():
+            raise _refuse(REFUSED_INVALID, "voiding approvals needs a reason")
+        if not self._approved_by(request.user_id):
+            raise _refuse(REFUSED_CONFLICT, "this user holds no approval of the version under review")
+
+    async def _reopen_tasks(self, names: list[str]) -> None:
+        assert self._current is not None
+        await self._activity(
+            OPEN_REVIEW_TASKS,
+            OpenReviewTasksInput(
+                self._draft_id,
+                self._current.version,
+                self._current.content_hash,
+                self._author_id,
+                self._policy_version,
+                [self._stages[name].requirement for name in names],
+                reopen=True,
+            ),
+            REVIEW_TASK_QUEUE,
+            None,
+        )
+
+    def _approved_by(self, user_id: str) -> list[str]:
+        return [
+            name
+            for name, stage in self._stages.items()
+            if stage.status == "approved" and stage.decisions and stage.decisions[-1].decider == user_id
+        ]
+
     # --- submissions and withdrawal -------------------------------------------------------------
 
     @workflow.signal(name=SUBMIT_VERSION_SIGNAL)
@@ -493,6 +674,9 @@ class PostApprovalWorkflow:
             if sequential and other.status != "approved":
                 return False
         return True
+
+    def _all_approved(self) -> bool:
+        return bool(self._stages) and all(s.status == "approved" for s in self._stages.values())
 
     def _round_settled(self) -> bool:
         statuses = [s.status for s in self._stages.values()]

@@ -23,7 +23,9 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+# Commit before the response is sent (scope="function"), so a client never sees a 201 for a row
+# that a following request cannot read yet.
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
 def get_audit_service(session: SessionDep) -> AuditService:

@@ -1,10 +1,17 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 from services.kit.settings import KitSettings
 
 
 class DraftsSettings(KitSettings):
     drafts_database_url: str | None = None
+    # AES-256 key (base64) for consent records' identifying fields and signed forms; generated
+    # under var/keys/consent.key when not given.
+    consent_key: str | None = None
+    # Sanitized media are stored content-addressed here (var/media/<sha256>).
+    media_dir: Path | None = None
 
     @property
     def database_url(self) -> str:
@@ -13,6 +20,12 @@ class DraftsSettings(KitSettings):
     @property
     def database_schema(self) -> str | None:
         return self.schema_for("drafts", self.database_url)
+
+    @property
+    def media_path(self) -> Path:
+        path = self.media_dir or self.var_dir / "media"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
 
 
 def get_settings() -> DraftsSettings:

@@ -9,7 +9,9 @@ from fastapi import FastAPI
 from services.drafts.activities import DraftActivities
 from services.drafts.channels import PublisherChannelCatalog
 from services.drafts.config import get_settings
-from services.drafts.endpoints import internal, router
+from services.drafts.endpoints import consents_router, internal, router, takedowns_router
+from services.drafts.media_store import MediaStore
+from services.drafts.sealing import FieldSealer, load_consent_key
 from services.kit.app import create_service_app
 from services.kit.audit_client import AuditClient
 from services.kit.auth import JwksKeySet, load_internal_token
@@ -26,6 +28,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.settings = settings
     app.state.sessionmaker = create_sessionmaker(engine)
     app.state.internal_token = load_internal_token(settings)
+    app.state.sealer = FieldSealer(load_consent_key(settings, settings.consent_key))
+    app.state.media_store = MediaStore(settings.media_path)
     async with (
         httpx.AsyncClient() as http,
         internal_client(settings.service_url("audit"), app.state.internal_token) as audit_http,
@@ -36,8 +40,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.temporal = None
         if settings.temporal_enabled:
             app.state.temporal = await connect(settings)
-            activities = DraftActivities(app.state.sessionmaker, app.state.audit, app.state.channels)
-            async with running_worker(app.state.temporal, DRAFTS_TASK_QUEUE, [activities.update_draft_state]):
+            activities = DraftActivities(
+                app.state.sessionmaker, app.state.audit, app.state.channels, app.state.sealer
+            )
+            async with running_worker(
+                app.state.temporal,
+                DRAFTS_TASK_QUEUE,
+                [activities.update_draft_state, activities.check_consent],
+            ):
                 yield
         else:
             yield
@@ -47,7 +57,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 app = create_service_app(
     service="drafts",
     title="Clearpost drafts",
-    description="Drafts, versions and their content hashes.",
+    description="Drafts, versions and their content hashes; media; patient consent records; takedown tasks.",
     lifespan=lifespan,
-    routers=[router, internal],
+    routers=[router, consents_router, takedowns_router, internal],
 )

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+import re
+from datetime import date, datetime
+from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 MAX_BODY_CHARS = 20_000
+MAX_CONSENTS = 10
+DIGEST = re.compile(r"^[0-9a-f]{64}$")
 
 
 class DraftIn(BaseModel):
@@ -17,7 +20,13 @@ class DraftIn(BaseModel):
     body: str = Field(min_length=1, max_length=MAX_BODY_CHARS)
     channels: list[str] = Field(min_length=1, max_length=10)
     patient_content: bool = False
-    consent_id: str | None = Field(default=None, max_length=64)
+    consent_ids: list[str] = Field(default_factory=list, max_length=MAX_CONSENTS)
+    consent_id: str | None = Field(
+        default=None,
+        max_length=64,
+        description="Deprecated: one consent; use consent_ids. Merged into consent_ids when given.",
+        json_schema_extra={"deprecated": True},
+    )
     scheduled_at: AwareDatetime | None = None
 
     @field_validator("channels")
@@ -26,6 +35,20 @@ class DraftIn(BaseModel):
         if len(set(value)) != len(value):
             raise ValueError("channels must not repeat")
         return value
+
+    @field_validator("consent_ids")
+    @classmethod
+    def _consent_ids(cls, value: list[str]) -> list[str]:
+        if any(not v or len(v) > 64 for v in value):
+            raise ValueError("each consent id is 1 to 64 characters")
+        return list(dict.fromkeys(value))
+
+    @model_validator(mode="after")
+    def _merge_deprecated_consent_id(self) -> DraftIn:
+        if self.consent_id and self.consent_id not in self.consent_ids:
+            self.consent_ids = [self.consent_id, *self.consent_ids]
+        self.consent_id = None
+        return self
 
 
 class WithdrawIn(BaseModel):
@@ -50,6 +73,22 @@ class StageOut(BaseModel):
     decisions: list[DecisionOut] = []
 
 
+class MediaOut(BaseModel):
+    """One image of the draft's current version, and what is known about who it shows."""
+
+    digest: str
+    media_type: str
+    width: int
+    height: int
+    size: int
+    faces: list[list[int]] = Field(description="Boxes [x, y, w, h] of the faces found")
+    staff_stock: bool = Field(description="The author says it shows staff or is a stock photo")
+    staff_stock_confirmed_by: str | None
+    consent_id: str | None = Field(description="The consent the author names for this image")
+    patient: bool = Field(description="Counts as patient content: a face not confirmed as staff/stock")
+    url: str
+
+
 class DraftOut(BaseModel):
     id: str
     version: int
@@ -59,7 +98,9 @@ class DraftOut(BaseModel):
     body: str
     channels: list[str]
     patient_content: bool
-    consent_id: str | None
+    consent_ids: list[str] = []
+    consent_id: str | None = Field(default=None, description="Deprecated: the first of consent_ids")
+    media: list[MediaOut] = []
     scheduled_at: datetime | None
     author_id: str
     author_name: str
@@ -93,8 +134,12 @@ class VersionContent(BaseModel):
     body: str
     channels: list[str]
     patient_content: bool
-    consent_id: str | None
+    consent_ids: list[str] = []
+    consent_id: str | None = None  # deprecated: the first of consent_ids
+    # Whether a consent the version relies on is active now (screening's consent_missing rule).
+    consent_on_file: bool = False
     media_digests: list[str]
+    media: list[MediaOut] = []
     content_hash: str
     author_id: str
     created_at: datetime
@@ -109,7 +154,9 @@ class VersionOut(BaseModel):
     body: str
     channels: list[str]
     patient_content: bool
-    consent_id: str | None
+    consent_ids: list[str] = []
+    consent_id: str | None = None  # deprecated: the first of consent_ids
+    media_digests: list[str] = []
     scheduled_at: datetime | None
     content_hash: str
     created_at: datetime
@@ -118,3 +165,150 @@ class VersionOut(BaseModel):
 class VersionList(BaseModel):
     draft_id: str
     versions: list[VersionOut]
+
+
+# --- media --------------------------------------------------------------------------------------
+
+
+class MediaPatch(BaseModel):
+    """The author's statements about an image: staff/stock (needs compliance to confirm), its consent."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    staff_stock: bool | None = None
+    consent_id: str | None = Field(default=None, max_length=64)
+    clear_consent: bool = False
+
+
+# --- consent records ----------------------------------------------------------------------------
+
+
+class ConsentIn(BaseModel):
+    """A patient's written consent as compliance records it (the signed form is uploaded with it)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    patient_ref: str = Field(
+        min_length=1,
+        max_length=200,
+        description="The organization's reference for the patient (as little as it needs); encrypted at rest",
+    )
+    first_name: str = Field(min_length=1, max_length=100, description="Encrypted at rest")
+    last_name: str = Field(default="", max_length=100, description="Encrypted at rest")
+    name_use: Literal["none", "first_name", "full_name"] = Field(
+        description="How a post may name the patient: not at all, first name only, or full name"
+    )
+    story_use: bool = Field(description="The patient's story may be told")
+    channels: list[str] = Field(min_length=1, max_length=10, description="Channels the consent covers")
+    media_digests: list[str] = Field(
+        default_factory=list, max_length=50, description="SHA-256 digests of the images it covers"
+    )
+    collected_by: str = Field(min_length=1, max_length=200, description="Who collected the signed form")
+    collected_on: date
+    expires_on: date
+
+    @field_validator("media_digests")
+    @classmethod
+    def _digests(cls, value: list[str]) -> list[str]:
+        for digest in value:
+            if not DIGEST.match(digest):
+                raise ValueError("media digests are 64 lowercase hex characters (SHA-256)")
+        return list(dict.fromkeys(value))
+
+    @field_validator("channels")
+    @classmethod
+    def _channels(cls, value: list[str]) -> list[str]:
+        return list(dict.fromkeys(value))
+
+    @model_validator(mode="after")
+    def _dates(self) -> ConsentIn:
+        if self.expires_on < self.collected_on:
+            raise ValueError("expires_on must not be before collected_on")
+        if self.name_use != "none" and not self.first_name.strip():
+            raise ValueError("a first name is needed")
+        return self
+
+
+class ConsentScope(BaseModel):
+    """What a consent covers and its state, without who the patient is (for a draft's readers)."""
+
+    id: str
+    state: Literal["active", "expired", "revoked"]
+    name_use: str
+    story_use: bool
+    channels: list[str]
+    media_digests: list[str]
+    collected_on: date
+    expires_on: date
+    revoked_at: datetime | None
+    form_media_type: str
+    form_url: str
+
+
+class ConsentOut(ConsentScope):
+    """The whole record, for compliance and admins (reading it is an audit event)."""
+
+    patient_ref: str
+    first_name: str
+    last_name: str
+    collected_by: str
+    recorded_by: str
+    recorded_at: datetime
+    revoked_by: str | None
+    revoke_reason: str
+    form_digest: str
+    form_size: int
+
+
+class ConsentList(BaseModel):
+    consents: list[ConsentOut]
+
+
+class DraftConsents(BaseModel):
+    draft_id: str
+    consents: list[ConsentScope]
+    missing: list[str] = Field(default_factory=list, description="Named ids with no record")
+
+
+class RevokeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class RevocationEffect(BaseModel):
+    draft_id: str
+    status_before: str
+    action: Literal["withdrawn", "sent_back_to_review", "takedown_required", "none", "signal_failed"]
+    detail: str = ""
+
+
+class RevocationOut(BaseModel):
+    consent: ConsentOut
+    effects: list[RevocationEffect]
+
+
+# --- takedown tasks -----------------------------------------------------------------------------
+
+
+class TakedownOut(BaseModel):
+    id: str
+    draft_id: str
+    version: int
+    consent_id: str
+    reason: str
+    status: Literal["open", "done"]
+    created_at: datetime
+    completed_at: datetime | None
+    completed_by: str | None
+    note: str
+
+
+class TakedownList(BaseModel):
+    takedowns: list[TakedownOut]
+
+
+class TakedownDone(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: str = Field(default="", max_length=2000)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,12 +11,18 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
 from services.drafts.channels import ChannelCatalog
-from services.drafts.models import Draft, DraftVersion
-from services.drafts.repository import DraftRepository
+from services.drafts.consent_check import MediaFacts
+from services.drafts.errors import PayloadTooLarge, UnsupportedMediaType
+from services.drafts.media import MediaRejected, detect_faces, sanitize_image
+from services.drafts.media_store import MediaStore
+from services.drafts.models import Draft, DraftMedia, DraftVersion, VersionConsent
+from services.drafts.repository import ConsentRepository, DraftRepository
 from services.drafts.schemas import (
     DraftIn,
     DraftOut,
     DraftSummary,
+    MediaOut,
+    MediaPatch,
     StageOut,
     VersionContent,
     VersionOut,
@@ -46,7 +53,8 @@ from workflows.contracts import (
 
 EDITABLE = ("draft", "changes_requested")
 SUBMITTABLE = ("draft", "changes_requested")
-FINAL = ("published", "rejected", "withdrawn")
+FINAL = ("published", "rejected", "withdrawn", "takedown_required")
+MAX_MEDIA_PER_VERSION = 10
 READER_ROLES = ("legal", "compliance", "medical", "publisher", "auditor", "admin")
 
 
@@ -62,11 +70,14 @@ class DraftService:
         audit: AuditClient,
         temporal: Client | None,
         channels: ChannelCatalog,
+        media_store: MediaStore | None = None,
     ) -> None:
         self._repo = DraftRepository(session)
+        self._consents = ConsentRepository(session)
         self._audit = audit
         self._temporal = temporal
         self._channels = channels
+        self._media_store = media_store
 
     # --- reads -------------------------------------------------------------------------------
 
@@ -85,7 +96,20 @@ class DraftService:
         self._check_can_read(draft, principal)
         version = await self._repo.get_version(draft.id, draft.current_version)
         assert version is not None
-        return self._out(draft, version)
+        return self._out(draft, version, await self._repo.media(draft.id))
+
+    async def readable(self, draft_id: str, principal: Principal) -> tuple[Draft, DraftVersion]:
+        """The draft and its current version, for someone allowed to read it."""
+        draft = await self._load(draft_id)
+        self._check_can_read(draft, principal)
+        version = await self._repo.get_version(draft.id, draft.current_version)
+        assert version is not None
+        return draft, version
+
+    async def relied_consent_ids(self, draft: Draft, version: DraftVersion) -> list[str]:
+        media = await self._repo.media(draft.id)
+        named = [media[d].consent_id for d in version.media_digests if d in media and media[d].consent_id]
+        return list(dict.fromkeys([*version.consent_ids, *(c for c in named if c)]))
 
     async def versions(self, draft_id: str, principal: Principal) -> list[VersionOut]:
         """Every version of a draft, oldest first, for whoever may read the draft."""
@@ -98,7 +122,9 @@ class DraftService:
                 body=v.body,
                 channels=v.channels,
                 patient_content=v.patient_content,
-                consent_id=v.consent_id,
+                consent_ids=list(v.consent_ids),
+                consent_id=v.consent_ids[0] if v.consent_ids else None,
+                media_digests=list(v.media_digests),
                 scheduled_at=v.scheduled_at,
                 content_hash=v.content_hash,
                 created_at=v.created_at,
@@ -129,6 +155,11 @@ class DraftService:
         row = await self._repo.get_version(draft_id, version)
         if row is None:
             raise NotFound(f"draft {draft_id} has no version {version}")
+        media = await self._repo.media(draft.id)
+        relied = await self.relied_consent_ids(draft, row)
+        consents = await self._consents.get_many(relied)
+        now = _now()
+        on_file = any(c.revoked_at is None and now.date() <= c.expires_on for c in consents.values())
         return VersionContent(
             draft_id=draft_id,
             version=row.version,
@@ -136,8 +167,11 @@ class DraftService:
             body=row.body,
             channels=row.channels,
             patient_content=row.patient_content,
-            consent_id=row.consent_id,
+            consent_ids=list(row.consent_ids),
+            consent_id=row.consent_ids[0] if row.consent_ids else None,
+            consent_on_file=on_file,
             media_digests=row.media_digests,
+            media=[_media_out(draft.id, media[d]) for d in row.media_digests if d in media],
             content_hash=row.content_hash,
             author_id=draft.author_id,
             created_at=row.created_at,
@@ -155,17 +189,31 @@ class DraftService:
             )
         if data.scheduled_at is not None and data.scheduled_at <= _now():
             raise BadRequest("scheduled_at must be in the future", code="invalid_schedule")
+        await self._check_consents_exist(data.consent_ids)
 
-    def _new_version(self, draft_id: str, number: int, data: DraftIn, principal: Principal) -> DraftVersion:
-        media: list[str] = []
-        return DraftVersion(
+    async def _check_consents_exist(self, consent_ids: Sequence[str]) -> None:
+        known = await self._consents.get_many(consent_ids)
+        unknown = [c for c in consent_ids if c not in known]
+        if unknown:
+            raise BadRequest(f"no consent record {', '.join(unknown)}", code="unknown_consent")
+
+    def _new_version(
+        self,
+        draft_id: str,
+        number: int,
+        data: DraftIn,
+        principal: Principal,
+        media: Sequence[str] = (),
+    ) -> DraftVersion:
+        media = [*media]
+        version = DraftVersion(
             draft_id=draft_id,
             version=number,
             title=data.title,
             body=data.body,
             channels=list(data.channels),
             patient_content=data.patient_content,
-            consent_id=data.consent_id,
+            consent_ids=list(data.consent_ids),
             scheduled_at=data.scheduled_at,
             media_digests=media,
             content_hash=content_hash(
@@ -173,6 +221,20 @@ class DraftService:
             ),
             created_by=principal.user_id,
             created_at=_now(),
+        )
+        for consent_id in version.consent_ids:
+            self._repo.add(VersionConsent(draft_id=draft_id, version=number, consent_id=consent_id))
+        return version
+
+    @staticmethod
+    def _as_input(version: DraftVersion) -> DraftIn:
+        return DraftIn(
+            title=version.title,
+            body=version.body,
+            channels=list(version.channels),
+            patient_content=version.patient_content,
+            consent_ids=list(version.consent_ids),
+            scheduled_at=version.scheduled_at,
         )
 
     async def create(self, data: DraftIn, principal: Principal, bearer_token: str) -> DraftOut:
@@ -192,8 +254,9 @@ class DraftService:
             created_at=now,
             updated_at=now,
         )
-        version = self._new_version(draft.id, 1, data, principal)
         self._repo.add(draft)
+        await self._repo.flush()
+        version = self._new_version(draft.id, 1, data, principal)
         self._repo.add(version)
         await self._repo.flush()
         await self._audit.append(
@@ -205,9 +268,10 @@ class DraftService:
                 "content_hash": version.content_hash,
                 "channels": version.channels,
                 "patient_content": version.patient_content,
+                **({"consent_ids": version.consent_ids} if version.consent_ids else {}),
             },
         )
-        return self._out(draft, version)
+        return self._out(draft, version, {})
 
     async def revise(self, draft_id: str, data: DraftIn, principal: Principal, bearer_token: str) -> DraftOut:
         draft = await self._load(draft_id, for_update=True)
@@ -216,19 +280,191 @@ class DraftService:
         if draft.status not in EDITABLE:
             raise Conflict(f"a draft in status {draft.status!r} cannot be changed", code="not_editable")
         await self._validate(data, bearer_token)
-        number = draft.current_version + 1
-        version = self._new_version(draft.id, number, data, principal)
-        self._repo.add(version)
-        draft.current_version = number
-        draft.updated_at = _now()
-        await self._repo.flush()
+        previous = await self._repo.get_version(draft.id, draft.current_version)
+        assert previous is not None
+        # The images stay with the draft until the author removes them (DELETE .../media/{digest}).
+        version = await self._append_version(draft, data, principal, list(previous.media_digests))
         await self._audit.append(
             actor=principal.user_id,
             action="draft.version_created",
             subject=f"draft:{draft.id}",
-            details={"version": number, "content_hash": version.content_hash, "channels": version.channels},
+            details={
+                "version": version.version,
+                "content_hash": version.content_hash,
+                "channels": version.channels,
+            },
         )
-        return self._out(draft, version)
+        return self._out(draft, version, await self._repo.media(draft.id))
+
+    async def _append_version(
+        self, draft: Draft, data: DraftIn, principal: Principal, media: Sequence[str]
+    ) -> DraftVersion:
+        number = draft.current_version + 1
+        version = self._new_version(draft.id, number, data, principal, media)
+        self._repo.add(version)
+        draft.current_version = number
+        draft.updated_at = _now()
+        await self._repo.flush()
+        return version
+
+    # --- media -------------------------------------------------------------------------------
+
+    async def _editable_by_author(self, draft_id: str, principal: Principal) -> tuple[Draft, DraftVersion]:
+        draft = await self._load(draft_id, for_update=True)
+        if draft.author_id != principal.user_id:
+            raise Forbidden("only the draft's author may change it")
+        if draft.status not in EDITABLE:
+            raise Conflict(f"a draft in status {draft.status!r} cannot be changed", code="not_editable")
+        version = await self._repo.get_version(draft.id, draft.current_version)
+        assert version is not None
+        return draft, version
+
+    def _store(self) -> MediaStore:
+        if self._media_store is None:
+            raise UpstreamUnavailable("the media store is not configured")
+        return self._media_store
+
+    async def add_media(
+        self,
+        draft_id: str,
+        raw: bytes,
+        principal: Principal,
+        *,
+        staff_stock: bool = False,
+        consent_id: str | None = None,
+    ) -> DraftOut:
+        """Sanitize an image, store it, find faces, and make a new version that carries it."""
+        draft, current = await self._editable_by_author(draft_id, principal)
+        if len(current.media_digests) >= MAX_MEDIA_PER_VERSION:
+            raise Conflict(f"a draft carries at most {MAX_MEDIA_PER_VERSION} images", code="too_many_media")
+        try:
+            image = sanitize_image(raw)
+        except MediaRejected as exc:
+            if exc.too_large:
+                raise PayloadTooLarge(str(exc)) from exc
+            raise UnsupportedMediaType(str(exc)) from exc
+        if image.digest in current.media_digests:
+            raise Conflict("this image is already attached to the draft", code="already_attached")
+        if consent_id:
+            await self._check_consents_exist([consent_id])
+        faces = [list(box) for box in detect_faces(image.data)]
+        await self._store().put(image.digest, image.data)
+        item = await self._repo.get_media(draft.id, image.digest)
+        if item is None:
+            item = DraftMedia(
+                draft_id=draft.id,
+                digest=image.digest,
+                media_type=image.media_type,
+                width=image.width,
+                height=image.height,
+                size=len(image.data),
+                faces=faces,
+                staff_stock=staff_stock,
+                staff_stock_confirmed_by=None,
+                staff_stock_confirmed_at=None,
+                consent_id=consent_id or None,
+                uploaded_by=principal.user_id,
+                uploaded_at=_now(),
+            )
+            self._repo.add(item)
+        version = await self._append_version(
+            draft, self._as_input(current), principal, [*current.media_digests, image.digest]
+        )
+        await self._audit.append(
+            actor=principal.user_id,
+            action="draft.media_added",
+            subject=f"draft:{draft.id}",
+            details={
+                "version": version.version,
+                "content_hash": version.content_hash,
+                "digest": image.digest,
+                "media_type": image.media_type,
+                "faces": len(faces),
+                "staff_stock": item.staff_stock,
+            },
+        )
+        return self._out(draft, version, await self._repo.media(draft.id))
+
+    async def remove_media(self, draft_id: str, digest: str, principal: Principal) -> DraftOut:
+        draft, current = await self._editable_by_author(draft_id, principal)
+        if digest not in current.media_digests:
+            raise NotFound(f"the current version carries no image {digest[:12]}")
+        remaining = [d for d in current.media_digests if d != digest]
+        version = await self._append_version(draft, self._as_input(current), principal, remaining)
+        await self._audit.append(
+            actor=principal.user_id,
+            action="draft.media_removed",
+            subject=f"draft:{draft.id}",
+            details={"version": version.version, "content_hash": version.content_hash, "digest": digest},
+        )
+        return self._out(draft, version, await self._repo.media(draft.id))
+
+    async def update_media(
+        self, draft_id: str, digest: str, patch: MediaPatch, principal: Principal
+    ) -> MediaOut:
+        """The author marks an image staff/stock (compliance must confirm) or names its consent."""
+        draft, current = await self._editable_by_author(draft_id, principal)
+        item = await self._repo.get_media(draft.id, digest)
+        if item is None or digest not in current.media_digests:
+            raise NotFound(f"the current version carries no image {digest[:12]}")
+        if patch.staff_stock is not None and patch.staff_stock != item.staff_stock:
+            item.staff_stock = patch.staff_stock
+            item.staff_stock_confirmed_by, item.staff_stock_confirmed_at = None, None
+        if patch.clear_consent:
+            item.consent_id = None
+        elif patch.consent_id:
+            await self._check_consents_exist([patch.consent_id])
+            item.consent_id = patch.consent_id
+        await self._repo.flush()
+        await self._audit.append(
+            actor=principal.user_id,
+            action="draft.media_updated",
+            subject=f"draft:{draft.id}",
+            details={"digest": digest, "staff_stock": item.staff_stock, "consent_id": item.consent_id},
+        )
+        return _media_out(draft.id, item)
+
+    async def confirm_staff_stock(self, draft_id: str, digest: str, principal: Principal) -> MediaOut:
+        """A compliance reviewer agrees the image shows staff or is stock: it stops counting as a patient."""
+        if not principal.has_any("compliance"):
+            raise Forbidden("only compliance reviewers confirm that an image shows staff or is stock")
+        draft = await self._load(draft_id)
+        if draft.author_id == principal.user_id:
+            raise Forbidden("the author of a draft may not confirm its own images")
+        item = await self._repo.get_media(draft.id, digest)
+        if item is None:
+            raise NotFound(f"draft {draft_id} has no image {digest[:12]}")
+        if not item.staff_stock:
+            raise Conflict("the author has not marked this image as staff or stock", code="not_marked")
+        item.staff_stock_confirmed_by, item.staff_stock_confirmed_at = principal.user_id, _now()
+        await self._repo.flush()
+        await self._audit.append(
+            actor=principal.user_id,
+            action="media.staff_stock_confirmed",
+            subject=f"draft:{draft.id}",
+            details={"digest": digest, "faces": len(item.faces)},
+        )
+        return _media_out(draft.id, item)
+
+    async def media_bytes(self, draft_id: str, digest: str, principal: Principal) -> tuple[bytes, str]:
+        draft = await self._load(draft_id)
+        self._check_can_read(draft, principal)
+        item = await self._repo.get_media(draft.id, digest)
+        if item is None:
+            raise NotFound(f"draft {draft_id} has no image {digest[:12]}")
+        data = await self._store().get(digest)
+        if data is None:
+            raise NotFound(f"image {digest[:12]} is missing from the media store")
+        return data, item.media_type
+
+    async def stored_media(self, digest: str) -> tuple[bytes, str]:
+        """For services (the publisher): any attached image by digest."""
+        if not await self._repo.media_digest_known(digest):
+            raise NotFound(f"no image {digest[:12]}")
+        data = await self._store().get(digest)
+        if data is None:
+            raise NotFound(f"image {digest[:12]} is missing from the media store")
+        return data, _media_type_of(data)
 
     def _client(self) -> Client:
         if self._temporal is None:
@@ -284,7 +520,7 @@ class DraftService:
             subject=f"draft:{draft.id}",
             details={"version": version.version, "content_hash": version.content_hash},
         )
-        return self._out(draft, version)
+        return self._out(draft, version, await self._repo.media(draft.id))
 
     async def withdraw(self, draft_id: str, principal: Principal, reason: str) -> DraftOut:
         # No row lock here: a submitted draft's withdrawal waits on the workflow, whose handler
@@ -310,7 +546,7 @@ class DraftService:
                 subject=f"draft:{draft.id}",
                 details={"version": draft.current_version, "reason": reason},
             )
-            return self._out(draft, version)
+            return self._out(draft, version, await self._repo.media(draft.id))
         handle = self._client().get_workflow_handle(workflow_id_for(draft.id))
         try:
             accepted = await handle.execute_update(
@@ -322,7 +558,7 @@ class DraftService:
             raise refusal_to_error(exc) from exc
         except RPCError as exc:
             raise UpstreamUnavailable(f"the workflow engine did not take the withdrawal: {exc}") from exc
-        out = self._out(draft, version)
+        out = self._out(draft, version, await self._repo.media(draft.id))
         out.status = accepted.status
         return out
 
@@ -348,7 +584,7 @@ class DraftService:
         return True
 
     @staticmethod
-    def _out(draft: Draft, version: DraftVersion) -> DraftOut:
+    def _out(draft: Draft, version: DraftVersion, media: dict[str, DraftMedia]) -> DraftOut:
         return DraftOut(
             id=draft.id,
             version=version.version,
@@ -358,7 +594,9 @@ class DraftService:
             body=version.body,
             channels=version.channels,
             patient_content=version.patient_content,
-            consent_id=version.consent_id,
+            consent_ids=list(version.consent_ids),
+            consent_id=version.consent_ids[0] if version.consent_ids else None,
+            media=[_media_out(draft.id, media[d]) for d in version.media_digests if d in media],
             scheduled_at=version.scheduled_at,
             author_id=draft.author_id,
             author_name=draft.author_name,
@@ -367,3 +605,33 @@ class DraftService:
             created_at=draft.created_at,
             updated_at=draft.updated_at,
         )
+
+
+def _media_out(draft_id: str, item: DraftMedia) -> MediaOut:
+    facts = MediaFacts(
+        digest=item.digest,
+        faces=len(item.faces),
+        staff_stock=item.staff_stock,
+        staff_stock_confirmed=item.staff_stock_confirmed_by is not None,
+    )
+    return MediaOut(
+        digest=item.digest,
+        media_type=item.media_type,
+        width=item.width,
+        height=item.height,
+        size=item.size,
+        faces=[list(box) for box in item.faces],
+        staff_stock=item.staff_stock,
+        staff_stock_confirmed_by=item.staff_stock_confirmed_by,
+        consent_id=item.consent_id,
+        patient=facts.shows_a_patient,
+        url=f"/api/v1/drafts/{draft_id}/media/{item.digest}",
+    )
+
+
+def _media_type_of(data: bytes) -> str:
+    if data.startswith(b"\xff\xd8"):
+        return "image/jpeg"
+    if data.startswith(b"\x89PNG"):
+        return "image/png"
+    return "image/webp"

@@ -11,6 +11,14 @@ class GatewaySettings(KitSettings):
     # Seconds the proxy waits for an upstream to accept a connection / send the next chunk.
     gateway_upstream_connect_timeout: float = 5.0
     gateway_upstream_read_timeout: float = 60.0
+    # The identity provider's bearer credential for /scim/v2 (else var/keys/scim-token, made once).
+    gateway_scim_token: str | None = None
+    # Failed password entries (sign-in and re-entry at signing) allowed per window before the
+    # account (or the client address) is locked for `gateway_lockout_seconds`.
+    gateway_max_failures_per_account: int = 5
+    gateway_max_failures_per_address: int = 20
+    gateway_failure_window_seconds: int = 15 * 60
+    gateway_lockout_seconds: int = 15 * 60
 
     @property
     def database_url(self) -> str:

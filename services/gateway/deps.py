@@ -19,7 +19,9 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+# Commit before the response is sent (scope="function"), so a client never sees a 201 for a row
+# that a following request cannot read yet.
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
 def get_auth_service(request: Request, session: SessionDep) -> AuthService:
@@ -34,6 +36,7 @@ def get_auth_service(request: Request, session: SessionDep) -> AuthService:
         audience=settings.jwt_audience,
         ttl_seconds=settings.gateway_token_ttl_seconds,
         refresh_ttl_seconds=settings.gateway_refresh_token_ttl_seconds,
+        throttles=state.throttles,
     )
 
 

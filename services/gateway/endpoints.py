@@ -8,14 +8,25 @@ from fastapi.responses import JSONResponse
 from services.gateway.deps import AdminDep, AuthServiceDep, ProxyDep, UserServiceDep
 from services.gateway.models import User
 from services.gateway.proxy import METHODS, ROUTES
-from services.gateway.schemas import AccessToken, Jwks, Me, UserCreate, UserList, UserOut, UserUpdate
-from services.gateway.service import OFFLINE_SCOPE, REFRESH_FAILED
-from services.kit.auth import CurrentPrincipal
+from services.gateway.schemas import (
+    AccessToken,
+    Jwks,
+    Me,
+    Revocation,
+    RevocationList,
+    UserCreate,
+    UserList,
+    UserOut,
+    UserUpdate,
+)
+from services.gateway.service import OFFLINE_SCOPE, REFRESH_FAILED, LoginLocked
+from services.kit.auth import REVOCATIONS_PATH, CurrentPrincipal, InternalCaller
 from services.kit.errors import BadRequest, NotFound, error_body
 
 auth_router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 users_router = APIRouter(prefix="/api/v1/users", tags=["users"])
 proxy_router = APIRouter(tags=["proxy"])
+internal_router = APIRouter(tags=["internal"], dependencies=[InternalCaller])
 
 
 def _user_out(user: User) -> UserOut:
@@ -32,6 +43,7 @@ def _user_out(user: User) -> UserOut:
 
 @auth_router.post("/token", response_model=AccessToken, response_model_exclude_none=True)
 async def issue_token(
+    request: Request,
     auth: AuthServiceDep,
     response: Response,
     grant_type: Annotated[str, Form(max_length=32)] = "password",
@@ -50,7 +62,20 @@ async def issue_token(
     if grant_type == "password":
         if username is None or password is None:
             raise BadRequest("username and password are required", code="invalid_request")
-        return await auth.login(username, password, offline=OFFLINE_SCOPE in scope.split())
+        # Behind a trusted proxy (the review service, a load balancer) uvicorn has already put the
+        # original client's address here from X-Forwarded-For (--forwarded-allow-ips).
+        address = request.client.host if request.client else None
+        try:
+            return await auth.login(
+                username, password, offline=OFFLINE_SCOPE in scope.split(), address=address
+            )
+        except LoginLocked as exc:
+            # Answered, not raised: the audit of the refusal is already written.
+            return JSONResponse(
+                error_body(exc.code, exc.detail),
+                status_code=exc.status_code,
+                headers={"Cache-Control": "no-store", "Retry-After": str(exc.retry_after)},
+            )
     if grant_type == "refresh_token":
         if not refresh_token:
             raise BadRequest("refresh_token is required", code="invalid_request")
@@ -77,7 +102,9 @@ async def revoke_token(
 
 @auth_router.get("/jwks", response_model=Jwks)
 async def jwks(request: Request) -> Jwks:
-    return Jwks(keys=[request.app.state.signing_key.public_jwk])
+    """Every public key of the gateway's ring: the current one and each retired one, so tokens
+    signed before a rotation keep verifying until they expire."""
+    return Jwks(keys=list(request.app.state.key_ring.published.values()))
 
 
 @auth_router.get("/me", response_model=Me)
@@ -98,6 +125,17 @@ async def create_user(body: UserCreate, admin: AdminDep, users: UserServiceDep) 
 @users_router.patch("/{user_id}", response_model=UserOut)
 async def update_user(user_id: str, body: UserUpdate, admin: AdminDep, users: UserServiceDep) -> UserOut:
     return _user_out(await users.update(user_id, body, actor=admin))
+
+
+@internal_router.get(REVOCATIONS_PATH, response_model=RevocationList)
+async def revocations(users: UserServiceDep) -> RevocationList:
+    """Deactivated users: every service refuses their access tokens (services/kit/auth.py)."""
+    return RevocationList(
+        revoked=[
+            Revocation(user_id=u.id, deactivated_at=u.deactivated_at or u.updated_at)
+            for u in await users.deactivated()
+        ]
+    )
 
 
 async def forward(request: Request, proxy: ProxyDep) -> Response:

@@ -2,32 +2,67 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.gateway.config import get_settings
-from services.gateway.endpoints import auth_router, proxy_router, users_router
-from services.gateway.proxy import BodyLimitMiddleware, UpstreamProxy, upstream_client
-from services.gateway.service import Passwords
+from services.gateway.endpoints import auth_router, internal_router, proxy_router, users_router
+from services.gateway.proxy import UpstreamProxy, upstream_client
+from services.gateway.repository import UserRepository
+from services.gateway.scim import load_scim_token, scim_router
+from services.gateway.service import LoginThrottles, Passwords, ThrottleLimits
 from services.kit.app import create_service_app
 from services.kit.audit_client import AuditClient
-from services.kit.auth import StaticKeySet, load_internal_token
-from services.kit.db import create_engine, create_sessionmaker
+from services.kit.auth import RevocationList, RevocationSource, StaticKeySet, load_internal_token
+from services.kit.db import create_engine, create_sessionmaker, session_scope
 from services.kit.http import internal_client
-from services.kit.tokens import load_or_create_signing_key
+from services.kit.limits import LimitSettings
+from services.kit.tokens import load_key_ring
+
+SIGNING_KEY_NAME = "gateway-signing"
+
+
+def database_revocations(sessionmaker: async_sessionmaker[AsyncSession]) -> RevocationSource:
+    """The gateway reads its own list from its database (the other services ask its internal route)."""
+
+    async def fetch() -> dict[str, datetime]:
+        async with session_scope(sessionmaker) as session:
+            return {
+                u.id: u.deactivated_at or u.updated_at for u in await UserRepository(session).deactivated()
+            }
+
+    return fetch
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings = get_settings()
     engine = create_engine(settings.database_url, schema=settings.database_schema)
-    signing_key = load_or_create_signing_key(settings.keys_dir / "gateway-signing.pem")
+    # The current key signs; every key of the ring (retired ones too) is published and accepted, so
+    # tokens issued before `clearpost keys rotate gateway` work until they expire.
+    ring = load_key_ring(settings.keys_dir, SIGNING_KEY_NAME)
     app.state.settings = settings
     app.state.sessionmaker = create_sessionmaker(engine)
     app.state.internal_token = load_internal_token(settings)
-    app.state.signing_key = signing_key
-    app.state.key_set = StaticKeySet({signing_key.kid: signing_key.public_jwk})
+    app.state.scim_token = load_scim_token(settings)
+    app.state.key_ring = ring
+    app.state.signing_key = ring.current
+    app.state.key_set = StaticKeySet(dict(ring.published))
     app.state.passwords = Passwords()
+    app.state.throttles = LoginThrottles(
+        app.state.sessionmaker,
+        ThrottleLimits(
+            per_account=settings.gateway_max_failures_per_account,
+            per_address=settings.gateway_max_failures_per_address,
+            window_seconds=settings.gateway_failure_window_seconds,
+            lockout_seconds=settings.gateway_lockout_seconds,
+        ),
+    )
+    app.state.revocations = RevocationList(
+        database_revocations(app.state.sessionmaker), interval=LimitSettings().revocation_refresh_seconds
+    )
     upstream = upstream_client(
         connect_timeout=settings.gateway_upstream_connect_timeout,
         read_timeout=settings.gateway_upstream_read_timeout,
@@ -46,8 +81,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 app = create_service_app(
     service="gateway",
     title="Clearpost gateway",
-    description="Clearpost identity (users, tokens, JWKS) and the public front door.",
+    description="Clearpost identity (users, tokens, JWKS, SCIM) and the public front door.",
     lifespan=lifespan,
-    routers=[auth_router, users_router, proxy_router],
+    # The gateway's own /internal route comes before the proxy's catch-all refusal of /internal.
+    routers=[auth_router, users_router, scim_router, internal_router, proxy_router],
 )
-app.add_middleware(BodyLimitMiddleware)

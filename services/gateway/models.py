@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, String
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.kit.db import UTCDateTime, new_metadata
@@ -23,6 +23,9 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Set when the account is closed (kept, never deleted: the audit trail names it); every service
+    # refuses the user's tokens from then on (the revocation list).
+    deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class RefreshToken(Base):
@@ -42,3 +45,18 @@ class RefreshToken(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class LoginThrottle(Base):
+    """Failed password entries of one account or one client address within the current window.
+
+    `key` is `account:<username>` or `address:<ip>`. In the database, not in memory, so neither a
+    restart nor a second gateway process resets the count.
+    """
+
+    __tablename__ = "login_throttles"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

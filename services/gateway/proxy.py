@@ -7,21 +7,22 @@ with flat memory.
 
 from __future__ import annotations
 
-import json
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 
 import httpx
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import StreamingResponse
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.kit.errors import ClearpostError, NotFound, UpstreamUnavailable, error_body
+from services.kit.errors import NotFound, UpstreamUnavailable
+from services.kit.limits import MAX_BODY_BYTES
 from services.kit.settings import KitSettings
 
 # Public path prefix -> owning service. A prefix matches itself and anything below it ("/x/...").
 ROUTES: dict[str, str] = {
     "/api/v1/drafts": "drafts",
+    "/api/v1/consents": "drafts",
+    "/api/v1/takedowns": "drafts",
     "/api/v1/reviews": "review",
     "/api/v1/screenings": "review",
     "/api/v1/policy": "review",
@@ -30,8 +31,6 @@ ROUTES: dict[str, str] = {
     "/api/v1/channels": "publisher",
     "/api/v1/audit": "audit",
 }
-# Largest request body the front door accepts, for its own routes and for proxied ones.
-MAX_BODY_BYTES = 1024 * 1024
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 # Origin and Sec-Fetch-Site let the review UI refuse cross-site form posts (CSRF); the gateway
 # adds X-Forwarded-* of its own (never the caller's) so the UI knows its public origin and scheme.
@@ -61,11 +60,6 @@ RESPONSE_HEADERS = (
     "permissions-policy",
     "cross-origin-opener-policy",
 )
-
-
-class PayloadTooLarge(ClearpostError):
-    status_code = 413
-    code = "payload_too_large"
 
 
 def upstream_client(*, connect_timeout: float, read_timeout: float) -> httpx.AsyncClient:
@@ -107,7 +101,7 @@ class UpstreamProxy:
             ("x-forwarded-host", request.headers.get("host", request.url.netloc)),
             ("x-forwarded-for", request.client.host if request.client else ""),
         ]
-        body = await request.body()  # bounded by BodyLimitMiddleware
+        body = await request.body()  # bounded by services.kit.limits.BodyLimitMiddleware
         upstream_request = self._http.build_request(request.method, url, headers=headers, content=body)
         try:
             upstream = await self._http.send(upstream_request, stream=True)
@@ -124,70 +118,5 @@ class UpstreamProxy:
         return response
 
 
-class BodyLimitMiddleware:
-    """Refuse request bodies over `max_bytes` with 413, whether declared up front or streamed."""
-
-    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None:
-            if not declared.isdigit():
-                await self._reply(send, 400, error_body("bad_request", "invalid Content-Length"))
-                return
-            if int(declared) > self.max_bytes:
-                await self._reply(send, 413, self._too_large())
-                return
-        received = 0
-        exceeded = False
-        started = False
-
-        async def limited_receive() -> Message:
-            nonlocal received, exceeded
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    exceeded = True
-                    raise PayloadTooLarge(self._too_large()["detail"])
-            return message
-
-        async def guarded_send(message: Message) -> None:
-            nonlocal started
-            # Once the limit is hit, whatever the app answers (FastAPI turns a body read failure into
-            # 400) is replaced by our 413 below.
-            if exceeded and not started:
-                return
-            started = True
-            await send(message)
-
-        try:
-            await self.app(scope, limited_receive, guarded_send)
-        except PayloadTooLarge:
-            if started:
-                raise
-        if exceeded and not started:
-            await self._reply(send, 413, self._too_large())
-
-    def _too_large(self) -> dict[str, str]:
-        return error_body("payload_too_large", f"request body exceeds {self.max_bytes} bytes")
-
-    @staticmethod
-    async def _reply(send: Send, status: int, body: dict[str, str]) -> None:
-        payload = json.dumps(body).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(payload)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": payload})
+# The body limit every service applies (services/kit/limits.py) bounds what the proxy forwards.
+__all__ = ["MAX_BODY_BYTES", "METHODS", "ROUTES", "UpstreamProxy", "upstream_client"]

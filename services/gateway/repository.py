@@ -3,10 +3,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.gateway.models import RefreshToken, User
+from services.gateway.models import LoginThrottle, RefreshToken, User
 
 
 class UserRepository:
@@ -28,7 +28,23 @@ class UserRepository:
         statement = select(User).order_by(User.username)
         return (await self._session.execute(statement)).scalars().all()
 
-    def add(self, item: User | RefreshToken) -> None:
+    async def deactivated(self) -> Sequence[User]:
+        statement = select(User).where(User.active.is_(False)).order_by(User.deactivated_at)
+        return (await self._session.execute(statement)).scalars().all()
+
+    async def throttle(self, key: str) -> LoginThrottle | None:
+        statement = (
+            select(LoginThrottle)
+            .where(LoginThrottle.key == key)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        return (await self._session.execute(statement)).scalar_one_or_none()
+
+    async def delete_throttle(self, key: str) -> None:
+        await self._session.execute(delete(LoginThrottle).where(LoginThrottle.key == key))
+
+    def add(self, item: User | RefreshToken | LoginThrottle) -> None:
         self._session.add(item)
 
     async def refresh_token_by_hash(
@@ -47,13 +63,15 @@ class UserRepository:
         )
         await self._session.execute(statement)
 
-    async def revoke_refresh_tokens_of(self, user_id: str, at: datetime) -> None:
+    async def revoke_refresh_tokens_of(self, user_id: str, at: datetime) -> int:
+        """Revoke every live refresh token of a user; returns how many there were."""
         statement = (
             update(RefreshToken)
             .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
             .values(revoked_at=at)
         )
-        await self._session.execute(statement)
+        result = await self._session.execute(statement)
+        return int(getattr(result, "rowcount", 0) or 0)
 
     async def flush(self) -> None:
         await self._session.flush()

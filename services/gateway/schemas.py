@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+Role = Literal["author", "legal", "compliance", "medical", "publisher", "auditor", "admin"]
 ROLES = frozenset({"author", "legal", "compliance", "medical", "publisher", "auditor", "admin"})
 MIN_PASSWORD_CHARS = 12
 # Argon2 hashes any length, but an unbounded password is a free CPU/memory lever for a caller.
@@ -16,10 +17,16 @@ def _normalize_username(value: str) -> str:
     return value.strip().lower()
 
 
-def _validate_roles(value: list[str]) -> list[str]:
-    unknown = sorted(set(value) - ROLES)
-    if unknown:
-        raise ValueError(f"unknown role(s) {', '.join(unknown)}; allowed: {', '.join(sorted(ROLES))}")
+def _known_roles(value: Any) -> Any:
+    # Before type validation, so an unknown role is named plainly (the schema enumerates them).
+    if isinstance(value, list):
+        unknown = sorted({str(v) for v in value} - ROLES)
+        if unknown:
+            raise ValueError(f"unknown role(s) {', '.join(unknown)}; allowed: {', '.join(sorted(ROLES))}")
+    return value
+
+
+def _validate_roles(value: list[Role]) -> list[Role]:
     return sorted(set(value))
 
 
@@ -29,7 +36,12 @@ class UserCreate(BaseModel):
     username: str = Field(min_length=3, max_length=64, pattern=USERNAME_PATTERN)
     display_name: str = Field(min_length=1, max_length=200)
     password: str = Field(min_length=MIN_PASSWORD_CHARS, max_length=MAX_PASSWORD_CHARS)
-    roles: list[str] = Field(min_length=1, max_length=len(ROLES))
+    roles: list[Role] = Field(min_length=1, max_length=len(ROLES))
+
+    @field_validator("roles", mode="before")
+    @classmethod
+    def _roles_known(cls, value: Any) -> Any:
+        return _known_roles(value)
 
     @field_validator("username", mode="before")
     @classmethod
@@ -45,7 +57,7 @@ class UserCreate(BaseModel):
 
     @field_validator("roles")
     @classmethod
-    def _roles(cls, value: list[str]) -> list[str]:
+    def _roles(cls, value: list[Role]) -> list[Role]:
         return _validate_roles(value)
 
 
@@ -53,7 +65,7 @@ class UserUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     display_name: str | None = Field(default=None, min_length=1, max_length=200)
-    roles: list[str] | None = Field(default=None, min_length=1, max_length=len(ROLES))
+    roles: list[Role] | None = Field(default=None, min_length=1, max_length=len(ROLES))
     active: bool | None = None
     password: str | None = Field(default=None, min_length=MIN_PASSWORD_CHARS, max_length=MAX_PASSWORD_CHARS)
 
@@ -64,9 +76,14 @@ class UserUpdate(BaseModel):
             raise ValueError("display_name must not be blank")
         return value.strip() if value is not None else None
 
+    @field_validator("roles", mode="before")
+    @classmethod
+    def _roles_known(cls, value: Any) -> Any:
+        return _known_roles(value)
+
     @field_validator("roles")
     @classmethod
-    def _roles(cls, value: list[str] | None) -> list[str] | None:
+    def _roles(cls, value: list[Role] | None) -> list[Role] | None:
         return _validate_roles(value) if value is not None else None
 
 
@@ -102,3 +119,87 @@ class AccessToken(BaseModel):
 
 class Jwks(BaseModel):
     keys: list[dict[str, Any]]
+
+
+# --- SCIM 2.0 (RFC 7643 / 7644): the identity provider's view of users ----------------------------
+
+SCIM_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
+SCIM_LIST = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+SCIM_PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+SCIM_ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
+
+
+class ScimMeta(BaseModel):
+    resourceType: str = "User"
+    created: datetime
+    lastModified: datetime
+    location: str
+
+
+class ScimName(BaseModel):
+    formatted: str
+
+
+class ScimUser(BaseModel):
+    schemas: list[str] = Field(default_factory=lambda: [SCIM_USER])
+    id: str
+    userName: str
+    displayName: str
+    name: ScimName
+    active: bool
+    meta: ScimMeta
+
+
+class ScimListResponse(BaseModel):
+    schemas: list[str] = Field(default_factory=lambda: [SCIM_LIST])
+    totalResults: int
+    startIndex: int
+    itemsPerPage: int
+    Resources: list[ScimUser]
+
+
+# Clearpost takes one attribute from a provider: `active`. Providers differ in case and in sending
+# booleans as strings; the schema says exactly what is accepted.
+ScimOp = Literal["replace", "Replace", "REPLACE", "add", "Add", "ADD"]
+ScimBool = bool | Literal["true", "false", "True", "False"]
+
+
+class ScimActive(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    active: ScimBool
+
+
+class ScimPathOperation(BaseModel):
+    """`{"op": "replace", "path": "active", "value": false}`"""
+
+    model_config = ConfigDict(extra="forbid")
+
+    op: ScimOp
+    path: Literal["active"]
+    value: ScimBool
+
+
+class ScimValueOperation(BaseModel):
+    """`{"op": "replace", "value": {"active": false}}`"""
+
+    model_config = ConfigDict(extra="forbid")
+
+    op: ScimOp
+    value: ScimActive
+
+
+class ScimPatchOp(BaseModel):
+    schemas: list[Literal["urn:ietf:params:scim:api:messages:2.0:PatchOp"]] = Field(
+        min_length=1, max_length=1
+    )
+    Operations: list[ScimPathOperation | ScimValueOperation] = Field(min_length=1, max_length=32)
+
+
+class Revocation(BaseModel):
+    user_id: str
+    deactivated_at: datetime
+
+
+class RevocationList(BaseModel):
+    revoked: list[Revocation]

@@ -6,6 +6,7 @@ import logging
 import secrets
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -13,11 +14,12 @@ import httpx
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.gateway.models import RefreshToken, User
+from services.gateway.models import LoginThrottle, RefreshToken, User
 from services.gateway.repository import UserRepository
 from services.gateway.schemas import AccessToken, Me, UserCreate, UserUpdate
+from services.kit.db import session_scope
 from services.kit.errors import ClearpostError, Conflict, NotFound, Unauthorized, UpstreamUnavailable
 from services.kit.tokens import Principal, SigningKey, issue_access_token
 
@@ -85,6 +87,87 @@ class Passwords:
         return self._hasher.check_needs_rehash(password_hash)
 
 
+class LoginLocked(ClearpostError):
+    """Too many failed password entries for this account or from this address: try again later."""
+
+    status_code = 429
+    code = "too_many_attempts"
+
+    def __init__(self, retry_after: int) -> None:
+        minutes = max(1, (retry_after + 59) // 60)
+        super().__init__(
+            f"too many failed sign-ins; try again in {minutes} minute{'s' if minutes != 1 else ''}"
+        )
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class ThrottleLimits:
+    per_account: int = 5
+    per_address: int = 20
+    window_seconds: int = 15 * 60
+    lockout_seconds: int = 15 * 60
+
+
+class LoginThrottles:
+    """Failed password entries per account and per client address, kept in the gateway database.
+
+    Each operation is its own unit of work, committed whatever the login's own outcome: a refused
+    login rolls its request back, and its failure must still count.
+    """
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], limits: ThrottleLimits) -> None:
+        self._sessionmaker = sessionmaker
+        self.limits = limits
+
+    def _keys(self, username: str, address: str | None) -> list[tuple[str, int]]:
+        keys = [(f"account:{username[:MAX_AUDITED_USERNAME]}", self.limits.per_account)]
+        if address:
+            keys.append((f"address:{address[:64]}", self.limits.per_address))
+        return keys
+
+    async def retry_after(self, username: str, address: str | None, now: datetime) -> int | None:
+        """Seconds until this account and address may try again, or None when they may now."""
+        waits: list[float] = []
+        async with session_scope(self._sessionmaker) as session:
+            repo = UserRepository(session)
+            for key, _ in self._keys(username, address):
+                row = await repo.throttle(key)
+                if row is not None and row.locked_until is not None and row.locked_until > now:
+                    waits.append((row.locked_until - now).total_seconds())
+        return max(1, int(max(waits)) + 1) if waits else None
+
+    async def failed(self, username: str, address: str | None, now: datetime) -> list[str]:
+        """Count a failure; returns the keys this failure locked (account:..., address:...)."""
+        window = timedelta(seconds=self.limits.window_seconds)
+        locked: list[str] = []
+        for key, limit in self._keys(username, address):
+            for attempt in range(2):
+                try:
+                    async with session_scope(self._sessionmaker) as session:
+                        repo = UserRepository(session)
+                        row = await repo.throttle(key)
+                        if row is None:
+                            row = LoginThrottle(key=key, failures=0, window_started_at=now)
+                            repo.add(row)
+                        if row.window_started_at + window <= now:
+                            row.failures, row.window_started_at = 0, now
+                        row.failures += 1
+                        if row.failures >= limit and (row.locked_until is None or row.locked_until <= now):
+                            row.locked_until = now + timedelta(seconds=self.limits.lockout_seconds)
+                            row.failures, row.window_started_at = 0, now
+                            locked.append(key)
+                    break
+                except IntegrityError:  # a concurrent failure created the row first: count on it
+                    if attempt:
+                        raise
+        return locked
+
+    async def succeeded(self, username: str) -> None:
+        async with session_scope(self._sessionmaker) as session:
+            await UserRepository(session).delete_throttle(f"account:{username[:MAX_AUDITED_USERNAME]}")
+
+
 class AuthService:
     def __init__(
         self,
@@ -97,8 +180,10 @@ class AuthService:
         audience: str,
         ttl_seconds: int,
         refresh_ttl_seconds: int = 8 * 3600,
+        throttles: LoginThrottles | None = None,
     ) -> None:
         self._users = UserRepository(session)
+        self._throttles = throttles
         self._passwords = passwords
         self._audit = audit
         self._key = signing_key
@@ -107,21 +192,54 @@ class AuthService:
         self._ttl = ttl_seconds
         self._refresh_ttl = refresh_ttl_seconds
 
-    async def login(self, username: str, password: str, *, offline: bool = False) -> AccessToken:
-        """The password grant; `offline` (scope offline_access) adds a refresh token."""
+    async def login(
+        self, username: str, password: str, *, offline: bool = False, address: str | None = None
+    ) -> AccessToken:
+        """The password grant; `offline` (scope offline_access) adds a refresh token.
+
+        Refused with LoginLocked (429), before the password is even looked at, while the account
+        or the client `address` is locked after too many failures.
+        """
         wanted = normalize_username(username)
+        if self._throttles is not None:
+            wait = await self._throttles.retry_after(wanted, address, utcnow())
+            if wait is not None:
+                await self._audit_login(
+                    actor=wanted[:MAX_AUDITED_USERNAME],
+                    action="auth.login_failed",
+                    subject=f"username:{wanted[:MAX_AUDITED_USERNAME]}",
+                    details={"reason": "locked", "address": address},
+                )
+                raise LoginLocked(wait)
         user = await self._users.get_by_username(wanted)
         # Verify even for unknown or inactive users: all three failures must look and time the same.
         matched = await self._passwords.verify(user.password_hash if user else None, password)
         if user is None or not matched or not user.active:
             reason = "unknown_user" if user is None else "wrong_password" if not matched else "inactive_user"
+            subject = f"user:{user.id}" if user else f"username:{wanted[:MAX_AUDITED_USERNAME]}"
             await self._audit_login(
                 actor=wanted[:MAX_AUDITED_USERNAME],
                 action="auth.login_failed",
-                subject=f"user:{user.id}" if user else f"username:{wanted[:MAX_AUDITED_USERNAME]}",
+                subject=subject,
                 details={"reason": reason},
             )
+            if self._throttles is not None:
+                for key in await self._throttles.failed(wanted, address, utcnow()):
+                    kind, _, value = key.partition(":")
+                    await self._audit_login(
+                        actor=wanted[:MAX_AUDITED_USERNAME],
+                        action="auth.locked",
+                        subject=subject if kind == "account" else key,
+                        details={
+                            "locked": kind,
+                            "value": value,
+                            "address": address,
+                            "lockout_seconds": self._throttles.limits.lockout_seconds,
+                        },
+                    )
             raise Unauthorized(LOGIN_FAILED, code="invalid_grant")
+        if self._throttles is not None:
+            await self._throttles.succeeded(wanted)
         if self._passwords.needs_rehash(user.password_hash):
             user.password_hash = await self._passwords.hash(password)
             await self._users.flush()
@@ -244,7 +362,7 @@ class UserService:
             username=data.username,
             display_name=data.display_name,
             password_hash=await self._passwords.hash(data.password),
-            roles=data.roles,
+            roles=list(data.roles),
             active=True,
             created_at=now,
             updated_at=now,
@@ -260,7 +378,16 @@ class UserService:
         )
         return user
 
-    async def update(self, user_id: str, data: UserUpdate, *, actor: Principal) -> User:
+    async def get(self, user_id: str) -> User:
+        user = await self._users.get(user_id)
+        if user is None:
+            raise NotFound("no such user")
+        return user
+
+    async def deactivated(self) -> Sequence[User]:
+        return await self._users.deactivated()
+
+    async def update(self, user_id: str, data: UserUpdate, *, actor: Principal, via: str = "api") -> User:
         user = await self._users.get(user_id)
         if user is None:
             raise NotFound("no such user")
@@ -272,7 +399,7 @@ class UserService:
         if data.display_name is not None and data.display_name != user.display_name:
             user.display_name = changed["display_name"] = data.display_name
         if data.roles is not None and data.roles != sorted(user.roles):
-            user.roles = changed["roles"] = data.roles
+            user.roles = changed["roles"] = list(data.roles)
         if data.active is not None and data.active != user.active:
             user.active = changed["active"] = data.active
         password_changed = data.password is not None
@@ -281,17 +408,40 @@ class UserService:
         if not changed and not password_changed:
             return user
         user.updated_at = utcnow()
+        revoked = 0
         if password_changed or changed.get("active") is False:
             # A new password or a closed account ends every sign-in's refresh chain (roles are
             # read again at each refresh, so a role change needs no revocation).
-            await self._users.revoke_refresh_tokens_of(user.id, user.updated_at)
+            revoked = await self._users.revoke_refresh_tokens_of(user.id, user.updated_at)
+        if "active" in changed:
+            # Listed while deactivated: every service refuses the user's access tokens (kit/auth.py).
+            user.deactivated_at = None if user.active else user.updated_at
         await self._users.flush()
         await self._record(
             actor=actor.user_id,
             action="user.updated",
             subject=f"user:{user.id}",
-            details={"username": user.username, "changed": changed, "password_changed": password_changed},
+            details={
+                "username": user.username,
+                "changed": changed,
+                "password_changed": password_changed,
+                "via": via,
+            },
         )
+        if "active" in changed:
+            await self._record(
+                actor=actor.user_id,
+                action="user.deactivated" if not user.active else "user.reactivated",
+                subject=f"user:{user.id}",
+                details={"username": user.username, "via": via, "refresh_tokens_revoked": revoked},
+            )
+        elif revoked:
+            await self._record(
+                actor=actor.user_id,
+                action="auth.refresh_revoked",
+                subject=f"user:{user.id}",
+                details={"reason": "password changed", "refresh_tokens_revoked": revoked},
+            )
         return user
 
     async def _flush_unique(self, username: str) -> None:

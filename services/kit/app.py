@@ -3,19 +3,47 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
+import httpx
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy import text
 
+from services.kit.auth import RevocationList, gateway_revocations
 from services.kit.errors import install_error_handlers
+from services.kit.limits import BodyLimitMiddleware, LimitSettings
 from services.kit.telemetry import instrument_app, setup_tracing
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+
+class ErrorBody(BaseModel):
+    """Every error any service answers: `{"error": code, "detail": message}` (services/kit/errors.py)."""
+
+    error: str
+    detail: Any
+
+
+# Documented on every route of every service: what the shared error handling, the body limit and
+# the gateway's sign-in limits can answer (a route's own responses add to these).
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": description}
+    for status, description in (
+        (400, "Bad request"),
+        (401, "Not signed in, or the token is not valid (or its user was deactivated)"),
+        (403, "Not allowed"),
+        (404, "Not found"),
+        (409, "Conflict with the current state"),
+        (413, "Request body too large"),
+        (429, "Too many attempts"),
+        (503, "A service this one depends on did not answer"),
+    )
+}
 READY_TIMEOUT_SECONDS = 3.0
 
 
@@ -38,12 +66,49 @@ async def _check_temporal(app: FastAPI) -> str:
     return "ok"
 
 
+def _with_revocations(lifespan: Lifespan) -> Lifespan:
+    """Run the service's own lifespan, then keep its copy of the revocation list fresh.
+
+    A lifespan may install its own `app.state.revocations` (the gateway reads its database; the
+    review service listens for new entries); otherwise the list is read from the gateway.
+    """
+
+    @asynccontextmanager
+    async def wrapped(app: FastAPI) -> AsyncIterator[None]:
+        async with lifespan(app):
+            revocations: RevocationList | None = getattr(app.state, "revocations", None)
+            if revocations is not None:
+                async with revocations.running():
+                    yield
+                return
+            settings = app.state.settings
+            async with httpx.AsyncClient() as http:
+                app.state.revocations = revocations = RevocationList(
+                    gateway_revocations(http, settings.service_url("gateway"), app.state.internal_token),
+                    interval=LimitSettings().revocation_refresh_seconds,
+                )
+                async with revocations.running():
+                    yield
+
+    return wrapped
+
+
 def create_service_app(
     *, service: str, title: str, lifespan: Lifespan, routers: list[APIRouter], description: str = ""
 ) -> FastAPI:
     setup_tracing(service)
-    app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
+    app = FastAPI(
+        title=title,
+        description=description,
+        version="0.1.0",
+        lifespan=_with_revocations(lifespan),
+        responses=ERROR_RESPONSES,
+    )
     install_error_handlers(app)
+    limits = LimitSettings()
+    app.add_middleware(
+        BodyLimitMiddleware, max_bytes=limits.max_body_bytes, max_upload_bytes=limits.max_upload_bytes
+    )
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, Any]:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hmac
+import logging
 import os
 import secrets
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Protocol
 
@@ -18,6 +23,10 @@ from services.kit.settings import KitSettings
 from services.kit.tokens import Principal, TokenError, verify_access_token
 
 INTERNAL_HEADER = "X-Clearpost-Service-Token"
+REVOCATIONS_PATH = "/internal/v1/revocations"
+USER_DEACTIVATED = "user deactivated"
+
+log = logging.getLogger("clearpost.auth")
 
 
 class KeySet(Protocol):
@@ -59,6 +68,105 @@ class JwksKeySet:
         return self._keys
 
 
+RevocationSource = Callable[[], Awaitable[dict[str, datetime]]]
+RevocationListener = Callable[[dict[str, datetime]], Awaitable[None]]
+
+
+class RevocationList:
+    """Deactivated users (id -> deactivated_at), as the gateway lists them.
+
+    Every service keeps a copy, refreshed every `interval` seconds in the background and on
+    demand when the copy is older than that (say the background task is slow). A token of a
+    listed user is refused however valid its signature. While the gateway does not answer, the
+    last list read stays in force (and a warning is logged): nobody can sign in then either.
+    """
+
+    def __init__(self, source: RevocationSource, *, interval: float) -> None:
+        self._source = source
+        self.interval = interval
+        self._revoked: dict[str, datetime] = {}
+        self._fetched_at = float("-inf")
+        self._tried_at = float("-inf")
+        self._lock = asyncio.Lock()
+        self._listeners: list[RevocationListener] = []
+        self._failing = False
+
+    @property
+    def revoked(self) -> dict[str, datetime]:
+        return dict(self._revoked)
+
+    def add_listener(self, listener: RevocationListener) -> None:
+        """Called with the whole list after each successful refresh (e.g. to offboard new entries)."""
+        self._listeners.append(listener)
+
+    async def refresh(self) -> None:
+        async with self._lock:
+            self._tried_at = time.monotonic()
+            try:
+                revoked = await self._source()
+            except Exception as exc:  # any failure keeps the last list; the reason is logged once
+                if not self._failing:
+                    log.warning("the revocation list could not be refreshed: %s: %s", type(exc).__name__, exc)
+                self._failing = True
+                return
+            self._failing = False
+            self._revoked = revoked
+            self._fetched_at = time.monotonic()
+        for listener in self._listeners:
+            try:
+                await listener(dict(revoked))
+            except Exception:  # a listener's failure must not stop token checks; it retries next time
+                log.exception("a revocation listener failed")
+
+    async def is_revoked(self, user_id: str) -> bool:
+        now = time.monotonic()
+        if now - self._fetched_at > self.interval and now - self._tried_at > self.interval:
+            await self.refresh()
+        return user_id in self._revoked
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """Refresh in the background while the service runs."""
+
+        async def loop() -> None:
+            while True:
+                await self.refresh()
+                await asyncio.sleep(self.interval)
+
+        task = asyncio.create_task(loop(), name="revocation-list")
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+def gateway_revocations(http: httpx.AsyncClient, gateway_url: str, internal_token: str) -> RevocationSource:
+    """Read the list from the gateway's internal route with the service credential."""
+
+    async def fetch() -> dict[str, datetime]:
+        response = await http.get(
+            f"{gateway_url.rstrip('/')}{REVOCATIONS_PATH}",
+            headers={INTERNAL_HEADER: internal_token},
+            timeout=2.0,
+        )
+        response.raise_for_status()
+        return {
+            str(entry["user_id"]): datetime.fromisoformat(str(entry["deactivated_at"]))
+            for entry in response.json()["revoked"]
+        }
+
+    return fetch
+
+
+async def refuse_revoked(request: Request, principal: Principal) -> None:
+    """401 when the principal's account was deactivated (services without a list skip this)."""
+    revocations: RevocationList | None = getattr(request.app.state, "revocations", None)
+    if revocations is not None and await revocations.is_revoked(principal.user_id):
+        raise Unauthorized(USER_DEACTIVATED)
+
+
 _bearer = HTTPBearer(auto_error=False)
 
 
@@ -72,12 +180,15 @@ async def current_principal(
     for refresh in (False, True):
         keys = await key_set.keys(refresh=refresh)
         try:
-            return verify_access_token(
+            principal = verify_access_token(
                 credentials.credentials, keys, issuer=settings.jwt_issuer, audience=settings.jwt_audience
             )
         except TokenError as exc:
             if str(exc) != "unknown signing key" or refresh:
                 raise Unauthorized(str(exc)) from exc
+            continue
+        await refuse_revoked(request, principal)
+        return principal
     raise Unauthorized("invalid token")  # pragma: no cover - loop always returns or raises
 
 

@@ -20,7 +20,7 @@ from temporalio.exceptions import ApplicationError
 from services.kit.canonical import content_hash
 from services.kit.errors import ClearpostError
 from services.publisher.approvals import ApprovalGate
-from services.publisher.channels import Channel, OutgoingPost
+from services.publisher.channels import Channel, OutgoingMedia, OutgoingPost
 from services.publisher.drafts_client import VersionSource
 from services.publisher.models import PUBLISHED, Publication
 from services.publisher.schemas import VersionContent
@@ -67,8 +67,24 @@ class PublisherActivities:
         await self._approvals.check(request)
         content = await self._fetch(request)
         self._verify(request, content, channel_names)
-        refs = [await self._publish_on(self._channels[name], request, content) for name in channel_names]
+        media = await self._fetch_media(content)
+        refs = [
+            await self._publish_on(self._channels[name], request, content, media) for name in channel_names
+        ]
         return PublishResult(publications=refs)
+
+    async def _fetch_media(self, content: VersionContent) -> tuple[OutgoingMedia, ...]:
+        """The images by digest, as the content hash names them (the drafts client checks each digest)."""
+        items = []
+        for digest in content.media_digests:
+            try:
+                data, media_type = await self._drafts.get_media(digest)
+            except ClearpostError as exc:
+                if exc.code == "media_mismatch" or exc.status_code == 404:
+                    raise ApplicationError(str(exc), type=CONTENT_MISMATCH, non_retryable=True) from exc
+                raise
+            items.append(OutgoingMedia(digest=digest, media_type=media_type, data=data))
+        return tuple(items)
 
     async def _fetch(self, request: PublishRequest) -> VersionContent:
         try:
@@ -118,7 +134,11 @@ class PublisherActivities:
             )
 
     async def _publish_on(
-        self, channel: Channel, request: PublishRequest, content: VersionContent
+        self,
+        channel: Channel,
+        request: PublishRequest,
+        content: VersionContent,
+        media: tuple[OutgoingMedia, ...] = (),
     ) -> PublicationRef:
         publication = await self._open(channel.name, request)
         if publication.status != PUBLISHED:
@@ -133,6 +153,7 @@ class PublisherActivities:
                         content_hash=request.content_hash,
                         title=content.title,
                         body=content.body,
+                        media=media,
                     )
                 )
             async with self._sessionmaker() as session, session.begin():

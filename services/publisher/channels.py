@@ -18,6 +18,15 @@ from typing import Protocol, runtime_checkable
 
 
 @dataclass(frozen=True)
+class OutgoingMedia:
+    """One sanitized image of the version (fetched from the drafts service, digest checked)."""
+
+    digest: str
+    media_type: str
+    data: bytes
+
+
+@dataclass(frozen=True)
 class OutgoingPost:
     """One approved version, as handed to a channel."""
 
@@ -28,6 +37,7 @@ class OutgoingPost:
     content_hash: str
     title: str
     body: str
+    media: tuple[OutgoingMedia, ...] = ()
 
 
 @runtime_checkable
@@ -98,6 +108,7 @@ class SandboxChannel:
             existing = self._scan(content, publication.publication_id)
             if existing is not None:
                 return existing
+            media = [self._store_media(item) for item in publication.media]
             record = {
                 "publication_id": publication.publication_id,
                 "draft_id": publication.draft_id,
@@ -106,6 +117,7 @@ class SandboxChannel:
                 "content_hash": publication.content_hash,
                 "title": publication.title,
                 "body": publication.body,
+                "media": media,
                 "published_at": datetime.now(UTC).isoformat(),
             }
             line = json.dumps(record, ensure_ascii=False).encode() + b"\n"
@@ -118,6 +130,17 @@ class SandboxChannel:
         if created:
             _fsync_dir(self._path.parent)
         return self.external_id_for(publication.publication_id)
+
+    def _store_media(self, item: OutgoingMedia) -> dict[str, str]:
+        """The image as the channel receives it: `<outbox>/media/<digest>` (content-addressed)."""
+        folder = self._path.parent / "media"
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / item.digest
+        if not target.exists():
+            partial = folder / f".{item.digest}.partial"
+            partial.write_bytes(item.data)
+            os.replace(partial, target)
+        return {"digest": item.digest, "media_type": item.media_type, "path": f"media/{item.digest}"}
 
     def _scan(self, content: bytes, publication_id: str) -> str | None:
         for record in _records(content):

@@ -16,7 +16,9 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+# Commit before the response is sent (scope="function"), so a client never sees a 201 for a row
+# that a following request cannot read yet.
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
 def get_publication_service(session: SessionDep) -> PublicationService:

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Protocol
 from urllib.parse import quote
 
 import httpx
 
+from services.kit.errors import ClearpostError, UpstreamUnavailable
 from services.kit.http import internal_json
 from services.publisher.schemas import VersionContent
 
 
 class VersionSource(Protocol):
     async def get_version(self, draft_id: str, version: int) -> VersionContent: ...
+
+    async def get_media(self, digest: str) -> tuple[bytes, str]:
+        """A sanitized image by digest (bytes, media type); the bytes match the digest."""
+        ...
 
 
 class DraftsVersionClient:
@@ -22,3 +28,18 @@ class DraftsVersionClient:
     async def get_version(self, draft_id: str, version: int) -> VersionContent:
         path = f"/internal/v1/drafts/{quote(draft_id, safe='')}/versions/{version}"
         return VersionContent.model_validate(await internal_json(self._http, "GET", path))
+
+    async def get_media(self, digest: str) -> tuple[bytes, str]:
+        try:
+            response = await self._http.get(f"/internal/v1/media/{quote(digest, safe='')}")
+        except httpx.HTTPError as exc:
+            raise UpstreamUnavailable(f"the drafts service did not answer: {exc}") from exc
+        if response.status_code >= 400:
+            raise ClearpostError(
+                f"image {digest[:12]}: {response.text}",
+                code="media_unavailable",
+                status_code=response.status_code,
+            )
+        if hashlib.sha256(response.content).hexdigest() != digest:
+            raise ClearpostError(f"image {digest[:12]} does not match its digest", code="media_mismatch")
+        return response.content, response.headers.get("content-type", "application/octet-stream")

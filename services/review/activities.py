@@ -93,7 +93,9 @@ class ReviewActivities:
         outcome = self._screener.screen(
             f"{content['title']}\n{content['body']}",
             patient_content=request.patient_content,
-            consent_on_file=content.get("consent_id") is not None,
+            # The drafts service says whether a consent the version relies on is active; older
+            # answers only named one consent.
+            consent_on_file=bool(content.get("consent_on_file", content.get("consent_id") is not None)),
             kind="post",
         )
         screening = Screening(
@@ -148,7 +150,11 @@ class ReviewActivities:
         async with session_scope(self._sessionmaker) as session:
             repo = ReviewRepository(session)
             for stage in request.stages:
-                if await repo.task(request.draft_id, request.version, stage.name) is not None:
+                existing = await repo.task(request.draft_id, request.version, stage.name)
+                if existing is not None:
+                    if request.reopen and existing.status != "open":
+                        # An approval was voided (its reviewer was offboarded): back in the queue.
+                        existing.status, existing.closed_at = "open", None
                     continue  # a retried activity opens nothing twice
                 repo.add(
                     ReviewTask(

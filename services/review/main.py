@@ -10,9 +10,10 @@ from fastapi import FastAPI
 
 from services.kit.app import create_service_app
 from services.kit.audit_client import AuditClient
-from services.kit.auth import JwksKeySet, load_internal_token
+from services.kit.auth import JwksKeySet, RevocationList, gateway_revocations, load_internal_token
 from services.kit.db import create_engine, create_sessionmaker, session_scope
 from services.kit.http import internal_client
+from services.kit.limits import LimitSettings
 from services.kit.temporal import connect, running_worker
 from services.kit.tokens import load_key_ring
 from services.review.activities import DraftsVersionSource, ReviewActivities
@@ -20,6 +21,7 @@ from services.review.config import get_settings
 from services.review.credentials import GatewayCredentialChecker
 from services.review.endpoints import router
 from services.review.models import PolicyVersion
+from services.review.offboarding import Offboarding
 from services.review.policy import LoadedPolicy, PolicyError, load_policy_file
 from services.review.repository import ReviewRepository
 from services.review.screening.engine import Screener
@@ -94,6 +96,15 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.temporal = None
         if settings.temporal_enabled:
             app.state.temporal = await connect(settings)
+        # Deactivated users: their tokens are refused (kit/auth.py) and, as each one appears, what
+        # they leave behind here is undone (services/review/offboarding.py).
+        app.state.revocations = RevocationList(
+            gateway_revocations(http, settings.service_url("gateway"), app.state.internal_token),
+            interval=LimitSettings().revocation_refresh_seconds,
+        )
+        app.state.offboarding = Offboarding(app.state.sessionmaker, app.state.audit, app.state.temporal)
+        app.state.revocations.add_listener(app.state.offboarding.on_revocations)
+        if app.state.temporal is not None:
             activities = ReviewActivities(
                 app.state.sessionmaker,
                 policy,

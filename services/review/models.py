@@ -97,3 +97,18 @@ class FindingOverride(Base):
     reviewer_name: Mapped[str] = mapped_column(String(200))
     policy_version: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class OffboardedUser(Base):
+    """A deactivated user the review service has finished offboarding (sessions, claims, approvals).
+
+    Keyed by user and deactivation time: a user deactivated again after a reactivation is
+    offboarded again.
+    """
+
+    __tablename__ = "offboarded_users"
+
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    deactivated_at: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    completed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    voided_drafts: Mapped[list[str]] = mapped_column(JSON)

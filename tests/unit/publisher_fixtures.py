@@ -86,15 +86,17 @@ def draft_version(
     title: str = "Flu shots this Saturday",
     body: str = "Walk-in flu vaccinations 9-12 at the Main St clinic.",
     channels: tuple[str, ...] = ("sandbox",),
+    media_digests: tuple[str, ...] = (),
 ) -> VersionContent:
+    media = list(media_digests)
     return VersionContent(
         draft_id=draft_id,
         version=version,
         title=title,
         body=body,
         channels=list(channels),
-        media_digests=[],
-        content_hash=content_hash(title=title, body=body, channels=list(channels), media_digests=[]),
+        media_digests=media,
+        content_hash=content_hash(title=title, body=body, channels=list(channels), media_digests=media),
     )
 
 
@@ -103,6 +105,7 @@ class FakeDrafts:
 
     def __init__(self, *versions: VersionContent) -> None:
         self.versions = {(v.draft_id, v.version): v for v in versions}
+        self.media: dict[str, tuple[bytes, str]] = {}
         self.calls = 0
 
     async def get_version(self, draft_id: str, version: int) -> VersionContent:
@@ -111,6 +114,11 @@ class FakeDrafts:
             return self.versions[(draft_id, version)]
         except KeyError:
             raise NotFound(f"draft {draft_id} has no version {version}") from None
+
+    async def get_media(self, digest: str) -> tuple[bytes, str]:
+        if digest not in self.media:
+            raise NotFound(f"no image {digest[:12]}")
+        return self.media[digest]
 
 
 def outbox_lines(path: Path) -> list[dict[str, Any]]:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import dataclasses
+import hashlib
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -147,6 +148,7 @@ async def test_publish_writes_one_row_and_one_outbox_line(publisher: Publisher) 
         "content_hash": request.content_hash,
         "title": version.title,
         "body": version.body,
+        "media": [],
         "published_at": line["published_at"],
     }
 
@@ -387,3 +389,39 @@ async def test_posts_nothing_without_valid_signed_approvals(
 def _payload(token: str) -> bytes:
     part = token.split(".")[1]
     return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
+
+async def test_the_versions_images_go_to_the_channel_by_digest(publisher: Publisher) -> None:
+    image = b"\xff\xd8 sanitized jpeg bytes"
+    digest = hashlib.sha256(image).hexdigest()
+    version = draft_version(media_digests=(digest,))
+    drafts = FakeDrafts(version)
+    drafts.media[digest] = (image, "image/jpeg")
+    activities = PublisherActivities(
+        publisher.sessionmaker,
+        drafts,
+        {"sandbox": SandboxChannel(publisher.outbox_dir)},
+        approvals=approval_gate(),
+    )
+
+    await ActivityEnvironment().run(activities.publish_post, request_for(version.content_hash))
+
+    [line] = outbox_lines(publisher.outbox)
+    assert line["media"] == [{"digest": digest, "media_type": "image/jpeg", "path": f"media/{digest}"}]
+    assert (publisher.outbox_dir / "media" / digest).read_bytes() == image
+
+
+async def test_an_image_the_drafts_service_does_not_have_stops_the_publish(publisher: Publisher) -> None:
+    version = draft_version(media_digests=("c3" * 32,))
+    activities = PublisherActivities(
+        publisher.sessionmaker,
+        FakeDrafts(version),
+        {"sandbox": SandboxChannel(publisher.outbox_dir)},
+        approvals=approval_gate(),
+    )
+
+    with pytest.raises(ApplicationError) as refused:
+        await ActivityEnvironment().run(activities.publish_post, request_for(version.content_hash))
+
+    assert refused.value.type == "ContentMismatch" and refused.value.non_retryable
+    assert outbox_lines(publisher.outbox) == []

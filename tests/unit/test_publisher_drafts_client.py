@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 
 import httpx
@@ -38,3 +39,20 @@ async def test_a_missing_version_comes_back_as_a_404_error() -> None:
             await DraftsVersionClient(http).get_version("d-1", 9)
 
     assert error.value.status_code == 404
+
+
+async def test_an_image_is_fetched_by_digest_and_checked_against_it() -> None:
+    image = b"\xff\xd8 image bytes"
+    digest = hashlib.sha256(image).hexdigest()
+    other = "d4" * 32
+
+    def drafts(request: httpx.Request) -> httpx.Response:
+        body = image if request.url.path == f"/internal/v1/media/{digest}" else b"something else"
+        return httpx.Response(200, content=body, headers={"content-type": "image/jpeg"})
+
+    async with drafts_http(drafts) as http:
+        assert await DraftsVersionClient(http).get_media(digest) == (image, "image/jpeg")
+        with pytest.raises(ClearpostError) as mismatch:
+            await DraftsVersionClient(http).get_media(other)
+
+    assert mismatch.value.code == "media_mismatch"

@@ -106,6 +106,20 @@ class FakeUserApi:
     async def channel_limits(self, token: str) -> dict[str, int]:
         return {"sandbox": 40}
 
+    consents_by_draft: dict[str, dict[str, Any]] = field(default_factory=dict)
+    forms: dict[str, bytes] = field(default_factory=dict)
+
+    async def draft_consents(self, token: str, draft_id: str) -> dict[str, Any]:
+        self.calls.append(("draft_consents", draft_id))
+        return self.consents_by_draft[draft_id]
+
+    async def media(self, token: str, draft_id: str, digest: str) -> tuple[bytes, str]:
+        return b"\xff\xd8image", "image/jpeg"
+
+    async def consent_form(self, token: str, consent_id: str) -> tuple[bytes, str]:
+        self.calls.append(("consent_form", consent_id))
+        return self.forms[consent_id], "application/pdf"
+
 
 class FakeHistory:
     def __init__(self) -> None:
@@ -708,3 +722,59 @@ async def test_unknown_draft_is_a_404_page(ui: Ui) -> None:
     await ui.sign_in(COMPLIANCE)
     response = await ui.http.get("/review/drafts/nope")
     assert response.status_code == 404 and "<h1>Not found</h1>" in response.text
+
+
+def _with_consent_and_photo(ui: Ui) -> None:
+    digest = "ab" * 32
+    draft = ui.user_api.drafts_by_id["d-1"]
+    draft["consent_ids"] = ["c-1"]
+    draft["media"] = [
+        {
+            "digest": digest, "media_type": "image/jpeg", "width": 64, "height": 64, "size": 900,
+            "faces": [[1, 2, 30, 30]], "staff_stock": False, "staff_stock_confirmed_by": None,
+            "consent_id": None, "patient": True, "url": f"/api/v1/drafts/d-1/media/{digest}",
+        }
+    ]  # fmt: skip
+    ui.user_api.consents_by_draft["d-1"] = {
+        "draft_id": "d-1",
+        "consents": [
+            {
+                "id": "c-1", "state": "expired", "name_use": "first_name", "story_use": True,
+                "channels": ["sandbox"], "media_digests": [digest], "collected_on": "2025-01-02",
+                "expires_on": "2025-06-30", "revoked_at": None, "form_media_type": "application/pdf",
+                "form_url": "/api/v1/consents/c-1/form",
+            }
+        ],
+        "missing": ["c-gone"],
+    }  # fmt: skip
+    ui.user_api.forms["c-1"] = b"%PDF-1.4 signed %%EOF"
+
+
+async def test_draft_page_shows_the_consents_it_relies_on_and_faces_in_its_images(ui: Ui) -> None:
+    _with_consent_and_photo(ui)
+    await ui.sign_in(COMPLIANCE)
+
+    page = await ui.http.get("/review/drafts/d-1")
+
+    assert page.status_code == 200, page.text
+    assert "Consent records this draft relies on" in page.text
+    assert "<code>c-1</code>" in page.text and "expired" in page.text and "first name only" in page.text
+    assert "2025-06-30" in page.text and "no such consent record" in page.text
+    assert 'href="/review/consents/c-1/form"' in page.text
+    assert "Faces found: 1" in page.text and "Counts as patient content" in page.text
+    form = await ui.http.get("/review/consents/c-1/form")
+    assert form.status_code == 200 and form.content == b"%PDF-1.4 signed %%EOF"
+    assert form.headers["content-type"] == "application/pdf"
+
+
+async def test_the_signed_form_is_not_linked_or_served_for_other_reviewers(ui: Ui) -> None:
+    _with_consent_and_photo(ui)
+    await ui.sign_in(LEGAL)
+
+    page = await ui.http.get("/review/drafts/d-1")
+
+    assert page.status_code == 200
+    assert "<code>c-1</code>" in page.text and "on file (compliance only)" in page.text
+    assert "/review/consents/c-1/form" not in page.text
+    assert (await ui.http.get("/review/consents/c-1/form")).status_code == 403
+    assert ("consent_form", "c-1") not in ui.user_api.calls

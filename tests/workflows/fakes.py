@@ -17,6 +17,7 @@ from services.kit.tokens import DECISION_TYPE, REQUIREMENT_TYPE, load_or_create_
 from workflows.contracts import (
     APPEND_AUDIT_EVENT,
     AUDIT_TASK_QUEUE,
+    CHECK_CONSENT,
     CLOSE_REVIEW_TASKS,
     DRAFTS_TASK_QUEUE,
     OPEN_REVIEW_TASKS,
@@ -30,6 +31,8 @@ from workflows.contracts import (
     AuditEventInput,
     AuditEventRecorded,
     CloseReviewTasksInput,
+    ConsentCheckInput,
+    ConsentCheckResult,
     DecisionRecord,
     DraftStateUpdate,
     OpenReviewTasksInput,
@@ -80,6 +83,8 @@ class FakeServices:
     opened: list[OpenReviewTasksInput] = field(default_factory=list)
     closed: list[CloseReviewTasksInput] = field(default_factory=list)
     blocking: int = 0
+    consent_ok: bool = True
+    consent_checks: list[ConsentCheckInput] = field(default_factory=list)
 
     @property
     def actions(self) -> list[str]:
@@ -128,6 +133,12 @@ class FakeServices:
     async def record_decision(self, record: DecisionRecord) -> None:
         self.decisions.append(record)
 
+    @activity.defn(name=CHECK_CONSENT)
+    async def check_consent(self, request: ConsentCheckInput) -> ConsentCheckResult:
+        self.consent_checks.append(request)
+        reasons = [] if self.consent_ok else ["consent c-1 has expired"]
+        return ConsentCheckResult(self.consent_ok, request.patient_content, reasons, ["c-1"])
+
     @activity.defn(name=UPDATE_DRAFT_STATE)
     async def update_state(self, update: DraftStateUpdate) -> bool:
         self.states.append(update)
@@ -157,7 +168,7 @@ async def running_fakes(client: Client, fakes: FakeServices) -> AsyncIterator[No
             fakes.close_tasks,
             fakes.record_decision,
         ],
-        DRAFTS_TASK_QUEUE: [fakes.update_state],
+        DRAFTS_TASK_QUEUE: [fakes.update_state, fakes.check_consent],
         PUBLISHER_TASK_QUEUE: [fakes.publish],
         AUDIT_TASK_QUEUE: [fakes.append_audit],
     }

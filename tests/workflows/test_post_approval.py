@@ -19,6 +19,7 @@ from temporalio.testing import WorkflowEnvironment
 from services.kit.tokens import load_or_create_signing_key
 from tests.workflows.fakes import AUTHOR, REVIEW_KEY, FakeServices, running_fakes, sign_decision
 from workflows.contracts import (
+    CONSENT_REVOKED_SIGNAL,
     DECIDE_UPDATE,
     OVERRIDE_FINDINGS_UPDATE,
     POST_APPROVAL_WORKFLOW,
@@ -26,6 +27,7 @@ from workflows.contracts import (
     SUBMIT_VERSION_SIGNAL,
     WITHDRAW_UPDATE,
     WORKFLOW_TASK_QUEUE,
+    ConsentRevoked,
     DecisionAccepted,
     DecisionRequest,
     DraftStateUpdate,
@@ -389,3 +391,63 @@ async def test_blocking_findings_hold_approval_until_compliance_overrides(
     assert result.status == "published"
     assert "findings.overridden" in fakes.actions
     assert fakes.published[0].requirement == cleared and len(fakes.published[0].approvals) == 2
+
+
+async def test_no_valid_consent_sends_the_draft_back_to_the_author(
+    time_skipping_env: WorkflowEnvironment,
+) -> None:
+    fakes = FakeServices(consent_ok=False)
+    async with running_fakes(time_skipping_env.client, fakes):
+        handle = await start(time_skipping_env, version())
+        state = await wait_status(handle, "changes_requested")
+        assert "consent" in state.note and "expired" in state.note
+        assert fakes.opened == [] and fakes.published == []
+        await handle.execute_update(
+            WITHDRAW_UPDATE, WithdrawRequest(AUTHOR, "done"), result_type=WithdrawAccepted
+        )
+        await handle.result()
+    assert "consent.refused" in fakes.actions
+
+
+async def test_consent_revoked_before_the_scheduled_time_stops_the_publish(
+    time_skipping_env: WorkflowEnvironment,
+) -> None:
+    fakes = FakeServices()
+    async with running_fakes(time_skipping_env.client, fakes):
+        now = await time_skipping_env.get_current_time()
+        handle = await start(time_skipping_env, version(scheduled_at=(now + timedelta(days=2)).isoformat()))
+        await wait_status(handle, "in_review")
+        with time_skipping_env.auto_time_skipping_disabled():
+            await decide(handle, decision("compliance", "carol", ["compliance"]))
+            await decide(handle, decision("legal", "leo", ["legal"]))
+            await wait_status(handle, "scheduled")
+            await handle.signal(CONSENT_REVOKED_SIGNAL, ConsentRevoked("c-1", "patient withdrew", "cora"))
+            state = await wait_status(handle, "changes_requested")
+        assert "c-1" in state.note
+        await time_skipping_env.sleep(timedelta(days=3))
+        assert fakes.published == []
+        await handle.execute_update(
+            WITHDRAW_UPDATE, WithdrawRequest(AUTHOR, "done"), result_type=WithdrawAccepted
+        )
+        await handle.result()
+    assert "consent.revoked" in fakes.actions
+    assert len(fakes.consent_checks) == 1  # checked after screening; the publish never came
+
+
+async def test_consent_is_checked_again_just_before_publishing(
+    time_skipping_env: WorkflowEnvironment,
+) -> None:
+    fakes = FakeServices()
+    async with running_fakes(time_skipping_env.client, fakes):
+        handle = await start(time_skipping_env, version())
+        await wait_status(handle, "in_review")
+        fakes.consent_ok = False  # e.g. it expired while the reviewers were deciding
+        await decide(handle, decision("compliance", "carol", ["compliance"]))
+        await decide(handle, decision("legal", "leo", ["legal"]))
+        await wait_status(handle, "changes_requested")
+        await handle.execute_update(
+            WITHDRAW_UPDATE, WithdrawRequest(AUTHOR, "done"), result_type=WithdrawAccepted
+        )
+        await handle.result()
+    assert fakes.published == [] and len(fakes.consent_checks) == 2
+    assert "publish.blocked" in fakes.actions

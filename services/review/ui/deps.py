@@ -19,7 +19,13 @@ from services.review.deps import SessionDep
 from services.review.service import now
 from services.review.ui.render import error_page, redirect
 from services.review.ui.repository import UiRepository
-from services.review.ui.security import SESSION_COOKIE, FailureLimiter, cross_site_reason, tokens_match
+from services.review.ui.security import (
+    SESSION_COOKIE,
+    FailureLimiter,
+    client_address,
+    cross_site_reason,
+    tokens_match,
+)
 from services.review.ui.service import ClaimService, CommentService
 from services.review.ui.sessions import SessionEnded, SignedIn, UiSessions
 from services.review.ui.upstream import DraftHistory, GatewayIdentity, UserApi
@@ -107,13 +113,17 @@ UiRepositoryDep = Annotated[UiRepository, Depends(ui_repository)]
 def _sessions(request: Request, repo: UiRepository, ui: UiState) -> UiSessions:
     settings = request.app.state.settings
     key_set: KeySet = request.app.state.key_set
+    identity = ui.identity
+    if isinstance(identity, GatewayIdentity):
+        identity = identity.on_behalf_of(client_address(request))
     return UiSessions(
         repo,
-        identity=ui.identity,
+        identity=identity,
         key_set=key_set,
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,
         idle_timeout=ui.idle_timeout,
+        revocations=getattr(request.app.state, "revocations", None),
     )
 
 

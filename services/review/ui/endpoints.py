@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -54,6 +55,7 @@ router = APIRouter(prefix=UI_PREFIX, tags=["review-ui"], include_in_schema=False
 static_files = StaticFiles(directory=STATIC_DIR)
 
 EDITABLE = ("draft", "changes_requested")
+CONSENT_FORM_ROLES = ("compliance", "admin")
 VERBS = {"approve": "approve", "reject": "reject", "request_changes": "request changes"}
 FormStr = Annotated[str, Form(max_length=20_000)]
 
@@ -324,6 +326,7 @@ async def draft_page(
         if d.get("decision") == "request_changes"
     ]
     is_author = draft["author_id"] == principal.user_id
+    consents, consents_error = await _draft_consents(ui, signed.token, draft)
     return page(
         request,
         "draft.html",
@@ -344,6 +347,46 @@ async def draft_page(
             "change_requests": change_requests,
             "can_revise": is_author and draft["status"] in EDITABLE,
             "known_channels": sorted(set(limits) | set(draft["channels"])),
+            "consents": consents,
+            "consents_error": consents_error,
+            "media": draft.get("media", []),
+            "may_read_forms": principal.has_any(*CONSENT_FORM_ROLES),
+        },
+    )
+
+
+async def _draft_consents(ui: Any, token: str, draft: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
+    """The consents the draft relies on, when it names any (each read is an audit event)."""
+    named = list(draft.get("consent_ids") or []) + [
+        m["consent_id"] for m in draft.get("media", []) if m.get("consent_id")
+    ]
+    if not named:
+        return None, ""
+    try:
+        return await ui.user_api.draft_consents(token, draft["id"]), ""
+    except ClearpostError as exc:
+        return None, exc.detail
+
+
+@router.get("/drafts/{draft_id}/media/{digest}")
+async def draft_media(draft_id: str, digest: str, signed: SignedInDep, ui: UiStateDep) -> Response:
+    """An image of the draft, through the drafts API with the user's own token."""
+    data, media_type = await ui.user_api.media(signed.token, draft_id, digest)
+    return Response(data, media_type=media_type, headers={"X-Content-Type-Options": "nosniff"})
+
+
+@router.get("/consents/{consent_id}/form")
+async def consent_form(consent_id: str, signed: SignedInDep, ui: UiStateDep) -> Response:
+    """The signed consent form, for compliance and admins (the drafts service checks and audits)."""
+    if not signed.principal.has_any(*CONSENT_FORM_ROLES):
+        raise Forbidden("signed consent forms are for compliance staff and admins")
+    data, media_type = await ui.user_api.consent_form(signed.token, consent_id)
+    return Response(
+        data,
+        media_type=media_type,
+        headers={
+            "X-Content-Type-Options": "nosniff",
+            "Content-Disposition": f'attachment; filename="consent-{consent_id}"',
         },
     )
 
@@ -372,7 +415,7 @@ async def submit_new_version(
     body: FormStr,
     channels: Annotated[list[str], Form()],
     patient_content: Annotated[str, Form(max_length=10)] = "",
-    consent_id: Annotated[str, Form(max_length=64)] = "",
+    consent_ids: Annotated[str, Form(max_length=700)] = "",
     csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     """The author's new version, through the drafts API with the author's own token: PUT, then submit."""
@@ -383,7 +426,7 @@ async def submit_new_version(
         "body": body,
         "channels": channels,
         "patient_content": bool(patient_content),
-        "consent_id": consent_id.strip() or None,
+        "consent_ids": [c for c in re.split(r"[\s,]+", consent_ids) if c],
         "scheduled_at": draft.get("scheduled_at"),
     }
     await ui.user_api.revise(signed.token, draft_id, content)

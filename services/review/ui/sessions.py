@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from services.kit.auth import KeySet
+from services.kit.auth import KeySet, RevocationList
 from services.kit.tokens import Principal, TokenError, verify_access_token
 from services.review.ui.models import UiSession
 from services.review.ui.repository import UiRepository
@@ -44,8 +44,10 @@ class UiSessions:
         issuer: str,
         audience: str,
         idle_timeout: timedelta,
+        revocations: RevocationList | None = None,
     ) -> None:
         self._repo = repo
+        self._revocations = revocations
         self._identity = identity
         self._key_set = key_set
         self._issuer = issuer
@@ -101,6 +103,9 @@ class UiSessions:
         if session.access_expires_at - REFRESH_MARGIN <= now:
             await self._refresh(session, now)
         principal = await self._principal(session.access_token)
+        if self._revocations is not None and await self._revocations.is_revoked(principal.user_id):
+            await self._end(session)
+            raise SessionEnded("your account was deactivated")
         session.last_seen_at = now
         await self._repo.flush()
         return SignedIn(session, principal)

@@ -30,17 +30,33 @@ class SignInRefused(Exception):
 class GatewayIdentity:
     """The gateway's token endpoint: sign in (with a refresh token), refresh, revoke."""
 
-    def __init__(self, http: httpx.AsyncClient, gateway_url: str) -> None:
+    def __init__(self, http: httpx.AsyncClient, gateway_url: str, *, address: str | None = None) -> None:
         self._http = http
+        self._gateway_url = gateway_url
         self._base = f"{gateway_url}/api/v1/auth"
+        self._address = address
+
+    def on_behalf_of(self, address: str | None) -> GatewayIdentity:
+        """The same endpoint, telling the gateway which browser address a password came from, so its
+        per-address limit counts browsers, not this service (X-Forwarded-For, trusted from loopback
+        or the configured --forwarded-allow-ips only)."""
+        return GatewayIdentity(self._http, self._gateway_url, address=address)
 
     async def _token(self, form: dict[str, str]) -> IssuedTokens:
+        headers = {"X-Forwarded-For": self._address} if self._address else {}
         try:
-            response = await self._http.post(f"{self._base}/token", data=form, timeout=10.0)
+            response = await self._http.post(f"{self._base}/token", data=form, headers=headers, timeout=10.0)
         except httpx.HTTPError as exc:
             raise UpstreamUnavailable("the identity service did not answer; try again") from exc
         if response.status_code in (400, 401):
             raise SignInRefused(response.json().get("detail", "refused"))
+        if response.status_code == 429:
+            # The gateway's lockout (persisted, per account and per address) is the one that counts.
+            raise ClearpostError(
+                response.json().get("detail", "too many failed sign-ins; try again later"),
+                code="too_many_attempts",
+                status_code=429,
+            )
         if response.status_code != 200:
             raise UpstreamUnavailable(f"the identity service answered {response.status_code}; try again")
         body = response.json()
@@ -65,6 +81,7 @@ class UserApi:
     def __init__(self, http: httpx.AsyncClient, *, drafts_url: str, publisher_url: str) -> None:
         self._http = http
         self._drafts = f"{drafts_url}/api/v1/drafts"
+        self._consents = f"{drafts_url}/api/v1/consents"
         self._publisher = publisher_url
 
     async def _call(self, token: str, method: str, url: str, **kwargs: Any) -> Any:
@@ -110,6 +127,33 @@ class UserApi:
     async def submit(self, token: str, draft_id: str) -> dict[str, Any]:
         draft: dict[str, Any] = await self._call(token, "POST", f"{self._draft(draft_id)}/submit")
         return draft
+
+    async def draft_consents(self, token: str, draft_id: str) -> dict[str, Any]:
+        """Scope and state of the consents the draft relies on (no patient identity; audited)."""
+        body: dict[str, Any] = await self._call(token, "GET", f"{self._draft(draft_id)}/consents")
+        return body
+
+    async def _bytes(self, token: str, url: str) -> tuple[bytes, str]:
+        headers = {"Authorization": f"Bearer {token}"}
+        try:
+            response = await self._http.get(url, headers=headers, timeout=15.0)
+        except httpx.HTTPError as exc:
+            raise UpstreamUnavailable(f"{url} did not answer; try again") from exc
+        if response.status_code >= 400:
+            try:
+                body = response.json()
+                code, detail = body.get("error", "upstream_error"), body.get("detail", response.text)
+            except ValueError:
+                code, detail = "upstream_error", response.text
+            raise ClearpostError(str(detail), code=str(code), status_code=response.status_code)
+        return response.content, response.headers.get("content-type", "application/octet-stream")
+
+    async def media(self, token: str, draft_id: str, digest: str) -> tuple[bytes, str]:
+        return await self._bytes(token, f"{self._draft(draft_id)}/media/{quote(digest, safe='')}")
+
+    async def consent_form(self, token: str, consent_id: str) -> tuple[bytes, str]:
+        """The signed form (compliance and admins; the drafts service refuses others and audits)."""
+        return await self._bytes(token, f"{self._consents}/{quote(consent_id, safe='')}/form")
 
     async def channel_limits(self, token: str) -> dict[str, int]:
         body = await self._call(token, "GET", f"{self._publisher}/api/v1/channels")

@@ -1,0 +1,221 @@
+"""The authorization matrix: every route of every service x every role (and anonymous).
+
+Generated from each app's route table at test time and compared with the table below: a route
+without an entry fails the test (add it here, deciding who may call it), and so does a route
+whose gate lets through someone the table does not name, or turns away someone it does.
+
+"Got past auth" means any answer other than 401/403 (a 404 for a made-up id, a 422 for the empty
+body sent, a 503 where Temporal is off): the gate under test is the service's authentication
+and role check, not the handler's business rules, which its own API tests cover (a route marked
+SIGNED_IN may still refuse a role inside the handler once the request is valid).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fastapi.routing import iter_route_contexts
+
+from services.gateway.proxy import METHODS
+from tests.unit.security_support import INTERNAL_TOKEN, ROLES, SCIM_TOKEN, Services
+
+pytest_plugins = ["tests.unit.security_fixtures"]
+
+PUBLIC = "public"  # everyone, signed in or not
+SIGNED_IN = "signed in"  # any valid token; anonymous gets 401
+CREDENTIAL = (
+    "service credential"  # /internal (service token) and SCIM (its own bearer): every user token gets 401
+)
+UI = "ui session"  # the review UI's cookie routes: a bearer token counts for nothing there
+
+# The gateway forwards these prefixes without authenticating (each service checks the token itself)
+# and refuses /internal outright.
+PROXIED = (
+    "/api/v1/drafts",
+    "/api/v1/consents",
+    "/api/v1/takedowns",
+    "/api/v1/reviews",
+    "/api/v1/screenings",
+    "/api/v1/policy",
+    "/review",
+    "/api/v1/publications",
+    "/api/v1/channels",
+    "/api/v1/audit",
+)
+FORWARDED = "forwarded"
+REFUSED = "refused"
+
+EXPECTED: dict[str, Any] = {
+    "gateway GET /openapi.json": PUBLIC,
+    "gateway GET /docs": PUBLIC,
+    "gateway GET /docs/oauth2-redirect": PUBLIC,
+    "gateway GET /redoc": PUBLIC,
+    "gateway GET /healthz": PUBLIC,
+    "gateway GET /readyz": PUBLIC,
+    "gateway POST /api/v1/auth/token": PUBLIC,
+    "gateway POST /api/v1/auth/revoke": PUBLIC,
+    "gateway GET /api/v1/auth/jwks": PUBLIC,
+    "gateway GET /api/v1/auth/me": SIGNED_IN,
+    "gateway GET /api/v1/users": {"admin"},
+    "gateway POST /api/v1/users": {"admin"},
+    "gateway PATCH /api/v1/users/{user_id}": {"admin"},
+    "gateway GET /scim/v2/Users": CREDENTIAL,
+    "gateway GET /scim/v2/Users/{user_id}": CREDENTIAL,
+    "gateway PATCH /scim/v2/Users/{user_id}": CREDENTIAL,
+    "gateway DELETE /scim/v2/Users/{user_id}": CREDENTIAL,
+    "gateway GET /internal/v1/revocations": CREDENTIAL,
+    "drafts GET /openapi.json": PUBLIC,
+    "drafts GET /docs": PUBLIC,
+    "drafts GET /docs/oauth2-redirect": PUBLIC,
+    "drafts GET /redoc": PUBLIC,
+    "drafts GET /healthz": PUBLIC,
+    "drafts GET /readyz": PUBLIC,
+    "drafts POST /api/v1/drafts": SIGNED_IN,
+    "drafts GET /api/v1/drafts": SIGNED_IN,
+    "drafts GET /api/v1/drafts/{draft_id}": SIGNED_IN,
+    "drafts GET /api/v1/drafts/{draft_id}/versions": SIGNED_IN,
+    "drafts PUT /api/v1/drafts/{draft_id}": SIGNED_IN,
+    "drafts POST /api/v1/drafts/{draft_id}/submit": SIGNED_IN,
+    "drafts POST /api/v1/drafts/{draft_id}/withdraw": SIGNED_IN,
+    "drafts POST /api/v1/drafts/{draft_id}/media": SIGNED_IN,
+    "drafts GET /api/v1/drafts/{draft_id}/media/{digest}": SIGNED_IN,
+    "drafts DELETE /api/v1/drafts/{draft_id}/media/{digest}": SIGNED_IN,
+    "drafts PATCH /api/v1/drafts/{draft_id}/media/{digest}": SIGNED_IN,
+    "drafts POST /api/v1/drafts/{draft_id}/media/{digest}/confirm-staff-stock": SIGNED_IN,
+    "drafts GET /api/v1/drafts/{draft_id}/consents": SIGNED_IN,
+    "drafts POST /api/v1/consents": {"admin", "compliance"},
+    "drafts GET /api/v1/consents": {"admin", "compliance"},
+    "drafts GET /api/v1/consents/{consent_id}": {"admin", "compliance"},
+    "drafts POST /api/v1/consents/{consent_id}/revoke": {"admin", "compliance"},
+    "drafts GET /api/v1/consents/{consent_id}/form": {"admin", "compliance"},
+    "drafts GET /api/v1/takedowns": {"admin", "publisher"},
+    "drafts POST /api/v1/takedowns/{task_id}/complete": {"admin", "publisher"},
+    "drafts GET /internal/v1/drafts/{draft_id}/versions/{version}": CREDENTIAL,
+    "drafts GET /internal/v1/media/{digest}": CREDENTIAL,
+    "review GET /openapi.json": PUBLIC,
+    "review GET /docs": PUBLIC,
+    "review GET /docs/oauth2-redirect": PUBLIC,
+    "review GET /redoc": PUBLIC,
+    "review GET /healthz": PUBLIC,
+    "review GET /readyz": PUBLIC,
+    "review GET /api/v1/reviews/keys": PUBLIC,
+    "review GET /api/v1/reviews/queue": SIGNED_IN,
+    "review POST /api/v1/reviews/{draft_id}/decisions": SIGNED_IN,
+    "review GET /api/v1/reviews/{draft_id}/findings": SIGNED_IN,
+    "review POST /api/v1/reviews/{draft_id}/overrides": SIGNED_IN,
+    "review POST /api/v1/screenings": SIGNED_IN,
+    "review GET /api/v1/policy": {"admin", "compliance", "legal", "medical"},
+    "review GET /review/login": UI,
+    "review POST /review/login": UI,
+    "review POST /review/logout": UI,
+    "review GET /review/": UI,
+    "review GET /review": UI,
+    "review GET /review/queue": UI,
+    "review POST /review/claims": UI,
+    "review POST /review/claims/release": UI,
+    "review GET /review/drafts/{draft_id}": UI,
+    "review GET /review/drafts/{draft_id}/media/{digest}": UI,
+    "review GET /review/consents/{consent_id}/form": UI,
+    "review POST /review/drafts/{draft_id}/comments": UI,
+    "review POST /review/drafts/{draft_id}/versions": UI,
+    "review GET /review/my": UI,
+    "review GET /review/drafts/{draft_id}/stages/{stage}/decide": UI,
+    "review POST /review/drafts/{draft_id}/stages/{stage}/decide": UI,
+    "publisher GET /openapi.json": PUBLIC,
+    "publisher GET /docs": PUBLIC,
+    "publisher GET /docs/oauth2-redirect": PUBLIC,
+    "publisher GET /redoc": PUBLIC,
+    "publisher GET /healthz": PUBLIC,
+    "publisher GET /readyz": PUBLIC,
+    "publisher GET /api/v1/publications": SIGNED_IN,
+    "publisher GET /api/v1/channels": SIGNED_IN,
+    "audit GET /openapi.json": PUBLIC,
+    "audit GET /docs": PUBLIC,
+    "audit GET /docs/oauth2-redirect": PUBLIC,
+    "audit GET /redoc": PUBLIC,
+    "audit GET /healthz": PUBLIC,
+    "audit GET /readyz": PUBLIC,
+    "audit POST /internal/v1/events": CREDENTIAL,
+    "audit GET /internal/v1/events": CREDENTIAL,
+    "audit GET /api/v1/audit/events": {"admin", "auditor"},
+    "audit GET /api/v1/audit/verify": {"admin", "auditor"},
+    "audit GET /api/v1/audit/export": {"admin", "auditor"},
+    "audit GET /api/v1/audit/public-key": PUBLIC,
+    "audit GET /api/v1/audit/tree-head": {"admin", "auditor"},
+    "audit GET /api/v1/audit/consistency": {"admin", "auditor"},
+    "audit GET /api/v1/audit/drafts/{draft_id}/approval-record.pdf": {"admin", "auditor"},
+}
+for _prefix in PROXIED:
+    for _method in METHODS:
+        if _method != "HEAD":
+            EXPECTED[f"gateway {_method} {_prefix}"] = FORWARDED
+            EXPECTED[f"gateway {_method} {_prefix}/{{rest:path}}"] = FORWARDED
+for _method in METHODS:
+    if _method != "HEAD":
+        EXPECTED[f"gateway {_method} /internal"] = REFUSED
+        EXPECTED[f"gateway {_method} /internal/{{rest:path}}"] = REFUSED
+
+
+def concrete(path: str) -> str:
+    return re.sub(r"\{([^}:]+)(:path)?\}", lambda m: "x/y" if m.group(2) else f"probe-{m.group(1)}", path)
+
+
+def routes(services: Services) -> list[tuple[str, str, str]]:
+    found = []
+    for name, app in services.apps.items():
+        for route in iter_route_contexts(app.routes):
+            methods = getattr(route, "methods", None)
+            if not methods:
+                continue  # mounted static files
+            for method in sorted(set(methods) - {"HEAD"}):
+                found.append((name, method, route.path))
+    return found
+
+
+def past_auth(status: int) -> bool:
+    return status not in (401, 403)
+
+
+async def test_every_route_has_an_entry_and_the_gates_match_it(services: Services) -> None:
+    found = routes(services)
+    keys = {f"{s} {m} {p}" for s, m, p in found}
+    missing = sorted(keys - set(EXPECTED))
+    assert not missing, f"routes without an entry in the authorization matrix: {missing}"
+    stale = sorted(set(EXPECTED) - keys)
+    assert not stale, f"entries for routes that no longer exist: {stale}"
+    tokens = {role: services.token(role) for role in ROLES}
+    problems: list[str] = []
+    for service, method, path in found:
+        key = f"{service} {method} {path}"
+        expected = EXPECTED[key]
+        url = concrete(path)
+        outcomes: dict[str, int] = {}
+        for who in ("anonymous", *ROLES):
+            async with services.client(service, tokens.get(who)) as client:
+                outcomes[who] = (await client.request(method, url, json={})).status_code
+        for who, status in outcomes.items():
+            if expected in (PUBLIC, FORWARDED, UI):
+                ok = past_auth(status) and (expected != UI or status == outcomes["anonymous"])
+            elif expected == REFUSED:
+                ok = status == 404
+            elif expected == CREDENTIAL:
+                ok = status == 401
+            elif expected == SIGNED_IN:
+                ok = status == 401 if who == "anonymous" else past_auth(status)
+            else:
+                wanted = 401 if who == "anonymous" else None if who in expected else 403
+                ok = past_auth(status) if wanted is None else status == wanted
+            if not ok:
+                problems.append(f"{key}: {who} got {status}, expected {expected}")
+        if expected == CREDENTIAL:
+            headers = (
+                {"Authorization": f"Bearer {SCIM_TOKEN}"}
+                if path.startswith("/scim/")
+                else {"X-Clearpost-Service-Token": INTERNAL_TOKEN}
+            )
+            async with services.client(service, **headers) as client:
+                status = (await client.request(method, url, json={})).status_code
+            if not past_auth(status):
+                problems.append(f"{key}: the right service credential got {status}")
+    assert not problems, "\n".join(problems)

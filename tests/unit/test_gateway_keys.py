@@ -1,0 +1,86 @@
+"""`clearpost keys rotate`: the gateway publishes its whole key ring; a retired key's tokens keep
+working until they expire, and stop working then."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from jose import jwt
+from typer.testing import CliRunner
+
+from services.gateway.cli import keys_app
+from services.gateway.main import app as gateway_asgi_app
+from services.kit.tokens import Principal, issue_access_token, load_key_ring, load_or_create_signing_key
+
+runner = CliRunner()
+ADMIN = Principal(user_id="u-admin", username="admin@test", name="Admin", roles=frozenset({"admin"}))
+
+
+def test_rotate_refuses_unknown_services_and_missing_keys(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CLEARPOST_VAR_DIR", str(tmp_path))
+    unknown = runner.invoke(keys_app, ["rotate", "audit"])
+    assert unknown.exit_code == 2 and "choose from gateway, review" in unknown.output
+    missing = runner.invoke(keys_app, ["rotate", "review"])
+    assert missing.exit_code == 1 and "nothing to rotate" in missing.output
+
+
+def test_rotate_review_keeps_the_old_public_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLEARPOST_VAR_DIR", str(tmp_path))
+    old = load_or_create_signing_key(tmp_path / "keys" / "review-signing.pem")
+    result = runner.invoke(keys_app, ["rotate", "review"])
+    assert result.exit_code == 0, result.output
+    ring = load_key_ring(tmp_path / "keys", "review-signing")
+    assert ring.current.kid != old.kid
+    assert set(ring.published) == {old.kid, ring.current.kid}
+    assert "BEGIN" not in (tmp_path / "keys" / f"review-signing.retired-{old.kid}.pub.json").read_text()
+
+
+async def test_gateway_tokens_of_a_retired_key_work_until_they_expire(
+    gateway_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    keys = gateway_env / "keys"
+    old = load_or_create_signing_key(keys / "gateway-signing.pem")
+    live = issue_access_token(
+        old, issuer="clearpost-gateway", audience="clearpost", principal=ADMIN, ttl_seconds=900
+    )
+    expired = issue_access_token(
+        old,
+        issuer="clearpost-gateway",
+        audience="clearpost",
+        principal=ADMIN,
+        ttl_seconds=60,
+        now=time.time() - 3600,
+    )
+    result = runner.invoke(keys_app, ["rotate", "gateway"])
+    assert result.exit_code == 0, result.output
+
+    app: FastAPI = gateway_asgi_app
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://test"
+        ) as client:
+            jwks = (await client.get("/api/v1/auth/jwks")).json()["keys"]
+            kids = {k["kid"] for k in jwks}
+            assert old.kid in kids and app.state.signing_key.kid in kids and len(kids) == 2
+            assert all("d" not in k for k in jwks)  # public halves only
+            ok = await client.get("/api/v1/users", headers={"Authorization": f"Bearer {live}"})
+            assert ok.status_code == 200
+            gone = await client.get("/api/v1/users", headers={"Authorization": f"Bearer {expired}"})
+            assert gone.status_code == 401
+            # New tokens are signed with the new key.
+            fresh = await client.post(
+                "/api/v1/auth/token", data={"username": "admin@demo", "password": "demo-password"}
+            )
+            assert fresh.status_code == 200
+            header = jwt.get_unverified_header(fresh.json()["access_token"])
+            assert header["kid"] == app.state.signing_key.kid != old.kid
+            me = await client.get(
+                "/api/v1/auth/me", headers={"Authorization": f"Bearer {fresh.json()['access_token']}"}
+            )
+            assert me.status_code == 200

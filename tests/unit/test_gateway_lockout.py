@@ -1,0 +1,122 @@
+"""Failed passwords are limited per account and per client address, persisted, locked and audited.
+
+Every locked account is the test's own (never a demo user).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import httpx
+from fastapi import FastAPI
+from sqlalchemy import select
+
+from services.gateway.models import LoginThrottle
+from services.gateway.service import LoginThrottles, ThrottleLimits, utcnow
+
+if TYPE_CHECKING:
+    from tests.unit.gateway_fixtures import FakeAudit, GatewayLogin
+
+PASSWORD = "lockout-test-password"
+TOKEN = "/api/v1/auth/token"
+
+
+async def own_account(client: httpx.AsyncClient, login: GatewayLogin) -> dict[str, Any]:
+    admin = await login.headers("admin@demo")
+    response = await client.post(
+        "/api/v1/users",
+        json={
+            "username": f"lock-{uuid.uuid4().hex[:8]}@test",
+            "display_name": "Lock Test",
+            "password": PASSWORD,
+            "roles": ["legal"],
+        },
+        headers=admin,
+    )
+    assert response.status_code == 201, response.text
+    user: dict[str, Any] = response.json()
+    return user
+
+
+async def attempt(client: httpx.AsyncClient, username: str, password: str) -> httpx.Response:
+    return await client.post(TOKEN, data={"username": username, "password": password})
+
+
+async def test_five_wrong_passwords_lock_the_account_even_for_the_right_one(
+    gateway_client: httpx.AsyncClient, gateway_login: GatewayLogin, gateway_audit: FakeAudit
+) -> None:
+    user = await own_account(gateway_client, gateway_login)
+    for _ in range(4):
+        assert (await attempt(gateway_client, user["username"], "wrong-password")).status_code == 401
+    assert "auth.locked" not in gateway_audit.actions()
+    assert (await attempt(gateway_client, user["username"], "wrong-password")).status_code == 401
+    locked = await attempt(gateway_client, user["username"], PASSWORD)
+    assert locked.status_code == 429
+    assert locked.json()["error"] == "too_many_attempts"
+    assert 0 < int(locked.headers["retry-after"]) <= 15 * 60
+    [event] = [e for e in gateway_audit.events if e["action"] == "auth.locked"]
+    assert event["subject"] == f"user:{user['id']}" and event["details"]["locked"] == "account"
+    # Another account from the same address still signs in.
+    assert (await gateway_login.token_response("legal@demo")).status_code == 200
+
+
+async def test_a_success_resets_the_account_count(
+    gateway_client: httpx.AsyncClient, gateway_login: GatewayLogin
+) -> None:
+    user = await own_account(gateway_client, gateway_login)
+    for _ in range(4):
+        await attempt(gateway_client, user["username"], "wrong-password")
+    assert (await attempt(gateway_client, user["username"], PASSWORD)).status_code == 200
+    for _ in range(4):
+        assert (await attempt(gateway_client, user["username"], "wrong-password")).status_code == 401
+    assert (await attempt(gateway_client, user["username"], PASSWORD)).status_code == 200
+
+
+async def test_counts_survive_a_restart(
+    gateway_app: FastAPI, gateway_client: httpx.AsyncClient, gateway_login: GatewayLogin
+) -> None:
+    user = await own_account(gateway_client, gateway_login)
+    for _ in range(5):
+        await attempt(gateway_client, user["username"], "wrong-password")
+    async with gateway_app.state.sessionmaker() as session:
+        rows = {r.key: r for r in (await session.execute(select(LoginThrottle))).scalars().all()}
+    assert rows[f"account:{user['username']}"].locked_until is not None
+    # A new process reads the same table: the lock holds.
+    fresh = LoginThrottles(gateway_app.state.sessionmaker, ThrottleLimits())
+    assert await fresh.retry_after(user["username"], None, utcnow()) is not None
+
+
+async def test_per_address_limit_and_expiry(gateway_app: FastAPI) -> None:
+    limits = ThrottleLimits(per_account=100, per_address=3, window_seconds=60, lockout_seconds=120)
+    throttles = LoginThrottles(gateway_app.state.sessionmaker, limits)
+    now = utcnow()
+    names = [f"spray-{i}-{uuid.uuid4().hex[:6]}@test" for i in range(3)]
+    locked: list[str] = []
+    for name in names:
+        locked += await throttles.failed(name, "203.0.113.9", now)
+    assert locked == ["address:203.0.113.9"]
+    assert await throttles.retry_after("someone-else@test", "203.0.113.9", now) == 121
+    assert await throttles.retry_after("someone-else@test", "198.51.100.1", now) is None
+    assert (
+        await throttles.retry_after("someone-else@test", "203.0.113.9", now + timedelta(seconds=121)) is None
+    )
+    # Failures outside the window do not add up.
+    other = "198.51.100.7"
+    await throttles.failed(names[0], other, now)
+    await throttles.failed(names[0], other, now)
+    assert await throttles.failed(names[0], other, now + timedelta(seconds=61)) == []
+
+
+async def test_locked_address_is_audited(gateway_app: FastAPI, gateway_client: httpx.AsyncClient) -> None:
+    gateway_app.state.throttles = LoginThrottles(
+        gateway_app.state.sessionmaker, ThrottleLimits(per_account=100, per_address=2)
+    )
+    audit: FakeAudit = gateway_app.state.audit
+    for i in range(2):
+        await attempt(gateway_client, f"nobody-{i}-{uuid.uuid4().hex[:6]}@test", "x")
+    refused = await attempt(gateway_client, f"other-{uuid.uuid4().hex[:6]}@test", "x")
+    assert refused.status_code == 429
+    event = next(e for e in audit.events if e["action"] == "auth.locked")
+    assert event["subject"] == "address:127.0.0.1" and event["details"]["locked"] == "address"
