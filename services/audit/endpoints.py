@@ -4,7 +4,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Path, Query, Response, status
 from fastapi.responses import StreamingResponse
 
 from services.audit.deps import (
@@ -211,7 +211,11 @@ async def consistency(
     responses={200: {"content": {"application/pdf": {}}}},
 )
 async def approval_record(
-    draft_id: str, principal: AuditReader, origin: OriginDep, log: AuditLogDep, signer: SignerDep
+    draft_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")],
+    principal: AuditReader,
+    origin: OriginDep,
+    log: AuditLogDep,
+    signer: SignerDep,
 ) -> Response:
     """The draft's signatures and chain of events as a PDF (auditor, admin); generating it is an event."""
     await log.append(

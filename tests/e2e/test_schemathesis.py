@@ -49,10 +49,6 @@ KNOWN: dict[tuple[str, str], dict[str, str]] = {
         "ST202": "audit (owner: audit): `first`/`second` bounds depend on the tree size, which the "
         "schema cannot say; answered 400",
     },
-    ("GET", "/api/v1/audit/drafts/{draft_id}/approval-record.pdf"): {
-        "ST101": "audit (owner: audit, work in progress): a 500 for a draft without a record; MUST be fixed",
-        "ST103": "audit: the same 500, undocumented",
-    },
 }
 CHECK_CODE = re.compile(r"\b(ST\d{3})\b")
 
