@@ -21,7 +21,7 @@ SAFETY = (
 )
 BODY_V1 = (
     "Ask your cardiologist whether Cardiozen is right for you. It helps lower blood pressure. "
-    f"{SAFETY} Thanks to our patient John Smith (MRN 4471923) for sharing his story."
+    f"{SAFETY} Questions about your dose? Text my cell, 555-301-7788."
 )
 BODY_V2 = (
     "Ask your cardiologist whether Cardiozen is right for you. It helps lower blood pressure. "
@@ -137,15 +137,19 @@ async def test_compliance_and_legal_review_a_draft_to_publication(
     marks = page.locator("mark.finding")
     assert await marks.count() >= 1
     mark_texts = " ".join(await marks.all_inner_texts())
-    assert "MRN 4471923" in mark_texts
+    assert "555-301-7788" in mark_texts
     findings = " ".join(await page.locator("ol.findings li").all_inner_texts())
     assert "phi" in findings
     assert "Cardiozen" in await page.locator("#refs-h + ul").inner_text()
-    comment = "The record number identifies a patient; checking consent with the author."
+    comment = "A personal phone number; asking the author to use the clinic line."
     await page.get_by_label("Comment", exact=True).fill(comment)
     await page.get_by_role("button", name="Add comment").click()
     await page.wait_for_url(f"**/review/drafts/{draft_id}#comments")
     assert comment in await page.locator("ol.comments").inner_text()
+    # The draft's own events, newest first, fetched from the audit service scoped to this draft.
+    history = await page.locator("ol.history").inner_text()
+    assert "draft.submitted" in history and "review.opened" in history
+    assert history.index("review.opened") < history.index("draft.submitted")
     await page.screenshot(path=output_dir / "02-draft-v1.png", full_page=True)
     await page.screenshot(path=docs_image, full_page=True)
 
@@ -175,7 +179,7 @@ async def test_compliance_and_legal_review_a_draft_to_publication(
     await queue_row(page, draft_id, "compliance")
     await page.goto(f"/review/drafts/{draft_id}")
     diff = page.locator(".diff")
-    assert "MRN" in " ".join(await diff.locator("del").all_inner_texts())
+    assert "555-301-7788" in " ".join(await diff.locator("del").all_inner_texts())
     assert "pharmacist" in " ".join(await diff.locator("ins").all_inner_texts())
     await page.screenshot(path=output_dir / "04-draft-v2-diff.png", full_page=True)
 
