@@ -9,10 +9,11 @@ A crash between any two steps makes the retry pick up where the first attempt st
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -32,6 +33,9 @@ CHANNEL_NOT_CONFIGURED = "ChannelNotConfigured"
 CHANNEL_NOT_APPROVED = "ChannelNotApproved"
 CONTENT_TOO_LONG = "ContentTooLong"
 VERSION_NOT_FOUND = "VersionNotFound"
+
+
+LOCKED_RETRIES = 8
 
 
 def _utc_now() -> datetime:
@@ -164,7 +168,19 @@ class PublisherActivities:
         return PublicationRef(channel=channel.name, publication_id=publication.id, status=publication.status)
 
     async def _open(self, channel: str, request: PublishRequest) -> Publication:
-        """Step 1: the committed publication row, created pending or found as it was left."""
+        """Step 1, retried while SQLite reports a lock-upgrade race with a concurrent writer
+        (it answers such races with an immediate "database is locked", not a wait)."""
+        for attempt in range(LOCKED_RETRIES):
+            try:
+                return await self._open_once(channel, request)
+            except OperationalError as exc:
+                if "locked" not in str(exc) or attempt == LOCKED_RETRIES - 1:
+                    raise
+                await asyncio.sleep(0.05 * (attempt + 1))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _open_once(self, channel: str, request: PublishRequest) -> Publication:
+        """The committed publication row, created pending or found as it was left."""
         try:
             try:
                 async with self._sessionmaker() as session, session.begin():

@@ -21,7 +21,9 @@ from PIL import Image
 from tests.e2e.test_spine import decide, draft_body, wait_for_status
 from tests.system import RunningSystem
 
-pytestmark = pytest.mark.e2e
+# The whole system on SQLite only: the PostgreSQL system runs the spine, operations, audit and
+# offboarding suites; this one would double `make test` for little (its storage is unit-tested on both).
+pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("system", ["sqlite"], indirect=True)]
 
 FACE = Path(__file__).parents[1] / "fixtures" / "images" / "astronaut-face.jpg"
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"

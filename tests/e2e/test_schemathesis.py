@@ -20,7 +20,9 @@ from hypothesis import HealthCheck, Phase, given, settings
 
 from tests.system import DEMO_PASSWORD, RunningSystem
 
-pytestmark = pytest.mark.e2e
+# The whole system on SQLite only: the PostgreSQL system runs the spine, operations, audit and
+# offboarding suites; this one would double `make test` for little (its storage is unit-tested on both).
+pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("system", ["sqlite"], indirect=True)]
 
 EXAMPLES = int(os.environ.get("CLEARPOST_FUZZ_EXAMPLES", "5"))
 FUZZ_ADDRESS = "198.51.100.77"
