@@ -115,6 +115,13 @@ def system(
         "CLEARPOST_TEMPORAL_ADDRESS": temporal_dev_server.client.service_client.config.target_host,
         "CLEARPOST_DEMO": "1",
         "CLEARPOST_LOG_LEVEL": "warning",
+        # Every test client shares 127.0.0.1, and the suites sign in wrongly on purpose (and the
+        # fuzzer at random) with the demo accounts: the limits would lock later tests out. Lockout
+        # itself is tested in tests/unit/test_gateway_lockout.py with accounts of its own.
+        "CLEARPOST_GATEWAY_MAX_FAILURES_PER_ADDRESS": "1000000",
+        "CLEARPOST_GATEWAY_MAX_FAILURES_PER_ACCOUNT": "1000",
+        "CLEARPOST_REVIEW_UI_MAX_FAILURES_PER_ACCOUNT": "1000",
+        "CLEARPOST_REVIEW_UI_MAX_FAILURES_PER_ADDRESS": "1000000",
         "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
         "OTEL_BSP_SCHEDULE_DELAY": "100",
         **{f"CLEARPOST_{name.upper()}_URL": url for name, url in urls.items()},
