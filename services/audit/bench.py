@@ -58,9 +58,10 @@ def _free_port() -> int:
         return port
 
 
-def _peak_rss_mb(pid: int) -> float:
+def _status_mb(pid: int, field: str) -> float:
+    """A memory figure of /proc/PID/status in MB: VmHWM (peak RSS) or VmRSS (now)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return float("nan")
 
@@ -248,6 +249,7 @@ def bench_export_and_verify(workdir: Path, db_url: str, count: int) -> None:
             if time.monotonic() > deadline or service.poll() is not None:
                 raise SystemExit("the audit service did not start")
             time.sleep(0.2)
+        _report("export: RSS of the audit service at rest", f"{_status_mb(service.pid, 'VmRSS'):,.0f} MB")
         principal = Principal(
             user_id="bench", username="bench", name="Bench Auditor", roles=frozenset({"auditor"})
         )
@@ -261,7 +263,7 @@ def bench_export_and_verify(workdir: Path, db_url: str, count: int) -> None:
         seconds, cli_rss = _run_measured(
             cli, ["export", "-o", str(export_file), "--url", audit_url, "--token", token], env
         )
-        service_rss = _peak_rss_mb(service.pid)
+        service_rss = _status_mb(service.pid, "VmHWM")
         exported = count + 1  # the export records itself first
         _report("export: events/s (service -> command -> file)", f"{exported / seconds:,.0f}")
         _report("export: size of the file", f"{export_file.stat().st_size / 2**20:,.0f} MiB")

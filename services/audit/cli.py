@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -26,7 +25,7 @@ from services.audit.offline import (
     TrustedKeys,
     check_consistency,
     load_public_keys,
-    verify_export,
+    verify_export_file,
 )
 
 app = typer.Typer(help="The audit trail: export it, verify an export offline, prove consistency.")
@@ -34,7 +33,6 @@ app = typer.Typer(help="The audit trail: export it, verify an export offline, pr
 err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
 
-READ_BLOCK = 8 * 2**20
 
 UrlOption = Annotated[
     str | None, typer.Option("--url", help="gateway URL (default: CLEARPOST_GATEWAY_URL or settings)")
@@ -195,20 +193,6 @@ def public_key(
 # --- verify --------------------------------------------------------------------------------------
 
 
-def _lines_with_progress(path: Path, progress: Progress) -> Iterator[bytes]:
-    """The file's lines, read in large blocks (line-by-line reads cost more than the checks)."""
-    task = progress.add_task("verifying", total=path.stat().st_size)
-    carry = b""
-    with path.open("rb") as fh:
-        while block := fh.read(READ_BLOCK):
-            lines = (carry + block).split(b"\n")
-            carry = lines.pop()
-            yield from lines
-            progress.advance(task, len(block))
-    if carry:
-        yield carry
-
-
 def _print_report(path: Path, report: ExportReport) -> None:
     flt = {k: v for k, v in report.filter.items() if v}
     out.print(f"[green]OK[/green] {path}", highlight=False)
@@ -234,6 +218,10 @@ def _print_report(path: Path, report: ExportReport) -> None:
 def verify(
     export_file: Annotated[Path, typer.Argument(metavar="EXPORT.jsonl", exists=True, dir_okay=False)],
     key: KeyOption = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="processes checking the events in parallel (default: one per CPU)"),
+    ] = None,
 ) -> None:
     """Verify a JSON Lines export offline: every hash, link and inclusion proof, the signed head."""
     keys = _keys(key)
@@ -242,9 +230,17 @@ def verify(
             TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
             console=err, transient=True,
         ) as progress:  # fmt: skip
-            report = verify_export(_lines_with_progress(export_file, progress), keys)
+            task = progress.add_task("verifying", total=export_file.stat().st_size)
+            report = verify_export_file(
+                export_file,
+                keys,
+                workers=workers,
+                on_progress=lambda done: progress.update(task, completed=done),
+            )
     except ExportInvalid as exc:
         raise _fail(f"FAILED {export_file}: {exc}") from exc
+    except OSError as exc:
+        raise _fail(f"cannot read {export_file}: {exc}", code=2) from exc
     _print_report(export_file, report)
 
 

@@ -26,7 +26,6 @@ from services.audit.signing import AuditSigner, SignedTreeHead
 from services.kit.errors import UpstreamUnavailable
 from services.kit.tokens import Principal
 
-EXPORT_BATCH_SIZE = 1000
 CSV_COLUMNS = (
     "seq",
     "at",
@@ -52,7 +51,7 @@ class PreparedExport:
 
 
 class AuditExporter:
-    def __init__(self, log: AuditLog, *, batch_size: int = EXPORT_BATCH_SIZE) -> None:
+    def __init__(self, log: AuditLog, *, batch_size: int) -> None:
         self._log = log
         self._batch_size = batch_size
 

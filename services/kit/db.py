@@ -7,15 +7,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import DateTime, Dialect, MetaData, TypeDecorator, event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from services.kit.telemetry import instrument_engine
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -95,6 +96,9 @@ async def session_scope(sessionmaker: async_sessionmaker[AsyncSession]) -> Async
 
 
 def alembic_config(service: str, url: str, schema: str | None = None) -> Config:
+    # Alembic is imported only where migrations run: a serving process never needs its ~30 MB.
+    from alembic.config import Config
+
     migrations = Path(__file__).resolve().parent.parent / service / "migrations"
     config = Config()
     config.set_main_option("script_location", str(migrations))
@@ -107,6 +111,8 @@ def alembic_config(service: str, url: str, schema: str | None = None) -> Config:
 
 
 def upgrade_to_head(service: str, url: str, schema: str | None = None) -> None:
+    from alembic import command
+
     command.upgrade(alembic_config(service, url, schema), "head")
 
 

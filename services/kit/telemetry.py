@@ -56,7 +56,12 @@ def instrument_app(app: FastAPI) -> None:
 
 
 def instrument_engine(engine: AsyncEngine) -> None:
-    SQLAlchemyInstrumentor().instrument(engine=engine.sync_engine, enable_commenter=False)
+    instrumentor = SQLAlchemyInstrumentor()
+    # The instrumentor is a per-process singleton: a second instrument() only warns. A service
+    # process has exactly one engine; in a process with several (tests, `make bench`) the first
+    # one is traced.
+    if not instrumentor.is_instrumented_by_opentelemetry:
+        instrumentor.instrument(engine=engine.sync_engine, enable_commenter=False)
 
 
 def shutdown_tracing() -> None:

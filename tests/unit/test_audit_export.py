@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,13 @@ import pytest
 
 from services.audit.main import app
 from services.audit.merkle import stored_nodes
-from services.audit.offline import ExportInvalid, ExportReport, TrustedKeys, verify_export
+from services.audit.offline import (
+    ExportInvalid,
+    ExportReport,
+    TrustedKeys,
+    verify_export,
+    verify_export_file,
+)
 from services.audit.service import event_hash
 from services.audit.signing import AuditSigner
 from tests.unit.audit_fixtures import DRAFT, AuditApp, audit_app
@@ -22,7 +29,33 @@ EVENTS = 10
 
 
 def verify(data: bytes, keys: TrustedKeys | None) -> ExportReport:
-    return verify_export(data.splitlines(), keys)
+    """verify_export over the lines, and the parallel file verifier: both must say the same.
+
+    The file is cut into chunks of a few hundred bytes (about one event each) and checked by two
+    processes, so every fault lands at a chunk's edge somewhere in this suite.
+    """
+    try:
+        expected: ExportReport | ExportInvalid = verify_export(data.splitlines(), keys)
+    except ExportInvalid as exc:
+        expected = exc
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "export.jsonl"
+        path.write_bytes(data)
+        for chunk_bytes in (1, 300, 1 << 20):
+            try:
+                got: ExportReport | ExportInvalid = verify_export_file(
+                    path, keys, workers=2, chunk_bytes=chunk_bytes
+                )
+            except ExportInvalid as exc:
+                got = exc
+            if isinstance(expected, ExportInvalid):
+                assert isinstance(got, ExportInvalid), f"chunks of {chunk_bytes} bytes: verified"
+                assert (str(got), got.line, got.seq) == (str(expected), expected.line, expected.seq)
+            else:
+                assert got == expected, f"chunks of {chunk_bytes} bytes"
+    if isinstance(expected, ExportInvalid):
+        raise expected
+    return expected
 
 
 def failure(data: bytes, keys: TrustedKeys | None) -> ExportInvalid:
