@@ -26,7 +26,7 @@ from services.audit.merkle import (
     NodeKey,
     consistency_ranges,
     fold,
-    inclusion_path,
+    inclusion_paths,
     leaf_hash,
     node_hash,
     stored_nodes,
@@ -360,7 +360,7 @@ class AuditService:
 
     async def inclusion_proofs(self, indexes: list[int], size: int) -> dict[int, list[str] | None]:
         """Proofs for many leaves against the tree of `size`, with one lookup per tree level."""
-        paths = {index: inclusion_path(index, size) for index in indexes if index < size}
+        paths = inclusion_paths((index for index in indexes if index < size), size)
         keys = {key for path in paths.values() for key in path if key[0] >= 0}
         edges = {key[1] for path in paths.values() for key in path if key[0] < 0}
         for start in edges:

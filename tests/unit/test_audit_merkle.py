@@ -12,7 +12,7 @@ from services.audit.merkle import (
     InclusionVerifier,
     consistency_ranges,
     fold,
-    inclusion_path,
+    inclusion_paths,
     inclusion_ranges,
     leaf_hash,
     node_hash,
@@ -160,14 +160,22 @@ def test_consistency_proofs_match_rfc6962(first: int, second: int, expected: lis
         assert not verify_consistency(first, second, proof[:-1], old, new)
 
 
-def test_the_bottom_up_path_names_the_same_ranges_as_the_rfc_recursion() -> None:
+def test_the_bottom_up_paths_name_the_same_ranges_as_the_rfc_recursion() -> None:
+    rng = random.Random(9162)
     for size in range(1, 130):
-        for index in range(size):
-            ranges = [
-                (start, size) if level < 0 else (start << level, (start + 1) << level)
-                for level, start in inclusion_path(index, size)
-            ]
-            assert ranges == inclusion_ranges(index, size), (index, size)
+        # all leaves in order (suffixes shared), in a random order, and one at a time
+        orders = [list(range(size)), rng.sample(range(size), size)]
+        batches = [inclusion_paths(order, size) for order in orders]
+        batches.append({index: inclusion_paths([index], size)[index] for index in range(size)})
+        for paths in batches:
+            for index in range(size):
+                ranges = [
+                    (start, size) if level < 0 else (start << level, (start + 1) << level)
+                    for level, start in paths[index]
+                ]
+                assert ranges == inclusion_ranges(index, size), (index, size)
+    with pytest.raises(ValueError, match="not in a tree"):
+        inclusion_paths([3], 3)
 
 
 def test_every_proof_of_every_shape_verifies_and_tampering_does_not() -> None:
