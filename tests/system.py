@@ -7,6 +7,7 @@ never collides with a running `make run`.
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -24,6 +25,7 @@ from services.kit.settings import SERVICE_NAMES
 from tests.conftest import REPO_ROOT, venv_binary
 from tests.database import KINDS, POSTGRES_URL, drop_schemas, postgres_answers
 from tests.otlp import OtlpReceiver
+from tests.webhook import WebhookReceiver
 
 DEMO_PASSWORD = "demo-password"
 
@@ -42,6 +44,7 @@ class RunningSystem:
     urls: dict[str, str]
     logs: Path
     traces: OtlpReceiver
+    webhook: WebhookReceiver  # the publisher's second channel, `webhook`, posts here
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     @property
@@ -106,6 +109,10 @@ def system(
         database_env = {"CLEARPOST_DATABASE_URL": POSTGRES_URL, "CLEARPOST_DB_SCHEMA_PREFIX": prefix}
     receiver = OtlpReceiver().__enter__()
     var_dir = tmp_path_factory.mktemp("clearpost-var")
+    webhook_secret = var_dir / "webhook-secret"
+    webhook_secret.write_text(secrets.token_hex(32))
+    webhook_secret.chmod(0o600)
+    webhook = WebhookReceiver(webhook_secret.read_bytes()).__enter__()
     logs = var_dir / "logs"
     logs.mkdir()
     urls = {name: f"http://127.0.0.1:{free_port()}" for name in SERVICE_NAMES}
@@ -124,13 +131,16 @@ def system(
         "CLEARPOST_REVIEW_UI_MAX_FAILURES_PER_ADDRESS": "1000000",
         "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
         "OTEL_BSP_SCHEDULE_DELAY": "100",
+        "CLEARPOST_PUBLISHER_CHANNELS": '["sandbox", "webhook"]',
+        "CLEARPOST_PUBLISHER_WEBHOOK_URL": webhook.endpoint,
+        "CLEARPOST_PUBLISHER_WEBHOOK_SECRET_FILE": str(webhook_secret),
         **{f"CLEARPOST_{name.upper()}_URL": url for name, url in urls.items()},
         **database_env,
     }
     clearpost = [sys.executable, "-m", "services.cli"]
     subprocess.run([*clearpost, "migrate"], env=env, cwd=REPO_ROOT, check=True, capture_output=True)
     subprocess.run([*clearpost, "seed-demo"], env=env, cwd=REPO_ROOT, check=True, capture_output=True)
-    running = RunningSystem(var_dir=var_dir, env=env, urls=urls, logs=logs, traces=receiver)
+    running = RunningSystem(var_dir=var_dir, env=env, urls=urls, logs=logs, traces=receiver, webhook=webhook)
     commands = {name: [*clearpost, "serve", name] for name in SERVICE_NAMES} | {
         "workflows": [*clearpost, "worker"]
     }
@@ -151,5 +161,6 @@ def system(
             except subprocess.TimeoutExpired:
                 process.kill()
         receiver.__exit__()
+        webhook.__exit__()
         if database_env:
             drop_schemas(database_env["CLEARPOST_DB_SCHEMA_PREFIX"])

@@ -192,6 +192,9 @@ class ScreenVersionInput:
 @dataclass
 class ScreenVersionResult:
     screening_id: str
+    # What the text says. An image no valid consent covers is a consent_missing finding of the
+    # stored screening (counted in finding_count and blocking), not a category here: the consent
+    # gate checks images itself, and a photo must not turn the post into a patient story.
     categories: list[str]
     products: list[str]
     finding_count: int
@@ -296,11 +299,29 @@ class ConsentCheckInput:
 
 
 @dataclass
+class MediaConsent:
+    """One image of the version that shows a patient: covered by a valid consent, or why not.
+
+    `why` is one of no_consent, not_named, channel_not_covered, consent_expired, consent_revoked,
+    consent_not_found, staff_stock_unconfirmed ("" when covered); `detail` is one sentence naming
+    ids and the digest, never the patient.
+    """
+
+    digest: str
+    covered: bool
+    why: str = ""
+    consent_id: str | None = None
+    detail: str = ""
+
+
+@dataclass
 class ConsentCheckResult:
     ok: bool
     required: bool
     reasons: list[str] = field(default_factory=list)  # one sentence each; ids, never patient names
     consent_ids: list[str] = field(default_factory=list)  # the consents the version relies on
+    # Every image that shows a patient (absent from results recorded before it existed).
+    media: list[MediaConsent] = field(default_factory=list)
 
 
 # --- publisher activity --------------------------------------------------------------------------

@@ -6,7 +6,9 @@ activity `check_consent` feeds it from the database; the workflow calls that act
 screening and again immediately before publishing.
 
 Reasons name consents by id and photos by digest, never a patient's name: they travel through
-Temporal and show on the draft.
+Temporal and show on the draft. Besides the sentences, the outcome says for every image that shows a
+patient whether a valid consent covers it and, if not, why (`MediaCoverage`): the review service
+turns each uncovered image into a `consent_missing` screening finding.
 """
 
 from __future__ import annotations
@@ -15,9 +17,28 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Protocol
 
 NAME_USES = ("none", "first_name", "full_name")
 ACTIVE, EXPIRED, REVOKED = "active", "expired", "revoked"
+
+# Why an image that shows a patient is not covered (`MediaCoverage.why`).
+MEDIA_NO_CONSENT = "no_consent"  # the draft names no consent at all
+MEDIA_NOT_NAMED = "not_named"  # no valid consent the draft relies on lists the image
+MEDIA_CHANNEL_NOT_COVERED = "channel_not_covered"  # a valid consent lists it, not every target channel
+MEDIA_CONSENT_EXPIRED = "consent_expired"  # the consent that lists it (or is named for it) expired
+MEDIA_CONSENT_REVOKED = "consent_revoked"  # ... or was revoked
+MEDIA_CONSENT_NOT_FOUND = "consent_not_found"  # the consent named for the image does not exist
+MEDIA_STAFF_STOCK_UNCONFIRMED = "staff_stock_unconfirmed"  # marked staff/stock, compliance has not agreed
+MEDIA_WHY = (
+    MEDIA_NO_CONSENT,
+    MEDIA_NOT_NAMED,
+    MEDIA_CHANNEL_NOT_COVERED,
+    MEDIA_CONSENT_EXPIRED,
+    MEDIA_CONSENT_REVOKED,
+    MEDIA_CONSENT_NOT_FOUND,
+    MEDIA_STAFF_STOCK_UNCONFIRMED,
+)
 
 
 @dataclass(frozen=True)
@@ -33,6 +54,25 @@ class ConsentFacts:
     media_digests: Sequence[str]
     expires_on: date
     revoked_at: datetime | None = None
+
+
+class ConsentScopeFacts(Protocol):
+    """What image coverage needs of a consent: no identity (a `ConsentFacts` or a stored record)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def channels(self) -> Sequence[str]: ...
+
+    @property
+    def media_digests(self) -> Sequence[str]: ...
+
+    @property
+    def expires_on(self) -> date: ...
+
+    @property
+    def revoked_at(self) -> datetime | None: ...
 
 
 @dataclass(frozen=True)
@@ -58,12 +98,24 @@ class VersionFacts:
     media: Sequence[MediaFacts] = ()
 
 
+@dataclass(frozen=True)
+class MediaCoverage:
+    """One image that shows a patient: covered by a valid consent on every target channel, or why not."""
+
+    digest: str
+    covered: bool
+    why: str = ""  # one of MEDIA_WHY; "" when covered
+    consent_id: str | None = None  # the consent that covers it, or the one the problem is about
+    detail: str = ""  # one sentence naming ids and the digest, never the patient; "" when covered
+
+
 @dataclass
 class GateOutcome:
     ok: bool
     required: bool
     reasons: list[str] = field(default_factory=list)
     consent_ids: list[str] = field(default_factory=list)
+    media: list[MediaCoverage] = field(default_factory=list)
 
 
 def consent_state(expires_on: date, revoked_at: datetime | None, at: datetime) -> str:
@@ -123,6 +175,7 @@ def check_consent(
     required = story or bool(photos) or bool(relied)
     if not required:
         return GateOutcome(ok=True, required=False, consent_ids=relied)
+    media = media_coverage(version, consents, at=at)
     reasons: list[str] = []
     if not relied:
         what = "patient content" if story else "a photo that shows a face"
@@ -159,4 +212,73 @@ def check_consent(
             reasons.append(f"{label} shows a face and consent {photo.consent_id} does not name it")
         elif not photo.consent_id or photo.consent_id in consents:
             reasons.append(f"{label} shows a face and no valid consent covers it")
-    return GateOutcome(ok=not reasons, required=True, reasons=reasons, consent_ids=relied)
+    return GateOutcome(ok=not reasons, required=True, reasons=reasons, consent_ids=relied, media=media)
+
+
+def media_coverage(
+    version: VersionFacts, consents: Mapping[str, ConsentScopeFacts], *, at: datetime
+) -> list[MediaCoverage]:
+    """For every image that shows a patient: does a consent the version relies on, active at `at`,
+    list its digest and cover every target channel? If not, the first applicable reason why."""
+    relied = relied_consent_ids(version)
+    known = {cid: consents[cid] for cid in relied if cid in consents}
+    states = {cid: consent_state(c.expires_on, c.revoked_at, at) for cid, c in known.items()}
+    return [
+        _coverage(photo, version.channels, relied, known, states)
+        for photo in version.media
+        if photo.shows_a_patient
+    ]
+
+
+def _coverage(
+    photo: MediaFacts,
+    channels: Sequence[str],
+    relied: Sequence[str],
+    consents: Mapping[str, ConsentScopeFacts],
+    states: Mapping[str, str],
+) -> MediaCoverage:
+    label = f"photo {photo.digest[:12]} shows a face"
+
+    def uncovered(why: str, consent_id: str | None, detail: str) -> MediaCoverage:
+        return MediaCoverage(photo.digest, covered=False, why=why, consent_id=consent_id, detail=detail)
+
+    listing = [c for c in consents.values() if photo.digest in c.media_digests]
+    valid = [c for c in listing if states[c.id] == ACTIVE]
+    for consent in valid:
+        if all(channel in consent.channels for channel in channels):
+            return MediaCoverage(photo.digest, covered=True, consent_id=consent.id)
+    if valid:
+        consent = valid[0]
+        missing = ", ".join(ch for ch in channels if ch not in consent.channels)
+        return uncovered(
+            MEDIA_CHANNEL_NOT_COVERED,
+            consent.id,
+            f"{label}; consent {consent.id} names it but does not cover channel {missing}",
+        )
+    if photo.staff_stock and not photo.staff_stock_confirmed:
+        return uncovered(
+            MEDIA_STAFF_STOCK_UNCONFIRMED,
+            photo.consent_id,
+            f"{label}; the author marked it staff/stock but compliance has not confirmed that, "
+            "so it counts as a patient and no valid consent covers it",
+        )
+    named = [photo.consent_id] if photo.consent_id else []
+    for consent_id in [*(c.id for c in listing), *named]:
+        state = states.get(consent_id)
+        if state == REVOKED:
+            return uncovered(MEDIA_CONSENT_REVOKED, consent_id, f"{label}; consent {consent_id} was revoked")
+        if state == EXPIRED:
+            return uncovered(MEDIA_CONSENT_EXPIRED, consent_id, f"{label}; consent {consent_id} has expired")
+    if photo.consent_id and photo.consent_id not in consents:
+        return uncovered(
+            MEDIA_CONSENT_NOT_FOUND,
+            photo.consent_id,
+            f"{label}; consent {photo.consent_id} named for it does not exist",
+        )
+    if photo.consent_id:
+        return uncovered(
+            MEDIA_NOT_NAMED, photo.consent_id, f"{label} and consent {photo.consent_id} does not name it"
+        )
+    if not relied:
+        return uncovered(MEDIA_NO_CONSENT, None, f"{label} and the draft names no patient consent")
+    return uncovered(MEDIA_NOT_NAMED, None, f"{label} and no valid consent the draft relies on names it")

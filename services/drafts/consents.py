@@ -11,7 +11,7 @@ import hashlib
 import logging
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -50,6 +50,7 @@ from workflows.contracts import (
     ConsentCheckInput,
     ConsentCheckResult,
     ConsentRevoked,
+    MediaConsent,
     workflow_id_for,
 )
 
@@ -329,7 +330,11 @@ class ConsentService:
             patient_content=request.patient_content,
         )
         return ConsentCheckResult(
-            ok=outcome.ok, required=outcome.required, reasons=outcome.reasons, consent_ids=outcome.consent_ids
+            ok=outcome.ok,
+            required=outcome.required,
+            reasons=outcome.reasons,
+            consent_ids=outcome.consent_ids,
+            media=[MediaConsent(**asdict(m)) for m in outcome.media],
         )
 
     # --- revocation ------------------------------------------------------------------------------

@@ -125,6 +125,16 @@ class DraftList(BaseModel):
     drafts: list[DraftSummary]
 
 
+class MediaConsentOut(BaseModel):
+    """An image of the version that shows a patient: covered by a valid consent now, or why not."""
+
+    digest: str
+    covered: bool
+    why: str = ""
+    consent_id: str | None = None
+    detail: str = ""
+
+
 class VersionContent(BaseModel):
     """What other services read to screen, review or publish one exact version."""
 
@@ -140,6 +150,8 @@ class VersionContent(BaseModel):
     consent_on_file: bool = False
     media_digests: list[str]
     media: list[MediaOut] = []
+    # Consent coverage of each image that shows a patient, now (screening records a finding per gap).
+    media_consent: list[MediaConsentOut] = []
     content_hash: str
     author_id: str
     created_at: datetime

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,7 +12,8 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
 from services.drafts.channels import ChannelCatalog
-from services.drafts.consent_check import MediaFacts
+from services.drafts.consent_check import MediaFacts, media_coverage
+from services.drafts.consents import version_facts
 from services.drafts.errors import PayloadTooLarge, UnsupportedMediaType
 from services.drafts.media import MediaRejected, detect_faces, sanitize_image
 from services.drafts.media_store import MediaStore
@@ -21,6 +23,7 @@ from services.drafts.schemas import (
     DraftIn,
     DraftOut,
     DraftSummary,
+    MediaConsentOut,
     MediaOut,
     MediaPatch,
     StageOut,
@@ -160,6 +163,7 @@ class DraftService:
         consents = await self._consents.get_many(relied)
         now = _now()
         on_file = any(c.revoked_at is None and now.date() <= c.expires_on for c in consents.values())
+        coverage = media_coverage(version_facts(row, media, channels=row.channels), consents, at=now)
         return VersionContent(
             draft_id=draft_id,
             version=row.version,
@@ -172,6 +176,7 @@ class DraftService:
             consent_on_file=on_file,
             media_digests=row.media_digests,
             media=[_media_out(draft.id, media[d]) for d in row.media_digests if d in media],
+            media_consent=[MediaConsentOut(**asdict(c)) for c in coverage],
             content_hash=row.content_hash,
             author_id=draft.author_id,
             created_at=row.created_at,

@@ -21,7 +21,13 @@ from temporalio.exceptions import ApplicationError
 from services.kit.canonical import content_hash
 from services.kit.errors import ClearpostError
 from services.publisher.approvals import ApprovalGate
-from services.publisher.channels import Channel, OutgoingMedia, OutgoingPost
+from services.publisher.channels import (
+    Channel,
+    ChannelRejected,
+    ChannelUnavailable,
+    OutgoingMedia,
+    OutgoingPost,
+)
 from services.publisher.drafts_client import VersionSource
 from services.publisher.models import PUBLISHED, Publication
 from services.publisher.schemas import VersionContent
@@ -33,6 +39,8 @@ CHANNEL_NOT_CONFIGURED = "ChannelNotConfigured"
 CHANNEL_NOT_APPROVED = "ChannelNotApproved"
 CONTENT_TOO_LONG = "ContentTooLong"
 VERSION_NOT_FOUND = "VersionNotFound"
+CHANNEL_REJECTED = "ChannelRejected"
+CHANNEL_UNAVAILABLE = "ChannelUnavailable"
 
 
 LOCKED_RETRIES = 8
@@ -146,20 +154,28 @@ class PublisherActivities:
     ) -> PublicationRef:
         publication = await self._open(channel.name, request)
         if publication.status != PUBLISHED:
-            external_id = await channel.already_posted(publication.id)
-            if external_id is None:
-                external_id = await channel.post(
-                    OutgoingPost(
-                        publication_id=publication.id,
-                        draft_id=request.draft_id,
-                        version=request.version,
-                        channel=channel.name,
-                        content_hash=request.content_hash,
-                        title=content.title,
-                        body=content.body,
-                        media=media,
+            try:
+                external_id = await channel.already_posted(publication.id)
+                if external_id is None:
+                    external_id = await channel.post(
+                        OutgoingPost(
+                            publication_id=publication.id,
+                            draft_id=request.draft_id,
+                            version=request.version,
+                            channel=channel.name,
+                            content_hash=request.content_hash,
+                            title=content.title,
+                            body=content.body,
+                            media=media,
+                        )
                     )
-                )
+            except ChannelRejected as exc:
+                raise ApplicationError(
+                    f"{channel.name}: {exc}", type=CHANNEL_REJECTED, non_retryable=True
+                ) from exc
+            except ChannelUnavailable as exc:
+                # Retried by Temporal; the pending row and the channel's record keep it at most once.
+                raise ApplicationError(f"{channel.name}: {exc}", type=CHANNEL_UNAVAILABLE) from exc
             async with self._sessionmaker() as session, session.begin():
                 publication = await PublicationService(session).mark_published(
                     publication.id, external_id=external_id, now=self._clock()

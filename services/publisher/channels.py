@@ -2,19 +2,30 @@
 
 `already_posted` is what makes publishing safe to retry: the publisher asks the channel about a
 publication id before posting it, so a crash between posting and recording never posts twice.
+
+Two kinds: `sandbox` (a local file standing in for a social network) and `webhook` (an HTTP POST of
+the approved post, signed with HMAC-SHA256, to a URL the deployment configures).
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import fcntl
+import hashlib
+import hmac
+import ipaddress
 import json
 import os
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
+from urllib.parse import urlsplit
+
+import httpx
 
 
 @dataclass(frozen=True)
@@ -59,6 +70,22 @@ class Channel(Protocol):
 
 class UnknownChannelError(ValueError):
     pass
+
+
+class ChannelConfigError(ValueError):
+    """A configured channel's settings are missing or unusable; the message says which and why."""
+
+
+class ChannelError(Exception):
+    """A channel did not take a post."""
+
+
+class ChannelRejected(ChannelError):
+    """The channel refused the post for good: sending the same post again cannot help."""
+
+
+class ChannelUnavailable(ChannelError):
+    """The channel did not answer, or failed for now: a later attempt may succeed."""
 
 
 class SandboxChannel:
@@ -167,9 +194,239 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def build_channels(names: Iterable[str], *, outbox_dir: Path) -> dict[str, Channel]:
-    """The configured channels by name; a name without an implementation stops startup."""
-    factories = {SandboxChannel.name: lambda: SandboxChannel(outbox_dir)}
+# --- webhook -------------------------------------------------------------------------------------
+
+SIGNATURE_HEADER = "X-Clearpost-Signature"
+TIMESTAMP_HEADER = "X-Clearpost-Timestamp"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+MIN_SECRET_BYTES = 32
+MAX_EXTERNAL_ID = 150
+# Answers that mean "not now": the same post may be sent again later.
+TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class WebhookConfig:
+    url: str
+    secret: bytes = field(repr=False)
+    timeout_seconds: float = 10.0
+    max_length: int = 5000
+
+
+def webhook_signature(secret: bytes, timestamp: str, body: bytes) -> str:
+    """`sha256=<hex>` of HMAC-SHA256 over `<timestamp>.<body>`: what the receiver recomputes."""
+    digest = hmac.new(secret, timestamp.encode("ascii") + b"." + body, hashlib.sha256).hexdigest()
+    return f"sha256={digest}"
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _checked_url(url: str) -> str:
+    """The URL with nothing secret in it, for messages; refuses URLs that would leak or mislead."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise ChannelConfigError(f"the webhook URL is not a valid URL: {exc}") from exc
+    host = parts.hostname or ""
+    if parts.scheme not in ("http", "https") or not host:
+        raise ChannelConfigError("the webhook URL must be an absolute http:// or https:// URL")
+    if parts.username is not None or parts.password is not None:
+        raise ChannelConfigError("the webhook URL must not carry credentials; the HMAC secret authenticates")
+    if parts.scheme == "http" and not _is_loopback(host):
+        raise ChannelConfigError(f"the webhook URL must use https (plain http only to loopback, not {host})")
+    netloc = f"[{host}]" if ":" in host else host
+    return f"{parts.scheme}://{netloc}{f':{port}' if port else ''}{parts.path or '/'}"
+
+
+class WebhookChannel:
+    """POSTs each approved post as JSON to one URL, signed so the receiver can tell it came from us.
+
+    Headers: `X-Clearpost-Timestamp` (Unix seconds), `X-Clearpost-Signature` (`sha256=` HMAC of
+    `<timestamp>.<body>` with the shared secret) and `Idempotency-Key` (the publication id). A 2xx
+    or 409 answer means the receiver has the post; its JSON `id`, if any, becomes the external id.
+    Deliveries are recorded in `<outbox>/webhook.jsonl`, which `already_posted` reads; a crash
+    between the receiver's answer and that record sends the post again under the same
+    Idempotency-Key, so receivers must treat a repeated key as the same post.
+    """
+
+    name = "webhook"
+
+    def __init__(
+        self,
+        config: WebhookConfig,
+        outbox_dir: Path,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._where = _checked_url(config.url)
+        if len(config.secret) < MIN_SECRET_BYTES:
+            raise ChannelConfigError(f"the webhook secret must be at least {MIN_SECRET_BYTES} bytes")
+        if config.timeout_seconds <= 0:
+            raise ChannelConfigError("the webhook timeout must be positive")
+        self._config = config
+        self._path = outbox_dir / f"{self.name}.jsonl"
+        self._transport = transport
+        self._clock = clock
+
+    @property
+    def max_length(self) -> int:
+        return self._config.max_length
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    async def already_posted(self, publication_id: str) -> str | None:
+        return await asyncio.to_thread(self._find, publication_id)
+
+    async def post(self, publication: OutgoingPost) -> str:
+        existing = await self.already_posted(publication.publication_id)
+        if existing is not None:
+            return existing
+        body = json.dumps(self._payload(publication), ensure_ascii=False, separators=(",", ":")).encode()
+        timestamp = str(int(self._clock()))
+        headers = {
+            "Content-Type": "application/json",
+            TIMESTAMP_HEADER: timestamp,
+            SIGNATURE_HEADER: webhook_signature(self._config.secret, timestamp, body),
+            IDEMPOTENCY_HEADER: publication.publication_id,
+        }
+        seconds = self._config.timeout_seconds
+        try:
+            # No proxies from the environment and no redirects: the post goes to the configured URL only.
+            async with httpx.AsyncClient(
+                timeout=seconds, follow_redirects=False, trust_env=False, transport=self._transport
+            ) as client:
+                response = await client.post(self._config.url, content=body, headers=headers)
+        except httpx.TimeoutException as exc:
+            raise ChannelUnavailable(
+                f"the webhook at {self._where} did not answer within {seconds:g} s"
+            ) from exc
+        except httpx.HTTPError as exc:
+            raise ChannelUnavailable(
+                f"the webhook at {self._where} could not be reached ({type(exc).__name__}: {exc})"
+            ) from exc
+        external_id = self._accepted(response, publication.publication_id)
+        await asyncio.to_thread(self._record, publication, external_id)
+        return external_id
+
+    def _payload(self, publication: OutgoingPost) -> dict[str, Any]:
+        return {
+            "publication_id": publication.publication_id,
+            "draft_id": publication.draft_id,
+            "version": publication.version,
+            "channel": publication.channel,
+            "content_hash": publication.content_hash,
+            "title": publication.title,
+            "body": publication.body,
+            "media": [
+                {
+                    "digest": item.digest,
+                    "media_type": item.media_type,
+                    "size": len(item.data),
+                    "data_base64": base64.b64encode(item.data).decode("ascii"),
+                }
+                for item in publication.media
+            ],
+        }
+
+    def _accepted(self, response: httpx.Response, publication_id: str) -> str:
+        status = response.status_code
+        if 200 <= status < 300 or status == 409:  # 409: the receiver already has this publication
+            return f"{self.name}:{self._receiver_id(response) or publication_id}"
+        snippet = response.text[:200].strip()
+        answer = f"HTTP {status}" + (f": {snippet}" if snippet else "")
+        if status in TRANSIENT_STATUSES:
+            raise ChannelUnavailable(f"the webhook at {self._where} answered {answer}")
+        if 300 <= status < 400:
+            raise ChannelRejected(
+                f"the webhook at {self._where} answered {answer}; redirects are not followed"
+            )
+        raise ChannelRejected(f"the webhook at {self._where} refused the post: {answer}")
+
+    @staticmethod
+    def _receiver_id(response: httpx.Response) -> str | None:
+        try:
+            answer = response.json()
+        except ValueError:
+            return None
+        value = answer.get("id") if isinstance(answer, dict) else None
+        if isinstance(value, str | int) and not isinstance(value, bool):
+            text = str(value)
+            if 0 < len(text) <= MAX_EXTERNAL_ID and text.isprintable():
+                return text
+        return None
+
+    def _find(self, publication_id: str) -> str | None:
+        try:
+            fh = self._path.open("rb")
+        except FileNotFoundError:
+            return None
+        with fh:
+            fcntl.flock(fh, fcntl.LOCK_SH)
+            return self._scan(fh.read(), publication_id)
+
+    @staticmethod
+    def _scan(content: bytes, publication_id: str) -> str | None:
+        for record in _records(content):
+            external_id = record.get("external_id")
+            if record.get("publication_id") == publication_id and isinstance(external_id, str):
+                return external_id
+        return None
+
+    def _record(self, publication: OutgoingPost, external_id: str) -> None:
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        created = not self._path.exists()
+        with self._path.open("a+b") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            fh.seek(0)
+            content = fh.read()
+            if self._scan(content, publication.publication_id) is not None:
+                return
+            record = {
+                "publication_id": publication.publication_id,
+                "draft_id": publication.draft_id,
+                "version": publication.version,
+                "content_hash": publication.content_hash,
+                "external_id": external_id,
+                "delivered_at": datetime.now(UTC).isoformat(),
+            }
+            line = json.dumps(record).encode() + b"\n"
+            if content and not content.endswith(b"\n"):
+                line = b"\n" + line
+            fh.write(line)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if created:
+            _fsync_dir(self._path.parent)
+
+
+def build_channels(
+    names: Iterable[str], *, outbox_dir: Path, webhook: WebhookConfig | None = None
+) -> dict[str, Channel]:
+    """The configured channels by name; a name without an implementation, or a webhook without its
+    settings, stops startup."""
+
+    def webhook_channel() -> Channel:
+        if webhook is None:
+            raise ChannelConfigError(
+                "channel 'webhook' is configured but CLEARPOST_PUBLISHER_WEBHOOK_URL is not set"
+            )
+        return WebhookChannel(webhook, outbox_dir)
+
+    factories: dict[str, Callable[[], Channel]] = {
+        SandboxChannel.name: lambda: SandboxChannel(outbox_dir),
+        WebhookChannel.name: webhook_channel,
+    }
     channels: dict[str, Channel] = {}
     for name in names:
         if name not in factories:

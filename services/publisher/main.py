@@ -25,7 +25,9 @@ from workflows.contracts import PUBLISHER_TASK_QUEUE
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings = get_settings()
     # Before anything else: a configured channel without an implementation must stop startup.
-    channels = build_channels(settings.publisher_channels, outbox_dir=settings.outbox_dir)
+    channels = build_channels(
+        settings.publisher_channels, outbox_dir=settings.outbox_dir, webhook=settings.webhook_config()
+    )
     settings.outbox_dir.mkdir(parents=True, exist_ok=True)
     engine = create_engine(settings.database_url, schema=settings.database_schema)
     app.state.settings = settings

@@ -20,6 +20,7 @@ from services.review.models import ReviewDecision, ReviewTask, Screening
 from services.review.policy import LoadedPolicy
 from services.review.repository import ReviewRepository
 from services.review.screening.engine import Screener
+from services.review.screening.findings import ScreeningOutcome, media_consent_findings
 from services.review.service import now
 from services.review.signing import ReviewSigner
 from workflows.contracts import (
@@ -98,6 +99,16 @@ class ReviewActivities:
             consent_on_file=bool(content.get("consent_on_file", content.get("consent_id") is not None)),
             kind="post",
         )
+        text_categories = outcome.categories
+        # Each image that shows a patient without a valid consent is a finding of its own.
+        media = media_consent_findings(
+            content.get("media_consent", []),
+            severity=self._policy.policy.screening.severity("consent_missing"),
+        )
+        if media:
+            outcome = ScreeningOutcome(
+                findings=[*outcome.findings, *media], products=outcome.products, drugs=outcome.drugs
+            )
         screening = Screening(
             id=str(uuid.uuid4()),
             draft_id=request.draft_id,
@@ -108,13 +119,14 @@ class ReviewActivities:
             products=outcome.products,
             findings=[f.as_dict() for f in outcome.findings],
             blocking=outcome.blocking,
+            author_id=content.get("author_id"),
             created_at=now(),
         )
         async with session_scope(self._sessionmaker) as session:
             ReviewRepository(session).add(screening)
         return ScreenVersionResult(
             screening_id=screening.id,
-            categories=outcome.categories,
+            categories=text_categories,
             products=outcome.products,
             finding_count=len(outcome.findings),
             blocking=outcome.blocking,

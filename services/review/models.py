@@ -35,8 +35,11 @@ class Screening(Base):
     policy_version: Mapped[str] = mapped_column(String(32))
     categories: Mapped[list[str]] = mapped_column(JSON)
     products: Mapped[list[str]] = mapped_column(JSON)
+    # Each finding as `Finding.as_dict()`; image findings carry `media_digest` (older rows lack the key).
     findings: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     blocking: Mapped[bool] = mapped_column(Boolean)
+    # The draft's author, so they may read a screening no review was opened for (null before 0005).
+    author_id: Mapped[str | None] = mapped_column(String(64), nullable=True, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 

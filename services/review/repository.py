@@ -29,6 +29,16 @@ class ReviewRepository:
         )
         return (await self._session.execute(statement)).scalar_one_or_none()
 
+    async def latest_draft_screening(self, draft_id: str) -> Screening | None:
+        """The most recent screening of any version of a draft."""
+        statement = (
+            select(Screening)
+            .where(Screening.draft_id == draft_id, Screening.version.is_not(None))
+            .order_by(Screening.created_at.desc())
+            .limit(1)
+        )
+        return (await self._session.execute(statement)).scalar_one_or_none()
+
     async def task(self, draft_id: str, version: int, stage: str) -> ReviewTask | None:
         statement = select(ReviewTask).where(
             ReviewTask.draft_id == draft_id, ReviewTask.version == version, ReviewTask.stage == stage

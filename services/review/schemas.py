@@ -62,6 +62,8 @@ class FindingOut(BaseModel):
     text: str
     rule: str
     explanation: str
+    # Set on image findings (consent_missing for an image no valid consent covers); no text span.
+    media_digest: str | None = None
 
 
 class ScreeningOut(BaseModel):
@@ -110,7 +112,11 @@ class ReviewedFinding(FindingOut):
 
 
 class DraftFindings(BaseModel):
-    """The screening of the version under review, its findings with spans, and their overrides."""
+    """The screening of the version under review, its findings with spans, and their overrides.
+
+    With no review open (the consent gate sent the version back, or the round is over) it is the
+    draft's latest screening, `under_review` false; its findings cannot be overridden.
+    """
 
     draft_id: str
     version: int
@@ -120,6 +126,7 @@ class DraftFindings(BaseModel):
     categories: list[str]
     findings: list[ReviewedFinding]
     unresolved_blocking: int
+    under_review: bool = True
 
 
 class PolicyOut(BaseModel):

@@ -210,6 +210,11 @@ class ReviewService:
 
     async def _findings(self, draft_id: str) -> DraftFindings:
         task, screening = await self._under_review(draft_id)
+        return await self._reviewed(draft_id, screening, task.version, task.content_hash, under_review=True)
+
+    async def _reviewed(
+        self, draft_id: str, screening: Screening, version: int, content_hash: str, *, under_review: bool
+    ) -> DraftFindings:
         overrides = {o.finding_index: o for o in await self._repo.overrides(screening.id)}
         findings = []
         for index, raw in enumerate(screening.findings):
@@ -234,20 +239,32 @@ class ReviewService:
         unresolved = sum(1 for f in findings if f.severity == BLOCK and f.overridden is None)
         return DraftFindings(
             draft_id=draft_id,
-            version=task.version,
-            content_hash=task.content_hash,
+            version=version,
+            content_hash=content_hash,
             screening_id=screening.id,
             policy_version=screening.policy_version,
             categories=screening.categories,
             findings=findings,
             unresolved_blocking=unresolved,
+            under_review=under_review,
         )
 
     async def findings(self, draft_id: str, principal: Principal) -> DraftFindings:
-        """What the screening found in the version under review; reviewers, auditors, admins, the author."""
-        result = await self._findings(draft_id)
-        task, _ = await self._under_review(draft_id)
-        if not (principal.has_any(*REVIEW_ROLES, "admin", "auditor") or task.author_id == principal.user_id):
+        """What the screening found in the version under review (else in the draft's latest screened
+        version, e.g. one the consent gate sent back); reviewers, auditors, admins, the author."""
+        if await self._repo.open_tasks_for(draft_id):
+            result = await self._findings(draft_id)
+            task, _ = await self._under_review(draft_id)
+            author_id: str | None = task.author_id
+        else:
+            screening = await self._repo.latest_draft_screening(draft_id)
+            if screening is None or screening.version is None or screening.content_hash is None:
+                raise NotFound(f"draft {draft_id} has no review in progress and no screening")
+            result = await self._reviewed(
+                draft_id, screening, screening.version, screening.content_hash, under_review=False
+            )
+            author_id = screening.author_id
+        if not (principal.has_any(*REVIEW_ROLES, "admin", "auditor") or author_id == principal.user_id):
             raise Forbidden("only reviewers, auditors, admins and the draft's author see its findings")
         return result
 

@@ -290,6 +290,20 @@ async def test_a_photo_the_consent_does_not_cover_stops_the_post(system: Running
 
     assert "shows a face and no valid consent covers it" in refused["note"]
     await never_published(system, draft["id"], wait_seconds=1)
+    # The screening names the image: one consent_missing finding for it, shown to the author too.
+    digest = uploaded.json()["media"][0]["digest"]
+    async with system.client("author@demo") as author:
+        response = await author.get(f"/api/v1/reviews/{draft['id']}/findings")
+    assert response.status_code == 200, response.text
+    findings = response.json()
+    assert findings["under_review"] is False and findings["version"] == refused["version"]
+    [image] = [f for f in findings["findings"] if f["media_digest"]]
+    assert (image["category"], image["severity"], image["media_digest"]) == (
+        "consent_missing",
+        "block",
+        digest,
+    )
+    assert image["rule"] == "consent.media.not_named" and digest[:12] in image["explanation"]
 
 
 async def test_revoking_before_the_scheduled_time_stops_the_publish(system: RunningSystem) -> None:
@@ -312,3 +326,49 @@ async def test_revoking_before_the_scheduled_time_stops_the_publish(system: Runn
     seconds_left = (datetime.fromisoformat(scheduled_at) - datetime.now(UTC)).total_seconds()
     final = await never_published(system, draft["id"], wait_seconds=max(seconds_left, 0) + 5)
     assert final["status"] != "scheduled" and consent["id"] in final["note"]
+
+
+# --- every target channel ---------------------------------------------------------------------------
+
+
+def webhook_posts(system: RunningSystem, draft_id: str) -> list[dict[str, Any]]:
+    return [p.json for p in system.webhook.posts() if p.json["draft_id"] == draft_id]
+
+
+async def test_a_consent_that_does_not_cover_every_target_channel_stops_the_post(
+    system: RunningSystem,
+) -> None:
+    consent = await new_consent(system, channels=["sandbox"])
+    async with system.client("author@demo") as author:
+        draft = await create_draft(
+            author, {**STORY, "channels": ["sandbox", "webhook"], "consent_ids": [consent["id"]]}
+        )
+        assert (await author.post(f"/api/v1/drafts/{draft['id']}/submit")).status_code == 200
+
+    refused = await refused_for_consent(system, draft["id"])
+
+    assert f"consent {consent['id']} does not cover channel webhook" in refused["note"]
+    await never_published(system, draft["id"], wait_seconds=1)
+    assert webhook_posts(system, draft["id"]) == []
+
+
+async def test_a_consent_covering_both_channels_publishes_to_both(system: RunningSystem) -> None:
+    consent = await new_consent(system, channels=["sandbox", "webhook"])
+    async with system.client("author@demo") as author:
+        draft = await create_draft(
+            author, {**STORY, "channels": ["sandbox", "webhook"], "consent_ids": [consent["id"]]}
+        )
+
+    await submit_and_approve(system, draft["id"])
+
+    async with system.client("author@demo") as author:
+        published = await wait_for_status(author, draft["id"], "published", "publish_failed")
+        listed = (await author.get("/api/v1/publications", params={"draft_id": draft["id"]})).json()
+    assert published["status"] == "published", published
+    publications = {p["channel"]: p for p in listed["publications"]}
+    assert sorted(publications) == ["sandbox", "webhook"]
+    [post] = [p for p in system.webhook.posts() if p.json["draft_id"] == draft["id"]]
+    assert post.signature_ok  # the receiver recomputed the HMAC with the shared secret
+    assert post.json["publication_id"] == publications["webhook"]["id"]
+    assert (post.json["content_hash"], post.json["body"]) == (published["content_hash"], STORY["body"])
+    assert publications["webhook"]["external_id"].startswith("webhook:rcv-")

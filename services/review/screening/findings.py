@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -20,9 +21,38 @@ class Finding:
     text: str
     rule: str
     explanation: str
+    # An image finding names the image (sanitized-image digest); it has no span in the text.
+    media_digest: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def media_consent_findings(coverage: Iterable[Mapping[str, Any]], *, severity: str) -> list[Finding]:
+    """One `consent_missing` finding per image the drafts service reports as not covered by a
+    valid consent (its `media_consent` answer); covered images give none."""
+    findings = []
+    for item in coverage:
+        if item.get("covered", False):
+            continue
+        digest = str(item["digest"])
+        why = str(item.get("why") or "not_covered")
+        explanation = str(
+            item.get("detail") or f"photo {digest[:12]} shows a face and no valid consent covers it"
+        )
+        findings.append(
+            Finding(
+                category="consent_missing",
+                severity=severity,
+                start=0,
+                end=0,
+                text="",
+                rule=f"consent.media.{why}",
+                explanation=explanation[:1].upper() + explanation[1:] + ".",
+                media_digest=digest,
+            )
+        )
+    return findings
 
 
 @dataclass(frozen=True)

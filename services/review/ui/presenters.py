@@ -74,6 +74,7 @@ class Finding:
     rule: str
     explanation: str
     located: bool = False
+    media_digest: str | None = None  # an image finding: it names an image, not a span of the text
 
 
 @dataclass
@@ -120,8 +121,11 @@ def highlight(title: str, body: str, raw_findings: list[dict[str, Any]]) -> High
             text=str(raw.get("text", "")),
             rule=str(raw.get("rule", "")),
             explanation=str(raw.get("explanation", "")),
+            media_digest=str(raw["media_digest"]) if raw.get("media_digest") else None,
         )
         findings.append(finding)
+        if finding.media_digest:
+            continue
         start, end = raw.get("start"), raw.get("end")
         if not (isinstance(start, int) and isinstance(end, int) and screened[start:end] == finding.text):
             start = screened.find(finding.text) if finding.text else -1
