@@ -10,6 +10,8 @@ class DraftsSettings(KitSettings):
     # AES-256 key (base64) for consent records' identifying fields and signed forms; generated
     # under var/keys/consent.key when not given.
     consent_key: str | None = None
+    # Consent keys used before a rotation (base64 each): still open what they sealed.
+    consent_previous_keys: list[str] = []
     # Sanitized media are stored content-addressed here (var/media/<sha256>).
     media_dir: Path | None = None
 

@@ -11,7 +11,7 @@ from services.drafts.channels import PublisherChannelCatalog
 from services.drafts.config import get_settings
 from services.drafts.endpoints import consents_router, internal, router, takedowns_router
 from services.drafts.media_store import MediaStore
-from services.drafts.sealing import FieldSealer, load_consent_key
+from services.drafts.sealing import FieldSealer, load_consent_keys
 from services.kit.app import create_service_app
 from services.kit.audit_client import AuditClient
 from services.kit.auth import JwksKeySet, load_internal_token
@@ -28,7 +28,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.settings = settings
     app.state.sessionmaker = create_sessionmaker(engine)
     app.state.internal_token = load_internal_token(settings)
-    app.state.sealer = FieldSealer(load_consent_key(settings, settings.consent_key))
+    app.state.sealer = FieldSealer(
+        load_consent_keys(settings, settings.consent_key, settings.consent_previous_keys)
+    )
     app.state.media_store = MediaStore(settings.media_path)
     async with (
         httpx.AsyncClient() as http,

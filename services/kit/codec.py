@@ -7,42 +7,33 @@ AES-256-GCM under a key from settings (CLEARPOST_PAYLOAD_KEY, base64) or var/key
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import os
 from collections.abc import Sequence
 
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import PayloadCodec
 
+from services.kit.sealing import KeyRing, load_key_ring
 from services.kit.settings import KitSettings
 
 ENCODING = b"binary/encrypted"
 KEY_ID = "encryption-key-id"
 
 
-def key_id(key: bytes) -> str:
-    return hashlib.sha256(key).hexdigest()[:16]
-
-
 class EncryptionCodec(PayloadCodec):
-    def __init__(self, key: bytes, *, previous: Sequence[bytes] = ()) -> None:
-        if len(key) != 32:
-            raise ValueError("the payload key must be 32 bytes (AES-256)")
-        self._current = key_id(key)
-        self._keys = {key_id(k): AESGCM(k) for k in (key, *previous)}
+    """Each payload sealed whole; the key id travels in its metadata and is the AAD."""
+
+    def __init__(self, ring: KeyRing) -> None:
+        self._ring = ring
 
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
-        aead = self._keys[self._current]
-        encoded = []
-        for payload in payloads:
-            nonce = os.urandom(12)
-            sealed = aead.encrypt(nonce, payload.SerializeToString(), self._current.encode())
-            encoded.append(
-                Payload(metadata={"encoding": ENCODING, KEY_ID: self._current.encode()}, data=nonce + sealed)
+        kid = self._ring.current_id
+        return [
+            Payload(
+                metadata={"encoding": ENCODING, KEY_ID: kid.encode()},
+                data=self._ring.seal(payload.SerializeToString(), aad=kid.encode()),
             )
-        return encoded
+            for payload in payloads
+        ]
 
     async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
         decoded = []
@@ -51,24 +42,15 @@ class EncryptionCodec(PayloadCodec):
                 decoded.append(payload)
                 continue
             kid = payload.metadata.get(KEY_ID, b"").decode()
-            aead = self._keys.get(kid)
-            if aead is None:
-                raise ValueError(f"payload encrypted with unknown key {kid!r}")
-            nonce, sealed = payload.data[:12], payload.data[12:]
-            decoded.append(Payload.FromString(aead.decrypt(nonce, sealed, kid.encode())))
+            decoded.append(Payload.FromString(self._ring.open(kid, payload.data, aad=kid.encode())))
         return decoded
 
 
-def load_payload_key(settings: KitSettings) -> bytes:
-    if settings.payload_key:
-        return base64.b64decode(settings.payload_key)
-    path = settings.keys_dir / "payload.key"
-    if not path.exists():
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        else:
-            with os.fdopen(fd, "w") as fh:
-                fh.write(base64.b64encode(AESGCM.generate_key(bit_length=256)).decode())
-    return base64.b64decode(path.read_text().strip())
+def load_payload_keys(settings: KitSettings) -> KeyRing:
+    """CLEARPOST_PAYLOAD_KEY, else var/keys/payload.key; CLEARPOST_PAYLOAD_PREVIOUS_KEYS still decode."""
+    return load_key_ring(
+        settings.keys_dir / "payload.key",
+        settings.payload_key,
+        settings.payload_previous_keys,
+        what="payload key",
+    )

@@ -36,6 +36,8 @@ class KitSettings(BaseSettings):
     internal_token: str | None = None
     # AES-256 key (base64) for Temporal payloads; generated under var/keys/ when not given.
     payload_key: str | None = None
+    # Keys payloads were encrypted with before a rotation (base64 each): still read, never written.
+    payload_previous_keys: list[str] = []
     demo: bool = False
     # Off in tests that exercise one service's HTTP API without a Temporal server.
     temporal_enabled: bool = True

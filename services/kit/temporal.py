@@ -18,7 +18,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 
-from services.kit.codec import EncryptionCodec, load_payload_key
+from services.kit.codec import EncryptionCodec, load_payload_keys
 from services.kit.errors import ClearpostError, Conflict, Forbidden, Unprocessable
 from services.kit.settings import KitSettings
 from workflows.contracts import REFUSED_CONFLICT, REFUSED_FORBIDDEN
@@ -30,7 +30,7 @@ def data_converter(settings: KitSettings) -> DataConverter:
     """Every Clearpost client encrypts payloads and failure details with the same key."""
     return dataclasses.replace(
         temporalio.converter.default(),
-        payload_codec=EncryptionCodec(load_payload_key(settings)),
+        payload_codec=EncryptionCodec(load_payload_keys(settings)),
         failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
     )
 
