@@ -89,54 +89,31 @@ class ChannelUnavailable(ChannelError):
 
 
 class SandboxChannel:
-    """A local stand-in for a social network: one JSON line per post in `<outbox>/sandbox.jsonl`.
-
-    Every read and append holds a flock on the file, and `post` checks for the publication id
-    under the same exclusive lock it appends with, so two workers racing on one publication
-    still write one line.
-    """
+    """A local stand-in for a social network: one JSON line per post in `<outbox>/sandbox.jsonl`
+    (a Ledger, so a publication is posted once however many workers race on it), its images in
+    `<outbox>/media/`."""
 
     name = "sandbox"
     max_length = 5000
 
     def __init__(self, outbox_dir: Path) -> None:
-        self._path = outbox_dir / f"{self.name}.jsonl"
+        self._ledger = Ledger(outbox_dir / f"{self.name}.jsonl")
 
     @property
     def path(self) -> Path:
-        return self._path
+        return self._ledger.path
 
     @staticmethod
     def external_id_for(publication_id: str) -> str:
         return f"sandbox:{publication_id}"
 
     async def already_posted(self, publication_id: str) -> str | None:
-        return await asyncio.to_thread(self._find, publication_id)
+        found = await asyncio.to_thread(self._ledger.find, publication_id)
+        return None if found is None else self.external_id_for(publication_id)
 
     async def post(self, publication: OutgoingPost) -> str:
-        return await asyncio.to_thread(self._append_once, publication)
-
-    def _find(self, publication_id: str) -> str | None:
-        try:
-            fh = self._path.open("rb")
-        except FileNotFoundError:
-            return None
-        with fh:
-            fcntl.flock(fh, fcntl.LOCK_SH)
-            return self._scan(fh.read(), publication_id)
-
-    def _append_once(self, publication: OutgoingPost) -> str:
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        created = not self._path.exists()
-        with self._path.open("a+b") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            fh.seek(0)
-            content = fh.read()
-            existing = self._scan(content, publication.publication_id)
-            if existing is not None:
-                return existing
-            media = [self._store_media(item) for item in publication.media]
-            record = {
+        def record() -> dict[str, object]:
+            return {
                 "publication_id": publication.publication_id,
                 "draft_id": publication.draft_id,
                 "version": publication.version,
@@ -144,23 +121,16 @@ class SandboxChannel:
                 "content_hash": publication.content_hash,
                 "title": publication.title,
                 "body": publication.body,
-                "media": media,
+                "media": [self._store_media(item) for item in publication.media],
                 "published_at": datetime.now(UTC).isoformat(),
             }
-            line = json.dumps(record, ensure_ascii=False).encode() + b"\n"
-            # A crash mid-append can leave a torn last line; start on a fresh one.
-            if content and not content.endswith(b"\n"):
-                line = b"\n" + line
-            fh.write(line)
-            fh.flush()
-            os.fsync(fh.fileno())
-        if created:
-            _fsync_dir(self._path.parent)
+
+        await asyncio.to_thread(self._ledger.append_once, publication.publication_id, record)
         return self.external_id_for(publication.publication_id)
 
     def _store_media(self, item: OutgoingMedia) -> dict[str, str]:
         """The image as the channel receives it: `<outbox>/media/<digest>` (content-addressed)."""
-        folder = self._path.parent / "media"
+        folder = self._ledger.path.parent / "media"
         folder.mkdir(parents=True, exist_ok=True)
         target = folder / item.digest
         if not target.exists():
@@ -169,11 +139,55 @@ class SandboxChannel:
             os.replace(partial, target)
         return {"digest": item.digest, "media_type": item.media_type, "path": f"media/{item.digest}"}
 
-    def _scan(self, content: bytes, publication_id: str) -> str | None:
-        for record in _records(content):
-            if record.get("publication_id") == publication_id:
-                return self.external_id_for(publication_id)
-        return None
+
+class Ledger:
+    """What a channel has posted: one JSON line per publication in a local file.
+
+    Every read and append holds a flock on the file, and `append_once` looks for the publication
+    id under the same exclusive lock it appends with, so two workers racing on one publication
+    still write one line. Appends are fsynced; a torn last line (a crash mid-append) is skipped.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def find(self, publication_id: str) -> dict[str, object] | None:
+        try:
+            fh = self.path.open("rb")
+        except FileNotFoundError:
+            return None
+        with fh:
+            fcntl.flock(fh, fcntl.LOCK_SH)
+            return _find(fh.read(), publication_id)
+
+    def append_once(self, publication_id: str, record: Callable[[], dict[str, object]]) -> dict[str, object]:
+        """The publication's line: the one already there, else `record()` appended."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        created = not self.path.exists()
+        with self.path.open("a+b") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            fh.seek(0)
+            content = fh.read()
+            existing = _find(content, publication_id)
+            if existing is not None:
+                return existing
+            new = record()
+            line = json.dumps(new, ensure_ascii=False).encode() + b"\n"
+            if content and not content.endswith(b"\n"):
+                line = b"\n" + line  # start after a torn line
+            fh.write(line)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if created:
+            _fsync_dir(self.path.parent)
+        return new
+
+
+def _find(content: bytes, publication_id: str) -> dict[str, object] | None:
+    for record in _records(content):
+        if record.get("publication_id") == publication_id:
+            return record
+    return None
 
 
 def _records(content: bytes) -> Iterator[dict[str, object]]:
@@ -273,7 +287,7 @@ class WebhookChannel:
         if config.timeout_seconds <= 0:
             raise ChannelConfigError("the webhook timeout must be positive")
         self._config = config
-        self._path = outbox_dir / f"{self.name}.jsonl"
+        self._ledger = Ledger(outbox_dir / f"{self.name}.jsonl")
         self._transport = transport
         self._clock = clock
 
@@ -283,10 +297,12 @@ class WebhookChannel:
 
     @property
     def path(self) -> Path:
-        return self._path
+        return self._ledger.path
 
     async def already_posted(self, publication_id: str) -> str | None:
-        return await asyncio.to_thread(self._find, publication_id)
+        found = await asyncio.to_thread(self._ledger.find, publication_id)
+        external_id = None if found is None else found.get("external_id")
+        return external_id if isinstance(external_id, str) else None
 
     async def post(self, publication: OutgoingPost) -> str:
         existing = await self.already_posted(publication.publication_id)
@@ -316,7 +332,15 @@ class WebhookChannel:
                 f"the webhook at {self._where} could not be reached ({type(exc).__name__}: {exc})"
             ) from exc
         external_id = self._accepted(response, publication.publication_id)
-        await asyncio.to_thread(self._record, publication, external_id)
+        record = {
+            "publication_id": publication.publication_id,
+            "draft_id": publication.draft_id,
+            "version": publication.version,
+            "content_hash": publication.content_hash,
+            "external_id": external_id,
+            "delivered_at": datetime.now(UTC).isoformat(),
+        }
+        await asyncio.to_thread(self._ledger.append_once, publication.publication_id, lambda: record)
         return external_id
 
     def _payload(self, publication: OutgoingPost) -> dict[str, Any]:
@@ -365,49 +389,6 @@ class WebhookChannel:
             if 0 < len(text) <= MAX_EXTERNAL_ID and text.isprintable():
                 return text
         return None
-
-    def _find(self, publication_id: str) -> str | None:
-        try:
-            fh = self._path.open("rb")
-        except FileNotFoundError:
-            return None
-        with fh:
-            fcntl.flock(fh, fcntl.LOCK_SH)
-            return self._scan(fh.read(), publication_id)
-
-    @staticmethod
-    def _scan(content: bytes, publication_id: str) -> str | None:
-        for record in _records(content):
-            external_id = record.get("external_id")
-            if record.get("publication_id") == publication_id and isinstance(external_id, str):
-                return external_id
-        return None
-
-    def _record(self, publication: OutgoingPost, external_id: str) -> None:
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        created = not self._path.exists()
-        with self._path.open("a+b") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            fh.seek(0)
-            content = fh.read()
-            if self._scan(content, publication.publication_id) is not None:
-                return
-            record = {
-                "publication_id": publication.publication_id,
-                "draft_id": publication.draft_id,
-                "version": publication.version,
-                "content_hash": publication.content_hash,
-                "external_id": external_id,
-                "delivered_at": datetime.now(UTC).isoformat(),
-            }
-            line = json.dumps(record).encode() + b"\n"
-            if content and not content.endswith(b"\n"):
-                line = b"\n" + line
-            fh.write(line)
-            fh.flush()
-            os.fsync(fh.fileno())
-        if created:
-            _fsync_dir(self._path.parent)
 
 
 def build_channels(
