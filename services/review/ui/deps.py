@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from urllib.parse import quote
 
-from fastapi import Depends, Request, Response
+from fastapi import Depends, Form, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 
 from services.kit.auth import KeySet
 from services.kit.db import session_scope
 from services.kit.errors import ClearpostError, Forbidden
+from services.kit.tokens import Principal
 from services.review.deps import SessionDep
 from services.review.service import now
 from services.review.ui.render import error_page, redirect
@@ -58,6 +59,14 @@ class CrossSiteRefused(Exception):
     pass
 
 
+class ShowPage(Exception):
+    """Answer with this page instead: a refusal shown where the user acted (see `FormPost.refusable`)."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+
+
 class UiRoute(APIRoute):
     """Routes that answer with HTML pages, including their errors, and send strangers to sign in."""
 
@@ -70,6 +79,8 @@ class UiRoute(APIRoute):
             except SessionEnded as exc:
                 target = request.url.path if request.method == "GET" else "/review/"
                 return redirect(f"/review/login?next={quote(target)}" + ("&ended=1" if exc.reason else ""))
+            except ShowPage as shown:
+                return shown.response
             except CrossSiteRefused as exc:
                 return error_page(request, 403, "Refused: cross-site request", f"Nothing was changed: {exc}.")
             except ClearpostError as exc:
@@ -161,6 +172,57 @@ SignedInDep = Annotated[SignedIn, Depends(signed_in)]
 def require_csrf(signed: SignedIn, given: str | None) -> None:
     if not tokens_match(given, signed.session.csrf_token):
         raise Forbidden("the form's security token is missing or out of date; reload the page and try again")
+
+
+T = TypeVar("T")
+# Refusals the user can act on where they are (fix the form, pick another file), so they are shown in
+# that page; anything else (an ended sign-in, a service not answering) gets the UI's error page.
+REFUSALS_SHOWN_IN_PAGE = frozenset({400, 403, 404, 409, 413, 415, 422, 429})
+
+
+@dataclass(frozen=True)
+class FormPost:
+    """A state-changing form post that came from the UI's own pages, from a signed-in user, with the
+    session's CSRF token. Every POST handler but sign-in (whose form predates the session) takes one."""
+
+    signed: SignedIn
+
+    @property
+    def principal(self) -> Principal:
+        return self.signed.principal
+
+    @property
+    def token(self) -> str:
+        """The user's own access token, for the calls made on their behalf."""
+        return self.signed.token
+
+    async def refusable(
+        self, call: Awaitable[T], show: Callable[[ClearpostError], Awaitable[Response | None]]
+    ) -> T:
+        """The result of `call`; if it is refused with a reason the user can act on, the page `show`
+        renders for that refusal instead (it may return None to leave the error to the error page)."""
+        try:
+            return await call
+        except ClearpostError as exc:
+            if exc.status_code not in REFUSALS_SHOWN_IN_PAGE:
+                raise
+            response = await show(exc)
+            if response is None:
+                raise
+            raise ShowPage(response) from exc
+
+
+async def form_post(
+    _same_site: Annotated[None, Depends(same_site)],
+    signed: SignedInDep,
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+) -> FormPost:
+    """Same site first (before the session is even looked at), then the session, then its token."""
+    require_csrf(signed, csrf_token)
+    return FormPost(signed)
+
+
+FormPostDep = Annotated[FormPost, Depends(form_post)]
 
 
 def claim_service(repo: UiRepositoryDep, ui: UiStateDep) -> ClaimService:

@@ -1,10 +1,13 @@
-"""The review UI's pages: sign-in, the queue, a draft, deciding, commenting and an author's drafts."""
+"""The review UI's pages: sign-in, the queue, a draft, deciding, commenting and an author's drafts.
+
+The images of a draft (media_pages.py) and consent records (consent_pages.py) have their own modules,
+included in this router.
+"""
 
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
-from urllib.parse import quote
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, Query, Request, Response
 from pydantic import ValidationError
@@ -13,30 +16,24 @@ from starlette.staticfiles import StaticFiles
 from services.kit.errors import ClearpostError, Conflict, Forbidden, NotFound, Unprocessable
 from services.kit.tokens import Principal
 from services.review.deps import ReviewServiceDep, SessionDep
-from services.review.policy import REVIEW_ROLES, LoadedPolicy
+from services.review.policy import REVIEW_ROLES
 from services.review.repository import ReviewRepository
 from services.review.schemas import DecisionIn
 from services.review.service import now
+from services.review.ui import consent_pages, media_pages
 from services.review.ui.deps import (
     ClaimServiceDep,
     CommentServiceDep,
+    FormPostDep,
     SameSite,
     SignedInDep,
     UiRepositoryDep,
     UiRoute,
     UiSessionsDep,
     UiStateDep,
-    require_csrf,
 )
-from services.review.ui.presenters import (
-    DECISION_LABELS,
-    SIGNATURE_MEANINGS,
-    age,
-    channel_previews,
-    highlight,
-    referenced_products,
-    word_diff,
-)
+from services.review.ui.draft_view import DraftPageDep, draft_url, policy_of
+from services.review.ui.presenters import DECISION_LABELS, SIGNATURE_MEANINGS, age
 from services.review.ui.render import STATIC_DIR, page, redirect, safe_next
 from services.review.ui.security import (
     LOGIN_CSRF_COOKIE,
@@ -48,29 +45,18 @@ from services.review.ui.security import (
     tokens_match,
 )
 from services.review.ui.sessions import SessionEnded
-from services.review.ui.upstream import HistoryUnavailable, SignInRefused
+from services.review.ui.upstream import SignInRefused
 from workflows.contracts import DECISIONS
 
 router = APIRouter(prefix=UI_PREFIX, tags=["review-ui"], include_in_schema=False, route_class=UiRoute)
 static_files = StaticFiles(directory=STATIC_DIR)
 
-EDITABLE = ("draft", "changes_requested")
-CONSENT_FORM_ROLES = ("compliance", "admin")
 VERBS = {"approve": "approve", "reject": "reject", "request_changes": "request changes"}
 FormStr = Annotated[str, Form(max_length=20_000)]
 
 
 def _cookie_flags(request: Request) -> dict[str, Any]:
     return {"httponly": True, "samesite": "strict", "secure": is_https(request), "path": UI_PREFIX}
-
-
-def _draft_url(draft_id: str) -> str:
-    return f"{UI_PREFIX}/drafts/{quote(draft_id, safe='')}"
-
-
-def _policy(request: Request) -> LoadedPolicy:
-    policy: LoadedPolicy = request.app.state.policy
-    return policy
 
 
 # --- signing in and out ----------------------------------------------------------------------------
@@ -150,15 +136,9 @@ async def login(
     return response
 
 
-@router.post("/logout", dependencies=[SameSite])
-async def logout(
-    request: Request,
-    signed: SignedInDep,
-    sessions: UiSessionsDep,
-    csrf_token: Annotated[str, Form(max_length=200)] = "",
-) -> Response:
-    require_csrf(signed, csrf_token)
-    await sessions.end(signed.session)
+@router.post("/logout")
+async def logout(form: FormPostDep, sessions: UiSessionsDep) -> Response:
+    await sessions.end(form.signed.session)
     response = redirect(f"{UI_PREFIX}/login")
     response.delete_cookie(SESSION_COOKIE, path=UI_PREFIX, httponly=True, samesite="strict")
     return response
@@ -214,7 +194,7 @@ async def queue(
         "queue.html",
         {
             "rows": rows,
-            "stages": list(_policy(request).policy.stages),
+            "stages": list(policy_of(request).policy.stages),
             "channels": all_channels,
             "stage": stage,
             "channel": channel,
@@ -228,199 +208,63 @@ async def _may_claim(review: Any, principal: Principal, draft_id: str, stage: st
         raise Forbidden(f"the {stage} stage of this draft is not in your queue")
 
 
-@router.post("/claims", dependencies=[SameSite])
+@router.post("/claims")
 async def claim(
-    signed: SignedInDep,
+    form: FormPostDep,
     review: ReviewServiceDep,
     claims: ClaimServiceDep,
     draft_id: Annotated[str, Form(max_length=64)],
     stage: Annotated[str, Form(max_length=64)],
-    csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    require_csrf(signed, csrf_token)
-    await _may_claim(review, signed.principal, draft_id, stage)
-    await claims.claim(draft_id, stage, signed.principal, now())
-    return redirect(_draft_url(draft_id))
+    await _may_claim(review, form.principal, draft_id, stage)
+    await claims.claim(draft_id, stage, form.principal, now())
+    return redirect(draft_url(draft_id))
 
 
-@router.post("/claims/release", dependencies=[SameSite])
+@router.post("/claims/release")
 async def release(
-    signed: SignedInDep,
+    form: FormPostDep,
     claims: ClaimServiceDep,
     draft_id: Annotated[str, Form(max_length=64)],
     stage: Annotated[str, Form(max_length=64)],
-    csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    require_csrf(signed, csrf_token)
-    await claims.release(draft_id, stage, signed.principal, now())
+    await claims.release(draft_id, stage, form.principal, now())
     return redirect(f"{UI_PREFIX}/queue")
 
 
 # --- a draft ---------------------------------------------------------------------------------------
 
 
-async def _stage_rows(
-    request: Request, session: Any, repo: Any, claims: Any, draft: dict[str, Any], principal: Principal
-) -> list[dict[str, Any]]:
-    """Each stage of the draft: its status and decisions, and whether this user may decide it now."""
-    review_repo = ReviewRepository(session)
-    decided = (await review_repo.stages_decided_by(principal.user_id)).get(draft["id"], set())
-    tasks = {t.stage: t for t in await repo.open_tasks_for(draft["id"]) if t.version == draft["version"]}
-    held = await claims.active_claims([draft["id"]], now())
-    rows = []
-    for stage in draft.get("stages", []):
-        name = stage["stage"]
-        task = tasks.get(name)
-        may_decide = bool(
-            task is not None
-            and principal.has_any(*task.roles)
-            and task.author_id != principal.user_id
-            and not (decided - {name})
-        )
-        rows.append(
-            {
-                **stage,
-                "open": task is not None,
-                "may_decide": may_decide,
-                "claim": held.get((draft["id"], name)),
-            }
-        )
-    return rows
-
-
 @router.get("/drafts/{draft_id}")
-async def draft_page(
-    request: Request,
-    draft_id: str,
-    signed: SignedInDep,
-    ui: UiStateDep,
-    session: SessionDep,
-    repo: UiRepositoryDep,
-    claims: ClaimServiceDep,
-    comments: CommentServiceDep,
-) -> Response:
-    principal = signed.principal
-    # The drafts service decides who may see the draft; nothing below is shown unless it agrees.
-    draft = await ui.user_api.draft(signed.token, draft_id)
-    versions = await ui.user_api.versions(signed.token, draft_id)
-    try:
-        limits = await ui.user_api.channel_limits(signed.token)
-        limits_error = ""
-    except ClearpostError as exc:
-        limits, limits_error = {}, exc.detail
-    screening = await ReviewRepository(session).latest_screening(draft_id, draft["version"])
-    marked = highlight(draft["title"], draft["body"], screening.findings if screening else [])
-    previous = next((v for v in versions if v["version"] == draft["version"] - 1), None)
-    try:
-        history: list[dict[str, Any]] | None = sorted(
-            await ui.history.events(draft_id), key=lambda e: e.get("seq", 0), reverse=True
-        )
-        history_error = ""
-    except HistoryUnavailable as exc:
-        history, history_error = None, str(exc)
-    await claims.touch(draft_id, principal, now())
-    change_requests = [
-        {"stage": s["stage"], **d}
-        for s in draft.get("stages", [])
-        for d in s.get("decisions", [])
-        if d.get("decision") == "request_changes"
-    ]
-    is_author = draft["author_id"] == principal.user_id
-    consents, consents_error = await _draft_consents(ui, signed.token, draft)
-    return page(
-        request,
-        "draft.html",
-        {
-            "draft": draft,
-            "stages": await _stage_rows(request, session, repo, claims, draft, principal),
-            "previews": channel_previews(draft["body"], draft["channels"], limits),
-            "limits_error": limits_error,
-            "text": marked,
-            "screening": screening,
-            "products": referenced_products(_policy(request), screening.products if screening else []),
-            "previous": previous,
-            "title_diff": word_diff(previous["title"], draft["title"]) if previous else [],
-            "body_diff": word_diff(previous["body"], draft["body"]) if previous else [],
-            "comments": await comments.thread(draft_id),
-            "history": history,
-            "history_error": history_error,
-            "change_requests": change_requests,
-            "can_revise": is_author and draft["status"] in EDITABLE,
-            "known_channels": sorted(set(limits) | set(draft["channels"])),
-            "consents": consents,
-            "consents_error": consents_error,
-            "media": draft.get("media", []),
-            "may_read_forms": principal.has_any(*CONSENT_FORM_ROLES),
-        },
-    )
+async def draft_page(draft_id: str, signed: SignedInDep, pages: DraftPageDep) -> Response:
+    return await pages.render(signed, draft_id)
 
 
-async def _draft_consents(ui: Any, token: str, draft: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
-    """The consents the draft relies on, when it names any (each read is an audit event)."""
-    named = list(draft.get("consent_ids") or []) + [
-        m["consent_id"] for m in draft.get("media", []) if m.get("consent_id")
-    ]
-    if not named:
-        return None, ""
-    try:
-        return await ui.user_api.draft_consents(token, draft["id"]), ""
-    except ClearpostError as exc:
-        return None, exc.detail
-
-
-@router.get("/drafts/{draft_id}/media/{digest}")
-async def draft_media(draft_id: str, digest: str, signed: SignedInDep, ui: UiStateDep) -> Response:
-    """An image of the draft, through the drafts API with the user's own token."""
-    data, media_type = await ui.user_api.media(signed.token, draft_id, digest)
-    return Response(data, media_type=media_type, headers={"X-Content-Type-Options": "nosniff"})
-
-
-@router.get("/consents/{consent_id}/form")
-async def consent_form(consent_id: str, signed: SignedInDep, ui: UiStateDep) -> Response:
-    """The signed consent form, for compliance and admins (the drafts service checks and audits)."""
-    if not signed.principal.has_any(*CONSENT_FORM_ROLES):
-        raise Forbidden("signed consent forms are for compliance staff and admins")
-    data, media_type = await ui.user_api.consent_form(signed.token, consent_id)
-    return Response(
-        data,
-        media_type=media_type,
-        headers={
-            "X-Content-Type-Options": "nosniff",
-            "Content-Disposition": f'attachment; filename="consent-{consent_id}"',
-        },
-    )
-
-
-@router.post("/drafts/{draft_id}/comments", dependencies=[SameSite])
+@router.post("/drafts/{draft_id}/comments")
 async def add_comment(
-    draft_id: str,
-    signed: SignedInDep,
-    ui: UiStateDep,
-    comments: CommentServiceDep,
-    body: FormStr,
-    csrf_token: Annotated[str, Form(max_length=200)] = "",
+    draft_id: str, form: FormPostDep, ui: UiStateDep, comments: CommentServiceDep, body: FormStr
 ) -> Response:
-    require_csrf(signed, csrf_token)
-    draft = await ui.user_api.draft(signed.token, draft_id)  # only those who may see it comment on it
-    await comments.add(draft_id, draft["version"], body, signed.principal, now())
-    return redirect(f"{_draft_url(draft_id)}#comments")
+    draft = await ui.user_api.draft(form.token, draft_id)  # only those who may see it comment on it
+    await comments.add(draft_id, draft["version"], body, form.principal, now())
+    return redirect(f"{draft_url(draft_id)}#comments")
 
 
-@router.post("/drafts/{draft_id}/versions", dependencies=[SameSite])
+@router.post("/drafts/{draft_id}/versions")
 async def submit_new_version(
     draft_id: str,
-    signed: SignedInDep,
+    form: FormPostDep,
     ui: UiStateDep,
+    pages: DraftPageDep,
     title: Annotated[str, Form(max_length=300)],
     body: FormStr,
     channels: Annotated[list[str], Form()],
     patient_content: Annotated[str, Form(max_length=10)] = "",
     consent_ids: Annotated[str, Form(max_length=700)] = "",
-    csrf_token: Annotated[str, Form(max_length=200)] = "",
+    action: Annotated[Literal["submit", "save"], Form()] = "submit",
 ) -> Response:
-    """The author's new version, through the drafts API with the author's own token: PUT, then submit."""
-    require_csrf(signed, csrf_token)
-    draft = await ui.user_api.draft(signed.token, draft_id)
+    """The author's new version, through the drafts API with the author's own token: PUT, then submit
+    (or only the PUT, to save the text and the consents the draft relies on without submitting)."""
+    draft = await ui.user_api.draft(form.token, draft_id)
     content = {
         "title": title,
         "body": body,
@@ -429,9 +273,21 @@ async def submit_new_version(
         "consent_ids": [c for c in re.split(r"[\s,]+", consent_ids) if c],
         "scheduled_at": draft.get("scheduled_at"),
     }
-    await ui.user_api.revise(signed.token, draft_id, content)
-    await ui.user_api.submit(signed.token, draft_id)
-    return redirect(_draft_url(draft_id))
+
+    async def show(refusal: ClearpostError) -> Response:
+        typed = {**content, "consent_ids": consent_ids}
+        return await pages.render(
+            form.signed,
+            draft_id,
+            status_code=refusal.status_code,
+            revise_error=refusal.detail,
+            revision=typed,
+        )
+
+    await form.refusable(ui.user_api.revise(form.token, draft_id, content), show)
+    if action == "submit":
+        await ui.user_api.submit(form.token, draft_id)
+    return redirect(draft_url(draft_id))
 
 
 @router.get("/my")
@@ -447,7 +303,7 @@ async def _decision_context(
     request: Request, session: Any, repo: Any, draft: dict[str, Any], stage: str, principal: Principal
 ) -> dict[str, Any]:
     """The open task this user may decide, or the 403/409 that explains why not."""
-    policy = _policy(request)
+    policy = policy_of(request)
     tasks = {t.stage: t for t in await repo.open_tasks_for(draft["id"]) if t.version == draft["version"]}
     task = tasks.get(stage)
     roles = (
@@ -512,12 +368,12 @@ async def decision_form(
     return _decision_form(request, context)
 
 
-@router.post("/drafts/{draft_id}/stages/{stage}/decide", dependencies=[SameSite])
+@router.post("/drafts/{draft_id}/stages/{stage}/decide")
 async def decide(
     request: Request,
     draft_id: str,
     stage: str,
-    signed: SignedInDep,
+    form: FormPostDep,
     ui: UiStateDep,
     session: SessionDep,
     repo: UiRepositoryDep,
@@ -527,11 +383,9 @@ async def decide(
     content_hash: Annotated[str, Form(max_length=64)],
     password: Annotated[str, Form(max_length=1024)] = "",
     reason: Annotated[str, Form(max_length=4000)] = "",
-    csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    require_csrf(signed, csrf_token)
-    principal = signed.principal
-    draft = await ui.user_api.draft(signed.token, draft_id)
+    principal = form.principal
+    draft = await ui.user_api.draft(form.token, draft_id)
     context = {
         **await _decision_context(request, session, repo, draft, stage, principal),
         "content_hash": content_hash,
@@ -573,10 +427,9 @@ async def decide(
         )
     except ValidationError as exc:
         raise Unprocessable("the decision form was not filled in correctly") from exc
-    try:
-        signed_decision = await review.decide(draft_id, data, principal)
-    except ClearpostError as exc:
-        if exc.code == "signature_failed":
+
+    async def show(refusal: ClearpostError) -> Response | None:
+        if refusal.code == "signature_failed":
             ui.limiter.failed(principal.username, address)
             return _decision_form(
                 request,
@@ -585,15 +438,17 @@ async def decide(
                 reason=reason,
                 status_code=403,
             )
-        if exc.status_code == 409:
-            current = await ui.user_api.draft(signed.token, draft_id)
+        if refusal.status_code == 409:
+            current = await ui.user_api.draft(form.token, draft_id)
             return page(
                 request,
                 "refused.html",
-                {"draft": current, "stage": stage, "seen_hash": content_hash, "detail": exc.detail},
+                {"draft": current, "stage": stage, "seen_hash": content_hash, "detail": refusal.detail},
                 status_code=409,
             )
-        raise
+        return None
+
+    signed_decision = await form.refusable(review.decide(draft_id, data, principal), show)
     ui.limiter.succeeded(principal.username)
     await claims.release(draft_id, stage, principal, now())
     return page(
@@ -608,3 +463,7 @@ async def decide(
             "signer": principal,
         },
     )
+
+
+router.include_router(media_pages.router)
+router.include_router(consent_pages.router)

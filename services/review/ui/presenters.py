@@ -44,6 +44,17 @@ STATUS_SYMBOLS = {
 }
 
 
+NAME_USE_LABELS = {"none": "no name", "first_name": "first name only", "full_name": "full name"}
+# What revoking a consent did to each draft relying on it (the drafts service's `action`).
+REVOCATION_ACTIONS = {
+    "withdrawn": "Withdrawn (it had never been submitted)",
+    "sent_back_to_review": "Sent back to review; unscheduled if it was scheduled",
+    "takedown_required": "Published: takedown required (a task for the publisher role)",
+    "none": "Nothing to do in its status",
+    "signal_failed": "The workflow could not be told; the check before publishing still stops it",
+}
+
+
 def status_label(status: str) -> str:
     return STATUS_LABELS.get(status, status.replace("_", " ").capitalize())
 

@@ -10,9 +10,17 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse
 
-from services.review.ui.presenters import DECISION_LABELS, status_label, status_symbol
+from services.review.ui.presenters import (
+    DECISION_LABELS,
+    NAME_USE_LABELS,
+    REVOCATION_ACTIONS,
+    status_label,
+    status_symbol,
+)
 
 HERE = Path(__file__).resolve().parent
+# Who may see consent records and signed forms (the drafts service enforces it; the UI hides the rest).
+CONSENT_ROLES = ("compliance", "admin")
 STATIC_DIR = HERE / "static"
 
 environment = Environment(
@@ -25,6 +33,8 @@ environment = Environment(
 environment.filters["status_label"] = status_label
 environment.filters["status_symbol"] = status_symbol
 environment.filters["decision_label"] = lambda d: DECISION_LABELS.get(d, d)
+environment.filters["name_use"] = lambda v: NAME_USE_LABELS.get(v, v)
+environment.filters["revocation_action"] = lambda v: REVOCATION_ACTIONS.get(v, v)
 environment.filters["short_hash"] = lambda h: (h or "")[:12]
 environment.filters["urlpart"] = lambda v: quote(str(v), safe="")
 environment.filters["when"] = lambda t: (
@@ -42,6 +52,7 @@ def page(
         "csrf_token": signed.session.csrf_token if signed else "",
         "is_reviewer": bool(signed and signed.principal.has_any("legal", "compliance", "medical")),
         "is_author": bool(signed and signed.principal.has_any("author")),
+        "may_manage_consents": bool(signed and signed.principal.has_any(*CONSENT_ROLES)),
     }
     html = environment.get_template(template).render({**base, **(context or {})})
     return HTMLResponse(html, status_code=status_code)

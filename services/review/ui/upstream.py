@@ -6,14 +6,17 @@ with whatever that user may see. The UI therefore has no access of its own to wi
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import quote
 
 import httpx
+from starlette.datastructures import UploadFile
 
 from services.kit.errors import ClearpostError, UpstreamUnavailable
 from services.kit.http import internal_json
+from services.kit.limits import PayloadTooLarge
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,49 @@ class GatewayIdentity:
             pass  # signing out still ends the UI session; the token lapses on its own
 
 
+# Uploads wait longer than page reads: the drafts service decodes, re-encodes and scans the image.
+UPLOAD_TIMEOUT_SECONDS = 60.0
+
+
+# Images and signed forms: the drafts service's limit (10 MiB), under the multipart body limit every
+# service applies (services/kit/limits.py, MAX_UPLOAD_BYTES = 11 MiB; the rest is multipart framing).
+MAX_FILE_BYTES = 10 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file the user chose in a form, read within the size limit."""
+
+    filename: str
+    content_type: str
+    data: bytes
+
+    @classmethod
+    async def read(cls, file: UploadFile) -> Upload:
+        """The file, or 413 when it is larger than the limit (then nothing is sent on)."""
+        data = await file.read(MAX_FILE_BYTES + 1)
+        if len(data) > MAX_FILE_BYTES:
+            raise PayloadTooLarge(f"the file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
+        return cls(file.filename or "", file.content_type or "", data)
+
+    def as_file(self) -> tuple[str, bytes, str]:
+        return (self.filename or "upload", self.data, self.content_type or "application/octet-stream")
+
+
+def _raise_for_refusal(response: httpx.Response) -> None:
+    """An upstream 4xx/5xx as the one error type, keeping its code, status and reason."""
+    if response.status_code < 400:
+        return
+    try:
+        body = response.json()
+        code, detail = body.get("error", "upstream_error"), body.get("detail", response.text)
+    except ValueError:
+        code, detail = "upstream_error", response.text
+    if isinstance(detail, list):  # validation problems: field and message
+        detail = "; ".join(f"{'.'.join(map(str, p.get('loc', [])[1:]))}: {p.get('msg')}" for p in detail)
+    raise ClearpostError(str(detail), code=str(code), status_code=response.status_code)
+
+
 class UserApi:
     """The public APIs of the drafts and publisher services, called with one user's access token."""
 
@@ -84,23 +130,15 @@ class UserApi:
         self._consents = f"{drafts_url}/api/v1/consents"
         self._publisher = publisher_url
 
-    async def _call(self, token: str, method: str, url: str, **kwargs: Any) -> Any:
+    async def _call(
+        self, token: str, method: str, url: str, *, wait_seconds: float = 15.0, **kwargs: Any
+    ) -> Any:
         headers = {"Authorization": f"Bearer {token}"}
         try:
-            response = await self._http.request(method, url, headers=headers, timeout=15.0, **kwargs)
+            response = await self._http.request(method, url, headers=headers, timeout=wait_seconds, **kwargs)
         except httpx.HTTPError as exc:
             raise UpstreamUnavailable(f"{url} did not answer; try again") from exc
-        if response.status_code >= 400:
-            try:
-                body = response.json()
-                code, detail = body.get("error", "upstream_error"), body.get("detail", response.text)
-            except ValueError:
-                code, detail = "upstream_error", response.text
-            if isinstance(detail, list):  # validation problems: field and message
-                detail = "; ".join(
-                    f"{'.'.join(map(str, p.get('loc', [])[1:]))}: {p.get('msg')}" for p in detail
-                )
-            raise ClearpostError(str(detail), code=str(code), status_code=response.status_code)
+        _raise_for_refusal(response)
         return response.json()
 
     def _draft(self, draft_id: str) -> str:
@@ -139,13 +177,7 @@ class UserApi:
             response = await self._http.get(url, headers=headers, timeout=15.0)
         except httpx.HTTPError as exc:
             raise UpstreamUnavailable(f"{url} did not answer; try again") from exc
-        if response.status_code >= 400:
-            try:
-                body = response.json()
-                code, detail = body.get("error", "upstream_error"), body.get("detail", response.text)
-            except ValueError:
-                code, detail = "upstream_error", response.text
-            raise ClearpostError(str(detail), code=str(code), status_code=response.status_code)
+        _raise_for_refusal(response)
         return response.content, response.headers.get("content-type", "application/octet-stream")
 
     async def media(self, token: str, draft_id: str, digest: str) -> tuple[bytes, str]:
@@ -158,6 +190,81 @@ class UserApi:
     async def channel_limits(self, token: str) -> dict[str, int]:
         body = await self._call(token, "GET", f"{self._publisher}/api/v1/channels")
         return {c["name"]: int(c["max_length"]) for c in body["channels"]}
+
+    # --- images of a draft (the author; compliance confirms a staff/stock mark) -----------------
+
+    def _media(self, draft_id: str, digest: str) -> str:
+        return f"{self._draft(draft_id)}/media/{quote(digest, safe='')}"
+
+    async def add_media(
+        self, token: str, draft_id: str, upload: Upload, *, staff_stock: bool, consent_id: str | None
+    ) -> dict[str, Any]:
+        """Attach an image (the drafts service judges it by content, re-encodes it, finds faces)."""
+        fields = {"staff_stock": "true" if staff_stock else "false"}
+        if consent_id:
+            fields["consent_id"] = consent_id
+        draft: dict[str, Any] = await self._call(
+            token,
+            "POST",
+            f"{self._draft(draft_id)}/media",
+            data=fields,
+            files={"file": upload.as_file()},
+            wait_seconds=UPLOAD_TIMEOUT_SECONDS,
+        )
+        return draft
+
+    async def update_media(
+        self, token: str, draft_id: str, digest: str, patch: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The author's staff/stock mark and the consent named for the image (`MediaPatch`)."""
+        item: dict[str, Any] = await self._call(token, "PATCH", self._media(draft_id, digest), json=patch)
+        return item
+
+    async def remove_media(self, token: str, draft_id: str, digest: str) -> dict[str, Any]:
+        draft: dict[str, Any] = await self._call(token, "DELETE", self._media(draft_id, digest))
+        return draft
+
+    async def confirm_staff_stock(self, token: str, draft_id: str, digest: str) -> dict[str, Any]:
+        item: dict[str, Any] = await self._call(
+            token, "POST", f"{self._media(draft_id, digest)}/confirm-staff-stock"
+        )
+        return item
+
+    # --- consent records (compliance and admins; every read is audited by the drafts service) ----
+
+    def _consent(self, consent_id: str) -> str:
+        return f"{self._consents}/{quote(consent_id, safe='')}"
+
+    async def consents(
+        self, token: str, *, state: str | None = None, patient_ref: str | None = None
+    ) -> list[dict[str, Any]]:
+        params = {k: v for k, v in (("state", state), ("patient_ref", patient_ref)) if v}
+        body = await self._call(token, "GET", self._consents, params=params)
+        records: list[dict[str, Any]] = body["consents"]
+        return records
+
+    async def consent(self, token: str, consent_id: str) -> dict[str, Any]:
+        record: dict[str, Any] = await self._call(token, "GET", self._consent(consent_id))
+        return record
+
+    async def create_consent(self, token: str, record: dict[str, Any], form: Upload) -> dict[str, Any]:
+        """Record a consent: `record` (the `ConsentIn` fields) as JSON and the signed form, multipart."""
+        created: dict[str, Any] = await self._call(
+            token,
+            "POST",
+            self._consents,
+            data={"record": json.dumps(record)},
+            files={"form": form.as_file()},
+            wait_seconds=UPLOAD_TIMEOUT_SECONDS,
+        )
+        return created
+
+    async def revoke_consent(self, token: str, consent_id: str, reason: str) -> dict[str, Any]:
+        """Revoke at once; the answer is the record and what happened to each draft relying on it."""
+        revocation: dict[str, Any] = await self._call(
+            token, "POST", f"{self._consent(consent_id)}/revoke", json={"reason": reason}
+        )
+        return revocation
 
 
 class HistoryUnavailable(Exception):
