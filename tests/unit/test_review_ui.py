@@ -378,20 +378,46 @@ async def test_an_expiring_access_token_is_refreshed(ui: Ui) -> None:
     assert (await ui.http.get("/review/queue")).status_code == 200
 
     [after] = await ui.rows(UiSession)
-    assert ui.identity.refreshed == [before.refresh_token]
+    assert ui.identity.refreshed == [f"refresh-{COMPLIANCE.user_id}-1"]  # the token issued at sign-in
     assert after.refresh_token != before.refresh_token and after.access_token != before.access_token
+    assert f"refresh-{COMPLIANCE.user_id}-2" not in str(after.refresh_token)  # sealed again
+
+
+async def test_the_database_holds_no_usable_token(ui: Ui) -> None:
+    """The tokens are sealed with a key only the browser's cookie derives: a copy of the table is
+    useless, an altered value ends the session, and a value moved to another session does not open."""
+    await ui.sign_in(COMPLIANCE)
+    [stored] = await ui.rows(UiSession)
+    assert stored.access_token.startswith("sealed.v1.") and "." not in stored.access_token[10:]
+    assert "refresh-" not in str(stored.refresh_token)
+    assert (await ui.http.get("/review/queue")).status_code == 200
+
+    mine = ui.http.cookies.get("clearpost_review_session", path="/review")
+    await ui.sign_in(LEGAL)
+    [theirs] = [row for row in await ui.rows(UiSession) if row.id != stored.id]
+    async with ui.app.state.sessionmaker() as session:
+        # Legal's sealed token copied into compliance's row: it does not open with compliance's key.
+        await session.execute(
+            update(UiSession).where(UiSession.id == stored.id).values(access_token=theirs.access_token)
+        )
+        await session.commit()
+    ui.http.cookies.clear()
+    ui.http.cookies.set("clearpost_review_session", str(mine), path="/review")
+
+    moved = await ui.http.get("/review/queue")
+    assert moved.status_code == 303 and "/review/login" in moved.headers["location"]
+    assert stored.id not in {row.id for row in await ui.rows(UiSession)}  # that session is over
 
 
 async def test_sign_out_revokes_and_forgets_the_session(ui: Ui) -> None:
     await ui.sign_in(COMPLIANCE)
-    [stored] = await ui.rows(UiSession)
 
     response = await ui.http.post(
         "/review/logout", data={"csrf_token": await ui.csrf("/review/queue")}, headers=SAME_ORIGIN
     )
 
     assert response.status_code == 303
-    assert ui.identity.revoked == [stored.refresh_token]
+    assert ui.identity.revoked == [f"refresh-{COMPLIANCE.user_id}-1"]  # opened with the cookie's key
     assert await ui.rows(UiSession) == []
     assert (await ui.http.get("/review/queue")).status_code == 303
 

@@ -126,7 +126,7 @@ async def login(
     old = request.cookies.get(SESSION_COOKIE)
     if old:
         try:
-            await sessions.end((await sessions.current(old, now())).session)
+            await sessions.end(await sessions.current(old, now()))
         except SessionEnded:
             pass
     response = redirect(target)
@@ -138,7 +138,7 @@ async def login(
 
 @router.post("/logout")
 async def logout(form: FormPostDep, sessions: UiSessionsDep) -> Response:
-    await sessions.end(form.signed.session)
+    await sessions.end(form.signed)
     response = redirect(f"{UI_PREFIX}/login")
     response.delete_cookie(SESSION_COOKIE, path=UI_PREFIX, httponly=True, samesite="strict")
     return response

@@ -2,7 +2,7 @@
 
 Revision ID: 0005_review_screening_author
 Revises: 0004_review_offboarding
-Create Date: 2026-12-08
+Create Date: 2026-11-23
 """
 
 from collections.abc import Sequence
