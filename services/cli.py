@@ -12,7 +12,7 @@ import typer
 import uvicorn
 
 from services.audit import cli as audit_cli
-from services.gateway import cli as gateway_cli
+from services.keys_cli import keys_app
 from services.kit.db import upgrade_to_head
 from services.kit.settings import SERVICE_NAMES, KitSettings
 from services.kit.telemetry import configure_logging
@@ -21,7 +21,7 @@ from services.review import cli as review_cli
 app = typer.Typer(help="Clearpost: compliance-gated social publishing.", no_args_is_help=True)
 app.command("screen")(review_cli.screen)
 app.add_typer(audit_cli.app, name="audit")
-app.add_typer(gateway_cli.keys_app, name="keys")
+app.add_typer(keys_app, name="keys")
 
 
 def _fail(message: str) -> None:

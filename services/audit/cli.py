@@ -9,8 +9,10 @@ an access token: `--token` / CLEARPOST_TOKEN, or `--username` (the password is p
 from __future__ import annotations
 
 import asyncio
+import getpass
 import json
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -27,6 +29,7 @@ from services.audit.offline import (
     load_public_keys,
     verify_export_file,
 )
+from services.audit.signing import rotate_audit_key
 
 app = typer.Typer(help="The audit trail: export it, verify an export offline, prove consistency.")
 # soft_wrap: never break a path or a hash across lines (the output is read by people and scripts)
@@ -321,6 +324,48 @@ def consistency(
     )
     if keys is None:
         out.print("[yellow]authenticity NOT CHECKED - no --key given[/yellow]")
+
+
+# --- key rotation (`clearpost keys rotate audit`) ---------------------------------------------------
+
+
+def _operator() -> str:
+    try:
+        return f"operator:{getpass.getuser()}"
+    except (KeyError, OSError):  # no login name for this uid (e.g. a container)
+        return f"operator:uid-{os.getuid()}"
+
+
+def rotate_signing_key(keys_dir: Path) -> tuple[str, str, str]:
+    """Rotate the audit service's Ed25519 key; the rotation is an audit event.
+
+    The running service records it now when it answers; otherwise the event waits beside the
+    keys and the service records it when it next starts. Returns (retired kid, new kid, what
+    became of the event).
+    """
+    from services.kit.auth import INTERNAL_HEADER, load_internal_token
+    from services.kit.settings import KitSettings
+
+    rotation = rotate_audit_key(keys_dir, actor=_operator(), at=datetime.now(UTC))
+    kids = rotation.retired_key_id, rotation.key_id
+    later = "it records the rotation when it next starts"
+    settings = KitSettings()
+    try:
+        response = httpx.post(
+            f"{settings.service_url('audit')}/internal/v1/events",
+            content=rotation.event.model_dump_json(exclude_none=True),
+            headers={"Content-Type": "application/json", INTERNAL_HEADER: load_internal_token(settings)},
+            timeout=10,
+        )
+    except httpx.HTTPError as exc:
+        return *kids, f"the audit service did not answer ({exc}); {later}"
+    if response.status_code not in (200, 201):
+        return (
+            *kids,
+            f"the audit service refused the event ({response.status_code}: {_detail(response)}); {later}",
+        )
+    rotation.pending.unlink(missing_ok=True)
+    return *kids, f"the rotation is in the audit log (event seq {response.json().get('seq')})"
 
 
 def main() -> None:  # pragma: no cover - `python -m services.audit.cli`

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from pathlib import Path
-
 from pydantic import Field
 
 from services.kit.settings import KitSettings
@@ -24,10 +22,6 @@ class AuditSettings(KitSettings):
     @property
     def database_schema(self) -> str | None:
         return self.schema_for("audit", self.database_url)
-
-    @property
-    def signing_key_path(self) -> Path:
-        return self.keys_dir / "audit-signing.pem"
 
 
 def get_settings() -> AuditSettings:

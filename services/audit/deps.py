@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.audit.export import AuditExporter
 from services.audit.schemas import AuditEventIn
 from services.audit.service import AuditLog, AuditService
-from services.audit.signing import AuditSigner
+from services.audit.signing import AuditKeyRing, AuditSigner
 from services.kit.auth import require_roles
 from services.kit.db import session_scope
 from services.kit.tokens import Principal
@@ -49,6 +49,14 @@ def get_signer(request: Request) -> AuditSigner:
 
 
 SignerDep = Annotated[AuditSigner, Depends(get_signer)]
+
+
+def get_key_ring(request: Request) -> AuditKeyRing:
+    ring: AuditKeyRing = request.app.state.audit_keys
+    return ring
+
+
+KeyRingDep = Annotated[AuditKeyRing, Depends(get_key_ring)]
 
 
 def get_exporter(request: Request) -> AuditExporter:

@@ -12,6 +12,7 @@ from services.audit.deps import (
     AuditReader,
     AuditServiceDep,
     ExporterDep,
+    KeyRingDep,
     OriginDep,
     SignerDep,
     current_trace_id,
@@ -29,10 +30,14 @@ from services.audit.schemas import (
     TreeHeadOut,
     VerifyResult,
 )
+from services.kit.app import ErrorBody
 from services.kit.auth import InternalCaller
 from services.kit.errors import NotFound
 
 MAX_RECORD_EVENTS = 10_000
+# The largest seq: a 32-bit INTEGER column. A larger after_seq would fail in the database (and could
+# not be recorded with the query either: details hold JSON-safe numbers only).
+MAX_SEQ = 2**31 - 1
 
 router = APIRouter()
 
@@ -75,7 +80,7 @@ async def list_events(
     draft_id: str | None = None,
     action: str | None = None,
     actor: str | None = None,
-    after_seq: Annotated[int, Query(ge=0)] = 0,
+    after_seq: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_LIST_LIMIT)] = DEFAULT_LIST_LIMIT,
 ) -> AuditEventList:
     """Events by seq (auditor, admin). The query itself is recorded after it is answered."""
@@ -124,10 +129,10 @@ async def draft_history(
 
 @router.get("/api/v1/audit/verify", tags=["audit"])
 async def verify_log(
-    principal: AuditReader, origin: OriginDep, audit: AuditServiceDep, log: AuditLogDep, signer: SignerDep
+    principal: AuditReader, origin: OriginDep, audit: AuditServiceDep, log: AuditLogDep, keys: KeyRingDep
 ) -> VerifyResult:
     """Check the chain, the Merkle tree and every signed tree head (auditor, admin)."""
-    result = await audit.verify(keys={signer.key_id: signer.public_key()})
+    result = await audit.verify(keys=keys.trusted_keys())
     await log.append(
         read_event(
             principal,
@@ -141,7 +146,20 @@ async def verify_log(
     return result
 
 
-@router.get("/api/v1/audit/export", tags=["audit"])
+@router.get(
+    "/api/v1/audit/export",
+    tags=["audit"],
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "The export, streamed: JSON Lines (`format=jsonl`, docs/audit.md) or CSV",
+            "content": {
+                "application/x-ndjson": {"schema": {"type": "string"}},
+                "text/csv": {"schema": {"type": "string"}},
+            },
+        }
+    },
+)
 async def export_events(
     principal: AuditReader,
     origin: OriginDep,
@@ -180,9 +198,11 @@ async def export_events(
 
 
 @router.get("/api/v1/audit/public-key", tags=["audit"])
-async def public_key(signer: SignerDep) -> PublicKeySet:
-    """The Ed25519 key that signs tree heads and exports (public: pin it once, verify offline)."""
-    return PublicKeySet(keys=[signer.public_jwk()], pem=signer.public_pem())
+async def public_key(keys: KeyRingDep) -> PublicKeySet:
+    """The Ed25519 keys that sign tree heads and exports (public: pin them once, verify offline):
+    the current key first, then each key retired by a rotation, so what it signed still verifies.
+    `pem` is the current key."""
+    return PublicKeySet(keys=keys.public_jwks(), pem=keys.current.public_pem())
 
 
 @router.get("/api/v1/audit/tree-head", tags=["audit"])
@@ -193,12 +213,22 @@ async def tree_head(_: AuditReader, log: AuditLogDep) -> TreeHeadOut:
     return TreeHeadOut(**head.as_dict())
 
 
-@router.get("/api/v1/audit/consistency", tags=["audit"])
+@router.get(
+    "/api/v1/audit/consistency",
+    tags=["audit"],
+    responses={
+        404: {
+            "model": ErrorBody,
+            "description": "No such proof: the log has fewer than `second` events, or `first` is larger"
+            " than `second` (a tree only extends a smaller one)",
+        }
+    },
+)
 async def consistency(
     _: AuditReader,
     audit: AuditServiceDep,
-    first: Annotated[int, Query(ge=1)],
-    second: Annotated[int, Query(ge=1)],
+    first: Annotated[int, Query(ge=1, description="size of the older tree (events)")],
+    second: Annotated[int, Query(ge=1, description="size of the newer tree: first <= second <= tree size")],
 ) -> ConsistencyProofOut:
     """RFC 9162 consistency proof that the tree of size `second` extends the tree of size `first`."""
     return ConsistencyProofOut(first=first, second=second, proof=await audit.consistency_proof(first, second))

@@ -13,7 +13,7 @@ from services.audit.config import get_settings
 from services.audit.endpoints import router
 from services.audit.export import AuditExporter
 from services.audit.service import AuditLog
-from services.audit.signing import load_or_create_audit_key
+from services.audit.signing import load_audit_key_ring, record_pending_rotations
 from services.kit.app import create_service_app
 from services.kit.auth import JwksKeySet, load_internal_token
 from services.kit.db import create_engine, create_sessionmaker
@@ -40,7 +40,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     engine = create_engine(settings.database_url, schema=settings.database_schema)
     app.state.settings = settings
     app.state.sessionmaker = create_sessionmaker(engine)
-    app.state.audit_signer = load_or_create_audit_key(settings.signing_key_path)
+    # The key ring is read once: after `clearpost keys rotate audit` a restart signs with the new key.
+    app.state.audit_keys = load_audit_key_ring(settings.keys_dir)
+    app.state.audit_signer = app.state.audit_keys.current
     app.state.audit_log = AuditLog(
         app.state.sessionmaker,
         signer=app.state.audit_signer,
@@ -48,6 +50,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     )
     app.state.audit_exporter = AuditExporter(app.state.audit_log, batch_size=settings.audit_export_batch_size)
     app.state.internal_token = load_internal_token(settings)
+    await record_pending_rotations(app.state.audit_log.append, settings.keys_dir)
     signing = asyncio.create_task(
         sign_tree_heads_periodically(app.state.audit_log, settings.audit_tree_head_every_seconds)
     )

@@ -38,7 +38,7 @@ from services.audit.schemas import AuditEventIn, AuditEventOut, VerifyResult
 from services.audit.signing import AuditSigner, SignedTreeHead
 from services.kit.canonical import canonical_json
 from services.kit.db import session_scope
-from services.kit.errors import BadRequest, Conflict, Unprocessable, UpstreamUnavailable
+from services.kit.errors import Conflict, NotFound, Unprocessable, UpstreamUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -354,8 +354,15 @@ class AuditService:
 
     async def consistency_proof(self, first: int, second: int, *, tree_size: int | None = None) -> list[str]:
         size = await self._events.tree_size() if tree_size is None else tree_size
-        if not 0 < first <= second <= size:
-            raise BadRequest(f"a consistency proof needs 0 < first <= second <= {size} (the tree size)")
+        # The proof named by (first, second) does not exist, rather than the request being malformed:
+        # which sizes exist depends on the log, not on the request (GET /consistency answers 404).
+        if second > size:
+            raise NotFound(f"the log has {size} events (the tree size): no tree of {second} events yet")
+        if not 0 < first <= second:
+            raise NotFound(
+                f"no proof that a tree of {second} events extends a larger one of {first}: "
+                "a consistency proof needs 0 < first <= second"
+            )
         return [h.hex() for h in await self._nodes.range_hashes(consistency_ranges(first, second))]
 
     async def inclusion_proofs(self, indexes: list[int], size: int) -> dict[int, list[str] | None]:

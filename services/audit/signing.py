@@ -7,17 +7,27 @@ export offline with it. `services.audit.offline` holds the verifying half (it ne
 from __future__ import annotations
 
 import base64
-import os
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from services.audit.offline import export_statement, key_id_for, public_jwk, tree_head_message
+from services.audit.offline import (
+    TrustedKeys,
+    export_statement,
+    key_id_for,
+    public_jwk,
+    tree_head_message,
+)
+from services.audit.schemas import AuditEventIn
+from services.kit.keyfiles import KeyRingFiles, create_key_file
 
-KEY_FILE = "audit-signing.pem"
+KEY_NAME = "audit-signing"
+KEY_FILE = f"{KEY_NAME}.pem"
 
 
 @dataclass(frozen=True)
@@ -79,21 +89,117 @@ class AuditSigner:
         )
 
 
+def _public_key(jwk: dict[str, Any]) -> Ed25519PublicKey:
+    """The Ed25519 key of a published JWK whose kid is that key's id (a retired key's file)."""
+    x = jwk.get("x")
+    if jwk.get("kty") != "OKP" or jwk.get("crv") != "Ed25519" or not isinstance(x, str):
+        raise ValueError(f"retired audit key {jwk.get('kid')!r} is not an Ed25519 public JWK")
+    raw = base64.urlsafe_b64decode(x + "=" * (-len(x) % 4))
+    if len(raw) != 32 or key_id_for(raw) != jwk.get("kid"):
+        raise ValueError(f"retired audit key {jwk.get('kid')!r}: its kid does not match its key")
+    return Ed25519PublicKey.from_public_bytes(raw)
+
+
+def _new_private_pem() -> bytes:
+    return Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+def _signer(private_pem: bytes, where: str) -> AuditSigner:
+    key = serialization.load_pem_private_key(private_pem, password=None)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ValueError(f"{where} does not hold an Ed25519 private key")
+    return AuditSigner(key)
+
+
 def load_or_create_audit_key(path: Path) -> AuditSigner:
     """Read the PEM at `path`, generating an Ed25519 key there (mode 0600) on first run."""
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        pem = Ed25519PrivateKey.generate().private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass  # another process created it first; use theirs
-        else:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(pem)
-    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    if not isinstance(key, Ed25519PrivateKey):
-        raise ValueError(f"{path} does not hold an Ed25519 private key")
-    return AuditSigner(key)
+        create_key_file(path, _new_private_pem())
+    return _signer(path.read_bytes(), str(path))
+
+
+@dataclass(frozen=True)
+class AuditKeyRing:
+    """The key that signs now, and the public halves of the keys that signed before a rotation."""
+
+    current: AuditSigner
+    retired: tuple[dict[str, str], ...] = ()
+
+    def public_jwks(self) -> list[dict[str, str]]:
+        """Every published key, the current one first: what GET /api/v1/audit/public-key serves."""
+        current = self.current.public_jwk()
+        return [current, *(k for k in self.retired if k["kid"] != current["kid"])]
+
+    def trusted_keys(self) -> TrustedKeys:
+        """kid -> public key, for checking the heads this service signed with any of its keys."""
+        keys = {jwk["kid"]: _public_key(jwk) for jwk in self.retired}
+        keys[self.current.key_id] = self.current.public_key()
+        return keys
+
+
+def audit_key_files(keys_dir: Path) -> KeyRingFiles:
+    return KeyRingFiles(keys_dir, KEY_NAME)
+
+
+def load_audit_key_ring(keys_dir: Path) -> AuditKeyRing:
+    files = audit_key_files(keys_dir)
+    current = _signer(files.private_pem(_new_private_pem), str(files.current))
+    retired = []
+    for jwk in files.retired():
+        _public_key(jwk)  # a file that is not one of this ring's keys stops the service here
+        retired.append({k: str(v) for k, v in jwk.items()})
+    return AuditKeyRing(current=current, retired=tuple(retired))
+
+
+@dataclass(frozen=True)
+class AuditKeyRotation:
+    retired_key_id: str
+    key_id: str
+    event: AuditEventIn  # the audit event that records it
+    pending: Path  # the event, until the audit log has it (appended at the service's next start)
+
+
+def rotate_audit_key(keys_dir: Path, *, actor: str, at: datetime) -> AuditKeyRotation:
+    """Retire the audit signing key (its public half stays published) and create a new one.
+
+    The rotation's audit event is written beside the keys first; whoever appends it to the log
+    (the command, when the service answers, or the service at its next start) removes the file.
+    """
+    retired, current = audit_key_files(keys_dir).rotate(
+        _new_private_pem, lambda pem: _signer(pem, KEY_NAME).public_jwk()
+    )
+    event = AuditEventIn(
+        idempotency_key=f"audit:signing-key-rotated:{retired}",
+        actor=actor,
+        actor_name=actor,
+        action="audit.signing_key_rotated",
+        subject="audit:signing-key",
+        service="audit",
+        details={"retired_key_id": retired, "key_id": current, "rotated_at": at.isoformat()},
+    )
+    pending = keys_dir / f"{KEY_NAME}.rotated-{retired}.json"
+    create_key_file(pending, event.model_dump_json(exclude_none=True).encode())
+    return AuditKeyRotation(retired_key_id=retired, key_id=current, event=event, pending=pending)
+
+
+def pending_rotations(keys_dir: Path) -> list[tuple[Path, AuditEventIn]]:
+    """Rotation events not yet in the audit log, oldest file first."""
+    return [
+        (path, AuditEventIn.model_validate_json(path.read_bytes()))
+        for path in sorted(keys_dir.glob(f"{KEY_NAME}.rotated-*.json"))
+    ]
+
+
+async def record_pending_rotations(
+    append: Callable[[AuditEventIn], Awaitable[object]], keys_dir: Path
+) -> int:
+    """Append the rotation events the command could not deliver (the service was not running);
+    idempotent, so one the command did deliver but could not clear is not recorded twice."""
+    recorded = 0
+    for path, event in pending_rotations(keys_dir):
+        await append(event)
+        path.unlink(missing_ok=True)
+        recorded += 1
+    return recorded

@@ -14,6 +14,10 @@ class DraftsSettings(KitSettings):
     consent_previous_keys: list[str] = []
     # Sanitized media are stored content-addressed here (var/media/<sha256>).
     media_dir: Path | None = None
+    # The channels a draft may target as the API schema states them: the publisher's own setting
+    # (CLEARPOST_PUBLISHER_CHANNELS, same default). The publisher owns the list and drafts still
+    # checks each draft against the list it serves (services/drafts/channels.py).
+    publisher_channels: list[str] = ["sandbox"]
 
     @property
     def database_url(self) -> str:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import httpx
 from fastapi import FastAPI
@@ -11,6 +12,7 @@ from services.drafts.channels import PublisherChannelCatalog
 from services.drafts.config import get_settings
 from services.drafts.endpoints import consents_router, internal, router, takedowns_router
 from services.drafts.media_store import MediaStore
+from services.drafts.schemas import document_channels
 from services.drafts.sealing import FieldSealer, load_consent_keys
 from services.kit.app import create_service_app
 from services.kit.audit_client import AuditClient
@@ -63,3 +65,13 @@ app = create_service_app(
     lifespan=lifespan,
     routers=[router, consents_router, takedowns_router, internal],
 )
+
+
+def openapi_with_channels() -> dict[str, Any]:
+    """The OpenAPI document, built once, with the channels this deployment configures."""
+    if app.openapi_schema is None:
+        app.openapi_schema = document_channels(FastAPI.openapi(app), get_settings().publisher_channels)
+    return app.openapi_schema
+
+
+app.openapi = openapi_with_channels  # type: ignore[method-assign]

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -18,9 +18,12 @@ class DraftIn(BaseModel):
 
     title: str = Field(min_length=1, max_length=300)
     body: str = Field(min_length=1, max_length=MAX_BODY_CHARS)
-    channels: list[str] = Field(min_length=1, max_length=10)
+    # The OpenAPI document also names the configured channels (document_channels, services/drafts/main.py).
+    channels: list[str] = Field(min_length=1, max_length=10, json_schema_extra={"uniqueItems": True})
     patient_content: bool = False
-    consent_ids: list[str] = Field(default_factory=list, max_length=MAX_CONSENTS)
+    consent_ids: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
+        default_factory=list, max_length=MAX_CONSENTS
+    )
     consent_id: str | None = Field(
         default=None,
         max_length=64,
@@ -39,8 +42,6 @@ class DraftIn(BaseModel):
     @field_validator("consent_ids")
     @classmethod
     def _consent_ids(cls, value: list[str]) -> list[str]:
-        if any(not v or len(v) > 64 for v in value):
-            raise ValueError("each consent id is 1 to 64 characters")
         return list(dict.fromkeys(value))
 
     @model_validator(mode="after")
@@ -49,6 +50,14 @@ class DraftIn(BaseModel):
             self.consent_ids = [self.consent_id, *self.consent_ids]
         self.consent_id = None
         return self
+
+
+def document_channels(openapi: dict[str, Any], channels: list[str]) -> dict[str, Any]:
+    """`openapi` with DraftIn's `channels` limited to `channels` (the deployment's configured names),
+    so a schema-valid draft names only channels the publisher posts to."""
+    items = openapi["components"]["schemas"]["DraftIn"]["properties"]["channels"]["items"]
+    items["enum"] = sorted(set(channels))
+    return openapi
 
 
 class WithdrawIn(BaseModel):

@@ -192,15 +192,17 @@ class DraftService:
                 f"unknown channel(s): {', '.join(unknown)}; configured: {', '.join(sorted(known))}",
                 code="unknown_channel",
             )
+        # A well-formed time that has passed, or a consent that does not exist, conflicts with the
+        # current state (409, 404) rather than making the request malformed (400).
         if data.scheduled_at is not None and data.scheduled_at <= _now():
-            raise BadRequest("scheduled_at must be in the future", code="invalid_schedule")
+            raise Conflict("scheduled_at must be in the future", code="invalid_schedule")
         await self._check_consents_exist(data.consent_ids)
 
     async def _check_consents_exist(self, consent_ids: Sequence[str]) -> None:
         known = await self._consents.get_many(consent_ids)
         unknown = [c for c in consent_ids if c not in known]
         if unknown:
-            raise BadRequest(f"no consent record {', '.join(unknown)}", code="unknown_consent")
+            raise NotFound(f"no consent record {', '.join(unknown)}", code="unknown_consent")
 
     def _new_version(
         self,
@@ -485,7 +487,7 @@ class DraftService:
         version = await self._repo.get_version(draft.id, draft.current_version)
         assert version is not None
         if version.scheduled_at is not None and version.scheduled_at <= _now():
-            raise BadRequest("scheduled_at has passed; set a new time or none", code="invalid_schedule")
+            raise Conflict("scheduled_at has passed; set a new time or none", code="invalid_schedule")
         if (
             draft.status == "changes_requested"
             and draft.stages

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import JSONResponse
@@ -14,12 +14,14 @@ from services.gateway.schemas import (
     Me,
     Revocation,
     RevocationList,
+    TokenRequest,
     UserCreate,
     UserList,
     UserOut,
     UserUpdate,
 )
 from services.gateway.service import OFFLINE_SCOPE, REFRESH_FAILED, LoginLocked
+from services.kit.app import ErrorBody
 from services.kit.auth import REVOCATIONS_PATH, CurrentPrincipal, InternalCaller
 from services.kit.errors import BadRequest, NotFound, error_body
 
@@ -41,16 +43,29 @@ def _user_out(user: User) -> UserOut:
     )
 
 
-@auth_router.post("/token", response_model=AccessToken, response_model_exclude_none=True)
+TOKEN_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {
+        "model": ErrorBody,
+        "description": "RFC 6749 §5.2: `invalid_request` (a parameter the grant needs is missing) or"
+        " `unsupported_grant_type`",
+    },
+    401: {
+        "model": ErrorBody,
+        "description": "Wrong username or password, or an unknown, spent or expired refresh token"
+        " (`invalid_grant`)",
+    },
+    429: {"model": ErrorBody, "description": "Too many failed sign-ins: the account or address is locked"},
+}
+
+
+@auth_router.post(
+    "/token", response_model=AccessToken, response_model_exclude_none=True, responses=TOKEN_RESPONSES
+)
 async def issue_token(
     request: Request,
     auth: AuthServiceDep,
     response: Response,
-    grant_type: Annotated[str, Form(max_length=32)] = "password",
-    username: Annotated[str | None, Form(max_length=256)] = None,
-    password: Annotated[str | None, Form(max_length=1024)] = None,
-    scope: Annotated[str, Form(max_length=256)] = "",
-    refresh_token: Annotated[str | None, Form(max_length=256)] = None,
+    form: Annotated[TokenRequest, Form()],
 ) -> AccessToken | JSONResponse:
     """OAuth 2 token endpoint (form-encoded).
 
@@ -59,15 +74,18 @@ async def issue_token(
     and a new refresh token (the old one is spent).
     """
     response.headers["Cache-Control"] = "no-store"  # RFC 6749 §5.1
-    if grant_type == "password":
-        if username is None or password is None:
+    if form.grant_type == "password":
+        if form.username is None or form.password is None:
             raise BadRequest("username and password are required", code="invalid_request")
         # Behind a trusted proxy (the review service, a load balancer) uvicorn has already put the
         # original client's address here from X-Forwarded-For (--forwarded-allow-ips).
         address = request.client.host if request.client else None
         try:
             return await auth.login(
-                username, password, offline=OFFLINE_SCOPE in scope.split(), address=address
+                form.username,
+                form.password,
+                offline=OFFLINE_SCOPE in form.scope.split(),
+                address=address,
             )
         except LoginLocked as exc:
             # Answered, not raised: the audit of the refusal is already written.
@@ -76,10 +94,10 @@ async def issue_token(
                 status_code=exc.status_code,
                 headers={"Cache-Control": "no-store", "Retry-After": str(exc.retry_after)},
             )
-    if grant_type == "refresh_token":
-        if not refresh_token:
+    if form.grant_type == "refresh_token":
+        if form.refresh_token is None:
             raise BadRequest("refresh_token is required", code="invalid_request")
-        tokens = await auth.refresh(refresh_token)
+        tokens = await auth.refresh(form.refresh_token)
         if tokens is None:
             # Answered, not raised: a refusal may have revoked a token family, which must be kept.
             return JSONResponse(
@@ -88,7 +106,7 @@ async def issue_token(
                 headers={"Cache-Control": "no-store", "WWW-Authenticate": "Bearer"},
             )
         return tokens
-    raise BadRequest(f"grant_type {grant_type!r} is not supported", code="unsupported_grant_type")
+    raise BadRequest(f"grant_type {form.grant_type!r} is not supported", code="unsupported_grant_type")
 
 
 @auth_router.post("/revoke", status_code=200)

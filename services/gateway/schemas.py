@@ -4,6 +4,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
 Role = Literal["author", "legal", "compliance", "medical", "publisher", "auditor", "admin"]
 ROLES = frozenset({"author", "legal", "compliance", "medical", "publisher", "auditor", "admin"})
@@ -106,6 +107,47 @@ class Me(BaseModel):
     username: str
     display_name: str
     roles: list[str]
+
+
+# RFC 6749: the two grants the token endpoint answers and what each needs (§4.3.2, §6). The form
+# below carries the union of their parameters; these say which ones each grant requires, so that
+# every schema-valid request names a grant and all of its parameters.
+PASSWORD_GRANT: dict[str, Any] = {
+    "title": "Password grant (RFC 6749 §4.3.2)",
+    "properties": {"grant_type": {"enum": ["password"]}},
+    "required": ["username", "password"],
+}
+REFRESH_GRANT: dict[str, Any] = {
+    "title": "Refresh token grant (RFC 6749 §6)",
+    "properties": {"grant_type": {"enum": ["refresh_token"]}},
+    "required": ["grant_type", "refresh_token"],
+}
+
+
+class TokenRequest(BaseModel):
+    """The token endpoint's form (`application/x-www-form-urlencoded`), one grant per request.
+
+    A grant's missing parameter is answered 400 `invalid_request` and an unknown `grant_type` 400
+    `unsupported_grant_type` (RFC 6749 §5.2), not by validation here; unrecognized parameters are
+    ignored (§3.2). An empty field counts as missing.
+    """
+
+    model_config = ConfigDict(json_schema_extra={"oneOf": [PASSWORD_GRANT, REFRESH_GRANT]})
+
+    grant_type: str = Field(
+        default="password",
+        max_length=32,
+        json_schema_extra={"enum": ["password", "refresh_token"]},
+        description="`password` (the default) or `refresh_token`",
+    )
+    username: str | SkipJsonSchema[None] = Field(default=None, min_length=1, max_length=256)
+    password: str | SkipJsonSchema[None] = Field(default=None, min_length=1, max_length=1024)
+    scope: str = Field(
+        default="",
+        max_length=256,
+        description="space-separated; `offline_access` asks a password grant for a refresh token too",
+    )
+    refresh_token: str | SkipJsonSchema[None] = Field(default=None, min_length=1, max_length=256)
 
 
 class AccessToken(BaseModel):

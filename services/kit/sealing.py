@@ -13,12 +13,13 @@ import binascii
 import hashlib
 import hmac
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from services.kit.keyfiles import create_key_file
 
 KEY_BYTES = 32
 KEY_ID_LENGTH = 16
@@ -82,25 +83,6 @@ def load_key_ring(path: Path, configured: str | None, previous: Sequence[str] = 
         key = decode_key(configured, what=what)
     else:
         if not path.exists():
-            _create_key_file(path)
+            create_key_file(path, base64.b64encode(AESGCM.generate_key(bit_length=256)))
         key = decode_key(path.read_text(), what=f"{what} in {path}")
     return KeyRing(key, previous=[decode_key(p, what=f"previous {what}") for p in previous], what=what)
-
-
-def _create_key_file(path: Path) -> None:
-    """Write a new key where every process starting at once sees either no file or the whole key:
-    written beside it, then linked into place (the first link wins; the others use its key)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # mode 0600
-    temporary = Path(name)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(base64.b64encode(AESGCM.generate_key(bit_length=256)).decode())
-            fh.flush()
-            os.fsync(fh.fileno())
-        try:
-            os.link(temporary, path)
-        except FileExistsError:
-            pass
-    finally:
-        temporary.unlink(missing_ok=True)

@@ -8,7 +8,6 @@ checked against the published key set and the `typ` header checked before the si
 from __future__ import annotations
 
 import json
-import os
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from jose import jwk, jws, jwt
 from jose.exceptions import JOSEError
 
 from services.kit.canonical import canonical_json, sha256_hex
+from services.kit.keyfiles import KeyRingFiles, create_key_file
 
 ALGORITHM = "ES256"
 DECISION_TYPE = "clearpost-decision+jws"
@@ -59,19 +59,16 @@ def _thumbprint(public_jwk: dict[str, Any]) -> str:
     return sha256_hex(canonical_json(members))[:32]
 
 
-def load_or_create_signing_key(path: Path) -> SigningKey:
-    """Read the PEM at `path`, generating a P-256 key there (mode 0600) on first run."""
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        key = ec.generate_private_key(ec.SECP256R1())
-        pem = key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(pem)
-    private_pem = path.read_text()
-    private = serialization.load_pem_private_key(private_pem.encode(), password=None)
+def _new_private_pem() -> bytes:
+    return ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+def _signing_key(private_pem: bytes) -> SigningKey:
+    private = serialization.load_pem_private_key(private_pem, password=None)
+    if not isinstance(private, ec.EllipticCurvePrivateKey) or private.curve.name != "secp256r1":
+        raise ValueError("not a P-256 (ES256) private key")
     public_pem = private.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
@@ -79,7 +76,14 @@ def load_or_create_signing_key(path: Path) -> SigningKey:
     public = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in public.items()}
     kid = _thumbprint(public)
     public.update({"kid": kid, "use": "sig", "alg": ALGORITHM})
-    return SigningKey(kid=kid, private_pem=private_pem, public_jwk=public)
+    return SigningKey(kid=kid, private_pem=private_pem.decode(), public_jwk=public)
+
+
+def load_or_create_signing_key(path: Path) -> SigningKey:
+    """Read the PEM at `path`, generating a P-256 key there (mode 0600) on first run."""
+    if not path.exists():
+        create_key_file(path, _new_private_pem())
+    return _signing_key(path.read_bytes())
 
 
 @dataclass(frozen=True)
@@ -91,10 +95,10 @@ class KeyRing:
 
 
 def load_key_ring(keys_dir: Path, name: str) -> KeyRing:
-    current = load_or_create_signing_key(keys_dir / f"{name}.pem")
+    files = KeyRingFiles(keys_dir, name)
+    current = _signing_key(files.private_pem(_new_private_pem))
     published = {current.kid: current.public_jwk}
-    for retired in sorted(keys_dir.glob(f"{name}.retired-*.pub.json")):
-        public = json.loads(retired.read_text())
+    for public in files.retired():
         published.setdefault(str(public["kid"]), public)
     return KeyRing(current=current, published=published)
 
@@ -105,14 +109,7 @@ def rotate_signing_key(keys_dir: Path, name: str) -> tuple[str, str]:
     The retired key's private half is deleted and its public half stays published, so records
     and heads it signed still verify, and tokens it signed stop working when they expire.
     """
-    path = keys_dir / f"{name}.pem"
-    if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist; nothing to rotate")
-    old = load_or_create_signing_key(path)
-    (keys_dir / f"{name}.retired-{old.kid}.pub.json").write_text(json.dumps(old.public_jwk, sort_keys=True))
-    path.unlink()
-    new = load_or_create_signing_key(path)
-    return old.kid, new.kid
+    return KeyRingFiles(keys_dir, name).rotate(_new_private_pem, lambda pem: _signing_key(pem).public_jwk)
 
 
 def issue_access_token(

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
+import re
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
 
 
 class DecisionIn(BaseModel):
@@ -76,24 +77,64 @@ class ScreeningOut(BaseModel):
     findings: list[FindingOut]
 
 
-class OverrideIn(BaseModel):
-    """Let blocking findings stand: one by its index, or every blocking finding of one rule."""
+# A character that is not white space (Python's str.isspace), spelled out so the pattern means the
+# same in the schema (ECMA-262 regular expressions, whose \s differs) and in the check below.
+NOT_BLANK = r"[^\t\n\v\f\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+_NOT_BLANK = re.compile(NOT_BLANK)
 
+
+class _Override(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    finding_index: int | None = Field(default=None, ge=0)
-    finding_rule: str | None = Field(default=None, min_length=1, max_length=120)
     content_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
-    reason: str = Field(min_length=1, max_length=4000)
+    reason: str = Field(min_length=1, max_length=4000, json_schema_extra={"pattern": NOT_BLANK})
     password: str = Field(min_length=1, max_length=1024, repr=False)
 
-    @model_validator(mode="after")
-    def _one_target(self) -> OverrideIn:
-        if (self.finding_index is None) == (self.finding_rule is None):
-            raise ValueError("name exactly one of finding_index or finding_rule")
-        if not self.reason.strip():
+    @field_validator("reason")
+    @classmethod
+    def _reason(cls, value: str) -> str:
+        if not _NOT_BLANK.search(value):
             raise ValueError("a reason is required")
-        return self
+        return value
+
+
+class OverrideByIndex(_Override):
+    """Let one blocking finding stand, named by its index."""
+
+    finding_index: int = Field(ge=0)
+    finding_rule: None = Field(default=None, description="null or left out")
+
+
+class OverrideByRule(_Override):
+    """Let every unresolved blocking finding of one rule stand."""
+
+    finding_rule: str = Field(min_length=1, max_length=120)
+    finding_index: None = Field(default=None, description="null or left out")
+
+
+def _override_target(value: Any) -> str | None:
+    """Which of the two bodies `value` is: the one target it names (a non-null value), else none."""
+    if isinstance(value, dict):
+        index, rule = value.get("finding_index"), value.get("finding_rule")
+    elif isinstance(value, _Override):
+        index, rule = getattr(value, "finding_index", None), getattr(value, "finding_rule", None)
+    else:
+        return None
+    if (index is None) == (rule is None):
+        return None
+    return "index" if index is not None else "rule"
+
+
+# Let blocking findings stand: one by its index, or every blocking finding of one rule. A oneOf of
+# two bodies, so the schema says what the rule is: exactly one of finding_index / finding_rule.
+OverrideIn = Annotated[
+    Annotated[OverrideByIndex, Tag("index")] | Annotated[OverrideByRule, Tag("rule")],
+    Discriminator(
+        _override_target,
+        custom_error_type="override_target",
+        custom_error_message="the body must be an object naming exactly one of finding_index or finding_rule",
+    ),
+]
 
 
 class OverrideRecord(BaseModel):

@@ -384,7 +384,7 @@ async def test_consistency_proofs_link_heads_and_expose_rewrites(audit_app: Audi
     )
 
     check_consistency(old, new, proof["proof"], keys)
-    assert bad.status_code == 400 and "tree size" in bad.json()["detail"]
+    assert bad.status_code == 404 and "tree size" in bad.json()["detail"]
     with pytest.raises(ExportInvalid, match="does not extend"):
         check_consistency(old, new, proof["proof"][::-1], keys)
     with pytest.raises(ExportInvalid, match="shrank"):

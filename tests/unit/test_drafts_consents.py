@@ -284,7 +284,7 @@ async def test_a_draft_names_consents_and_the_old_single_field_still_works(api: 
     )
 
     assert both["consent_ids"] == [second, first] and both["consent_id"] == second
-    assert unknown.status_code == 400 and unknown.json()["error"] == "unknown_consent"
+    assert unknown.status_code == 404 and unknown.json()["error"] == "unknown_consent"
 
 
 async def test_a_drafts_readers_see_the_scope_of_its_consents_without_the_patient(api: Api) -> None:

@@ -12,8 +12,8 @@ from fastapi import FastAPI
 from jose import jwt
 from typer.testing import CliRunner
 
-from services.gateway.cli import keys_app
 from services.gateway.main import app as gateway_asgi_app
+from services.keys_cli import keys_app
 from services.kit.tokens import Principal, issue_access_token, load_key_ring, load_or_create_signing_key
 
 runner = CliRunner()
@@ -24,8 +24,8 @@ def test_rotate_refuses_unknown_services_and_missing_keys(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CLEARPOST_VAR_DIR", str(tmp_path))
-    unknown = runner.invoke(keys_app, ["rotate", "audit"])
-    assert unknown.exit_code == 2 and "choose from gateway, review" in unknown.output
+    unknown = runner.invoke(keys_app, ["rotate", "drafts"])
+    assert unknown.exit_code == 2 and "choose from gateway, review, audit" in unknown.output
     missing = runner.invoke(keys_app, ["rotate", "review"])
     assert missing.exit_code == 1 and "nothing to rotate" in missing.output
 

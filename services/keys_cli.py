@@ -1,0 +1,78 @@
+"""`clearpost keys rotate SERVICE`: rotate the key a service signs with.
+
+Mounted into services/cli.py as the `keys` group; it reaches each service's key ring through that
+service's own key code (services/kit/tokens.py for the ES256 rings of the gateway and the review
+service, services/audit for the audit service's Ed25519 ring), the way `clearpost serve` reaches
+each service. The retired key's private half is deleted; its public half stays published (the
+gateway's JWKS, the review service's /api/v1/reviews/keys, the audit service's
+/api/v1/audit/public-key), so tokens it signed keep working until they expire and signed
+decisions, tree heads and exports keep verifying. Restart the service to sign with the new key.
+Every ring has the same file layout (services/kit/keyfiles.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from services.audit.cli import rotate_signing_key as rotate_audit_signing_key
+from services.kit.settings import KitSettings
+from services.kit.tokens import rotate_signing_key
+
+
+def _rotate_audit(keys_dir: Path) -> tuple[str, str, str]:
+    return rotate_audit_signing_key(keys_dir)
+
+
+def _rotate_es256(name: str) -> Callable[[Path], tuple[str, str, str]]:
+    def rotate_ring(keys_dir: Path) -> tuple[str, str, str]:
+        return (*rotate_signing_key(keys_dir, name), "")
+
+    return rotate_ring
+
+
+# Service -> rotate the key ring it signs with (files under var/keys/): (retired kid, new kid, a
+# note for the operator).
+SIGNING_KEYS: dict[str, Callable[[Path], tuple[str, str, str]]] = {
+    "gateway": _rotate_es256("gateway-signing"),
+    "review": _rotate_es256("review-signing"),
+    "audit": _rotate_audit,
+}
+
+keys_app = typer.Typer(help="Signing keys under var/keys/.", no_args_is_help=True)
+
+
+@keys_app.callback()
+def keys() -> None:
+    """Signing keys under var/keys/ (a group, so `keys rotate` keeps its name)."""
+
+
+@keys_app.command()
+def rotate(
+    service: Annotated[str, typer.Argument(help=f"one of {', '.join(SIGNING_KEYS)}")],
+) -> None:
+    """Retire SERVICE's current signing key (its public key stays published) and create a new one."""
+    rotate_ring = SIGNING_KEYS.get(service)
+    if rotate_ring is None:
+        typer.secho(
+            f"clearpost: no signing key to rotate for {service!r}; choose from {', '.join(SIGNING_KEYS)}",
+            fg=typer.colors.RED,
+            err=True,
+        )
+        raise typer.Exit(code=2)
+    settings = KitSettings()
+    try:
+        retired, current, note = rotate_ring(settings.keys_dir)
+    except FileNotFoundError as exc:
+        typer.secho(f"clearpost: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=1) from exc
+    except ValueError as exc:  # the key file holds something else; nothing was changed
+        typer.secho(f"clearpost: {service}: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=1) from exc
+    typer.echo(f"{service}: retired key {retired} (still published), now signing with {current}")
+    typer.echo(f"restart the {service} service to sign with the new key")
+    if note:
+        typer.echo(note)

@@ -1,0 +1,99 @@
+"""Signing-key files under var/keys/, for every service that signs: one layout, one rotation.
+
+A key ring named NAME is `NAME.pem`, the private key it signs with now (PKCS#8 PEM, mode 0600),
+and `NAME.retired-<kid>.pub.json`, the public JWK of each key it signed with before. Rotation
+keeps the retired public half (so what it signed still verifies) and deletes the private half.
+What a key is (its algorithm, its public JWK and key id) is the caller's: the gateway's and the
+review service's ES256 keys (services/kit/tokens.py) and the audit service's Ed25519 key
+(services/audit/signing.py) share this file layout and nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+# The public JWK (with its "kid") of a private key given as PEM; raises ValueError for a file that
+# does not hold the kind of key the ring is for.
+PublicJwk = Callable[[bytes], dict[str, Any]]
+
+
+def _write_beside(path: Path, content: bytes, mode: int) -> Path:
+    """`content` in a new file next to `path` (same file system), flushed to disk; the caller links
+    or renames it into place, so nobody ever reads half a key."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # mode 0600
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(content)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(name, mode)
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
+    return Path(name)
+
+
+def create_key_file(path: Path, content: bytes) -> None:
+    """Create `path` (mode 0600) holding `content`, unless it exists: when several processes start
+    at once, the first link wins and the others read its key."""
+    temporary = _write_beside(path, content, 0o600)
+    try:
+        os.link(temporary, path)
+    except FileExistsError:
+        pass
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+@dataclass(frozen=True)
+class KeyRingFiles:
+    keys_dir: Path
+    name: str
+
+    @property
+    def current(self) -> Path:
+        return self.keys_dir / f"{self.name}.pem"
+
+    def retired_path(self, kid: str) -> Path:
+        return self.keys_dir / f"{self.name}.retired-{kid}.pub.json"
+
+    def private_pem(self, generate: Callable[[], bytes]) -> bytes:
+        """The current private key, generated (with `generate`, PEM) on first use."""
+        if not self.current.exists():
+            create_key_file(self.current, generate())
+        return self.current.read_bytes()
+
+    def retired(self) -> list[dict[str, Any]]:
+        """The public JWK of every retired key, oldest file name first."""
+        found: list[dict[str, Any]] = []
+        for path in sorted(self.keys_dir.glob(f"{self.name}.retired-*.pub.json")):
+            public = json.loads(path.read_text())
+            if not isinstance(public, dict) or not isinstance(public.get("kid"), str):
+                raise ValueError(f"{path} is not a public JWK with a kid")
+            found.append(public)
+        return found
+
+    def rotate(self, generate: Callable[[], bytes], public_jwk: PublicJwk) -> tuple[str, str]:
+        """Retire the current key and sign with a new one from now on; (retired kid, new kid).
+
+        The retired public JWK is written first and the new key then replaces the old one in one
+        rename, so at every moment there is a current key and the retired one is published.
+        """
+        if not self.current.exists():
+            raise FileNotFoundError(f"{self.current} does not exist; nothing to rotate")
+        old = public_jwk(self.current.read_bytes())
+        if "d" in old:  # the private member: publishing it would publish the key
+            raise ValueError(f"{self.name}: the public JWK of the retired key holds its private half")
+        retired = self.retired_path(str(old["kid"]))
+        os.replace(_write_beside(retired, json.dumps(old, sort_keys=True).encode(), 0o644), retired)
+        new_pem = generate()
+        new = public_jwk(new_pem)
+        os.replace(_write_beside(self.current, new_pem, 0o600), self.current)
+        return str(old["kid"]), str(new["kid"])
