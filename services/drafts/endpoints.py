@@ -282,7 +282,12 @@ async def complete_takedown(
 
 
 @internal.get("/drafts/{draft_id}/versions/{version}", response_model=VersionContent)
-async def version_content(draft_id: str, version: int, service: DraftServiceDep) -> VersionContent:
+async def version_content(
+    draft_id: str,
+    # Version numbers are 32-bit integers in the database: a larger one names no version (422).
+    version: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    service: DraftServiceDep,
+) -> VersionContent:
     """One exact version's content, for screening, review and publishing (services only)."""
     return await service.version_content(draft_id, version)
 

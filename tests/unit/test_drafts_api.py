@@ -366,6 +366,10 @@ async def test_the_versions_route_is_for_services_only(api: DraftsApi) -> None:
     no_such_version = await api.http.get(
         f"/internal/v1/drafts/{draft['id']}/versions/2", headers={INTERNAL_HEADER: INTERNAL_TOKEN}
     )
+    beyond_int32 = await api.http.get(  # was a 500 on PostgreSQL (integer out of range)
+        f"/internal/v1/drafts/{draft['id']}/versions/{2**31}", headers={INTERNAL_HEADER: INTERNAL_TOKEN}
+    )
+    assert beyond_int32.status_code == 422 and beyond_int32.json()["error"] == "invalid"
 
     assert [r.status_code for r in (anonymous, with_user_token, wrong)] == [401, 401, 401]
     assert anonymous.json()["error"] == "unauthorized"
