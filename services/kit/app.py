@@ -40,6 +40,10 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (404, "Not found"),
         (409, "Conflict with the current state"),
         (413, "Request body too large"),
+        # Both kinds of 422 share the error shape: input that fails validation (`detail` lists
+        # each problem with its loc, msg and type) and a request the service cannot process
+        # (`detail` says why).
+        (422, "Invalid input, or a request the service cannot process"),
         (429, "Too many attempts"),
         (503, "A service this one depends on did not answer"),
     )
