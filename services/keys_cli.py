@@ -7,18 +7,23 @@ each service. The retired key's private half is deleted; its public half stays p
 gateway's JWKS, the review service's /api/v1/reviews/keys, the audit service's
 /api/v1/audit/public-key), so tokens it signed keep working until they expire and signed
 decisions, tree heads and exports keep verifying. Restart the service to sign with the new key.
-Every ring has the same file layout (services/kit/keyfiles.py).
+Every ring has the same file layout (services/kit/keyfiles.py), and every rotation is an audit
+event (`<service>.signing_key_rotated`): appended at once when the audit service answers, else
+when it next starts (services/audit/signing.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from services.audit.cli import operator, record_rotation
 from services.audit.cli import rotate_signing_key as rotate_audit_signing_key
+from services.audit.signing import record_rotation_pending
 from services.kit.settings import KitSettings
 from services.kit.tokens import rotate_signing_key
 
@@ -27,9 +32,19 @@ def _rotate_audit(keys_dir: Path) -> tuple[str, str, str]:
     return rotate_audit_signing_key(keys_dir)
 
 
-def _rotate_es256(name: str) -> Callable[[Path], tuple[str, str, str]]:
+def _rotate_es256(service: str, ring: str) -> Callable[[Path], tuple[str, str, str]]:
     def rotate_ring(keys_dir: Path) -> tuple[str, str, str]:
-        return (*rotate_signing_key(keys_dir, name), "")
+        retired, current = rotate_signing_key(keys_dir, ring)
+        rotation = record_rotation_pending(
+            keys_dir,
+            ring=ring,
+            service=service,
+            retired=retired,
+            current=current,
+            actor=operator(),
+            at=datetime.now(UTC),
+        )
+        return retired, current, record_rotation(rotation)
 
     return rotate_ring
 
@@ -37,8 +52,8 @@ def _rotate_es256(name: str) -> Callable[[Path], tuple[str, str, str]]:
 # Service -> rotate the key ring it signs with (files under var/keys/): (retired kid, new kid, a
 # note for the operator).
 SIGNING_KEYS: dict[str, Callable[[Path], tuple[str, str, str]]] = {
-    "gateway": _rotate_es256("gateway-signing"),
-    "review": _rotate_es256("review-signing"),
+    "gateway": _rotate_es256("gateway", "gateway-signing"),
+    "review": _rotate_es256("review", "review-signing"),
     "audit": _rotate_audit,
 }
 

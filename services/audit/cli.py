@@ -29,7 +29,7 @@ from services.audit.offline import (
     load_public_keys,
     verify_export_file,
 )
-from services.audit.signing import rotate_audit_key
+from services.audit.signing import KeyRotation, rotate_audit_key
 
 app = typer.Typer(help="The audit trail: export it, verify an export offline, prove consistency.")
 # soft_wrap: never break a path or a hash across lines (the output is read by people and scripts)
@@ -329,7 +329,7 @@ def consistency(
 # --- key rotation (`clearpost keys rotate audit`) ---------------------------------------------------
 
 
-def _operator() -> str:
+def operator() -> str:
     try:
         return f"operator:{getpass.getuser()}"
     except (KeyError, OSError):  # no login name for this uid (e.g. a container)
@@ -337,18 +337,20 @@ def _operator() -> str:
 
 
 def rotate_signing_key(keys_dir: Path) -> tuple[str, str, str]:
-    """Rotate the audit service's Ed25519 key; the rotation is an audit event.
+    """Rotate the audit service's Ed25519 key; returns (retired kid, new kid, what became of its
+    audit event)."""
+    rotation = rotate_audit_key(keys_dir, actor=operator(), at=datetime.now(UTC))
+    return rotation.retired_key_id, rotation.key_id, record_rotation(rotation)
 
-    The running service records it now when it answers; otherwise the event waits beside the
-    keys and the service records it when it next starts. Returns (retired kid, new kid, what
-    became of the event).
-    """
+
+def record_rotation(rotation: KeyRotation) -> str:
+    """Append a key rotation's audit event through the audit service's internal route; when the
+    service does not answer, the event waits beside the keys and the audit service records it when
+    it next starts. Says which happened."""
     from services.kit.auth import INTERNAL_HEADER, load_internal_token
     from services.kit.settings import KitSettings
 
-    rotation = rotate_audit_key(keys_dir, actor=_operator(), at=datetime.now(UTC))
-    kids = rotation.retired_key_id, rotation.key_id
-    later = "it records the rotation when it next starts"
+    later = "the audit service records the rotation when it next starts"
     settings = KitSettings()
     try:
         response = httpx.post(
@@ -358,14 +360,11 @@ def rotate_signing_key(keys_dir: Path) -> tuple[str, str, str]:
             timeout=10,
         )
     except httpx.HTTPError as exc:
-        return *kids, f"the audit service did not answer ({exc}); {later}"
+        return f"the audit service did not answer ({exc}); {later}"
     if response.status_code not in (200, 201):
-        return (
-            *kids,
-            f"the audit service refused the event ({response.status_code}: {_detail(response)}); {later}",
-        )
+        return f"the audit service refused the event ({response.status_code}: {_detail(response)}); {later}"
     rotation.pending.unlink(missing_ok=True)
-    return *kids, f"the rotation is in the audit log (event seq {response.json().get('seq')})"
+    return f"the rotation is in the audit log (event seq {response.json().get('seq')})"
 
 
 def main() -> None:  # pragma: no cover - `python -m services.audit.cli`

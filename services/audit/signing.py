@@ -154,41 +154,48 @@ def load_audit_key_ring(keys_dir: Path) -> AuditKeyRing:
 
 
 @dataclass(frozen=True)
-class AuditKeyRotation:
+class KeyRotation:
     retired_key_id: str
     key_id: str
     event: AuditEventIn  # the audit event that records it
     pending: Path  # the event, until the audit log has it (appended at the service's next start)
 
 
-def rotate_audit_key(keys_dir: Path, *, actor: str, at: datetime) -> AuditKeyRotation:
-    """Retire the audit signing key (its public half stays published) and create a new one.
+def record_rotation_pending(
+    keys_dir: Path, *, ring: str, service: str, retired: str, current: str, actor: str, at: datetime
+) -> KeyRotation:
+    """The audit event of a signing-key rotation (any service's ring), written beside the keys
+    first: whoever appends it to the log (the command, when the audit service answers, or the
+    audit service at its next start) removes the file."""
+    event = AuditEventIn(
+        idempotency_key=f"{service}:signing-key-rotated:{retired}",
+        actor=actor,
+        actor_name=actor,
+        action=f"{service}.signing_key_rotated",
+        subject=f"{service}:signing-key",
+        service=service,
+        details={"retired_key_id": retired, "key_id": current, "rotated_at": at.isoformat()},
+    )
+    pending = keys_dir / f"{ring}.rotated-{retired}.json"
+    create_key_file(pending, event.model_dump_json(exclude_none=True).encode())
+    return KeyRotation(retired_key_id=retired, key_id=current, event=event, pending=pending)
 
-    The rotation's audit event is written beside the keys first; whoever appends it to the log
-    (the command, when the service answers, or the service at its next start) removes the file.
-    """
+
+def rotate_audit_key(keys_dir: Path, *, actor: str, at: datetime) -> KeyRotation:
+    """Retire the audit signing key (its public half stays published) and create a new one."""
     retired, current = audit_key_files(keys_dir).rotate(
         _new_private_pem, lambda pem: _signer(pem, KEY_NAME).public_jwk()
     )
-    event = AuditEventIn(
-        idempotency_key=f"audit:signing-key-rotated:{retired}",
-        actor=actor,
-        actor_name=actor,
-        action="audit.signing_key_rotated",
-        subject="audit:signing-key",
-        service="audit",
-        details={"retired_key_id": retired, "key_id": current, "rotated_at": at.isoformat()},
+    return record_rotation_pending(
+        keys_dir, ring=KEY_NAME, service="audit", retired=retired, current=current, actor=actor, at=at
     )
-    pending = keys_dir / f"{KEY_NAME}.rotated-{retired}.json"
-    create_key_file(pending, event.model_dump_json(exclude_none=True).encode())
-    return AuditKeyRotation(retired_key_id=retired, key_id=current, event=event, pending=pending)
 
 
 def pending_rotations(keys_dir: Path) -> list[tuple[Path, AuditEventIn]]:
-    """Rotation events not yet in the audit log, oldest file first."""
+    """Rotation events of any signing ring in keys_dir not yet in the audit log, oldest file first."""
     return [
         (path, AuditEventIn.model_validate_json(path.read_bytes()))
-        for path in sorted(keys_dir.glob(f"{KEY_NAME}.rotated-*.json"))
+        for path in sorted(keys_dir.glob("*.rotated-*.json"))
     ]
 
 

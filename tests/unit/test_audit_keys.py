@@ -30,6 +30,7 @@ from services.audit.signing import load_audit_key_ring, load_or_create_audit_key
 from services.keys_cli import keys_app
 from services.kit.auth import INTERNAL_HEADER, StaticKeySet
 from services.kit.keyfiles import KeyRingFiles, create_key_file
+from services.kit.tokens import load_key_ring
 from tests.unit.audit_fixtures import INTERNAL_TOKEN, AuditApp, audit_app
 
 __all__ = ["audit_app"]
@@ -152,6 +153,38 @@ async def test_a_running_service_records_the_rotation_at_once(
         await audit_app.append(99)  # a head per tree size: the next size is signed with the new key
         assert (await _head(audit_app))["key_id"] == events[0]["details"]["key_id"]
         assert len(await _rotation_events(audit_app)) == 1
+
+
+@pytest.mark.parametrize("service", ["gateway", "review"])
+async def test_every_services_rotation_is_an_audit_event(
+    audit_app: AuditApp, monkeypatch: pytest.MonkeyPatch, service: str
+) -> None:
+    """The gateway's and the review service's rings too: the event waits beside the keys while the
+    audit service is down and is appended once when it starts."""
+    keys_dir = audit_app.var_dir / "keys"
+    old_kid = load_key_ring(keys_dir, f"{service}-signing").current.kid
+    monkeypatch.setattr(audit_cli.httpx, "post", _refuse_connections)
+
+    result = runner.invoke(keys_app, ["rotate", service])
+
+    assert result.exit_code == 0, result.output
+    assert "records the rotation when it next starts" in result.output
+    assert [p.name for p in keys_dir.glob(f"{service}-signing.rotated-*.json")] == [
+        f"{service}-signing.rotated-{old_kid}.json"
+    ]
+    async with restarted(audit_app):
+        pass
+    async with restarted(audit_app):  # a second start records nothing more
+        response = await audit_app.client.get(
+            "/api/v1/audit/events",
+            params={"action": f"{service}.signing_key_rotated"},
+            headers=audit_app.bearer("auditor"),
+        )
+    [event] = response.json()["events"]
+    assert event["subject"] == f"{service}:signing-key" and event["actor"].startswith("operator:")
+    assert event["details"]["retired_key_id"] == old_kid
+    assert event["details"]["key_id"] == load_key_ring(keys_dir, f"{service}-signing").current.kid
+    assert not list(keys_dir.glob("*.rotated-*.json"))
 
 
 def test_rotate_refuses_unknown_services_missing_keys_and_foreign_key_files(
