@@ -58,6 +58,9 @@ def workflow_id_for(draft_id: str) -> str:
 class PostApprovalInput:
     draft_id: str
     author_id: str
+    # How long publishing may keep retrying a channel that fails for now (down, busy) before the
+    # post ends as publish_failed with the last error: a post never hangs unseen.
+    publish_deadline_seconds: int = 86_400
 
 
 @dataclass

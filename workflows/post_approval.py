@@ -18,7 +18,8 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, RetryState
+from temporalio.exceptions import TimeoutError as TemporalTimeout
 
 with workflow.unsafe.imports_passed_through():
     from services.kit.tokens import SignatureError
@@ -110,6 +111,7 @@ class PostApprovalWorkflow:
     def __init__(self, request: PostApprovalInput) -> None:
         self._draft_id = request.draft_id
         self._author_id = request.author_id
+        self._publish_deadline = timedelta(seconds=request.publish_deadline_seconds)
         self._submissions: list[VersionSubmitted] = []
         self._current: VersionSubmitted | None = None
         self._status = "draft"
@@ -300,10 +302,10 @@ class PostApprovalWorkflow:
                 PUBLISHER_TASK_QUEUE,
                 PublishResult,
                 start_to_close=timedelta(minutes=2),
+                schedule_to_close=self._publish_deadline,
             )
         except ActivityError as exc:
-            cause = exc.cause
-            reason = cause.message if isinstance(cause, ApplicationError) else str(cause)
+            reason = _failure_reason(exc, self._publish_deadline)
             self._note = f"publishing failed: {reason}"
             await self._transition("publish_failed", "post.publish_failed", {"reason": reason})
             return
@@ -747,6 +749,7 @@ class PostApprovalWorkflow:
         result_type: type[Any] | None,
         *,
         start_to_close: timedelta = ACTIVITY_TIMEOUT,
+        schedule_to_close: timedelta | None = None,
     ) -> Any:
         return await workflow.execute_activity(
             name,
@@ -754,5 +757,16 @@ class PostApprovalWorkflow:
             task_queue=task_queue,
             result_type=result_type,
             start_to_close_timeout=start_to_close,
+            schedule_to_close_timeout=schedule_to_close,
             retry_policy=RETRY,
         )
+
+
+def _failure_reason(exc: ActivityError, deadline: timedelta) -> str:
+    """Why an activity failed for good: its own refusal, or the deadline and the last error seen."""
+    cause = exc.cause
+    last = cause.message if isinstance(cause, ApplicationError | TemporalTimeout) else str(cause)
+    if exc.retry_state == RetryState.TIMEOUT:
+        hours = deadline.total_seconds() / 3600
+        return f"the channels did not take the post within {hours:g} hours (last error: {last})"
+    return last

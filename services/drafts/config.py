@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import Field
+
 from services.kit.settings import KitSettings
 
 
@@ -12,6 +14,9 @@ class DraftsSettings(KitSettings):
     consent_key: str | None = None
     # Consent keys used before a rotation (base64 each): still open what they sealed.
     consent_previous_keys: list[str] = []
+    # How long publishing may retry channels that fail for now before the post ends as
+    # publish_failed (given to each approval workflow when its draft is first submitted).
+    publish_deadline_seconds: int = Field(default=86_400, ge=60, le=30 * 86_400)
     # Sanitized media are stored content-addressed here (var/media/<sha256>).
     media_dir: Path | None = None
     # The channels a draft may target as the API schema states them: the publisher's own setting

@@ -30,6 +30,7 @@ def get_draft_service(request: Request, session: SessionDep) -> DraftService:
         temporal=state.temporal,
         channels=state.channels,
         media_store=state.media_store,
+        publish_deadline_seconds=state.settings.publish_deadline_seconds,
     )
 
 

@@ -74,8 +74,10 @@ class DraftService:
         temporal: Client | None,
         channels: ChannelCatalog,
         media_store: MediaStore | None = None,
+        publish_deadline_seconds: int = PostApprovalInput.publish_deadline_seconds,
     ) -> None:
         self._repo = DraftRepository(session)
+        self._publish_deadline_seconds = publish_deadline_seconds
         self._consents = ConsentRepository(session)
         self._audit = audit
         self._temporal = temporal
@@ -513,7 +515,11 @@ class DraftService:
         try:
             await self._client().start_workflow(
                 POST_APPROVAL_WORKFLOW,
-                PostApprovalInput(draft_id=draft.id, author_id=draft.author_id),
+                PostApprovalInput(
+                    draft_id=draft.id,
+                    author_id=draft.author_id,
+                    publish_deadline_seconds=self._publish_deadline_seconds,
+                ),
                 id=workflow_id_for(draft.id),
                 task_queue=WORKFLOW_TASK_QUEUE,
                 start_signal=SUBMIT_VERSION_SIGNAL,

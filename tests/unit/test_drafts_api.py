@@ -412,3 +412,28 @@ async def test_a_scheduled_draft_reaches_the_workflow_engine_on_submit(
 
     assert response.status_code == 503  # it got as far as asking the (disabled) engine
     assert response.json()["error"] == "upstream_unavailable"
+
+
+@dataclass
+class RecordingTemporal:
+    """Takes the workflow start a submit makes (no engine in this suite)."""
+
+    started: list[Any] = field(default_factory=list)
+
+    async def start_workflow(self, workflow: str, arg: Any, **options: Any) -> None:
+        self.started.append(arg)
+
+
+async def test_a_submitted_draft_starts_its_workflow_with_the_configured_publish_deadline(
+    api: DraftsApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = RecordingTemporal()
+    monkeypatch.setattr(api.app.state, "temporal", engine)
+    monkeypatch.setattr(api.app.state.settings, "publish_deadline_seconds", 3600)
+    draft = await api.create()
+
+    response = await api.http.post(f"/api/v1/drafts/{draft['id']}/submit", headers=api.as_user("author"))
+
+    assert response.status_code == 200, response.text
+    [started] = engine.started
+    assert (started.draft_id, started.publish_deadline_seconds) == (draft["id"], 3600)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from temporalio import activity
 from temporalio.client import Client
+from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
 from services.kit.tokens import DECISION_TYPE, REQUIREMENT_TYPE, load_or_create_signing_key, sign_record
@@ -85,6 +86,8 @@ class FakeServices:
     blocking: int = 0
     consent_ok: bool = True
     consent_checks: list[ConsentCheckInput] = field(default_factory=list)
+    channel_down: bool = False  # every publish attempt fails for now, as a channel that is down
+    publish_attempts: int = 0
 
     @property
     def actions(self) -> list[str]:
@@ -146,6 +149,9 @@ class FakeServices:
 
     @activity.defn(name=PUBLISH_POST)
     async def publish(self, request: PublishRequest) -> PublishResult:
+        self.publish_attempts += 1
+        if self.channel_down:
+            raise ApplicationError("webhook: the receiver did not answer", type="ChannelUnavailable")
         self.published.append(request)
         return PublishResult(
             [PublicationRef(c, f"pub-{len(self.published)}-{c}", "published") for c in request.channels]

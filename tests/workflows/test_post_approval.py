@@ -78,13 +78,13 @@ def decision(
 
 
 async def start(
-    env: WorkflowEnvironment, submitted: VersionSubmitted
+    env: WorkflowEnvironment, submitted: VersionSubmitted, **options: int
 ) -> WorkflowHandle[object, PostApprovalResult]:
     draft_id = str(uuid.uuid4())
     CURRENT_DRAFT.update(id=draft_id, now=await env.get_current_time())
     return await env.client.start_workflow(
         POST_APPROVAL_WORKFLOW,
-        PostApprovalInput(draft_id=draft_id, author_id=AUTHOR),
+        PostApprovalInput(draft_id=draft_id, author_id=AUTHOR, **options),
         id=workflow_id_for(draft_id),
         task_queue=WORKFLOW_TASK_QUEUE,
         start_signal=SUBMIT_VERSION_SIGNAL,
@@ -153,6 +153,26 @@ async def test_approved_by_every_stage_is_published_once(time_skipping_env: Work
     assert [s.status for s in fakes.latest_state.stages] == ["approved", "approved"]
     assert {d.stage for d in fakes.decisions} == {"compliance", "legal"}
     assert all(d.content_hash == HASH_V1 for d in fakes.decisions)
+
+
+async def test_a_channel_that_stays_down_ends_in_publish_failed_with_the_last_error(
+    time_skipping_env: WorkflowEnvironment,
+) -> None:
+    fakes = FakeServices(channel_down=True)
+    async with running_fakes(time_skipping_env.client, fakes):
+        handle = await start(time_skipping_env, version(), publish_deadline_seconds=600)
+        await wait_status(handle, "in_review")
+        await decide(handle, decision("compliance", "carol", ["compliance"]))
+        await decide(handle, decision("legal", "leo", ["legal"]))
+        result = await handle.result()  # the test server skips the ten minutes of retries
+    assert result.status == "publish_failed" and fakes.published == []
+    assert fakes.publish_attempts > 1  # retried while the deadline allowed
+    assert fakes.actions[-1] == "post.publish_failed"
+    assert fakes.latest_state.status == "publish_failed"
+    assert fakes.latest_state.note == (
+        "publishing failed: the channels did not take the post within 0.166667 hours"
+        " (last error: webhook: the receiver did not answer)"
+    )
 
 
 async def test_gates_refuse_and_change_nothing(time_skipping_env: WorkflowEnvironment) -> None:
