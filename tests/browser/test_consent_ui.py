@@ -49,19 +49,25 @@ async def axe_problems(page: Any, axe_source: str) -> list[str]:
 async def test_consent_recorded_photo_attached_consent_named_and_revoked(
     system: RunningSystem, pages: Any, output_dir: Path, axe_source: str
 ) -> None:
-    async with system.client("author@demo") as author_api:
-        created = await author_api.post(
-            "/api/v1/drafts",
-            json={
-                "title": "Jane's recovery",
-                "body": "Jane walked again three weeks after her surgery. Thank you to our rehab team!",
-                "channels": ["sandbox"],
-                "patient_content": True,
-            },
-        )
-        assert created.status_code == 201, created.text
-        draft_id: str = created.json()["id"]
     problems: list[str] = []
+
+    # The author writes the draft on the New draft page.
+    author = await pages("author@demo")
+    page = author.page
+    await page.goto("/review/my")
+    await page.get_by_role("link", name="New draft").click()
+    await page.wait_for_url("**/review/drafts/new")
+    problems += await axe_problems(page, axe_source)
+    await page.get_by_label("Title").fill("Jane's recovery")
+    await page.get_by_label("Post text").fill(
+        "Jane walked again three weeks after her surgery. Thank you to our rehab team!"
+    )
+    await page.get_by_label("sandbox", exact=True).check()
+    await page.get_by_label("It tells a patient's story or names a patient").check()
+    await page.get_by_role("button", name="Save draft").click()
+    await page.wait_for_url(re.compile(r".*/review/drafts/[0-9a-f-]{36}$"))
+    draft_id = page.url.rsplit("/", 1)[1]
+    assert "Jane's recovery" in await page.locator("h1").inner_text()
 
     # Compliance records the consent, with the signed form, from the Consents page.
     compliance = await pages("compliance@demo")
@@ -99,7 +105,6 @@ async def test_consent_recorded_photo_attached_consent_named_and_revoked(
     assert "active" in await row.inner_text() and "sandbox" in await row.inner_text()
 
     # The author attaches a photo; a page named .jpg is refused with the drafts service's reason.
-    author = await pages("author@demo")
     page = author.page
     await page.goto(f"/review/drafts/{draft_id}")
     upload = page.get_by_role("form", name="Add an image")

@@ -118,6 +118,8 @@ EXPECTED: dict[str, Any] = {
     "review GET /review/drafts/{draft_id}/media/{digest}": UI,
     "review GET /review/consents/{consent_id}/form": UI,
     "review GET /review/consents": UI,
+    "review GET /review/drafts/new": UI,
+    "review POST /review/drafts": UI,
     "review GET /review/consents/new": UI,
     "review GET /review/consents/{consent_id}": UI,
     "review POST /review/consents": UI,

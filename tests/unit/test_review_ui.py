@@ -103,6 +103,14 @@ class FakeUserApi:
         self.calls.append(("submit", draft_id))
         return self.drafts_by_id[draft_id]
 
+    created: list[dict[str, Any]] = field(default_factory=list)
+
+    async def create_draft(self, token: str, content: dict[str, Any]) -> dict[str, Any]:
+        if content["consent_ids"] == ["no-such-consent"]:
+            raise NotFound("consent no-such-consent does not exist")
+        self.created.append(content)
+        return {"id": f"d-new-{len(self.created)}", **content}
+
     async def channel_limits(self, token: str) -> dict[str, int]:
         return {"sandbox": 40}
 
@@ -804,3 +812,72 @@ async def test_the_signed_form_is_not_linked_or_served_for_other_reviewers(ui: U
     assert "/review/consents/c-1/form" not in page.text
     assert (await ui.http.get("/review/consents/c-1/form")).status_code == 403
     assert ("consent_form", "c-1") not in ui.user_api.calls
+
+
+# --- a new draft ------------------------------------------------------------------------------------
+
+
+async def test_an_author_writes_a_new_draft_in_the_ui(ui: Ui) -> None:
+    await ui.sign_in(AUTHOR)
+    assert 'href="/review/drafts/new"' in (await ui.http.get("/review/my")).text
+    form = await ui.http.get("/review/drafts/new")
+    assert form.status_code == 200 and 'name="channels" value="sandbox"' in form.text
+
+    response = await ui.http.post(
+        "/review/drafts",
+        data={
+            "csrf_token": await ui.csrf("/review/drafts/new"),
+            "title": "Flu clinic",
+            "body": "Walk-in flu shots Saturday.",
+            "channels": ["sandbox"],
+            "consent_ids": "c-1, c-2",
+            "scheduled_at": "2026-12-01T09:30",
+        },
+        headers=SAME_ORIGIN,
+    )
+
+    assert response.status_code == 303 and response.headers["location"] == "/review/drafts/d-new-1"
+    assert ui.user_api.created == [
+        {
+            "title": "Flu clinic",
+            "body": "Walk-in flu shots Saturday.",
+            "channels": ["sandbox"],
+            "patient_content": False,
+            "consent_ids": ["c-1", "c-2"],
+            "scheduled_at": "2026-12-01T09:30:00+00:00",  # the form's time is UTC
+        }
+    ]
+
+
+async def test_a_refused_new_draft_keeps_what_was_typed_and_says_why(ui: Ui) -> None:
+    await ui.sign_in(AUTHOR)
+    typed = {"title": "Flu clinic", "body": "Walk-in flu shots.", "channels": ["sandbox"]}
+
+    unknown = await ui.http.post(
+        "/review/drafts",
+        data={**typed, "csrf_token": await ui.csrf("/review/drafts/new"), "consent_ids": "no-such-consent"},
+        headers=SAME_ORIGIN,
+    )
+    bad_time = await ui.http.post(
+        "/review/drafts",
+        data={**typed, "csrf_token": await ui.csrf("/review/drafts/new"), "scheduled_at": "soon"},
+        headers=SAME_ORIGIN,
+    )
+
+    assert unknown.status_code == 404 and "consent no-such-consent does not exist" in unknown.text
+    assert 'value="Flu clinic"' in unknown.text and "Walk-in flu shots." in unknown.text
+    assert bad_time.status_code == 422 and "date and time (UTC)" in bad_time.text
+    assert ui.user_api.created == []
+
+
+async def test_only_authors_get_the_new_draft_form_and_posts_need_the_token(ui: Ui) -> None:
+    await ui.sign_in(COMPLIANCE)
+    assert (await ui.http.get("/review/drafts/new")).status_code == 403
+    assert 'href="/review/drafts/new"' not in (await ui.http.get("/review/queue")).text
+    await ui.sign_in(AUTHOR)
+    forged = await ui.http.post(
+        "/review/drafts",
+        data={"title": "t", "body": "b", "channels": ["sandbox"], "csrf_token": "forged"},
+        headers=SAME_ORIGIN,
+    )
+    assert forged.status_code == 403 and ui.user_api.created == []

@@ -7,7 +7,6 @@ check here only spares everyone else a page they could not use and a link they c
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any, Literal, get_args
 from urllib.parse import quote
 
@@ -15,7 +14,16 @@ from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 
 from services.kit.errors import ClearpostError, Forbidden
 from services.kit.tokens import Principal
-from services.review.ui.deps import FormPost, FormPostDep, SignedInDep, UiRoute, UiState, UiStateDep
+from services.review.ui.deps import (
+    FormPost,
+    FormPostDep,
+    SignedInDep,
+    UiRoute,
+    UiState,
+    UiStateDep,
+    channel_names,
+    split_list,
+)
 from services.review.ui.render import CONSENT_ROLES, page, redirect
 from services.review.ui.security import UI_PREFIX
 from services.review.ui.sessions import SignedIn
@@ -39,18 +47,6 @@ def _require_consent_role(principal: Principal) -> None:
 
 def _consent_url(consent_id: str) -> str:
     return f"{UI_PREFIX}/consents/{quote(consent_id, safe='')}"
-
-
-def _split(text: str) -> list[str]:
-    return [part for part in re.split(r"[\s,]+", text) if part]
-
-
-async def _channel_names(ui: UiState, token: str) -> tuple[list[str], str]:
-    """The publisher's channels, to choose from; if it does not answer, the form takes typed names."""
-    try:
-        return sorted(await ui.user_api.channel_limits(token)), ""
-    except ClearpostError as exc:
-        return [], exc.detail
 
 
 # --- the list ----------------------------------------------------------------------------------------
@@ -87,7 +83,7 @@ async def _new_consent_page(
     error: str = "",
     status_code: int = 200,
 ) -> Response:
-    channels, channels_error = await _channel_names(ui, signed.token)
+    channels, channels_error = await channel_names(ui, signed.token)
     values = typed or {
         "patient_ref": "",
         "first_name": "",
@@ -146,7 +142,7 @@ async def create_consent(
         "last_name": last_name.strip(),
         "name_use": name_use,
         "story_use": bool(story_use),
-        "channels": list(dict.fromkeys(c for value in channels for c in _split(value))),
+        "channels": list(dict.fromkeys(c for value in channels for c in split_list(value))),
         "media_digests": media_digests,
         "collected_by": collected_by.strip(),
         "collected_on": collected_on,
@@ -161,7 +157,7 @@ async def create_consent(
     upload = await form.refusable(Upload.read(signed_form), show)
     record = {
         **typed,
-        "media_digests": [d.lower() for d in _split(media_digests)],
+        "media_digests": [d.lower() for d in split_list(media_digests)],
         "collected_on": collected_on or None,
         "expires_on": expires_on or None,
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import timedelta
@@ -237,3 +238,16 @@ def comment_service(request: Request, repo: UiRepositoryDep) -> CommentService:
 
 
 CommentServiceDep = Annotated[CommentService, Depends(comment_service)]
+
+
+def split_list(text: str) -> list[str]:
+    """Ids or names a form field takes separated by commas, spaces or lines."""
+    return [part for part in re.split(r"[\s,]+", text) if part]
+
+
+async def channel_names(ui: UiState, token: str) -> tuple[list[str], str]:
+    """The publisher's channels, to choose from; if it does not answer, the form takes typed names."""
+    try:
+        return sorted(await ui.user_api.channel_limits(token)), ""
+    except ClearpostError as exc:
+        return [], exc.detail

@@ -6,7 +6,7 @@ included in this router.
 
 from __future__ import annotations
 
-import re
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, Query, Request, Response
@@ -30,7 +30,10 @@ from services.review.ui.deps import (
     UiRepositoryDep,
     UiRoute,
     UiSessionsDep,
+    UiState,
     UiStateDep,
+    channel_names,
+    split_list,
 )
 from services.review.ui.draft_view import DraftPageDep, draft_url, policy_of
 from services.review.ui.presenters import DECISION_LABELS, SIGNATURE_MEANINGS, age
@@ -44,7 +47,7 @@ from services.review.ui.security import (
     new_secret,
     tokens_match,
 )
-from services.review.ui.sessions import SessionEnded
+from services.review.ui.sessions import SessionEnded, SignedIn
 from services.review.ui.upstream import SignInRefused
 from workflows.contracts import DECISIONS
 
@@ -235,6 +238,90 @@ async def release(
 # --- a draft ---------------------------------------------------------------------------------------
 
 
+# --- a new draft (before /drafts/{draft_id}, which would take "new" for an id) ----------------------
+
+DRAFT_FIELDS = ("title", "body", "channels", "patient_content", "consent_ids", "scheduled_at")
+
+
+async def _new_draft_page(
+    request: Request,
+    signed: SignedIn,
+    ui: UiState,
+    *,
+    typed: dict[str, Any] | None = None,
+    error: str = "",
+    status_code: int = 200,
+) -> Response:
+    channels, channels_error = await channel_names(ui, signed.token)
+    values = typed or {
+        "title": "",
+        "body": "",
+        "channels": channels[:1],
+        "patient_content": False,
+        "consent_ids": "",
+        "scheduled_at": "",
+    }
+    return page(
+        request,
+        "draft_new.html",
+        {
+            "values": values,
+            "error": error,
+            "channels": sorted(set(channels) | set(values["channels"])),
+            "channels_error": channels_error,
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/drafts/new")
+async def new_draft(request: Request, signed: SignedInDep, ui: UiStateDep) -> Response:
+    if "author" not in signed.principal.roles:
+        raise Forbidden("only authors write drafts")
+    return await _new_draft_page(request, signed, ui)
+
+
+@router.post("/drafts")
+async def create_draft(
+    request: Request,
+    form: FormPostDep,
+    ui: UiStateDep,
+    title: Annotated[str, Form(max_length=300)] = "",
+    body: FormStr = "",
+    channels: Annotated[list[str], Form()] = [],  # noqa: B006 (FastAPI copies defaults)
+    patient_content: Annotated[str, Form(max_length=10)] = "",
+    consent_ids: Annotated[str, Form(max_length=700)] = "",
+    scheduled_at: Annotated[str, Form(max_length=16)] = "",
+) -> Response:
+    """Version 1 of a new draft, through the drafts API as the author; then its page, where images
+    are attached and the draft is submitted."""
+    typed: dict[str, Any] = {
+        "title": title,
+        "body": body,
+        "channels": list(dict.fromkeys(c for value in channels for c in split_list(value))),
+        "patient_content": bool(patient_content),
+        "consent_ids": consent_ids,
+        "scheduled_at": scheduled_at,
+    }
+
+    async def show(refusal: ClearpostError) -> Response:
+        return await _new_draft_page(
+            request, form.signed, ui, typed=typed, error=refusal.detail, status_code=refusal.status_code
+        )
+
+    content: dict[str, Any] = {**typed, "consent_ids": split_list(consent_ids)}
+    if scheduled_at:
+        # <input type="datetime-local"> sends local wall time without an offset: the form says UTC.
+        try:
+            content["scheduled_at"] = datetime.fromisoformat(scheduled_at).replace(tzinfo=UTC).isoformat()
+        except ValueError:
+            return await show(Unprocessable("the publication time must be a date and time (UTC)"))
+    else:
+        content["scheduled_at"] = None
+    created = await form.refusable(ui.user_api.create_draft(form.token, content), show)
+    return redirect(draft_url(created["id"]))
+
+
 @router.get("/drafts/{draft_id}")
 async def draft_page(draft_id: str, signed: SignedInDep, pages: DraftPageDep) -> Response:
     return await pages.render(signed, draft_id)
@@ -270,7 +357,7 @@ async def submit_new_version(
         "body": body,
         "channels": channels,
         "patient_content": bool(patient_content),
-        "consent_ids": [c for c in re.split(r"[\s,]+", consent_ids) if c],
+        "consent_ids": split_list(consent_ids),
         "scheduled_at": draft.get("scheduled_at"),
     }
 

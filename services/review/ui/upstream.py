@@ -158,6 +158,10 @@ class UserApi:
         versions: list[dict[str, Any]] = body["versions"]
         return versions
 
+    async def create_draft(self, token: str, content: dict[str, Any]) -> dict[str, Any]:
+        draft: dict[str, Any] = await self._call(token, "POST", self._drafts, json=content)
+        return draft
+
     async def revise(self, token: str, draft_id: str, content: dict[str, Any]) -> dict[str, Any]:
         draft: dict[str, Any] = await self._call(token, "PUT", self._draft(draft_id), json=content)
         return draft
