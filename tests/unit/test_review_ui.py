@@ -138,7 +138,13 @@ class FakeHistory:
             raise HistoryUnavailable("not yet")
         return [
             {"seq": 1, "at": "2026-01-01T10:00:00+00:00", "actor": "u-author", "action": "draft.created"},
-            {"seq": 2, "at": "2026-01-01T10:01:00+00:00", "actor": "u-author", "action": "draft.submitted"},
+            {
+                "seq": 2,
+                "at": "2026-01-01T10:01:00+00:00",
+                "actor": "u-author",
+                "actor_name": "Avery Author",
+                "action": "draft.submitted",
+            },
         ]
 
 
@@ -589,6 +595,8 @@ async def test_draft_page_marks_findings_escapes_text_and_shows_diff_and_history
     assert "characters over the limit" in page.text and '<del class="cut">' in page.text
     assert '<del><span class="visually-hidden">removed: </span>Call' in page.text
     assert page.text.index("draft.submitted") < page.text.index("draft.created")  # newest first
+    assert "draft.submitted</strong> by Avery Author" in page.text  # the printed name when recorded
+    assert "draft.created</strong> by u-author" in page.text
     assert "Decide compliance" in page.text and "Decide legal" not in page.text
 
     ui.history.available = False
