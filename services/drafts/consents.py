@@ -219,7 +219,7 @@ class ConsentService:
         self._repo.add(consent)
         await self._repo.flush()
         await self._audit.append(
-            actor=principal.user_id,
+            actor=principal,
             action="consent.created",
             subject=f"consent:{consent_id}",
             details={
@@ -237,9 +237,7 @@ class ConsentService:
     async def get(self, consent_id: str, principal: Principal) -> ConsentOut:
         self._require(principal)
         consent = await self._load(consent_id)
-        await self._audit.append(
-            actor=principal.user_id, action="consent.read", subject=f"consent:{consent_id}"
-        )
+        await self._audit.append(actor=principal, action="consent.read", subject=f"consent:{consent_id}")
         return self._out(consent)
 
     async def list_records(
@@ -253,7 +251,7 @@ class ConsentService:
         if state is not None:
             rows = [c for c in rows if consent_state(c.expires_on, c.revoked_at, now) == state]
         await self._audit.append(
-            actor=principal.user_id,
+            actor=principal,
             action="consent.listed",
             subject="consents",
             details={
@@ -268,7 +266,7 @@ class ConsentService:
         consent = await self._load(consent_id)
         data = self._sealer.open(consent.form_sealed, context=f"consents.form:{consent_id}")
         await self._audit.append(
-            actor=principal.user_id,
+            actor=principal,
             action="consent.form_read",
             subject=f"consent:{consent_id}",
             details={"form_digest": consent.form_digest},
@@ -282,7 +280,7 @@ class ConsentService:
         found = await self._repo.get_many(consent_ids)
         now = _now()
         await self._audit.append(
-            actor=principal.user_id,
+            actor=principal,
             action="consent.read",
             subject=f"draft:{draft.id}",
             details={"consent_ids": list(consent_ids), "scope_only": True},
@@ -355,7 +353,7 @@ class ConsentService:
             for draft in await self._drafts.drafts_relying_on(consent_id)
         ]
         await self._audit.append(
-            actor=principal.user_id,
+            actor=principal,
             action="consent.revoked",
             subject=f"consent:{consent_id}",
             details={"reason": reason, "effects": [e.model_dump() for e in effects]},
@@ -374,7 +372,7 @@ class ConsentService:
                 locked.status, locked.state_note, locked.updated_at = "withdrawn", why, now
                 await self._drafts.flush()
                 await self._audit.append(
-                    actor=principal.user_id,
+                    actor=principal,
                     action="draft.withdrawn",
                     subject=f"draft:{draft.id}",
                     details={"version": locked.current_version, "reason": why, "consent_id": consent_id},
@@ -403,7 +401,7 @@ class ConsentService:
                 draft_id=draft.id, status_before=before, action="signal_failed", detail=str(exc)
             )
         await self._audit.append(
-            actor=principal.user_id,
+            actor=principal,
             action="draft.consent_revoked",
             subject=f"draft:{draft.id}",
             details={"consent_id": consent_id, "reason": why, "status": before},
@@ -434,7 +432,7 @@ class ConsentService:
         locked.status, locked.state_note, locked.updated_at = TAKEDOWN_REQUIRED, why, now
         await self._drafts.flush()
         await self._audit.append(
-            actor=principal.user_id,
+            actor=principal,
             action="post.takedown_required",
             subject=f"draft:{draft.id}",
             details={
@@ -469,7 +467,7 @@ class ConsentService:
         task.status, task.completed_at, task.completed_by, task.note = "done", _now(), principal.user_id, note
         await self._drafts.flush()
         await self._audit.append(
-            actor=principal.user_id,
+            actor=principal,
             action="post.taken_down",
             subject=f"draft:{task.draft_id}",
             details={

@@ -269,7 +269,7 @@ class DraftService:
         self._repo.add(version)
         await self._repo.flush()
         await self._audit.append(
-            actor=principal.user_id,
+            actor=principal,
             action="draft.created",
             subject=f"draft:{draft.id}",
             details={
@@ -294,7 +294,7 @@ class DraftService:
         # The images stay with the draft until the author removes them (DELETE .../media/{digest}).
         version = await self._append_version(draft, data, principal, list(previous.media_digests))
         await self._audit.append(
-            actor=principal.user_id,
+            actor=principal,
             action="draft.version_created",
             subject=f"draft:{draft.id}",
             details={
@@ -380,7 +380,7 @@ class DraftService:
             draft, self._as_input(current), principal, [*current.media_digests, image.digest]
         )
         await self._audit.append(
-            actor=principal.user_id,
+            actor=principal,
             action="draft.media_added",
             subject=f"draft:{draft.id}",
             details={
@@ -401,7 +401,7 @@ class DraftService:
         remaining = [d for d in current.media_digests if d != digest]
         version = await self._append_version(draft, self._as_input(current), principal, remaining)
         await self._audit.append(
-            actor=principal.user_id,
+            actor=principal,
             action="draft.media_removed",
             subject=f"draft:{draft.id}",
             details={"version": version.version, "content_hash": version.content_hash, "digest": digest},
@@ -426,7 +426,7 @@ class DraftService:
             item.consent_id = patch.consent_id
         await self._repo.flush()
         await self._audit.append(
-            actor=principal.user_id,
+            actor=principal,
             action="draft.media_updated",
             subject=f"draft:{draft.id}",
             details={"digest": digest, "staff_stock": item.staff_stock, "consent_id": item.consent_id},
@@ -448,7 +448,7 @@ class DraftService:
         item.staff_stock_confirmed_by, item.staff_stock_confirmed_at = principal.user_id, _now()
         await self._repo.flush()
         await self._audit.append(
-            actor=principal.user_id,
+            actor=principal,
             action="media.staff_stock_confirmed",
             subject=f"draft:{draft.id}",
             details={"digest": digest, "faces": len(item.faces)},
@@ -528,7 +528,7 @@ class DraftService:
         except RPCError as exc:
             raise UpstreamUnavailable(f"the workflow engine refused the submission: {exc}") from exc
         await self._audit.append(
-            actor=principal.user_id,
+            actor=principal,
             action="draft.submitted",
             subject=f"draft:{draft.id}",
             details={"version": version.version, "content_hash": version.content_hash},
@@ -554,7 +554,7 @@ class DraftService:
             draft.updated_at = _now()
             await self._repo.flush()
             await self._audit.append(
-                actor=principal.user_id,
+                actor=principal,
                 action="draft.withdrawn",
                 subject=f"draft:{draft.id}",
                 details={"version": draft.current_version, "reason": reason},

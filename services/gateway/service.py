@@ -370,7 +370,7 @@ class UserService:
         self._users.add(user)
         await self._flush_unique(data.username)
         await self._record(
-            actor=actor.user_id,
+            actor=actor,
             action="user.created",
             subject=f"user:{user.id}",
             details={"username": user.username, "display_name": user.display_name, "roles": user.roles},
@@ -418,7 +418,7 @@ class UserService:
             user.deactivated_at = None if user.active else user.updated_at
         await self._users.flush()
         await self._record(
-            actor=actor.user_id,
+            actor=actor,
             action="user.updated",
             subject=f"user:{user.id}",
             details={
@@ -430,14 +430,14 @@ class UserService:
         )
         if "active" in changed:
             await self._record(
-                actor=actor.user_id,
+                actor=actor,
                 action="user.deactivated" if not user.active else "user.reactivated",
                 subject=f"user:{user.id}",
                 details={"username": user.username, "via": via, "refresh_tokens_revoked": revoked},
             )
         elif revoked:
             await self._record(
-                actor=actor.user_id,
+                actor=actor,
                 action="auth.refresh_revoked",
                 subject=f"user:{user.id}",
                 details={"reason": "password changed", "refresh_tokens_revoked": revoked},

@@ -109,7 +109,7 @@ class ReviewService:
         except ClearpostError as exc:
             if exc.status_code in (403, 404, 409, 422):
                 await self._audit.append(
-                    actor=principal.user_id,
+                    actor=principal,
                     action="decision.refused",
                     subject=f"draft:{draft_id}",
                     details={
@@ -331,7 +331,7 @@ class ReviewService:
         await self._repo.flush()
         # The audit trail names the finding by index, rule and category, never the matched text (PHI).
         await self._audit.append(
-            actor=principal.user_id,
+            actor=principal,
             action="finding.overridden",
             subject=f"draft:{draft_id}",
             details={

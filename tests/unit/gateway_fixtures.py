@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from services.gateway.main import app as gateway_asgi_app
 from services.gateway.seed import DEMO_PASSWORD, seed_demo_users
 from services.gateway.service import Passwords
+from services.kit.audit_client import actor_fields
 from services.kit.db import create_engine, create_sessionmaker, session_scope
 from services.kit.errors import UpstreamUnavailable
 from tests.database import DatabaseFactory
@@ -33,7 +34,7 @@ class FakeAudit:
     async def append(self, **event: Any) -> dict[str, Any]:
         if self.down:
             raise UpstreamUnavailable("audit did not answer")
-        self.events.append(event)
+        self.events.append({**event, **actor_fields(event["actor"])})
         return {"seq": len(self.events)}
 
     def actions(self) -> list[str]:

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from services.kit.audit_client import actor_fields
 from services.kit.auth import StaticKeySet
 from services.kit.canonical import content_hash
 from services.kit.errors import NotFound
@@ -37,7 +38,7 @@ class RecordingAudit:
         self.events: list[dict[str, Any]] = []
 
     async def append(self, **event: Any) -> dict[str, Any]:
-        self.events.append(event)
+        self.events.append({**event, **actor_fields(event["actor"])})
         return {"seq": len(self.events)}
 
 

@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from services.audit.main import app as audit_app
 from services.drafts.main import app as drafts_app
 from services.gateway.main import app as gateway_app
+from services.kit.audit_client import actor_fields
 from services.kit.tokens import Principal, SigningKey, issue_access_token
 from services.publisher.main import app as publisher_app
 from services.review.main import app as review_app
@@ -41,7 +42,7 @@ class FakeAudit:
         self.events: list[dict[str, Any]] = []
 
     async def append(self, **event: Any) -> dict[str, Any]:
-        self.events.append(event)
+        self.events.append({**event, **actor_fields(event["actor"])})
         return {"seq": len(self.events), "hash": f"{len(self.events):064d}"}
 
 

@@ -14,6 +14,7 @@ from fastapi import FastAPI
 
 from services.drafts.activities import DraftActivities
 from services.drafts.main import app as drafts_app
+from services.kit.audit_client import actor_fields
 from services.kit.auth import INTERNAL_HEADER, StaticKeySet
 from services.kit.canonical import content_hash
 from services.kit.tokens import Principal, SigningKey, issue_access_token, load_or_create_signing_key
@@ -37,7 +38,7 @@ class RecordingAudit:
         self.events: list[dict[str, Any]] = []
 
     async def append(self, **event: Any) -> dict[str, Any]:
-        self.events.append(event)
+        self.events.append({**event, **actor_fields(event["actor"])})
         return {"seq": len(self.events)}
 
     def actions(self) -> list[str]:
@@ -156,6 +157,9 @@ async def test_an_author_creates_version_one_with_its_content_hash(api: DraftsAp
                 "channels": ["sandbox"],
                 "patient_content": False,
             },
+            # who, as a reviewer of the trail needs it: the printed name and roles at that moment
+            "actor_name": f"Name of {AUTHOR}",
+            "actor_roles": ["author"],
         }
     ]
 
@@ -334,6 +338,8 @@ async def test_withdrawing_a_never_submitted_draft_ends_it_here(api: DraftsApi) 
         "action": "draft.withdrawn",
         "subject": f"draft:{draft['id']}",
         "details": {"version": 1, "reason": "duplicate"},
+        "actor_name": f"Name of {AUTHOR}",
+        "actor_roles": ["author"],
     }
     stored = await api.http.get(f"/api/v1/drafts/{draft['id']}", headers=api.as_user("author"))
     assert stored.json()["status"] == "withdrawn"

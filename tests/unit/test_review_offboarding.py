@@ -14,6 +14,7 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from services.kit.audit_client import actor_fields
 from services.kit.auth import RevocationList
 from services.kit.db import create_engine, create_sessionmaker, session_scope
 from services.review.activities import ReviewActivities
@@ -33,7 +34,7 @@ class FakeAudit:
         self.events: list[dict[str, Any]] = []
 
     async def append(self, **event: Any) -> dict[str, Any]:
-        self.events.append(event)
+        self.events.append({**event, **actor_fields(event["actor"])})
         return {"seq": len(self.events)}
 
     def actions(self) -> list[str]:

@@ -18,6 +18,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select, update
 
+from services.kit.audit_client import actor_fields
 from services.kit.auth import StaticKeySet
 from services.kit.canonical import content_hash
 from services.kit.errors import Conflict, NotFound
@@ -153,7 +154,7 @@ class FakeAudit:
         self.events: list[dict[str, Any]] = []
 
     async def append(self, **event: Any) -> dict[str, Any]:
-        self.events.append(event)
+        self.events.append({**event, **actor_fields(event["actor"])})
         return {"seq": len(self.events)}
 
 

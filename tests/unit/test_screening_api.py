@@ -11,6 +11,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from services.kit.audit_client import actor_fields
 from services.kit.auth import StaticKeySet
 from services.kit.canonical import content_hash
 from services.kit.tokens import Principal, SigningKey, issue_access_token, load_or_create_signing_key
@@ -42,7 +43,7 @@ class FakeAudit:
         self.events: list[dict[str, Any]] = []
 
     async def append(self, **event: Any) -> dict[str, Any]:
-        self.events.append(event)
+        self.events.append({**event, **actor_fields(event["actor"])})
         return {"seq": len(self.events)}
 
 

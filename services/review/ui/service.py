@@ -112,7 +112,7 @@ class CommentService:
         self._repo.add(comment)
         await self._repo.flush()
         await self._audit.append(
-            actor=principal.user_id,
+            actor=principal,
             action="draft.commented",
             subject=f"draft:{draft_id}",
             details={"comment_id": comment.id, "version": version, "text": text},
