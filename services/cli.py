@@ -12,6 +12,7 @@ import typer
 import uvicorn
 
 from services.audit import cli as audit_cli
+from services.drafts.cli import consents_app
 from services.keys_cli import keys_app
 from services.kit.db import upgrade_to_head
 from services.kit.settings import SERVICE_NAMES, KitSettings
@@ -22,6 +23,7 @@ app = typer.Typer(help="Clearpost: compliance-gated social publishing.", no_args
 app.command("screen")(review_cli.screen)
 app.add_typer(audit_cli.app, name="audit")
 app.add_typer(keys_app, name="keys")
+app.add_typer(consents_app, name="consents")
 
 
 def _fail(message: str) -> None:

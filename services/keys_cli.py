@@ -21,9 +21,10 @@ from typing import Annotated
 
 import typer
 
-from services.audit.cli import operator, record_rotation
+from services.audit.cli import record_rotation
 from services.audit.cli import rotate_signing_key as rotate_audit_signing_key
 from services.audit.signing import record_rotation_pending
+from services.kit.audit_client import operator
 from services.kit.settings import KitSettings
 from services.kit.tokens import rotate_signing_key
 

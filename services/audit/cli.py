@@ -9,7 +9,6 @@ an access token: `--token` / CLEARPOST_TOKEN, or `--username` (the password is p
 from __future__ import annotations
 
 import asyncio
-import getpass
 import json
 import os
 from datetime import UTC, datetime
@@ -30,6 +29,7 @@ from services.audit.offline import (
     verify_export_file,
 )
 from services.audit.signing import KeyRotation, rotate_audit_key
+from services.kit.audit_client import operator
 
 app = typer.Typer(help="The audit trail: export it, verify an export offline, prove consistency.")
 # soft_wrap: never break a path or a hash across lines (the output is read by people and scripts)
@@ -327,13 +327,6 @@ def consistency(
 
 
 # --- key rotation (`clearpost keys rotate audit`) ---------------------------------------------------
-
-
-def operator() -> str:
-    try:
-        return f"operator:{getpass.getuser()}"
-    except (KeyError, OSError):  # no login name for this uid (e.g. a container)
-        return f"operator:uid-{os.getuid()}"
 
 
 def rotate_signing_key(keys_dir: Path) -> tuple[str, str, str]:

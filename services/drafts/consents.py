@@ -118,6 +118,28 @@ class ConsentService:
         )
         return opened
 
+    async def rekey(self, *, actor: str) -> int:
+        """Re-seal every record (identity and signed form) with the current consent key and
+        recompute its patient-reference index, after a rotation: then the previous keys can go.
+        One audit event records it; without it nothing is changed (the caller's unit of work)."""
+        records = await self._repo.all_for_update()
+        for consent in records:
+            identity = self._identity(consent)
+            form = self._sealer.open(consent.form_sealed, context=f"consents.form:{consent.id}")
+            consent.sealed_identity = self._sealer.seal_json(
+                identity, context=f"consents.identity:{consent.id}"
+            )
+            consent.form_sealed = self._sealer.seal(form, context=f"consents.form:{consent.id}")
+            consent.patient_ref_index = self._sealer.blind_index(identity["patient_ref"])
+        await self._repo.flush()
+        await self._audit.append(
+            actor=actor,
+            action="consents.rekeyed",
+            subject="consents",
+            details={"records": len(records), "key_id": self._sealer.key_id},
+        )
+        return len(records)
+
     def _facts(self, consent: Consent) -> ConsentFacts:
         identity = self._identity(consent)
         return ConsentFacts(

@@ -110,6 +110,11 @@ class ConsentRepository:
         statement = select(Consent).where(Consent.id.in_(list(consent_ids)))
         return {c.id: c for c in (await self._session.execute(statement)).scalars().all()}
 
+    async def all_for_update(self) -> Sequence[Consent]:
+        """Every consent record, locked (PostgreSQL) while they are re-sealed."""
+        statement = select(Consent).order_by(Consent.recorded_at).with_for_update()
+        return (await self._session.execute(statement)).scalars().all()
+
     async def list(
         self, *, patient_ref_index: str | None, revoked: bool | None, limit: int
     ) -> Sequence[Consent]:

@@ -27,6 +27,10 @@ class FieldSealer:
         # Keyed by the current key: after a rotation, stored indexes must be recomputed.
         self._index_key = ring.derive(b"clearpost blind index")
 
+    @property
+    def key_id(self) -> str:
+        return self._ring.current_id
+
     def seal(self, plaintext: bytes, *, context: str) -> bytes:
         return self._ring.current_id.encode() + self._ring.seal(plaintext, aad=context.encode())
 

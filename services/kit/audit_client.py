@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import getpass
+import os
 import uuid
 from typing import Any
 
@@ -9,6 +11,14 @@ import httpx
 
 from services.kit.http import internal_json
 from services.kit.tokens import Principal
+
+
+def operator() -> str:
+    """The actor of a command run by hand: the operator's login name."""
+    try:
+        return f"operator:{getpass.getuser()}"
+    except (KeyError, OSError):  # no login name for this uid (e.g. a container)
+        return f"operator:uid-{os.getuid()}"
 
 
 def actor_fields(actor: str | Principal) -> dict[str, Any]:

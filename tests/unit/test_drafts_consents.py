@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 from collections.abc import AsyncIterator
@@ -16,12 +17,18 @@ from fastapi import FastAPI
 from PIL import Image
 from sqlalchemy import select
 from temporalio.exceptions import ApplicationError
+from typer.testing import CliRunner
 
 from services.drafts.activities import DraftActivities
+from services.drafts.cli import consents_app
+from services.drafts.consents import ConsentService
 from services.drafts.main import app as drafts_app
 from services.drafts.models import Consent
+from services.drafts.sealing import FieldSealer
 from services.kit.auth import INTERNAL_HEADER, StaticKeySet
 from services.kit.canonical import content_hash
+from services.kit.db import session_scope
+from services.kit.sealing import KeyRing, key_id
 from services.kit.tokens import Principal, SigningKey, issue_access_token, load_or_create_signing_key
 from tests.database import DatabaseFactory
 from tests.unit.test_drafts_api import FakeChannels, RecordingAudit
@@ -270,6 +277,56 @@ async def test_state_is_computed_from_the_expiry_date_and_filters_the_list(api: 
 
     assert got.json()["state"] == "expired"
     assert [c["id"] for c in listed.json()["consents"]] == [active]
+
+
+# --- rotating the consent key ------------------------------------------------------------------
+
+
+async def test_after_a_key_rotation_rekey_reseals_every_record_and_search_finds_them_again(api: Api) -> None:
+    consent_id = await api.consent_id()
+    old_key = base64.b64decode((api.var_dir / "keys" / "consent.key").read_text())
+    new_key = bytes(range(32))
+
+    async def found_by_reference() -> list[str]:
+        listed = await api.http.get(
+            "/api/v1/consents", params={"patient_ref": "MRN-0042"}, headers=api.compliance
+        )
+        assert listed.status_code == 200, listed.text
+        return [c["id"] for c in listed.json()["consents"]]
+
+    # Rotated: the new key seals, the old one still opens; the lookup index is the old key's.
+    api.app.state.sealer = FieldSealer(KeyRing(new_key, previous=[old_key]))  # the app's next start resets it
+    assert (await api.http.get(f"/api/v1/consents/{consent_id}", headers=api.compliance)).status_code == 200
+    assert await found_by_reference() == []
+
+    async with session_scope(api.app.state.sessionmaker) as session:
+        count = await ConsentService(session, audit=api.audit, sealer=api.app.state.sealer).rekey(
+            actor="operator:test"
+        )
+
+    assert count == 1
+    assert api.audit.events[-1]["action"] == "consents.rekeyed"
+    assert api.audit.events[-1]["details"] == {"records": 1, "key_id": key_id(new_key)}
+    api.app.state.sealer = FieldSealer(KeyRing(new_key))  # the old key dropped
+    record = await api.http.get(f"/api/v1/consents/{consent_id}", headers=api.compliance)
+    assert record.status_code == 200 and record.json()["patient_ref"] == "MRN-0042"
+    form = await api.http.get(f"/api/v1/consents/{consent_id}/form", headers=api.compliance)
+    assert form.status_code == 200 and form.content.startswith(b"%PDF")
+    assert await found_by_reference() == [consent_id]
+
+
+def test_the_rekey_command_changes_nothing_when_the_audit_log_cannot_record_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database: DatabaseFactory
+) -> None:
+    monkeypatch.setenv("CLEARPOST_VAR_DIR", str(tmp_path))
+    monkeypatch.setenv("CLEARPOST_INTERNAL_TOKEN", INTERNAL_TOKEN)
+    monkeypatch.setenv("CLEARPOST_AUDIT_URL", "http://127.0.0.1:9")  # nothing listens there
+    for name, value in database("drafts").settings_env().items():
+        monkeypatch.setenv(name, value)
+
+    refused = CliRunner().invoke(consents_app, ["rekey"])
+
+    assert refused.exit_code == 1 and "Nothing was changed" in refused.output
 
 
 # --- drafts name consents -----------------------------------------------------------------------
