@@ -50,6 +50,18 @@ class OutgoingPost:
     body: str
     media: tuple[OutgoingMedia, ...] = ()
 
+    def described(self) -> dict[str, object]:
+        """Everything but the images' bytes, as a channel records or sends it."""
+        return {
+            "publication_id": self.publication_id,
+            "draft_id": self.draft_id,
+            "version": self.version,
+            "channel": self.channel,
+            "content_hash": self.content_hash,
+            "title": self.title,
+            "body": self.body,
+        }
+
 
 @runtime_checkable
 class Channel(Protocol):
@@ -114,13 +126,7 @@ class SandboxChannel:
     async def post(self, publication: OutgoingPost) -> str:
         def record() -> dict[str, object]:
             return {
-                "publication_id": publication.publication_id,
-                "draft_id": publication.draft_id,
-                "version": publication.version,
-                "channel": publication.channel,
-                "content_hash": publication.content_hash,
-                "title": publication.title,
-                "body": publication.body,
+                **publication.described(),
                 "media": [self._store_media(item) for item in publication.media],
                 "published_at": datetime.now(UTC).isoformat(),
             }
@@ -345,13 +351,7 @@ class WebhookChannel:
 
     def _payload(self, publication: OutgoingPost) -> dict[str, Any]:
         return {
-            "publication_id": publication.publication_id,
-            "draft_id": publication.draft_id,
-            "version": publication.version,
-            "channel": publication.channel,
-            "content_hash": publication.content_hash,
-            "title": publication.title,
-            "body": publication.body,
+            **publication.described(),
             "media": [
                 {
                     "digest": item.digest,

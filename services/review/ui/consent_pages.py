@@ -21,7 +21,7 @@ from services.review.ui.deps import (
     UiRoute,
     UiState,
     UiStateDep,
-    channel_names,
+    channel_choices,
     split_list,
 )
 from services.review.ui.render import CONSENT_ROLES, page, redirect
@@ -83,7 +83,6 @@ async def _new_consent_page(
     error: str = "",
     status_code: int = 200,
 ) -> Response:
-    channels, channels_error = await channel_names(ui, signed.token)
     values = typed or {
         "patient_ref": "",
         "first_name": "",
@@ -102,8 +101,7 @@ async def _new_consent_page(
         {
             "values": values,
             "error": error,
-            "channels": sorted(set(channels) | set(values["channels"])),
-            "channels_error": channels_error,
+            **await channel_choices(ui, signed.token, values["channels"]),
             "form_types": FORM_TYPES,
             "max_file_mb": MAX_FILE_BYTES // (1024 * 1024),
         },

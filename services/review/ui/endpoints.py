@@ -32,7 +32,7 @@ from services.review.ui.deps import (
     UiSessionsDep,
     UiState,
     UiStateDep,
-    channel_names,
+    channel_choices,
     split_list,
 )
 from services.review.ui.draft_view import DraftPageDep, draft_url, policy_of
@@ -240,8 +240,6 @@ async def release(
 
 # --- a new draft (before /drafts/{draft_id}, which would take "new" for an id) ----------------------
 
-DRAFT_FIELDS = ("title", "body", "channels", "patient_content", "consent_ids", "scheduled_at")
-
 
 async def _new_draft_page(
     request: Request,
@@ -252,25 +250,17 @@ async def _new_draft_page(
     error: str = "",
     status_code: int = 200,
 ) -> Response:
-    channels, channels_error = await channel_names(ui, signed.token)
+    choices = await channel_choices(ui, signed.token, typed["channels"] if typed else [])
     values = typed or {
         "title": "",
         "body": "",
-        "channels": channels[:1],
+        "channels": choices["channels"][:1],
         "patient_content": False,
         "consent_ids": "",
         "scheduled_at": "",
     }
     return page(
-        request,
-        "draft_new.html",
-        {
-            "values": values,
-            "error": error,
-            "channels": sorted(set(channels) | set(values["channels"])),
-            "channels_error": channels_error,
-        },
-        status_code=status_code,
+        request, "draft_new.html", {"values": values, "error": error, **choices}, status_code=status_code
     )
 
 
