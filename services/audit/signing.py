@@ -24,7 +24,7 @@ from services.audit.offline import (
     tree_head_message,
 )
 from services.audit.schemas import AuditEventIn
-from services.kit.keyfiles import KeyRingFiles, create_key_file
+from services.kit.keyfiles import KeyRingFiles, create_key_file, read_or_create
 
 KEY_NAME = "audit-signing"
 KEY_FILE = f"{KEY_NAME}.pem"
@@ -115,9 +115,7 @@ def _signer(private_pem: bytes, where: str) -> AuditSigner:
 
 def load_or_create_audit_key(path: Path) -> AuditSigner:
     """Read the PEM at `path`, generating an Ed25519 key there (mode 0600) on first run."""
-    if not path.exists():
-        create_key_file(path, _new_private_pem())
-    return _signer(path.read_bytes(), str(path))
+    return _signer(read_or_create(path, _new_private_pem), str(path))
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,8 @@ service, and the review service voiding their unpublished approvals.
 from __future__ import annotations
 
 import hmac
-import os
 import re
-import secrets
 from collections.abc import Callable, Coroutine
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -37,6 +34,7 @@ from services.gateway.schemas import (
     UserUpdate,
 )
 from services.kit.errors import BadRequest, ClearpostError, Unauthorized
+from services.kit.keyfiles import new_token, read_or_create
 from services.kit.tokens import Principal
 
 SCIM_MEDIA_TYPE = "application/scim+json"
@@ -51,16 +49,7 @@ def load_scim_token(settings: GatewaySettings) -> str:
     """The provider's credential: from settings, else var/keys/scim-token (created once, 0600)."""
     if settings.gateway_scim_token:
         return settings.gateway_scim_token
-    path: Path = settings.keys_dir / "scim-token"
-    if not path.exists():
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        else:
-            with os.fdopen(fd, "w") as fh:
-                fh.write(secrets.token_urlsafe(32))
-    return path.read_text().strip()
+    return read_or_create(settings.keys_dir / "scim-token", new_token).decode().strip()
 
 
 def _scim_error(

@@ -6,12 +6,9 @@ import asyncio
 import contextlib
 import hmac
 import logging
-import os
-import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
-from pathlib import Path
 from typing import Annotated, Any, Protocol
 
 import httpx
@@ -19,6 +16,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from services.kit.errors import Forbidden, Unauthorized
+from services.kit.keyfiles import new_token, read_or_create
 from services.kit.settings import KitSettings
 from services.kit.tokens import Principal, TokenError, verify_access_token
 
@@ -208,16 +206,7 @@ def load_internal_token(settings: KitSettings) -> str:
     """The shared service credential: from settings, else var/keys/internal-token (created once)."""
     if settings.internal_token:
         return settings.internal_token
-    path: Path = settings.keys_dir / "internal-token"
-    if not path.exists():
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        else:
-            with os.fdopen(fd, "w") as fh:
-                fh.write(secrets.token_urlsafe(32))
-    return path.read_text().strip()
+    return read_or_create(settings.keys_dir / "internal-token", new_token).decode().strip()
 
 
 async def internal_caller(request: Request) -> None:

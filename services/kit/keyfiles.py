@@ -1,4 +1,5 @@
-"""Signing-key files under var/keys/, for every service that signs: one layout, one rotation.
+"""Secret files under var/keys/: created once, whole, mode 0600 (`read_or_create`: signing keys,
+AES keys, the internal and SCIM tokens), and the signing-key rings: one layout, one rotation.
 
 A key ring named NAME is `NAME.pem`, the private key it signs with now (PKCS#8 PEM, mode 0600),
 and `NAME.retired-<kid>.pub.json`, the public JWK of each key it signed with before. Rotation
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -52,6 +54,18 @@ def create_key_file(path: Path, content: bytes) -> None:
         temporary.unlink(missing_ok=True)
 
 
+def new_token() -> bytes:
+    """A random credential (256 bits, URL-safe text) for a token file."""
+    return secrets.token_urlsafe(32).encode()
+
+
+def read_or_create(path: Path, generate: Callable[[], bytes]) -> bytes:
+    """The secret in `path`, created (with `generate`, mode 0600) by whoever asks first."""
+    if not path.exists():
+        create_key_file(path, generate())
+    return path.read_bytes()
+
+
 @dataclass(frozen=True)
 class KeyRingFiles:
     keys_dir: Path
@@ -66,9 +80,7 @@ class KeyRingFiles:
 
     def private_pem(self, generate: Callable[[], bytes]) -> bytes:
         """The current private key, generated (with `generate`, PEM) on first use."""
-        if not self.current.exists():
-            create_key_file(self.current, generate())
-        return self.current.read_bytes()
+        return read_or_create(self.current, generate)
 
     def retired(self) -> list[dict[str, Any]]:
         """The public JWK of every retired key, oldest file name first."""

@@ -19,7 +19,7 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from services.kit.keyfiles import create_key_file
+from services.kit.keyfiles import read_or_create
 
 KEY_BYTES = 32
 KEY_ID_LENGTH = 16
@@ -82,7 +82,6 @@ def load_key_ring(path: Path, configured: str | None, previous: Sequence[str] = 
     if configured:
         key = decode_key(configured, what=what)
     else:
-        if not path.exists():
-            create_key_file(path, base64.b64encode(AESGCM.generate_key(bit_length=256)))
-        key = decode_key(path.read_text(), what=f"{what} in {path}")
+        stored = read_or_create(path, lambda: base64.b64encode(AESGCM.generate_key(bit_length=256)))
+        key = decode_key(stored.decode(errors="replace"), what=f"{what} in {path}")
     return KeyRing(key, previous=[decode_key(p, what=f"previous {what}") for p in previous], what=what)

@@ -21,7 +21,7 @@ from jose import jwk, jws, jwt
 from jose.exceptions import JOSEError
 
 from services.kit.canonical import canonical_json, sha256_hex
-from services.kit.keyfiles import KeyRingFiles, create_key_file
+from services.kit.keyfiles import KeyRingFiles, read_or_create
 
 ALGORITHM = "ES256"
 DECISION_TYPE = "clearpost-decision+jws"
@@ -81,9 +81,7 @@ def _signing_key(private_pem: bytes) -> SigningKey:
 
 def load_or_create_signing_key(path: Path) -> SigningKey:
     """Read the PEM at `path`, generating a P-256 key there (mode 0600) on first run."""
-    if not path.exists():
-        create_key_file(path, _new_private_pem())
-    return _signing_key(path.read_bytes())
+    return _signing_key(read_or_create(path, _new_private_pem))
 
 
 @dataclass(frozen=True)
