@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -18,27 +17,9 @@ from fastapi import FastAPI
 from services.gateway.main import app as gateway_asgi_app
 from services.gateway.seed import DEMO_PASSWORD, seed_demo_users
 from services.gateway.service import Passwords
-from services.kit.audit_client import actor_fields
 from services.kit.db import create_engine, create_sessionmaker, session_scope
-from services.kit.errors import UpstreamUnavailable
 from tests.database import DatabaseFactory
-
-
-class FakeAudit:
-    """Stands in for the audit service: records every event, or fails like an outage when told to."""
-
-    def __init__(self) -> None:
-        self.events: list[dict[str, Any]] = []
-        self.down = False
-
-    async def append(self, **event: Any) -> dict[str, Any]:
-        if self.down:
-            raise UpstreamUnavailable("audit did not answer")
-        self.events.append({**event, **actor_fields(event["actor"])})
-        return {"seq": len(self.events)}
-
-    def actions(self) -> list[str]:
-        return [e["action"] for e in self.events]
+from tests.unit.recording_audit import RecordingAudit
 
 
 class HashOncePerPassword(PasswordHasher):
@@ -102,7 +83,7 @@ def gateway_env(
 @pytest.fixture
 async def gateway_app(gateway_env: Path) -> AsyncIterator[FastAPI]:
     async with gateway_asgi_app.router.lifespan_context(gateway_asgi_app):
-        gateway_asgi_app.state.audit = FakeAudit()
+        gateway_asgi_app.state.audit = RecordingAudit()
         yield gateway_asgi_app
 
 
@@ -114,8 +95,8 @@ async def gateway_client(gateway_app: FastAPI) -> AsyncIterator[httpx.AsyncClien
 
 
 @pytest.fixture
-def gateway_audit(gateway_app: FastAPI) -> FakeAudit:
-    audit: FakeAudit = gateway_app.state.audit
+def gateway_audit(gateway_app: FastAPI) -> RecordingAudit:
+    audit: RecordingAudit = gateway_app.state.audit
     return audit
 
 

@@ -11,13 +11,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from services.kit.audit_client import actor_fields
 from services.kit.auth import StaticKeySet
 from services.kit.canonical import content_hash
 from services.kit.errors import NotFound
 from services.kit.tokens import DECISION_TYPE, REQUIREMENT_TYPE, load_or_create_signing_key, sign_record
 from services.publisher.approvals import ApprovalGate
 from services.publisher.schemas import VersionContent
+from tests.unit.recording_audit import RecordingAudit
 from workflows.contracts import PublishRequest
 from workflows.signatures import (
     MEANINGS,
@@ -31,15 +31,6 @@ from workflows.signatures import (
 # Stands in for the review service's signing key.
 REVIEW_KEY = load_or_create_signing_key(Path(tempfile.mkdtemp()) / "review-signing.pem")
 STAGES = (SignedStage("compliance", ("compliance",)), SignedStage("legal", ("legal",)))
-
-
-class RecordingAudit:
-    def __init__(self) -> None:
-        self.events: list[dict[str, Any]] = []
-
-    async def append(self, **event: Any) -> dict[str, Any]:
-        self.events.append({**event, **actor_fields(event["actor"])})
-        return {"seq": len(self.events)}
 
 
 def approval_gate(audit: RecordingAudit | None = None) -> ApprovalGate:

@@ -19,10 +19,10 @@ from fastapi import FastAPI
 from services.audit.main import app as audit_app
 from services.drafts.main import app as drafts_app
 from services.gateway.main import app as gateway_app
-from services.kit.audit_client import actor_fields
 from services.kit.tokens import Principal, SigningKey, issue_access_token
 from services.publisher.main import app as publisher_app
 from services.review.main import app as review_app
+from tests.unit.recording_audit import RecordingAudit
 
 SERVICES: dict[str, FastAPI] = {
     "gateway": gateway_app,
@@ -37,15 +37,6 @@ SCIM_TOKEN = "security-suite-scim-token"
 ISSUER, AUDIENCE = "clearpost-gateway", "clearpost"
 
 
-class FakeAudit:
-    def __init__(self) -> None:
-        self.events: list[dict[str, Any]] = []
-
-    async def append(self, **event: Any) -> dict[str, Any]:
-        self.events.append({**event, **actor_fields(event["actor"])})
-        return {"seq": len(self.events), "hash": f"{len(self.events):064d}"}
-
-
 def principal_for(role: str) -> Principal:
     return Principal(
         user_id=f"u-{role}", username=f"{role}@suite", name=f"{role.title()} Suite", roles=frozenset({role})
@@ -57,7 +48,7 @@ class Services:
     apps: dict[str, FastAPI]
     key: SigningKey
     revoked: dict[str, datetime] = field(default_factory=dict)
-    audit: FakeAudit = field(default_factory=FakeAudit)
+    audit: RecordingAudit = field(default_factory=RecordingAudit)
 
     def token(self, role: str, **overrides: Any) -> str:
         return issue_access_token(

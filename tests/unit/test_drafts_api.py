@@ -14,11 +14,11 @@ from fastapi import FastAPI
 
 from services.drafts.activities import DraftActivities
 from services.drafts.main import app as drafts_app
-from services.kit.audit_client import actor_fields
 from services.kit.auth import INTERNAL_HEADER, StaticKeySet
 from services.kit.canonical import content_hash
 from services.kit.tokens import Principal, SigningKey, issue_access_token, load_or_create_signing_key
 from tests.database import DatabaseFactory, DatabaseTarget
+from tests.unit.recording_audit import RecordingAudit
 from workflows.contracts import DecisionSnapshot, DraftStateUpdate, StageSnapshot
 
 INTERNAL_TOKEN = "test-internal-token"
@@ -29,20 +29,6 @@ DRAFT = {
     "body": "Walk-in flu vaccinations 9-12 at the Main St clinic.",
     "channels": ["sandbox"],
 }
-
-
-class RecordingAudit:
-    """Stands in for the audit client: keeps every event it is asked to append."""
-
-    def __init__(self) -> None:
-        self.events: list[dict[str, Any]] = []
-
-    async def append(self, **event: Any) -> dict[str, Any]:
-        self.events.append({**event, **actor_fields(event["actor"])})
-        return {"seq": len(self.events)}
-
-    def actions(self) -> list[str]:
-        return [e["action"] for e in self.events]
 
 
 @dataclass

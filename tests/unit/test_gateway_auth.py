@@ -30,7 +30,8 @@ from services.kit.tokens import (
 )
 
 if TYPE_CHECKING:
-    from tests.unit.gateway_fixtures import FakeAudit, GatewayLogin
+    from tests.unit.gateway_fixtures import GatewayLogin
+    from tests.unit.recording_audit import RecordingAudit
 
 
 ISSUER = "clearpost-gateway"
@@ -81,7 +82,7 @@ async def user_id(app: FastAPI, username: str) -> str:
 async def test_token_for_seeded_user_verifies_with_published_key(
     gateway_client: httpx.AsyncClient,
     gateway_login: GatewayLogin,
-    gateway_audit: FakeAudit,
+    gateway_audit: RecordingAudit,
     gateway_app: FastAPI,
 ) -> None:
     response = await gateway_login.token_response("dual@demo")
@@ -138,7 +139,7 @@ async def test_failed_logins_look_the_same(
     gateway_client: httpx.AsyncClient,
     gateway_login: GatewayLogin,
     gateway_app: FastAPI,
-    gateway_audit: FakeAudit,
+    gateway_audit: RecordingAudit,
     username: str,
     password: str,
     reason: str,
@@ -171,7 +172,7 @@ async def test_deactivated_user_token_is_refused_on_me(
 
 
 async def test_audit_outage_does_not_block_login(
-    gateway_client: httpx.AsyncClient, gateway_login: GatewayLogin, gateway_audit: FakeAudit
+    gateway_client: httpx.AsyncClient, gateway_login: GatewayLogin, gateway_audit: RecordingAudit
 ) -> None:
     gateway_audit.down = True
 

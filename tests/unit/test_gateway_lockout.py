@@ -17,7 +17,8 @@ from services.gateway.models import LoginThrottle
 from services.gateway.service import LoginThrottles, ThrottleLimits, utcnow
 
 if TYPE_CHECKING:
-    from tests.unit.gateway_fixtures import FakeAudit, GatewayLogin
+    from tests.unit.gateway_fixtures import GatewayLogin
+    from tests.unit.recording_audit import RecordingAudit
 
 PASSWORD = "lockout-test-password"
 TOKEN = "/api/v1/auth/token"
@@ -45,7 +46,7 @@ async def attempt(client: httpx.AsyncClient, username: str, password: str) -> ht
 
 
 async def test_five_wrong_passwords_lock_the_account_even_for_the_right_one(
-    gateway_client: httpx.AsyncClient, gateway_login: GatewayLogin, gateway_audit: FakeAudit
+    gateway_client: httpx.AsyncClient, gateway_login: GatewayLogin, gateway_audit: RecordingAudit
 ) -> None:
     user = await own_account(gateway_client, gateway_login)
     for _ in range(4):
@@ -113,7 +114,7 @@ async def test_locked_address_is_audited(gateway_app: FastAPI, gateway_client: h
     gateway_app.state.throttles = LoginThrottles(
         gateway_app.state.sessionmaker, ThrottleLimits(per_account=100, per_address=2)
     )
-    audit: FakeAudit = gateway_app.state.audit
+    audit: RecordingAudit = gateway_app.state.audit
     for i in range(2):
         await attempt(gateway_client, f"nobody-{i}-{uuid.uuid4().hex[:6]}@test", "x")
     refused = await attempt(gateway_client, f"other-{uuid.uuid4().hex[:6]}@test", "x")

@@ -14,7 +14,8 @@ from fastapi import FastAPI
 from services.gateway.seed import DEMO_PASSWORD
 
 if TYPE_CHECKING:
-    from tests.unit.gateway_fixtures import FakeAudit, GatewayLogin
+    from tests.unit.gateway_fixtures import GatewayLogin
+    from tests.unit.recording_audit import RecordingAudit
 
 PASSWORD = "offboarding-password"
 SCIM = "/scim/v2/Users"
@@ -100,7 +101,7 @@ async def test_scim_patch_deactivates_revokes_and_lists_the_user(
     gateway_client: httpx.AsyncClient,
     gateway_app: FastAPI,
     gateway_login: GatewayLogin,
-    gateway_audit: FakeAudit,
+    gateway_audit: RecordingAudit,
 ) -> None:
     admin = await gateway_login.headers("admin@demo")
     user = await new_user(gateway_client, admin)
@@ -190,7 +191,7 @@ async def test_scim_patch_refuses_what_it_does_not_support(
 
 
 async def test_admin_api_deactivation_is_listed_too(
-    gateway_client: httpx.AsyncClient, gateway_login: GatewayLogin, gateway_audit: FakeAudit
+    gateway_client: httpx.AsyncClient, gateway_login: GatewayLogin, gateway_audit: RecordingAudit
 ) -> None:
     admin = await gateway_login.headers("admin@demo")
     user = await new_user(gateway_client, admin)

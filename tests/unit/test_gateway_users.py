@@ -17,7 +17,8 @@ from services.gateway.seed import DEMO_USERS, DemoDisabled, seed_demo, seed_demo
 from tests.database import DatabaseFactory
 
 if TYPE_CHECKING:
-    from tests.unit.gateway_fixtures import FakeAudit, GatewayLogin
+    from tests.unit.gateway_fixtures import GatewayLogin
+    from tests.unit.recording_audit import RecordingAudit
 
 
 NEW_USER = {
@@ -37,7 +38,7 @@ async def find_user(app: FastAPI, username: str) -> User | None:
 async def test_admin_creates_user_who_can_log_in(
     gateway_client: httpx.AsyncClient,
     gateway_login: GatewayLogin,
-    gateway_audit: FakeAudit,
+    gateway_audit: RecordingAudit,
     gateway_app: FastAPI,
 ) -> None:
     admin = await gateway_login.headers("admin@demo")
@@ -77,7 +78,7 @@ async def test_admin_lists_users_without_hashes(
 async def test_admin_patches_user(
     gateway_client: httpx.AsyncClient,
     gateway_login: GatewayLogin,
-    gateway_audit: FakeAudit,
+    gateway_audit: RecordingAudit,
     gateway_app: FastAPI,
 ) -> None:
     admin = await gateway_login.headers("admin@demo")
@@ -219,7 +220,7 @@ async def test_patch_with_bad_role_or_short_password_is_422(
 async def test_audit_outage_fails_and_rolls_back_user_changes(
     gateway_client: httpx.AsyncClient,
     gateway_login: GatewayLogin,
-    gateway_audit: FakeAudit,
+    gateway_audit: RecordingAudit,
     gateway_app: FastAPI,
 ) -> None:
     admin = await gateway_login.headers("admin@demo")

@@ -14,7 +14,6 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from services.kit.audit_client import actor_fields
 from services.kit.auth import RevocationList
 from services.kit.db import create_engine, create_sessionmaker, session_scope
 from services.review.activities import ReviewActivities
@@ -22,23 +21,12 @@ from services.review.models import OffboardedUser, ReviewDecision, ReviewTask
 from services.review.offboarding import Offboarding
 from services.review.ui.models import TaskClaim, UiSession
 from tests.database import DatabaseFactory
+from tests.unit.recording_audit import RecordingAudit
 from workflows.contracts import ApprovalsVoided, OpenReviewTasksInput, StageRequirement, VoidApprovals
 
 LEAVING = "u-leaving"
 STAYING = "u-staying"
 DEACTIVATED_AT = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
-
-
-class FakeAudit:
-    def __init__(self) -> None:
-        self.events: list[dict[str, Any]] = []
-
-    async def append(self, **event: Any) -> dict[str, Any]:
-        self.events.append({**event, **actor_fields(event["actor"])})
-        return {"seq": len(self.events)}
-
-    def actions(self) -> list[str]:
-        return [e["action"] for e in self.events]
 
 
 @dataclass
@@ -126,7 +114,7 @@ async def rows(sessionmaker: Any, model: Any) -> list[Any]:
 
 async def test_offboarding_ends_sessions_releases_claims_and_voids_approvals(sessionmaker: Any) -> None:
     await seed(sessionmaker)
-    audit, temporal = FakeAudit(), FakeTemporal(outcomes={"draft-d-done": "finished"})
+    audit, temporal = RecordingAudit(), FakeTemporal(outcomes={"draft-d-done": "finished"})
     offboarding = Offboarding(sessionmaker, audit, temporal)  # type: ignore[arg-type]
 
     await offboarding.on_revocations({LEAVING: DEACTIVATED_AT})
@@ -151,7 +139,10 @@ async def test_offboarding_ends_sessions_releases_claims_and_voids_approvals(ses
 
 async def test_an_unreachable_workflow_is_retried_at_the_next_refresh(sessionmaker: Any) -> None:
     await seed(sessionmaker)
-    audit, temporal = FakeAudit(), FakeTemporal(outcomes={"draft-d-live": "down", "draft-d-done": "refused"})
+    audit, temporal = (
+        RecordingAudit(),
+        FakeTemporal(outcomes={"draft-d-live": "down", "draft-d-done": "refused"}),
+    )
     offboarding = Offboarding(sessionmaker, audit, temporal)  # type: ignore[arg-type]
 
     await offboarding.on_revocations({LEAVING: DEACTIVATED_AT})
@@ -167,7 +158,7 @@ async def test_an_unreachable_workflow_is_retried_at_the_next_refresh(sessionmak
 
 async def test_a_revocation_list_refresh_drives_offboarding(sessionmaker: Any) -> None:
     await seed(sessionmaker)
-    audit, temporal = FakeAudit(), FakeTemporal()
+    audit, temporal = RecordingAudit(), FakeTemporal()
     offboarding = Offboarding(sessionmaker, audit, temporal)  # type: ignore[arg-type]
 
     async def source() -> dict[str, datetime]:

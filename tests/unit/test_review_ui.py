@@ -18,7 +18,6 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select, update
 
-from services.kit.audit_client import actor_fields
 from services.kit.auth import StaticKeySet
 from services.kit.canonical import content_hash
 from services.kit.errors import Conflict, NotFound
@@ -31,6 +30,7 @@ from services.review.ui.presenters import channel_previews, highlight, word_diff
 from services.review.ui.security import FailureLimiter
 from services.review.ui.upstream import HistoryUnavailable, IssuedTokens, SignInRefused
 from tests.database import DatabaseFactory
+from tests.unit.recording_audit import RecordingAudit
 from workflows.contracts import DecisionAccepted
 
 PASSWORD = "right-password"
@@ -149,15 +149,6 @@ class FakeHistory:
         ]
 
 
-class FakeAudit:
-    def __init__(self) -> None:
-        self.events: list[dict[str, Any]] = []
-
-    async def append(self, **event: Any) -> dict[str, Any]:
-        self.events.append({**event, **actor_fields(event["actor"])})
-        return {"seq": len(self.events)}
-
-
 class FakeCredentials:
     async def confirms(self, username: str, password: str) -> bool:
         return password == PASSWORD
@@ -191,7 +182,7 @@ class Ui:
     http: httpx.AsyncClient
     identity: FakeIdentity
     user_api: FakeUserApi
-    audit: FakeAudit
+    audit: RecordingAudit
     temporal: FakeTemporal
     history: FakeHistory
 
@@ -226,7 +217,7 @@ async def ui(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database: Database
         monkeypatch.setenv(name, value)
     async with review_app.router.lifespan_context(review_app):
         key = load_or_create_signing_key(tmp_path / "k.pem")
-        identity, user_api, audit = FakeIdentity(key), FakeUserApi(), FakeAudit()
+        identity, user_api, audit = FakeIdentity(key), FakeUserApi(), RecordingAudit()
         temporal, history = FakeTemporal(), FakeHistory()
         review_app.state.key_set = StaticKeySet({key.kid: key.public_jwk})
         review_app.state.audit = audit

@@ -11,7 +11,6 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from services.kit.audit_client import actor_fields
 from services.kit.auth import StaticKeySet
 from services.kit.canonical import content_hash
 from services.kit.tokens import Principal, SigningKey, issue_access_token, load_or_create_signing_key
@@ -19,6 +18,7 @@ from services.review.activities import ReviewActivities
 from services.review.main import app as review_app
 from services.review.models import FindingOverride
 from tests.database import DatabaseFactory
+from tests.unit.recording_audit import RecordingAudit
 from workflows.contracts import (
     OVERRIDE_FINDINGS_UPDATE,
     DecisionAccepted,
@@ -36,15 +36,6 @@ COMPLIANCE = Principal("u-comp", "compliance@t", "Casey Compliance", frozenset({
 LEGAL = Principal("u-legal", "legal@t", "Lena Legal", frozenset({"legal"}))
 TITLE = "Patient spotlight"
 BODY = "Please welcome back Mr. Osgood Farrow, 93, after his heart surgery! Call his cell, 555-301-7788."
-
-
-class FakeAudit:
-    def __init__(self) -> None:
-        self.events: list[dict[str, Any]] = []
-
-    async def append(self, **event: Any) -> dict[str, Any]:
-        self.events.append({**event, **actor_fields(event["actor"])})
-        return {"seq": len(self.events)}
 
 
 class FakeCredentials:
@@ -83,7 +74,7 @@ class Api:
     app: FastAPI
     http: httpx.AsyncClient
     key: SigningKey
-    audit: FakeAudit
+    audit: RecordingAudit
     temporal: FakeTemporal
     hash: str
 
@@ -105,7 +96,7 @@ async def api(
         monkeypatch.setenv(name, value)
     async with review_app.router.lifespan_context(review_app):
         key = load_or_create_signing_key(tmp_path / "k.pem")
-        audit, temporal = FakeAudit(), FakeTemporal()
+        audit, temporal = RecordingAudit(), FakeTemporal()
         state = review_app.state
         state.key_set = StaticKeySet({key.kid: key.public_jwk})
         state.audit, state.credentials, state.temporal = audit, FakeCredentials(), temporal
