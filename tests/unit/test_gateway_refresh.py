@@ -16,7 +16,7 @@ from services.gateway.service import refresh_token_hash, utcnow
 from services.kit.tokens import verify_access_token
 
 if TYPE_CHECKING:
-    from tests.unit.gateway_fixtures import FakeAudit
+    from tests.unit.recording_audit import RecordingAudit
 
 
 TOKEN = "/api/v1/auth/token"
@@ -85,7 +85,7 @@ async def test_refresh_rotates_and_reads_current_roles(
 
 
 async def test_reusing_a_spent_token_revokes_the_whole_sign_in(
-    gateway_client: httpx.AsyncClient, gateway_audit: FakeAudit
+    gateway_client: httpx.AsyncClient, gateway_audit: RecordingAudit
 ) -> None:
     first = await sign_in(gateway_client)
     second = (await refresh(gateway_client, first["refresh_token"])).json()
