@@ -29,10 +29,6 @@ from services.kit.settings import KitSettings
 from services.kit.tokens import rotate_signing_key
 
 
-def _rotate_audit(keys_dir: Path) -> tuple[str, str, str]:
-    return rotate_audit_signing_key(keys_dir)
-
-
 def _rotate_es256(service: str, ring: str) -> Callable[[Path], tuple[str, str, str]]:
     def rotate_ring(keys_dir: Path) -> tuple[str, str, str]:
         retired, current = rotate_signing_key(keys_dir, ring)
@@ -55,7 +51,7 @@ def _rotate_es256(service: str, ring: str) -> Callable[[Path], tuple[str, str, s
 SIGNING_KEYS: dict[str, Callable[[Path], tuple[str, str, str]]] = {
     "gateway": _rotate_es256("gateway", "gateway-signing"),
     "review": _rotate_es256("review", "review-signing"),
-    "audit": _rotate_audit,
+    "audit": rotate_audit_signing_key,
 }
 
 keys_app = typer.Typer(help="Signing keys under var/keys/.", no_args_is_help=True)

@@ -245,16 +245,11 @@ def split_list(text: str) -> list[str]:
     return [part for part in re.split(r"[\s,]+", text) if part]
 
 
-async def channel_names(ui: UiState, token: str) -> tuple[list[str], str]:
-    """The publisher's channels, to choose from; if it does not answer, the form takes typed names."""
-    try:
-        return sorted(await ui.user_api.channel_limits(token)), ""
-    except ClearpostError as exc:
-        return [], exc.detail
-
-
 async def channel_choices(ui: UiState, token: str, chosen: list[str]) -> dict[str, Any]:
     """A form's channel checkboxes (templates/_channel_choice.html): the publisher's channels and
     any already chosen, or why the list is missing (the form then takes typed names)."""
-    channels, error = await channel_names(ui, token)
-    return {"channels": sorted(set(channels) | set(chosen)), "channels_error": error}
+    try:
+        channels, error = set(await ui.user_api.channel_limits(token)), ""
+    except ClearpostError as exc:
+        channels, error = set(), exc.detail
+    return {"channels": sorted(channels | set(chosen)), "channels_error": error}
