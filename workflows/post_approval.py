@@ -498,10 +498,14 @@ class PostApprovalWorkflow:
             requirement = read_requirement(plan.requirement, plan.signing_keys)
         except SignatureError as exc:
             raise ApplicationError(f"the review service's stage requirement is not valid: {exc}") from exc
-        expected = (self._draft_id, version.version, version.content_hash, self._author_id)
-        got = (requirement.draft_id, requirement.version, requirement.content_hash, requirement.author_id)
+        expected = (self._draft_id, version.version, version.content_hash)
+        got = (requirement.draft_id, requirement.version, requirement.content_hash)
         if got != expected or [s.name for s in requirement.stages] != [s.name for s in plan.stages]:
             raise ApplicationError("the signed stage requirement does not match this version's plan")
+        # Who wrote the draft is the drafts service's fact, which the review service read and
+        # signed; the author named in this workflow's input (anyone with Temporal access can start
+        # one) counts for nothing from here on.
+        self._author_id = requirement.author_id
         self._keys = dict(plan.signing_keys)
         self._requirement_token = plan.requirement
         self._requirement = requirement

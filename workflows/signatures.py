@@ -36,6 +36,12 @@ class Requirement:
     policy_version: str
     stages: tuple[SignedStage, ...]
     blocking_unresolved: int
+    # When it was signed (a retired key verifies only what it signed before its retirement) and
+    # the categories of the review service's own screening of this version, which the publisher
+    # hands to the drafts service's consent check. Records signed before these existed read as
+    # "" and ().
+    signed_at: str = ""
+    categories: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -71,6 +77,8 @@ def requirement_claims(requirement: Requirement) -> dict[str, Any]:
         "policy_version": requirement.policy_version,
         "stages": [{"name": s.name, "roles": list(s.roles)} for s in requirement.stages],
         "blocking_unresolved": requirement.blocking_unresolved,
+        "signed_at": requirement.signed_at,
+        "categories": list(requirement.categories),
     }
 
 
@@ -97,6 +105,9 @@ def read_requirement(token: str, keys: dict[str, dict[str, Any]]) -> Requirement
     if claims.get("type") != "stage-requirement":
         raise SignatureError("not a stage requirement")
     stages = _field(claims, "stages", list)
+    if not stages:
+        # A requirement of no stages would let a post through with no approval at all.
+        raise SignatureError("the requirement names no stage")
     parsed = []
     for stage in stages:
         if not isinstance(stage, dict) or not isinstance(stage.get("name"), str):
@@ -113,7 +124,20 @@ def read_requirement(token: str, keys: dict[str, dict[str, Any]]) -> Requirement
         policy_version=_field(claims, "policy_version", str),
         stages=tuple(parsed),
         blocking_unresolved=_field(claims, "blocking_unresolved", int),
+        signed_at=_optional(claims, "signed_at", str, ""),
+        categories=tuple(_strings(_optional(claims, "categories", list, []), "categories")),
     )
+
+
+def _optional(claims: dict[str, Any], name: str, kind: type, default: Any) -> Any:
+    """A claim added after records were first signed: absent in older records, typed when present."""
+    return default if name not in claims else _field(claims, name, kind)
+
+
+def _strings(values: list[Any], name: str) -> list[str]:
+    if not all(isinstance(v, str) for v in values):
+        raise SignatureError(f"signed record lacks valid {name}")
+    return values
 
 
 def read_decision(token: str, keys: dict[str, dict[str, Any]]) -> SignedDecision:
@@ -168,6 +192,8 @@ def decision_problems(requirement: Requirement, decision: SignedDecision) -> lis
 def approval_problems(requirement: Requirement, decisions: list[SignedDecision]) -> list[str]:
     """Why `decisions` do not approve publishing the requirement's content (empty when they do)."""
     problems: list[str] = []
+    if not requirement.stages:
+        problems.append("the requirement names no stage; a post needs at least one approval")
     if requirement.blocking_unresolved:
         problems.append(f"{requirement.blocking_unresolved} blocking screening finding(s) are unresolved")
     by_stage: dict[str, SignedDecision] = {}

@@ -33,6 +33,8 @@ from services.drafts.media import MediaRejected, sanitize_image
 from services.drafts.models import Consent, Draft, DraftMedia, DraftVersion, TakedownTask
 from services.drafts.repository import ConsentRepository, DraftRepository
 from services.drafts.schemas import (
+    ConsentCheckIn,
+    ConsentCheckOut,
     ConsentIn,
     ConsentOut,
     ConsentScope,
@@ -322,6 +324,27 @@ class ConsentService:
 
     # --- the gate --------------------------------------------------------------------------------
 
+    async def check_now(self, draft_id: str, version: int, data: ConsentCheckIn) -> ConsentCheckOut:
+        """The gate as it stands now, for the publisher's own check before it posts."""
+        try:
+            result = await self.check(
+                ConsentCheckInput(
+                    draft_id=draft_id,
+                    version=version,
+                    content_hash=data.content_hash,
+                    channels=list(data.channels),
+                    at=_now().isoformat(),
+                    screening_categories=list(data.screening_categories),
+                )
+            )
+        except ApplicationError as exc:
+            if exc.type == "NotFound":
+                raise NotFound(exc.message) from exc
+            raise Conflict(exc.message, code="content_mismatch") from exc
+        return ConsentCheckOut(
+            ok=result.ok, required=result.required, reasons=result.reasons, consent_ids=result.consent_ids
+        )
+
     async def check(self, request: ConsentCheckInput) -> ConsentCheckResult:
         version = await self._drafts.get_version(request.draft_id, request.version)
         if version is None:
@@ -347,7 +370,8 @@ class ConsentService:
             consents,
             at=datetime.fromisoformat(request.at),
             screening_categories=request.screening_categories,
-            patient_content=request.patient_content,
+            # The drafts service owns the flag; a caller's copy may only add to it.
+            patient_content=version.patient_content or request.patient_content,
         )
         return ConsentCheckResult(
             ok=outcome.ok,

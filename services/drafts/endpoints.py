@@ -10,6 +10,8 @@ from services.drafts.deps import ConsentServiceDep, DraftServiceDep
 from services.drafts.errors import PayloadTooLarge
 from services.drafts.media import MAX_BYTES as MAX_MEDIA_BYTES
 from services.drafts.schemas import (
+    ConsentCheckIn,
+    ConsentCheckOut,
     ConsentIn,
     ConsentList,
     ConsentOut,
@@ -290,6 +292,17 @@ async def version_content(
 ) -> VersionContent:
     """One exact version's content, for screening, review and publishing (services only)."""
     return await service.version_content(draft_id, version)
+
+
+@internal.post("/drafts/{draft_id}/versions/{version}/consent-check", response_model=ConsentCheckOut)
+async def consent_check(
+    draft_id: str,
+    version: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    data: ConsentCheckIn,
+    service: ConsentServiceDep,
+) -> ConsentCheckOut:
+    """The consent gate for one exact version now (the publisher asks before every post)."""
+    return await service.check_now(draft_id, version, data)
 
 
 @internal.get("/media/{digest}", response_class=Response, responses={200: BINARY})

@@ -333,3 +333,21 @@ class TakedownDone(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     note: str = Field(default="", max_length=2000)
+
+
+class ConsentCheckIn(BaseModel):
+    """The consent gate, asked by the publisher immediately before it posts (services only)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    content_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+    channels: list[str] = Field(min_length=1, max_length=20)
+    # The review service's screening categories, as its signed stage requirement carries them.
+    screening_categories: list[str] = Field(default_factory=list, max_length=20)
+
+
+class ConsentCheckOut(BaseModel):
+    ok: bool
+    required: bool
+    reasons: list[str]
+    consent_ids: list[str]

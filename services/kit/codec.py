@@ -3,6 +3,10 @@
 The Temporal UI and CLI show workflow history to anyone who can reach them; ids and hashes are
 all the workflows need, but reasons, names and anything else that travels is encrypted here with
 AES-256-GCM under a key from settings (CLEARPOST_PAYLOAD_KEY, base64) or var/keys/payload.key.
+
+Decoding refuses every payload that is not sealed with the current or a previous key: whoever can
+reach Temporal without the key cannot start a workflow, send it an update or answer an activity
+with values of their own choosing (a plain JSON `author_id`, a forged `check_consent` "ok").
 """
 
 from __future__ import annotations
@@ -12,11 +16,15 @@ from collections.abc import Sequence
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import PayloadCodec
 
-from services.kit.sealing import KeyRing, load_key_ring
+from services.kit.sealing import KeyRing, SealError, load_key_ring
 from services.kit.settings import KitSettings
 
 ENCODING = b"binary/encrypted"
 KEY_ID = "encryption-key-id"
+
+
+class UnsealedPayload(SealError):
+    """A payload arrived that this deployment's key ring did not seal."""
 
 
 class EncryptionCodec(PayloadCodec):
@@ -39,8 +47,10 @@ class EncryptionCodec(PayloadCodec):
         decoded = []
         for payload in payloads:
             if payload.metadata.get("encoding") != ENCODING:
-                decoded.append(payload)
-                continue
+                raise UnsealedPayload(
+                    "refused a Temporal payload that is not encrypted with the payload key "
+                    f"(encoding {payload.metadata.get('encoding', b'').decode(errors='replace')!r})"
+                )
             kid = payload.metadata.get(KEY_ID, b"").decode()
             decoded.append(Payload.FromString(self._ring.open(kid, payload.data, aad=kid.encode())))
         return decoded

@@ -76,14 +76,36 @@ class PublisherActivities:
                 type=CHANNEL_NOT_CONFIGURED,
                 non_retryable=True,
             )
-        await self._approvals.check(request)
         content = await self._fetch(request)
+        requirement = await self._approvals.check(request, author_id=content.author_id)
         self._verify(request, content, channel_names)
+        await self._consent_holds(request, channel_names, list(requirement.categories))
         media = await self._fetch_media(content)
         refs = [
             await self._publish_on(self._channels[name], request, content, media) for name in channel_names
         ]
         return PublishResult(publications=refs)
+
+    async def _consent_holds(
+        self, request: PublishRequest, channels: list[str], categories: list[str]
+    ) -> None:
+        """The drafts service's consent gate, asked now by the publisher itself: a consent that expired
+        or was revoked since the workflow last asked, or a forged answer on the workflow's task queue,
+        publishes nothing."""
+        try:
+            verdict = await self._drafts.consent_check(
+                request.draft_id,
+                request.version,
+                content_hash=request.content_hash,
+                channels=channels,
+                categories=categories,
+            )
+        except ClearpostError as exc:
+            if exc.status_code in (404, 409):
+                await self._approvals.refuse(request, [f"the consent gate refused: {exc.detail}"])
+            raise  # the drafts service is down or busy: a later attempt may succeed
+        if not verdict.ok:
+            await self._approvals.refuse(request, ["consent: " + "; ".join(verdict.reasons)])
 
     async def _fetch_media(self, content: VersionContent) -> tuple[OutgoingMedia, ...]:
         """The images by digest, as the content hash names them (the drafts client checks each digest)."""

@@ -10,11 +10,17 @@ import httpx
 
 from services.kit.errors import ClearpostError, UpstreamUnavailable
 from services.kit.http import internal_json
-from services.publisher.schemas import VersionContent
+from services.publisher.schemas import ConsentVerdict, VersionContent
 
 
 class VersionSource(Protocol):
     async def get_version(self, draft_id: str, version: int) -> VersionContent: ...
+
+    async def consent_check(
+        self, draft_id: str, version: int, *, content_hash: str, channels: list[str], categories: list[str]
+    ) -> ConsentVerdict:
+        """The drafts service's consent gate for this version now (its own records, not the workflow's)."""
+        ...
 
     async def get_media(self, digest: str) -> tuple[bytes, str]:
         """A sanitized image by digest (bytes, media type); the bytes match the digest."""
@@ -28,6 +34,13 @@ class DraftsVersionClient:
     async def get_version(self, draft_id: str, version: int) -> VersionContent:
         path = f"/internal/v1/drafts/{quote(draft_id, safe='')}/versions/{version}"
         return VersionContent.model_validate(await internal_json(self._http, "GET", path))
+
+    async def consent_check(
+        self, draft_id: str, version: int, *, content_hash: str, channels: list[str], categories: list[str]
+    ) -> ConsentVerdict:
+        path = f"/internal/v1/drafts/{quote(draft_id, safe='')}/versions/{version}/consent-check"
+        body = {"content_hash": content_hash, "channels": channels, "screening_categories": categories}
+        return ConsentVerdict.model_validate(await internal_json(self._http, "POST", path, json=body))
 
     async def get_media(self, digest: str) -> tuple[bytes, str]:
         try:

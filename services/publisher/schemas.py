@@ -17,6 +17,17 @@ class VersionContent(BaseModel):
     channels: list[str]
     media_digests: list[str]
     content_hash: str
+    # Who wrote the draft: the publisher compares it with the author the signed requirement names.
+    author_id: str
+
+
+class ConsentVerdict(BaseModel):
+    """The drafts service's consent gate for one version, asked immediately before posting."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    ok: bool
+    reasons: list[str] = []
 
 
 class PublicationOut(BaseModel):

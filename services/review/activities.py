@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Protocol
-from urllib.parse import quote
+from typing import Any
 
-import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from services.kit.canonical import content_hash
 from services.kit.db import session_scope
-from services.kit.errors import ClearpostError
-from services.kit.http import internal_json
+from services.review.drafts_client import VersionSource
 from services.review.models import ReviewDecision, ReviewTask, Screening
 from services.review.policy import LoadedPolicy
 from services.review.repository import ReviewRepository
@@ -37,27 +34,6 @@ from workflows.contracts import (
     ScreenVersionResult,
     StagePlan,
 )
-
-
-class VersionSource(Protocol):
-    async def get_version(self, draft_id: str, version: int) -> dict[str, Any]: ...
-
-
-class DraftsVersionSource:
-    """Reads one exact version from the drafts service's internal API (text never enters Temporal)."""
-
-    def __init__(self, http: httpx.AsyncClient) -> None:
-        self._http = http
-
-    async def get_version(self, draft_id: str, version: int) -> dict[str, Any]:
-        path = f"/internal/v1/drafts/{quote(draft_id, safe='')}/versions/{version}"
-        try:
-            content: dict[str, Any] = await internal_json(self._http, "GET", path)
-        except ClearpostError as exc:
-            if exc.status_code == 404:
-                raise ApplicationError(exc.detail, type="NotFound", non_retryable=True) from exc
-            raise
-        return content
 
 
 class ReviewActivities:
@@ -93,7 +69,8 @@ class ReviewActivities:
             )
         outcome = self._screener.screen(
             f"{content['title']}\n{content['body']}",
-            patient_content=request.patient_content,
+            # The drafts service owns the flag; the workflow's copy may only add to it.
+            patient_content=bool(content.get("patient_content")) or request.patient_content,
             # The drafts service says whether a consent the version relies on is active; older
             # answers only named one consent.
             consent_on_file=bool(content.get("consent_on_file", content.get("consent_id") is not None)),
@@ -134,21 +111,50 @@ class ReviewActivities:
 
     @activity.defn(name=PLAN_REVIEW_STAGES)
     async def plan_review_stages(self, request: PlanStagesInput) -> StagePlan:
-        stages = self._policy.required_stages(
-            product_mentioned=bool(request.products),
-            patient_content=request.patient_content,
-            categories=request.categories,
-        )
+        """Sign the stages this version needs, from facts read where they are owned.
+
+        The author and the patient-content flag come from the drafts service, the categories,
+        products and blocking findings from this service's own screening of exactly this version;
+        the request only says which draft, version and screening to look at. Whoever can start a
+        workflow therefore cannot name another author or fewer stages.
+        """
+        content = await self._versions.get_version(request.draft_id, request.version)
+        if content["content_hash"] != request.content_hash:
+            raise ApplicationError(
+                "the stored version does not match the content hash to plan for",
+                type="ContentMismatch",
+                non_retryable=True,
+            )
         async with session_scope(self._sessionmaker) as session:
-            blocking = await ReviewRepository(session).unresolved_blocking(request.screening_id)
+            repo = ReviewRepository(session)
+            screening = await repo.screening(request.screening_id) if request.screening_id else None
+            if screening is None or (screening.draft_id, screening.version, screening.content_hash) != (
+                request.draft_id,
+                request.version,
+                request.content_hash,
+            ):
+                raise ApplicationError(
+                    f"screening {request.screening_id!r} is not this service's screening of draft "
+                    f"{request.draft_id} v{request.version}",
+                    type="ContentMismatch",
+                    non_retryable=True,
+                )
+            blocking = await repo.unresolved_blocking(screening.id)
+            categories, products = list(screening.categories), list(screening.products)
+        patient_content = bool(content.get("patient_content")) or request.patient_content
+        stages = self._policy.required_stages(
+            product_mentioned=bool(products), patient_content=patient_content, categories=categories
+        )
         requirement = self._signer.requirement(
             draft_id=request.draft_id,
             version=request.version,
             content_hash=request.content_hash,
-            author_id=request.author_id,
+            author_id=str(content["author_id"]),
             policy_version=self._policy.version,
             stages=stages,
             blocking_unresolved=blocking,
+            signed_at=now(),
+            categories=categories,
         )
         return StagePlan(
             policy_version=self._policy.version,
@@ -161,6 +167,10 @@ class ReviewActivities:
     async def open_review_tasks(self, request: OpenReviewTasksInput) -> None:
         async with session_scope(self._sessionmaker) as session:
             repo = ReviewRepository(session)
+            # The author a task names is the one this service's screening read from the drafts
+            # service, not the workflow's say-so.
+            screening = await repo.screening(request.screening_id) if request.screening_id else None
+            author_id = screening.author_id if screening is not None and screening.author_id else None
             for stage in request.stages:
                 existing = await repo.task(request.draft_id, request.version, stage.name)
                 if existing is not None:
@@ -168,6 +178,13 @@ class ReviewActivities:
                         # An approval was voided (its reviewer was offboarded): back in the queue.
                         existing.status, existing.closed_at = "open", None
                     continue  # a retried activity opens nothing twice
+                if author_id is None:
+                    raise ApplicationError(
+                        f"no screening of draft {request.draft_id} v{request.version} names its author; "
+                        "review tasks open only for a version this service screened",
+                        type="NotFound",
+                        non_retryable=True,
+                    )
                 repo.add(
                     ReviewTask(
                         id=str(uuid.uuid4()),
@@ -176,7 +193,7 @@ class ReviewActivities:
                         content_hash=request.content_hash,
                         stage=stage.name,
                         roles=list(stage.roles),
-                        author_id=request.author_id,
+                        author_id=author_id,
                         policy_version=request.policy_version,
                         screening_id=request.screening_id,
                         status="open",

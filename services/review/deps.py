@@ -35,6 +35,7 @@ def get_review_service(request: Request, session: SessionDep) -> ReviewService:
         credentials=credentials,
         screener=getattr(state, "screener", None),
         signer=getattr(state, "signer", None),
+        drafts=getattr(state, "drafts", None),
     )
 
 

@@ -16,9 +16,10 @@ from services.kit.http import internal_client
 from services.kit.limits import LimitSettings
 from services.kit.temporal import connect, running_worker
 from services.kit.tokens import load_key_ring
-from services.review.activities import DraftsVersionSource, ReviewActivities
+from services.review.activities import ReviewActivities
 from services.review.config import get_settings
 from services.review.credentials import GatewayCredentialChecker
+from services.review.drafts_client import DraftsVersionSource
 from services.review.endpoints import router
 from services.review.models import PolicyVersion
 from services.review.offboarding import Offboarding
@@ -76,6 +77,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     ):
         app.state.key_set = JwksKeySet(f"{settings.service_url('gateway')}/api/v1/auth/jwks", http)
         app.state.audit = AuditClient(audit_http, "review")
+        app.state.drafts = DraftsVersionSource(drafts_http)
         app.state.credentials = GatewayCredentialChecker(http, settings.service_url("gateway"))
         app.state.ui = UiState(
             identity=GatewayIdentity(http, settings.service_url("gateway")),
@@ -108,7 +110,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             activities = ReviewActivities(
                 app.state.sessionmaker,
                 policy,
-                DraftsVersionSource(drafts_http),
+                app.state.drafts,
                 screener=app.state.screener,
                 signer=app.state.signer,
             )

@@ -118,6 +118,9 @@ class Policy(_Strict):
             unknown = [s for s in rule.require if s not in self.stages]
             if unknown:
                 raise ValueError(f"rule {index + 1} requires undefined stage(s): {', '.join(unknown)}")
+        if all(rule.when is not None for rule in self.rules):
+            # Otherwise some version could need no stage, and be published with no approval at all.
+            raise ValueError("at least one rule must apply to every version (a rule without `when`)")
         return self
 
 
@@ -135,11 +138,14 @@ class LoadedPolicy(BaseModel):
         for rule in self.policy.rules:
             if _matches(rule.when, product_mentioned, patient_content, categories):
                 wanted.update(rule.require)
-        return [
+        stages = [
             StageRequirement(name=name, roles=list(stage.roles), parallel=stage.parallel)
             for name, stage in self.policy.stages.items()
             if name in wanted
         ]
+        if not stages:  # the policy's validator makes this unreachable; never sign an empty plan
+            raise PolicyError("the policy requires no stage for this version")
+        return stages
 
 
 def _matches(when: Condition | None, product: bool, patient: bool, categories: list[str]) -> bool:

@@ -21,6 +21,7 @@ from services.kit.errors import (
 from services.kit.temporal import is_not_found, refusal_to_error
 from services.kit.tokens import Principal
 from services.review.credentials import CredentialChecker
+from services.review.drafts_client import VersionSource
 from services.review.models import FindingOverride, ReviewTask, Screening
 from services.review.policy import REVIEW_ROLES, LoadedPolicy
 from services.review.repository import ReviewRepository
@@ -66,6 +67,7 @@ class ReviewService:
         credentials: CredentialChecker | None = None,
         screener: Screener | None = None,
         signer: ReviewSigner | None = None,
+        drafts: VersionSource | None = None,
     ) -> None:
         self._repo = ReviewRepository(session)
         self._policy = policy
@@ -74,6 +76,7 @@ class ReviewService:
         self._credentials = credentials
         self._screener = screener
         self._signer = signer
+        self._drafts = drafts
 
     async def queue(self, principal: Principal, *, stage: str | None = None) -> list[QueueItem]:
         """Open tasks the caller may decide: their role, not their own draft, not a second stage."""
@@ -135,8 +138,12 @@ class ReviewService:
             )
         handle = self._temporal.get_workflow_handle(workflow_id_for(draft_id))
         tasks = await self._repo.open_tasks_for(draft_id)
-        if not tasks or self._signer is None:
+        if not tasks or self._signer is None or self._drafts is None:
             raise NotFound(f"draft {draft_id} has no review in progress")
+        # The author is the drafts service's fact, checked here as well as in the workflow and the
+        # publisher: nothing a Temporal client put into the workflow decides who may sign.
+        if await self._drafts.author_of(draft_id, tasks[-1].version) == principal.user_id:
+            raise Forbidden("the author of a draft may not decide on it", code="refused")
         # The signature binds the content hash the reviewer saw; a stale one is refused by the
         # workflow, which knows the version under review.
         signed = self._signer.decision(
@@ -366,6 +373,8 @@ class ReviewService:
             policy_version=tasks[0].policy_version,
             stages=[StageRequirement(t.stage, list(t.roles)) for t in tasks],
             blocking_unresolved=0,
+            signed_at=now(),
+            categories=list(findings.categories),
         )
         handle = self._temporal.get_workflow_handle(workflow_id_for(draft_id))
         override = FindingsOverride(

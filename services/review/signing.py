@@ -42,7 +42,11 @@ class ReviewSigner:
         policy_version: str,
         stages: list[StageRequirement],
         blocking_unresolved: int,
+        signed_at: datetime,
+        categories: list[str],
     ) -> str:
+        if not stages:
+            raise ValueError("a stage requirement names at least one stage")
         record = Requirement(
             draft_id=draft_id,
             version=version,
@@ -51,6 +55,8 @@ class ReviewSigner:
             policy_version=policy_version,
             stages=tuple(SignedStage(s.name, tuple(s.roles)) for s in stages),
             blocking_unresolved=blocking_unresolved,
+            signed_at=signed_at.isoformat(),
+            categories=tuple(sorted(categories)),
         )
         return sign_record(self._ring.current, requirement_claims(record), typ=REQUIREMENT_TYPE)
 

@@ -16,7 +16,7 @@ from services.kit.canonical import content_hash
 from services.kit.errors import NotFound
 from services.kit.tokens import DECISION_TYPE, REQUIREMENT_TYPE, load_or_create_signing_key, sign_record
 from services.publisher.approvals import ApprovalGate
-from services.publisher.schemas import VersionContent
+from services.publisher.schemas import ConsentVerdict, VersionContent
 from tests.unit.recording_audit import RecordingAudit
 from workflows.contracts import PublishRequest
 from workflows.signatures import (
@@ -49,12 +49,20 @@ def signed_approval(
 
 
 def signed_request(
-    draft_id: str, version: int, version_hash: str, channels: list[str], *, approvals: list[str] | None = None
+    draft_id: str,
+    version: int,
+    version_hash: str,
+    channels: list[str],
+    *,
+    approvals: list[str] | None = None,
+    author_id: str = "author-1",
+    stages: tuple[SignedStage, ...] = STAGES,
 ) -> PublishRequest:
     """A publish request carrying a signed requirement and, by default, both stages approved."""
     requirement = Requirement(
-        draft_id=draft_id, version=version, content_hash=version_hash, author_id="author-1",
-        policy_version="p-test", stages=STAGES, blocking_unresolved=0,
+        draft_id=draft_id, version=version, content_hash=version_hash, author_id=author_id,
+        policy_version="p-test", stages=stages, blocking_unresolved=0,
+        signed_at=datetime.now(UTC).isoformat(), categories=("phi",),
     )  # fmt: skip
     if approvals is None:
         approvals = [
@@ -79,6 +87,7 @@ def draft_version(
     body: str = "Walk-in flu vaccinations 9-12 at the Main St clinic.",
     channels: tuple[str, ...] = ("sandbox",),
     media_digests: tuple[str, ...] = (),
+    author_id: str = "author-1",
 ) -> VersionContent:
     media = list(media_digests)
     return VersionContent(
@@ -89,16 +98,27 @@ def draft_version(
         channels=list(channels),
         media_digests=media,
         content_hash=content_hash(title=title, body=body, channels=list(channels), media_digests=media),
+        author_id=author_id,
     )
 
 
 class FakeDrafts:
-    """Answers like the drafts service's internal version route, from memory."""
+    """Answers like the drafts service's internal version and consent-check routes, from memory."""
 
     def __init__(self, *versions: VersionContent) -> None:
         self.versions = {(v.draft_id, v.version): v for v in versions}
         self.media: dict[str, tuple[bytes, str]] = {}
         self.calls = 0
+        self.consent = ConsentVerdict(ok=True)
+        self.consent_asked: list[dict[str, Any]] = []
+
+    async def consent_check(
+        self, draft_id: str, version: int, *, content_hash: str, channels: list[str], categories: list[str]
+    ) -> ConsentVerdict:
+        self.consent_asked.append(
+            {"draft": (draft_id, version, content_hash), "channels": channels, "categories": categories}
+        )
+        return self.consent
 
     async def get_version(self, draft_id: str, version: int) -> VersionContent:
         self.calls += 1

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
 
 from services.drafts.sealing import FieldSealer
-from services.kit.codec import ENCODING, KEY_ID, EncryptionCodec
+from services.kit.codec import ENCODING, KEY_ID, EncryptionCodec, UnsealedPayload
 from services.kit.sealing import KeyRing, SealError, key_id, load_key_ring
 
 OLD, NEW = bytes(range(32)), bytes(range(32, 64))
@@ -93,8 +93,22 @@ async def test_temporal_payloads_decode_across_a_rotation() -> None:
     assert old.metadata["encoding"] == ENCODING and b"a name" not in old.data
     assert (old.metadata[KEY_ID], new.metadata[KEY_ID]) == (key_id(OLD).encode(), key_id(NEW).encode())
     assert await rotated.decode([old, new]) == [payload, payload]
-    plain = Payload(metadata={"encoding": b"json/plain"}, data=b"1")
-    assert await rotated.decode([plain]) == [plain]  # written before encryption was on
+
+
+async def test_payloads_not_sealed_with_the_key_ring_are_refused() -> None:
+    """Whoever reaches Temporal without the payload key cannot hand a worker values of their own."""
+    plain = Payload(metadata={"encoding": b"json/plain"}, data=b'{"author_id":"someone-else"}')
+    (foreign,) = await EncryptionCodec(KeyRing(os.urandom(32))).encode([plain])
+    codec = EncryptionCodec(KeyRing(NEW, previous=[OLD]))
+
+    with pytest.raises(UnsealedPayload, match="not encrypted"):
+        await codec.decode([plain])
+    with pytest.raises(SealError, match="unknown key"):
+        await codec.decode([foreign])
+    tampered = Payload(metadata=dict(foreign.metadata), data=foreign.data)
+    tampered.metadata[KEY_ID] = key_id(NEW).encode()
+    with pytest.raises(SealError):
+        await codec.decode([tampered])
 
 
 def test_consent_fields_keep_their_stored_format_and_blind_index() -> None:

@@ -21,6 +21,7 @@ from services.publisher.activities import PublisherActivities
 from services.publisher.channels import OutgoingPost, SandboxChannel
 from services.publisher.models import Publication
 from services.publisher.repository import PublicationRepository
+from services.publisher.schemas import ConsentVerdict
 from tests.database import DatabaseFactory, DatabaseTarget
 from tests.unit.publisher_fixtures import (
     REVIEW_KEY,
@@ -334,12 +335,23 @@ async def test_missing_version_is_not_retried(publisher: Publisher) -> None:
 
 @pytest.mark.parametrize(
     "tamper",
-    ["no_requirement", "missing_stage", "same_signer_twice", "author_signs", "other_content", "forged"],
+    [
+        "no_requirement",
+        "missing_stage",
+        "same_signer_twice",
+        "author_signs",
+        "other_content",
+        "forged",
+        "forged_author",
+        "no_stages",
+        "consent_gone",
+    ],
 )
 async def test_posts_nothing_without_valid_signed_approvals(
     publisher: Publisher, tamper: str, tmp_path: Path
 ) -> None:
     content = draft_version()
+    drafts = FakeDrafts(content)
     args = ("d-1", 1, content.content_hash)
     approve = {
         "compliance": signed_approval(*args, "compliance", "carol", ("compliance",)),
@@ -368,6 +380,14 @@ async def test_posts_nothing_without_valid_signed_approvals(
     elif tamper == "other_content":
         other = signed_approval("d-1", 1, "e" * 64, "legal", "leo", ("legal",))
         request = signed_request(*args, ["sandbox"], approvals=[approve["compliance"], other])
+    elif tamper == "forged_author":
+        # The workflow was started naming someone else; the review service signed that name.
+        request = signed_request(*args, ["sandbox"], author_id="someone-else")
+    elif tamper == "no_stages":
+        request = signed_request(*args, ["sandbox"], approvals=[], stages=())
+    elif tamper == "consent_gone":
+        request = signed_request(*args, ["sandbox"])
+        drafts.consent = ConsentVerdict(ok=False, reasons=["consent c-1 was revoked"])
     else:
         forger = load_or_create_signing_key(tmp_path / "forger.pem")
         forged = dataclasses.replace(forger, kid=REVIEW_KEY.kid)
@@ -375,7 +395,7 @@ async def test_posts_nothing_without_valid_signed_approvals(
         request = signed_request(*args, ["sandbox"], approvals=[approve["compliance"], token])
     audit = RecordingAudit()
     activities = PublisherActivities(
-        publisher.sessionmaker, FakeDrafts(content), {"sandbox": SandboxChannel(publisher.outbox_dir)},
+        publisher.sessionmaker, drafts, {"sandbox": SandboxChannel(publisher.outbox_dir)},
         approvals=approval_gate(audit),
     )  # fmt: skip
     with pytest.raises(ApplicationError) as info:
@@ -384,6 +404,17 @@ async def test_posts_nothing_without_valid_signed_approvals(
     assert outbox_lines(publisher.outbox_dir / "sandbox.jsonl") == []
     assert await publisher.rows() == []
     assert [e["action"] for e in audit.events] == ["publish.refused"]
+
+
+async def test_the_publisher_asks_the_drafts_service_about_consent_itself(publisher: Publisher) -> None:
+    content = publisher.drafts.versions[("d-1", 1)]
+
+    await publisher.activities().publish_post(request_for(content.content_hash))
+
+    # The categories come from the review service's signed requirement, not the workflow.
+    assert publisher.drafts.consent_asked == [
+        {"draft": ("d-1", 1, content.content_hash), "channels": ["sandbox"], "categories": ["phi"]}
+    ]
 
 
 def _payload(token: str) -> bytes:

@@ -6,6 +6,7 @@ import asyncio
 import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +92,46 @@ class Review:
         async with self.sessionmaker() as session:
             return list((await session.execute(select(model))).scalars().all())
 
+    async def screened(
+        self,
+        draft_id: str = "d-1",
+        *,
+        author_id: str = AUTHOR,
+        content_hash: str = "a" * 64,
+        categories: list[str] | None = None,
+        products: list[str] | None = None,
+    ) -> str:
+        """A screening of version 1 stored as screen_draft_version would (its id)."""
+        screening_id = f"s-{draft_id}-{author_id}-{content_hash[:8]}"
+        async with self.sessionmaker() as session, session.begin():
+            if await session.get(Screening, screening_id) is None:
+                session.add(
+                    Screening(
+                        id=screening_id,
+                        draft_id=draft_id,
+                        version=1,
+                        content_hash=content_hash,
+                        policy_version=self.policy.version,
+                        categories=categories or [],
+                        products=products or [],
+                        findings=[],
+                        blocking=False,
+                        author_id=author_id,
+                        created_at=datetime.now(UTC),
+                    )
+                )
+        return screening_id
+
+    async def open(self, draft_id: str = "d-1", author_id: str = AUTHOR, **overrides: Any) -> str:
+        """Open tasks for a version this service screened (as the workflow does); the screening id."""
+        screening_id = overrides.pop("screening_id", None) or await self.screened(
+            draft_id, author_id=author_id
+        )
+        await self.activities.open_review_tasks(
+            open_request(draft_id, screening_id=screening_id, **overrides)
+        )
+        return screening_id
+
     async def tasks(self, draft_id: str = "d-1") -> dict[str, ReviewTask]:
         return {t.stage: t for t in await self.all(ReviewTask) if t.draft_id == draft_id}
 
@@ -126,12 +167,13 @@ def screen_request(content: dict[str, Any], **overrides: Any) -> ScreenVersionIn
     return ScreenVersionInput(**fields)
 
 
-def open_request(draft_id: str = "d-1", author_id: str = AUTHOR, **overrides: Any) -> OpenReviewTasksInput:
+def open_request(draft_id: str = "d-1", **overrides: Any) -> OpenReviewTasksInput:
     fields: dict[str, Any] = {
         "draft_id": draft_id,
         "version": 1,
         "content_hash": "a" * 64,
-        "author_id": author_id,
+        # What the workflow says; tasks take the author from this service's own screening.
+        "author_id": "whoever-the-workflow-names",
         "policy_version": "policy-test",
         "stages": COMPLIANCE_AND_LEGAL,
     }
@@ -225,13 +267,22 @@ async def test_screening_refuses_content_that_does_not_match_the_hash(review: Re
 async def test_planning_follows_the_default_policy(
     review: Review, facts: dict[str, Any], stages: list[str]
 ) -> None:
+    content = version_content()
+    review.versions.versions[("d-1", 1)] = {**content, "patient_content": facts.get("patient_content", False)}
+    screening_id = await review.screened(
+        content_hash=content["content_hash"],
+        categories=facts.get("categories", []),
+        products=facts.get("products", []),
+    )
+    # The request's own facts are ignored: they come from the drafts service and the screening.
     request = PlanStagesInput(
         draft_id="d-1",
         version=1,
-        content_hash="a" * 64,
-        patient_content=facts.get("patient_content", False),
-        categories=facts.get("categories", []),
-        products=facts.get("products", []),
+        content_hash=content["content_hash"],
+        patient_content=False,
+        categories=[],
+        products=[],
+        screening_id=screening_id,
     )
 
     plan = await ActivityEnvironment().run(review.activities.plan_review_stages, request)
@@ -240,16 +291,62 @@ async def test_planning_follows_the_default_policy(
     assert [(s.name, s.roles, s.parallel) for s in plan.stages] == [(name, [name], True) for name in stages]
     signed = read_requirement(plan.requirement, plan.signing_keys)
     assert [s.name for s in signed.stages] == stages
-    assert (signed.draft_id, signed.content_hash, signed.blocking_unresolved) == ("d-1", "a" * 64, 0)
+    assert (signed.draft_id, signed.content_hash, signed.blocking_unresolved) == (
+        "d-1",
+        content["content_hash"],
+        0,
+    )
+    assert signed.categories == tuple(sorted(facts.get("categories", []))) and signed.signed_at
+
+
+async def test_planning_signs_the_drafts_services_author_not_the_workflows(review: Review) -> None:
+    """Attack: a Temporal client starts the workflow naming someone else as the author."""
+    content = version_content()
+    screening_id = await review.screened(content_hash=content["content_hash"], products=["Cardiozen"])
+    forged = PlanStagesInput(
+        "d-1", 1, content["content_hash"], False, [], [], author_id="mallory", screening_id=screening_id
+    )
+
+    plan = await ActivityEnvironment().run(review.activities.plan_review_stages, forged)
+
+    assert read_requirement(plan.requirement, plan.signing_keys).author_id == AUTHOR
+    # Fewer categories or products in the request do not drop a stage either.
+    assert [s.name for s in plan.stages] == ["compliance", "legal"]
+
+
+@pytest.mark.parametrize("wrong", ["other_draft", "other_hash", "unknown"])
+async def test_planning_refuses_a_screening_of_other_content(review: Review, wrong: str) -> None:
+    content = version_content()
+    other = version_content("d-2")
+    review.versions.versions[("d-2", 1)] = other
+    screening_id = {
+        "other_draft": await review.screened("d-2", content_hash=other["content_hash"]),
+        "other_hash": await review.screened(content_hash="b" * 64),
+        "unknown": "no-such-screening",
+    }[wrong]
+    request = PlanStagesInput("d-1", 1, content["content_hash"], False, [], [], screening_id=screening_id)
+
+    with pytest.raises(ApplicationError) as refused:
+        await ActivityEnvironment().run(review.activities.plan_review_stages, request)
+
+    assert (refused.value.type, refused.value.non_retryable) == ("ContentMismatch", True)
+
+
+async def test_tasks_name_the_screenings_author_not_the_workflows(review: Review) -> None:
+    await review.open(author_id=AUTHOR)
+
+    assert {t.author_id for t in (await review.tasks()).values()} == {AUTHOR}
+    with pytest.raises(ApplicationError, match="no screening"):
+        await review.activities.open_review_tasks(open_request("d-3", screening_id=""))
 
 
 # --- tasks and decisions -----------------------------------------------------------------------
 
 
 async def test_opening_twice_opens_each_stage_once(review: Review) -> None:
-    await review.activities.open_review_tasks(open_request(screening_id="s-1"))
+    screening_id = await review.open()
     first = await review.tasks()
-    await review.activities.open_review_tasks(open_request(screening_id="s-1"))
+    await review.open(screening_id=screening_id)
 
     tasks = await review.tasks()
     assert len(await review.all(ReviewTask)) == 2
@@ -258,13 +355,13 @@ async def test_opening_twice_opens_each_stage_once(review: Review) -> None:
     assert (compliance.status, compliance.roles, compliance.author_id) == ("open", ["compliance"], AUTHOR)
     assert (compliance.policy_version, compliance.screening_id, compliance.closed_at) == (
         "policy-test",
-        "s-1",
+        screening_id,
         None,
     )
 
 
 async def test_recording_a_decision_twice_records_it_once(review: Review) -> None:
-    await review.activities.open_review_tasks(open_request())
+    await review.open()
 
     await review.activities.record_decision(decision("compliance"))
     await review.activities.record_decision(decision("compliance"))
@@ -283,10 +380,8 @@ async def test_recording_a_decision_twice_records_it_once(review: Review) -> Non
 
 
 async def test_closing_closes_the_tasks_still_open(review: Review) -> None:
-    await review.activities.open_review_tasks(
-        open_request(stages=[*COMPLIANCE_AND_LEGAL, StageRequirement("medical", ["medical"])])
-    )
-    await review.activities.open_review_tasks(open_request(draft_id="d-2"))
+    await review.open(stages=[*COMPLIANCE_AND_LEGAL, StageRequirement("medical", ["medical"])])
+    await review.open(draft_id="d-2")
     await review.activities.record_decision(decision("compliance"))
 
     await review.activities.close_review_tasks(CloseReviewTasksInput("d-1", 1, stages=["legal"]))
@@ -308,7 +403,7 @@ async def test_a_retry_racing_the_original_decision_records_it_once(
     review: Review, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Two workers (own engines) run the same record_decision; both look before either inserts.
-    await review.activities.open_review_tasks(open_request())
+    await review.open()
     other_engine = create_engine(review.target.url, schema=review.target.schema)
     looked = asyncio.Barrier(2)
     lookups = 0
@@ -346,8 +441,8 @@ async def test_a_retry_racing_the_original_decision_records_it_once(
 
 
 async def test_the_queue_shows_a_task_to_holders_of_its_role(review: Review) -> None:
-    await review.activities.open_review_tasks(open_request("d-1", author_id=AUTHOR))
-    await review.activities.open_review_tasks(open_request("d-2", author_id="author-2"))
+    await review.open("d-1", author_id=AUTHOR)
+    await review.open("d-2", author_id="author-2")
 
     assert await review.queue(person("c-1", "compliance")) == [("d-1", "compliance"), ("d-2", "compliance")]
     assert await review.queue(person("l-1", "legal")) == [("d-1", "legal"), ("d-2", "legal")]
@@ -360,15 +455,15 @@ async def test_the_queue_shows_a_task_to_holders_of_its_role(review: Review) -> 
 
 
 async def test_the_queue_never_shows_authors_their_own_drafts(review: Review) -> None:
-    await review.activities.open_review_tasks(open_request("d-1", author_id=AUTHOR))
-    await review.activities.open_review_tasks(open_request("d-2", author_id="author-2"))
+    await review.open("d-1", author_id=AUTHOR)
+    await review.open("d-2", author_id="author-2")
 
     assert await review.queue(person(AUTHOR, "author", "compliance")) == [("d-2", "compliance")]
 
 
 async def test_the_queue_hides_other_stages_of_a_draft_the_reviewer_decided(review: Review) -> None:
-    await review.activities.open_review_tasks(open_request("d-1"))
-    await review.activities.open_review_tasks(open_request("d-2", author_id="author-2"))
+    await review.open("d-1")
+    await review.open("d-2", author_id="author-2")
     dual = person("dual-1", "compliance", "legal")
     assert await review.queue(dual) == [
         ("d-1", "compliance"),
@@ -386,7 +481,7 @@ async def test_the_queue_hides_other_stages_of_a_draft_the_reviewer_decided(revi
 
 async def test_the_queue_carries_the_screening_summary(review: Review) -> None:
     screened = await review.activities.screen_draft_version(screen_request(version_content()))
-    await review.activities.open_review_tasks(open_request(screening_id=screened.screening_id))
+    await review.open(screening_id=screened.screening_id)
 
     async with review.sessionmaker() as session:
         service = ReviewService(session, policy=review.policy, audit=None)  # type: ignore[arg-type]

@@ -17,7 +17,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from services.kit.auth import RevocationList
 from services.kit.db import create_engine, create_sessionmaker, session_scope
 from services.review.activities import ReviewActivities
-from services.review.models import OffboardedUser, ReviewDecision, ReviewTask
+from services.review.models import OffboardedUser, ReviewDecision, ReviewTask, Screening
 from services.review.offboarding import Offboarding
 from services.review.ui.models import TaskClaim, UiSession
 from tests.database import DatabaseFactory
@@ -175,6 +175,14 @@ async def test_voided_stages_are_opened_again(sessionmaker: Any) -> None:
     activities = ReviewActivities.__new__(ReviewActivities)
     activities._sessionmaker = sessionmaker
     stage = StageRequirement("compliance", ["compliance"])
+    async with session_scope(sessionmaker) as session:
+        session.add(
+            Screening(
+                id="s-1", draft_id="d-1", version=1, content_hash="a" * 64, policy_version="p",
+                categories=[], products=[], findings=[], blocking=False, author_id="u-author",
+                created_at=DEACTIVATED_AT,
+            )
+        )  # fmt: skip
     request = OpenReviewTasksInput("d-1", 1, "a" * 64, "u-author", "p", [stage], "s-1")
     await activities.open_review_tasks(request)
     async with session_scope(sessionmaker) as session:

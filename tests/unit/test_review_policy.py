@@ -47,6 +47,8 @@ def test_policy_version_follows_content(default_document: dict[str, object]) -> 
         ({"rules": [{"require": ["nonexistent"]}]}, "undefined stage"),
         ({"stages": {"x": {"roles": ["author"]}}, "rules": [{"require": ["x"]}]}, "review roles"),
         ({"surprise": 1}, "surprise"),
+        # Every rule conditional: a version matching none would need no approval at all.
+        ({"rules": [{"when": {"product_mentioned": True}, "require": ["legal"]}]}, "apply to every version"),
     ],
 )
 def test_invalid_policy_is_refused_with_a_reason(

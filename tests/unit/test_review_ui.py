@@ -167,6 +167,13 @@ class FakeHandle:
         )
 
 
+class FakeDrafts:
+    """The drafts service's internal version route, as far as decisions read it: the author."""
+
+    async def author_of(self, draft_id: str, version: int) -> str:
+        return AUTHOR.user_id
+
+
 @dataclass
 class FakeTemporal:
     current_hash: str = HASH
@@ -223,6 +230,7 @@ async def ui(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database: Database
         review_app.state.audit = audit
         review_app.state.credentials = FakeCredentials()
         review_app.state.temporal = temporal
+        review_app.state.drafts = FakeDrafts()
         review_app.state.ui = UiState(
             identity=identity,  # type: ignore[arg-type]
             user_api=user_api,  # type: ignore[arg-type]

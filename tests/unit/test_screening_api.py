@@ -68,6 +68,9 @@ class Versions:
     async def get_version(self, draft_id: str, version: int) -> dict[str, Any]:
         return self.content
 
+    async def author_of(self, draft_id: str, version: int) -> str:
+        return str(self.content["author_id"])
+
 
 @dataclass
 class Api:
@@ -108,7 +111,10 @@ async def api(
             "media_digests": [],
             "content_hash": digest,
             "consent_id": None,
+            "patient_content": False,
+            "author_id": AUTHOR.user_id,
         }
+        state.drafts = Versions(content)
         # The workflow activity, with the app's own engine: one screener for activity and endpoint.
         activities = ReviewActivities(
             state.sessionmaker, state.policy, Versions(content), screener=state.screener, signer=state.signer
@@ -198,6 +204,25 @@ async def test_blocking_findings_stop_approval_until_compliance_overrides_them(a
     accepted = await api.http.post("/api/v1/reviews/d-1/decisions", json=approve, headers=api.auth(LEGAL))
     assert accepted.status_code == 200, accepted.text
     assert [d.decision for d in api.temporal.decisions] == ["approve"]
+
+
+async def test_the_decision_api_checks_the_author_with_the_drafts_service(api: Api) -> None:
+    """Even if the review tasks named someone else (a forged workflow input), the drafts service's
+    author may not sign a decision on their own draft."""
+    api.app.state.drafts = Versions({"author_id": LEGAL.user_id})
+    changes = {
+        "stage": "legal",
+        "decision": "request_changes",
+        "reason": "shorter",
+        "content_hash": api.hash,
+        "password": PASSWORD,
+    }
+
+    refused = await api.http.post("/api/v1/reviews/d-1/decisions", json=changes, headers=api.auth(LEGAL))
+
+    assert refused.status_code == 403 and "author" in refused.json()["detail"]
+    assert api.temporal.decisions == []
+    assert api.audit.events[-1]["action"] == "decision.refused"
 
 
 async def test_only_reviewers_and_the_author_see_findings(api: Api) -> None:

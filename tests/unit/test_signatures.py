@@ -142,6 +142,15 @@ def test_forged_and_misused_records_do_not_verify(key: SigningKey, tmp_path: Pat
         read_decision(f"{header}.{tampered_payload}.{signature}", keys)
 
 
+def test_a_requirement_of_no_stages_approves_nothing(key: SigningKey) -> None:
+    empty = dataclasses.replace(REQUIREMENT, stages=())
+    token = sign_record(key, requirement_claims(empty), typ=REQUIREMENT_TYPE)
+
+    with pytest.raises(SignatureError, match="no stage"):
+        read_requirement(token, {key.kid: key.public_jwk})
+    assert any("no stage" in p for p in approval_problems(empty, []))
+
+
 def test_unresolved_blocking_findings_refuse_publication(key: SigningKey) -> None:
     keys = {key.kid: key.public_jwk}
     blocked = dataclasses.replace(REQUIREMENT, blocking_unresolved=2)

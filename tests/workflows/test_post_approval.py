@@ -78,13 +78,13 @@ def decision(
 
 
 async def start(
-    env: WorkflowEnvironment, submitted: VersionSubmitted, **options: int
+    env: WorkflowEnvironment, submitted: VersionSubmitted, *, author_id: str = AUTHOR, **options: int
 ) -> WorkflowHandle[object, PostApprovalResult]:
     draft_id = str(uuid.uuid4())
     CURRENT_DRAFT.update(id=draft_id, now=await env.get_current_time())
     return await env.client.start_workflow(
         POST_APPROVAL_WORKFLOW,
-        PostApprovalInput(draft_id=draft_id, author_id=AUTHOR, **options),
+        PostApprovalInput(draft_id=draft_id, author_id=author_id, **options),
         id=workflow_id_for(draft_id),
         task_queue=WORKFLOW_TASK_QUEUE,
         start_signal=SUBMIT_VERSION_SIGNAL,
@@ -213,6 +213,26 @@ async def test_gates_refuse_and_change_nothing(time_skipping_env: WorkflowEnviro
         await handle.result()
     assert len(fakes.decisions) == 1
     assert fakes.published == []
+
+
+async def test_a_forged_author_in_the_workflow_input_counts_for_nothing(
+    time_skipping_env: WorkflowEnvironment,
+) -> None:
+    """Attack: someone with Temporal access starts the workflow naming another user as the author,
+    then approves their own draft. The author that counts is the one the review service signed
+    from the drafts service's record (the fake signs AUTHOR)."""
+    fakes = FakeServices(stages=[StageRequirement("compliance", ["compliance"])])
+    async with running_fakes(time_skipping_env.client, fakes):
+        handle = await start(time_skipping_env, version(), author_id="someone-else")
+        await wait_status(handle, "in_review")
+        own = await refused(handle, decision("compliance", AUTHOR, ["author", "compliance"]))
+        assert own.type == "Forbidden" and "author" in own.message
+        assert {o.author_id for o in fakes.opened} == {AUTHOR}
+        await handle.execute_update(
+            WITHDRAW_UPDATE, WithdrawRequest(AUTHOR, "test over"), result_type=WithdrawAccepted
+        )
+        await handle.result()
+    assert fakes.decisions == [] and fakes.published == []
 
 
 async def test_concurrent_decisions_on_one_stage_accept_exactly_one(
