@@ -10,6 +10,11 @@ decisions, tree heads and exports keep verifying. Restart the service to sign wi
 Every ring has the same file layout (services/kit/keyfiles.py), and every rotation is an audit
 event (`<service>.signing_key_rotated`): appended at once when the audit service answers, else
 when it next starts (services/audit/signing.py).
+
+`clearpost keys revoke SERVICE KID --reason ...` is for a key that leaked: the key stops being
+published at all, so nothing it ever signed verifies (tokens, requirements, approvals, heads),
+within a minute in the running services; revoking the current key rotates first. Drafts whose
+approvals it signed are refused by the publisher and need new signatures.
 """
 
 from __future__ import annotations
@@ -21,12 +26,18 @@ from typing import Annotated
 
 import typer
 
-from services.audit.cli import record_rotation
+from services.audit.cli import record_key_event, record_rotation
 from services.audit.cli import rotate_signing_key as rotate_audit_signing_key
-from services.audit.signing import record_rotation_pending
+from services.audit.signing import (
+    audit_key_files,
+    load_audit_key_ring,
+    record_revocation_pending,
+    record_rotation_pending,
+)
 from services.kit.audit_client import operator
+from services.kit.keyfiles import KeyRingFiles
 from services.kit.settings import KitSettings
-from services.kit.tokens import rotate_signing_key
+from services.kit.tokens import load_key_ring, rotate_signing_key
 
 
 def _rotate_es256(service: str, ring: str) -> Callable[[Path], tuple[str, str, str]]:
@@ -88,3 +99,58 @@ def rotate(
     typer.echo(f"restart the {service} service to sign with the new key")
     if note:
         typer.echo(note)
+
+
+# Service -> its ring's files and the key id it signs with now.
+RINGS: dict[str, tuple[Callable[[Path], KeyRingFiles], Callable[[Path], str]]] = {
+    "gateway": (
+        lambda d: KeyRingFiles(d, "gateway-signing"),
+        lambda d: load_key_ring(d, "gateway-signing").current.kid,
+    ),
+    "review": (
+        lambda d: KeyRingFiles(d, "review-signing"),
+        lambda d: load_key_ring(d, "review-signing").current.kid,
+    ),
+    "audit": (audit_key_files, lambda d: load_audit_key_ring(d).current.key_id),
+}
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    typer.secho(f"clearpost: {message}", fg=typer.colors.RED, err=True)
+    return typer.Exit(code=code)
+
+
+@keys_app.command()
+def revoke(
+    service: Annotated[str, typer.Argument(help=f"one of {', '.join(RINGS)}")],
+    kid: Annotated[str, typer.Argument(help="the key id to revoke (the current one is rotated out first)")],
+    reason: Annotated[str, typer.Option(help="why (recorded in the audit trail)")] = "",
+) -> None:
+    """Revoke a signing key outright: it is no longer published, and nothing it signed verifies."""
+    if service not in RINGS:
+        raise _fail(f"no signing key to revoke for {service!r}; choose from {', '.join(RINGS)}", 2)
+    if not reason.strip():
+        raise _fail("a revocation needs --reason", 2)
+    files_of, current_of = RINGS[service]
+    keys_dir = KitSettings().keys_dir
+    files = files_of(keys_dir)
+    try:
+        if current_of(keys_dir) == kid:
+            retired, current, note = SIGNING_KEYS[service](keys_dir)
+            typer.echo(f"{service}: rotated out the current key {retired}, now signing with {current}")
+            typer.echo(note)
+        files.revoke(kid, reason=reason)
+    except (FileNotFoundError, ValueError) as exc:
+        raise _fail(str(exc)) from exc
+    pending = record_revocation_pending(
+        keys_dir,
+        ring=files.name,
+        service=service,
+        revoked=kid,
+        reason=reason,
+        actor=operator(),
+        at=datetime.now(UTC),
+    )
+    typer.echo(f"{service}: revoked key {kid}; nothing it signed verifies any more")
+    typer.echo(f"restart the {service} service if it was signing with {kid}")
+    typer.echo(record_key_event(pending, what="revocation"))

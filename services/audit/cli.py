@@ -340,15 +340,20 @@ def record_rotation(rotation: KeyRotation) -> str:
     """Append a key rotation's audit event through the audit service's internal route; when the
     service does not answer, the event waits beside the keys and the audit service records it when
     it next starts. Says which happened."""
+    return record_key_event(rotation.pending, what="rotation")
+
+
+def record_key_event(pending: Path, *, what: str) -> str:
+    """Append the signing-key event waiting in `pending` (a rotation or a revocation), as above."""
     from services.kit.auth import INTERNAL_HEADER, load_internal_token
     from services.kit.settings import KitSettings
 
-    later = "the audit service records the rotation when it next starts"
+    later = f"the audit service records the {what} when it next starts"
     settings = KitSettings()
     try:
         response = httpx.post(
             f"{settings.service_url('audit')}/internal/v1/events",
-            content=rotation.event.model_dump_json(exclude_none=True),
+            content=pending.read_bytes(),
             headers={"Content-Type": "application/json", INTERNAL_HEADER: load_internal_token(settings)},
             timeout=10,
         )
@@ -356,8 +361,8 @@ def record_rotation(rotation: KeyRotation) -> str:
         return f"the audit service did not answer ({exc}); {later}"
     if response.status_code not in (200, 201):
         return f"the audit service refused the event ({response.status_code}: {_detail(response)}); {later}"
-    rotation.pending.unlink(missing_ok=True)
-    return f"the rotation is in the audit log (event seq {response.json().get('seq')})"
+    pending.unlink(missing_ok=True)
+    return f"the {what} is in the audit log (event seq {response.json().get('seq')})"
 
 
 def main() -> None:  # pragma: no cover - `python -m services.audit.cli`

@@ -179,6 +179,26 @@ def record_rotation_pending(
     return KeyRotation(retired_key_id=retired, key_id=current, event=event, pending=pending)
 
 
+def record_revocation_pending(
+    keys_dir: Path, *, ring: str, service: str, revoked: str, reason: str, actor: str, at: datetime
+) -> Path:
+    """The audit event of revoking a signing key outright, written beside the keys first like a
+    rotation's (the same file pattern, so the same replay appends it); the pending file's path."""
+    event = AuditEventIn(
+        idempotency_key=f"{service}:signing-key-revoked:{revoked}",
+        actor=actor,
+        actor_name=actor,
+        action=f"{service}.signing_key_revoked",
+        subject=f"{service}:signing-key",
+        service=service,
+        reason=reason,
+        details={"revoked_key_id": revoked, "revoked_at": at.isoformat()},
+    )
+    pending = keys_dir / f"{ring}.rotated-revoked-{revoked}.json"
+    create_key_file(pending, event.model_dump_json(exclude_none=True).encode())
+    return pending
+
+
 def rotate_audit_key(keys_dir: Path, *, actor: str, at: datetime) -> KeyRotation:
     """Retire the audit signing key (its public half stays published) and create a new one."""
     retired, current = audit_key_files(keys_dir).rotate(

@@ -1,13 +1,17 @@
 from __future__ import annotations
 
+from pydantic import Field
+
 from services.kit.settings import KitSettings
+from services.kit.tokens import MAX_ACCESS_TOKEN_SECONDS
 
 
 class GatewaySettings(KitSettings):
     gateway_database_url: str | None = None
-    gateway_token_ttl_seconds: int = 900
+    # Every service refuses an access token that lives longer than MAX_ACCESS_TOKEN_SECONDS (1 h).
+    gateway_token_ttl_seconds: int = Field(default=900, ge=30, le=MAX_ACCESS_TOKEN_SECONDS)
     # Refresh tokens (scope `offline_access`): the longest a sign-in lasts without the password.
-    gateway_refresh_token_ttl_seconds: int = 8 * 3600
+    gateway_refresh_token_ttl_seconds: int = Field(default=8 * 3600, ge=60, le=24 * 3600)
     # Seconds the proxy waits for an upstream to accept a connection / send the next chunk.
     gateway_upstream_connect_timeout: float = 5.0
     gateway_upstream_read_timeout: float = 60.0

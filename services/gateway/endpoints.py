@@ -120,9 +120,10 @@ async def revoke_token(
 
 @auth_router.get("/jwks", response_model=Jwks)
 async def jwks(request: Request) -> Jwks:
-    """Every public key of the gateway's ring: the current one and each retired one, so tokens
-    signed before a rotation keep verifying until they expire."""
-    return Jwks(keys=list(request.app.state.key_ring.published.values()))
+    """Every public key of the gateway's ring: the current one and each retired one with its
+    `retired_at`, so tokens signed before a rotation keep verifying until they expire (revoked keys
+    are not listed)."""
+    return Jwks(keys=list((await request.app.state.key_set.keys()).values()))
 
 
 @auth_router.get("/me", response_model=Me)

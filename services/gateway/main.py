@@ -15,7 +15,7 @@ from services.gateway.scim import load_scim_token, scim_router
 from services.gateway.service import LoginThrottles, Passwords, ThrottleLimits
 from services.kit.app import create_service_app
 from services.kit.audit_client import AuditClient
-from services.kit.auth import RevocationList, RevocationSource, StaticKeySet, load_internal_token
+from services.kit.auth import KeyFilesKeySet, RevocationList, RevocationSource, load_internal_token
 from services.kit.db import create_engine, create_sessionmaker, session_scope
 from services.kit.http import internal_client
 from services.kit.limits import LimitSettings
@@ -40,8 +40,10 @@ def database_revocations(sessionmaker: async_sessionmaker[AsyncSession]) -> Revo
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings = get_settings()
     engine = create_engine(settings.database_url, schema=settings.database_schema)
-    # The current key signs; every key of the ring (retired ones too) is published and accepted, so
-    # tokens issued before `clearpost keys rotate gateway` work until they expire.
+    # The current key signs; every key of the ring (retired ones too, with their retirement time) is
+    # published and accepted for what it signed before then, so tokens issued before
+    # `clearpost keys rotate gateway` work until they expire; the published set is read from the
+    # key files again every minute, so `clearpost keys revoke gateway` needs no restart.
     ring = load_key_ring(settings.keys_dir, SIGNING_KEY_NAME)
     app.state.settings = settings
     app.state.sessionmaker = create_sessionmaker(engine)
@@ -49,7 +51,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.scim_token = load_scim_token(settings)
     app.state.key_ring = ring
     app.state.signing_key = ring.current
-    app.state.key_set = StaticKeySet(dict(ring.published))
+    app.state.key_set = KeyFilesKeySet(settings.keys_dir, SIGNING_KEY_NAME)
     app.state.passwords = Passwords()
     app.state.throttles = LoginThrottles(
         app.state.sessionmaker,

@@ -9,6 +9,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated, Any, Protocol
 
 import httpx
@@ -18,7 +19,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from services.kit.errors import Forbidden, Unauthorized
 from services.kit.keyfiles import new_token, read_or_create
 from services.kit.settings import KitSettings
-from services.kit.tokens import Principal, TokenError, verify_access_token
+from services.kit.tokens import Principal, TokenError, published_keys, verify_access_token
 
 INTERNAL_HEADER = "X-Clearpost-Service-Token"
 REVOCATIONS_PATH = "/internal/v1/revocations"
@@ -39,31 +40,57 @@ class StaticKeySet:
         return self._keys
 
 
-class JwksKeySet:
-    """The gateway's published keys, fetched on first use and again when an unknown kid shows up."""
+class ReloadingKeySet:
+    """Keys read again from their source once they are `max_age` old, and on an unknown kid (at most
+    every MIN_REFRESH_SECONDS): a retired or revoked key stops being trusted without a restart.
+    While the source fails, the last keys read stay in force."""
 
     MIN_REFRESH_SECONDS = 5.0
+    MAX_AGE_SECONDS = 60.0
 
-    def __init__(self, jwks_url: str, http: httpx.AsyncClient) -> None:
-        self._url = jwks_url
-        self._http = http
+    def __init__(self, load: Callable[[], Awaitable[dict[str, dict[str, Any]]]], *, what: str) -> None:
+        self._load = load
+        self._what = what
         self._keys: dict[str, dict[str, Any]] = {}
-        self._fetched_at = 0.0
+        self._fetched_at = float("-inf")
 
     async def keys(self, *, refresh: bool = False) -> dict[str, dict[str, Any]]:
-        stale = time.monotonic() - self._fetched_at > self.MIN_REFRESH_SECONDS
-        if not self._keys or (refresh and stale):
+        age = time.monotonic() - self._fetched_at
+        if not self._keys or age > self.MAX_AGE_SECONDS or (refresh and age > self.MIN_REFRESH_SECONDS):
             try:
-                response = await self._http.get(self._url, timeout=5.0)
-                response.raise_for_status()
-                document = response.json()
-            except (httpx.HTTPError, ValueError) as exc:
+                loaded = await self._load()
+            except (httpx.HTTPError, ValueError, OSError) as exc:
                 if not self._keys:
-                    raise Unauthorized("signing keys are unavailable; try again shortly") from exc
+                    raise Unauthorized(f"{self._what} are unavailable; try again shortly") from exc
+                log.warning("%s could not be refreshed: %s", self._what, exc)
                 return self._keys
-            self._keys = {k["kid"]: k for k in document.get("keys", []) if isinstance(k.get("kid"), str)}
+            self._keys = loaded
             self._fetched_at = time.monotonic()
         return self._keys
+
+
+class JwksKeySet(ReloadingKeySet):
+    """A service's published keys (the gateway's JWKS, the review service's keys), over HTTP."""
+
+    def __init__(self, jwks_url: str, http: httpx.AsyncClient) -> None:
+        async def fetch() -> dict[str, dict[str, Any]]:
+            response = await http.get(jwks_url, timeout=5.0)
+            response.raise_for_status()
+            document = response.json()
+            return {k["kid"]: k for k in document.get("keys", []) if isinstance(k.get("kid"), str)}
+
+        super().__init__(fetch, what="signing keys")
+
+
+class KeyFilesKeySet(ReloadingKeySet):
+    """The public keys of a key ring this process owns, from its files (so `clearpost keys revoke`
+    takes effect in the running service)."""
+
+    def __init__(self, keys_dir: Path, name: str) -> None:
+        async def read() -> dict[str, dict[str, Any]]:
+            return published_keys(keys_dir, name)
+
+        super().__init__(read, what="signing keys")
 
 
 RevocationSource = Callable[[], Awaitable[dict[str, datetime]]]

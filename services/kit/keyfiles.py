@@ -2,8 +2,11 @@
 AES keys, the internal and SCIM tokens), and the signing-key rings: one layout, one rotation.
 
 A key ring named NAME is `NAME.pem`, the private key it signs with now (PKCS#8 PEM, mode 0600),
-and `NAME.retired-<kid>.pub.json`, the public JWK of each key it signed with before. Rotation
-keeps the retired public half (so what it signed still verifies) and deletes the private half.
+`NAME.retired-<kid>.pub.json`, the public JWK of each key it signed with before, with the time it
+was retired (`retired_at`, seconds since the epoch), and `NAME.revoked-<kid>.json` for each key
+revoked outright. Rotation keeps the retired public half, so what it signed *before its
+retirement* still verifies, and deletes the private half; revocation stops publishing the key,
+so nothing it ever signed verifies any more.
 What a key is (its algorithm, its public JWK and key id) is the caller's: the gateway's and the
 review service's ES256 keys (services/kit/tokens.py) and the audit service's Ed25519 key
 (services/audit/signing.py) share this file layout and nothing else.
@@ -15,6 +18,7 @@ import json
 import os
 import secrets
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,21 +82,53 @@ class KeyRingFiles:
     def retired_path(self, kid: str) -> Path:
         return self.keys_dir / f"{self.name}.retired-{kid}.pub.json"
 
+    def revoked_path(self, kid: str) -> Path:
+        return self.keys_dir / f"{self.name}.revoked-{kid}.json"
+
     def private_pem(self, generate: Callable[[], bytes]) -> bytes:
         """The current private key, generated (with `generate`, PEM) on first use."""
         return read_or_create(self.current, generate)
 
     def retired(self) -> list[dict[str, Any]]:
-        """The public JWK of every retired key, oldest file name first."""
+        """The public JWK of every retired (not revoked) key, with its `retired_at`, oldest file first.
+
+        A key retired before `retired_at` was recorded counts as retired when its file was written.
+        """
+        revoked = set(self.revoked())
         found: list[dict[str, Any]] = []
         for path in sorted(self.keys_dir.glob(f"{self.name}.retired-*.pub.json")):
             public = json.loads(path.read_text())
             if not isinstance(public, dict) or not isinstance(public.get("kid"), str):
                 raise ValueError(f"{path} is not a public JWK with a kid")
+            if public["kid"] in revoked:
+                continue
+            if not isinstance(public.get("retired_at"), int):
+                public["retired_at"] = int(path.stat().st_mtime)
             found.append(public)
         return found
 
-    def rotate(self, generate: Callable[[], bytes], public_jwk: PublicJwk) -> tuple[str, str]:
+    def revoked(self) -> list[str]:
+        """The key ids revoked outright: published nowhere, trusted for nothing."""
+        prefix = f"{self.name}.revoked-"
+        return sorted(p.name[len(prefix) : -len(".json")] for p in self.keys_dir.glob(f"{prefix}*.json"))
+
+    def revoke(self, kid: str, *, reason: str, at: float | None = None) -> None:
+        """Revoke a retired key outright (rotate first to revoke the current one)."""
+        retired = self.retired_path(kid)
+        if not retired.exists():
+            if self.revoked_path(kid).exists():
+                raise ValueError(f"{self.name}: key {kid} is already revoked")
+            raise FileNotFoundError(
+                f"{self.name}: no retired key {kid} (rotate first to revoke the current key)"
+            )
+        record = {"kid": kid, "revoked_at": int(at if at is not None else time.time()), "reason": reason}
+        revoked = self.revoked_path(kid)
+        os.replace(_write_beside(revoked, json.dumps(record, sort_keys=True).encode(), 0o644), revoked)
+        retired.unlink()
+
+    def rotate(
+        self, generate: Callable[[], bytes], public_jwk: PublicJwk, *, at: float | None = None
+    ) -> tuple[str, str]:
         """Retire the current key and sign with a new one from now on; (retired kid, new kid).
 
         The retired public JWK is written first and the new key then replaces the old one in one
@@ -103,6 +139,7 @@ class KeyRingFiles:
         old = public_jwk(self.current.read_bytes())
         if "d" in old:  # the private member: publishing it would publish the key
             raise ValueError(f"{self.name}: the public JWK of the retired key holds its private half")
+        old["retired_at"] = int(at if at is not None else time.time())
         retired = self.retired_path(str(old["kid"]))
         os.replace(_write_beside(retired, json.dumps(old, sort_keys=True).encode(), 0o644), retired)
         new_pem = generate()

@@ -11,6 +11,7 @@ import json
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,9 @@ REQUIREMENT_TYPE = "clearpost-requirement+jws"
 ALLOWED_ALGORITHMS = [ALGORITHM]
 TOKEN_TYPE = "at+jwt"
 MAX_TOKEN_BYTES = 8192
+# The longest an access token may live (exp - iat), whatever its issuer says: a token signed with a
+# leaked key cannot outlive this, and a retired key's tokens end this long after its retirement.
+MAX_ACCESS_TOKEN_SECONDS = 3600
 
 
 class TokenError(Exception):
@@ -101,11 +105,17 @@ def load_key_ring(keys_dir: Path, name: str) -> KeyRing:
     return KeyRing(current=current, published=published)
 
 
+def published_keys(keys_dir: Path, name: str) -> dict[str, dict[str, Any]]:
+    """The ring's public keys as its files say now (current and retired; revoked ones are gone)."""
+    return dict(load_key_ring(keys_dir, name).published)
+
+
 def rotate_signing_key(keys_dir: Path, name: str) -> tuple[str, str]:
     """Retire the current key and create a new one; returns (retired kid, new kid).
 
-    The retired key's private half is deleted and its public half stays published, so records
-    and heads it signed still verify, and tokens it signed stop working when they expire.
+    The retired key's private half is deleted and its public half stays published with its
+    retirement time, so records it signed before then still verify, and tokens it signed stop
+    working when they expire (at most MAX_ACCESS_TOKEN_SECONDS after the retirement).
     """
     return KeyRingFiles(keys_dir, name).rotate(_new_private_pem, lambda pem: _signing_key(pem).public_jwk)
 
@@ -172,6 +182,15 @@ def verify_access_token(
         )
     except JOSEError as exc:
         raise TokenError(f"invalid token: {exc}") from exc
+    issued, expires = claims.get("iat"), claims.get("exp")
+    if not isinstance(issued, int) or not isinstance(expires, int):
+        raise TokenError("invalid token: iat and exp must be whole seconds")
+    if expires - issued > MAX_ACCESS_TOKEN_SECONDS:
+        raise TokenError(f"token lifetime over {MAX_ACCESS_TOKEN_SECONDS} seconds")
+    retired_at = keys[kid].get("retired_at")
+    # `retired_at` is whole seconds: a token of the retirement's own second still counts as before.
+    if retired_at is not None and not (isinstance(retired_at, int) and issued <= retired_at):
+        raise TokenError("signed with a retired key after its retirement")
     roles = claims.get("roles", [])
     if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
         raise TokenError("invalid roles claim")
@@ -225,4 +244,21 @@ def verify_record(token: str, keys: dict[str, dict[str, Any]], *, typ: str) -> d
         raise SignatureError("signed payload is not JSON") from exc
     if not isinstance(claims, dict):
         raise SignatureError("signed payload is not an object")
+    retired_at = keys[kid].get("retired_at")
+    if retired_at is not None:
+        _signed_before(claims, retired_at)
     return claims
+
+
+def _signed_before(claims: dict[str, Any], retired_at: Any) -> None:
+    """A retired key vouches only for what it signed before its retirement (by the record's own
+    `signed_at`; the caller's time rules bound how far that can be back-dated)."""
+    signed_at = claims.get("signed_at")
+    if not isinstance(signed_at, str) or not signed_at or not isinstance(retired_at, int):
+        raise SignatureError("signed with a retired key, and the record carries no signing time")
+    try:
+        when = datetime.fromisoformat(signed_at)
+    except ValueError as exc:
+        raise SignatureError("the signing time is not a valid timestamp") from exc
+    if when.tzinfo is None or when.timestamp() >= retired_at + 1:  # whole seconds, as above
+        raise SignatureError("signed with a retired key after its retirement")

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from services.kit.auth import KeySet, StaticKeySet
 from services.kit.canonical import content_hash
 from services.kit.db import session_scope
 from services.review.drafts_client import VersionSource
@@ -45,12 +46,15 @@ class ReviewActivities:
         *,
         signer: ReviewSigner,
         screener: Screener | None = None,
+        published_keys: KeySet | None = None,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._policy = policy
         self._screener = screener or Screener(policy)
         self._versions = versions
         self._signer = signer
+        # The keys the plan hands the workflow: the ring as its files say now (a revoked key drops out).
+        self._published = published_keys or StaticKeySet(signer.public_keys)
 
     @activity.defn(name=SCREEN_DRAFT_VERSION)
     async def screen_draft_version(self, request: ScreenVersionInput) -> ScreenVersionResult:
@@ -160,7 +164,7 @@ class ReviewActivities:
             policy_version=self._policy.version,
             stages=stages,
             requirement=requirement,
-            signing_keys=self._signer.public_keys,
+            signing_keys=await self._published.keys(),
         )
 
     @activity.defn(name=OPEN_REVIEW_TASKS)

@@ -22,8 +22,9 @@ router = APIRouter(prefix="/api/v1", tags=["review"])
 
 @router.get("/reviews/keys")
 async def review_signing_keys(request: Request) -> dict[str, list[dict[str, Any]]]:
-    """Every public key the review service has signed requirements and decisions with (public)."""
-    return {"keys": list(request.app.state.signer.public_keys.values())}
+    """Every public key the review service has signed requirements and decisions with, retired ones
+    with their `retired_at` (public; revoked keys are not listed)."""
+    return {"keys": list((await request.app.state.published_keys.keys()).values())}
 
 
 @router.get("/reviews/queue", response_model=Queue)

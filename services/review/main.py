@@ -10,7 +10,13 @@ from fastapi import FastAPI
 
 from services.kit.app import create_service_app
 from services.kit.audit_client import AuditClient
-from services.kit.auth import JwksKeySet, RevocationList, gateway_revocations, load_internal_token
+from services.kit.auth import (
+    JwksKeySet,
+    KeyFilesKeySet,
+    RevocationList,
+    gateway_revocations,
+    load_internal_token,
+)
 from services.kit.db import create_engine, create_sessionmaker, session_scope
 from services.kit.http import internal_client
 from services.kit.limits import LimitSettings
@@ -69,6 +75,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # One screening engine per process, built before the first request (it loads its lexicons once).
     app.state.screener = Screener(policy)
     app.state.signer = ReviewSigner(load_key_ring(settings.keys_dir, KEY_NAME))
+    # What the publisher and the workflow's plan trust, read from the key files again every minute.
+    app.state.published_keys = KeyFilesKeySet(settings.keys_dir, KEY_NAME)
     await _record_policy(app, policy, str(settings.review_policy_file))
     async with (
         httpx.AsyncClient() as http,
@@ -113,6 +121,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 app.state.drafts,
                 screener=app.state.screener,
                 signer=app.state.signer,
+                published_keys=app.state.published_keys,
             )
             async with running_worker(app.state.temporal, REVIEW_TASK_QUEUE, activities.all):
                 yield

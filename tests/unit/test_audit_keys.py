@@ -227,10 +227,12 @@ def test_key_files_are_created_once_and_rotation_publishes_only_public_halves(tm
 
     with pytest.raises(ValueError, match="private half"):
         files.rotate(lambda: b"new", lambda pem: {"kid": pem.decode(), "d": "secret"})
-    retired, current = files.rotate(lambda: b"new", lambda pem: {"kid": pem.decode(), "x": "public"})
+    retired, current = files.rotate(
+        lambda: b"new", lambda pem: {"kid": pem.decode(), "x": "public"}, at=1_796_000_000
+    )
 
     assert first == second == b"first" and (retired, current) == ("first", "new")
-    assert files.retired() == [{"kid": "first", "x": "public"}]
+    assert files.retired() == [{"kid": "first", "x": "public", "retired_at": 1_796_000_000}]
     assert files.current.read_bytes() == b"new"
     assert stat.S_IMODE(files.current.stat().st_mode) == 0o600
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary files left

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from jose import jwt as jose_jwt
 
+from services.kit.auth import ReloadingKeySet
 from services.kit.canonical import content_hash
 from services.kit.tokens import (
     Principal,
@@ -96,3 +97,24 @@ def test_content_hash_normalizes_text_and_covers_every_field() -> None:
     assert content_hash(title="T2", body="caf\u00e9\nline", channels=["sandbox"], media_digests=[]) != base
     assert content_hash(title="T", body="caf\u00e9\nline", channels=["x"], media_digests=[]) != base
     assert content_hash(title="T", body="caf\u00e9\nline", channels=["sandbox"], media_digests=["d"]) != base
+
+
+async def test_published_keys_are_read_again_on_a_schedule_and_on_an_unknown_kid(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A revoked key drops out of every service's copy without a restart."""
+    answers = [{"k1": {"kid": "k1"}}, {"k2": {"kid": "k2"}}, {"k3": {"kid": "k3"}}]
+    clock = [1000.0]
+    monkeypatch.setattr("services.kit.auth.time.monotonic", lambda: clock[0])
+
+    async def load() -> dict[str, dict[str, str]]:
+        return answers.pop(0)
+
+    keys = ReloadingKeySet(load, what="keys")
+    assert set(await keys.keys()) == {"k1"}
+    clock[0] += 1
+    assert set(await keys.keys(refresh=True)) == {"k1"}  # an unknown kid, but asked a moment ago
+    clock[0] += ReloadingKeySet.MIN_REFRESH_SECONDS
+    assert set(await keys.keys(refresh=True)) == {"k2"}
+    clock[0] += ReloadingKeySet.MAX_AGE_SECONDS + 1
+    assert set(await keys.keys()) == {"k3"}  # old enough: read again unasked

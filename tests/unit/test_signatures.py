@@ -158,3 +158,20 @@ def test_unresolved_blocking_findings_refuse_publication(key: SigningKey) -> Non
     decisions = [approval("compliance", "carol", ("compliance",)), approval("legal", "leo", ("legal",))]
     signed = [read_decision(sign_record(key, decision_claims(d), typ=DECISION_TYPE), keys) for d in decisions]
     assert any("blocking" in p for p in approval_problems(requirement, signed))
+
+
+def test_a_retired_key_vouches_only_for_what_it_signed_before_its_retirement(key: SigningKey) -> None:
+    """Attack: a retired review key leaks and signs fresh approvals (or a requirement with no date)."""
+    retired_at = 1_795_000_000  # 2026-11-18T11:06:40Z
+    keys = {key.kid: {**key.public_jwk, "retired_at": retired_at}}
+    before = approval("legal", "leo", ("legal",), signed_at="2026-11-18T00:00:00+00:00")
+    after = approval("legal", "leo", ("legal",), signed_at="2026-11-30T00:00:00+00:00")
+
+    assert read_decision(sign_record(key, decision_claims(before), typ=DECISION_TYPE), keys) == before
+    with pytest.raises(SignatureError, match="after its retirement"):
+        read_decision(sign_record(key, decision_claims(after), typ=DECISION_TYPE), keys)
+    undated = sign_record(key, requirement_claims(REQUIREMENT), typ=REQUIREMENT_TYPE)
+    with pytest.raises(SignatureError, match="no signing time"):
+        read_requirement(undated, keys)
+    dated = dataclasses.replace(REQUIREMENT, signed_at="2026-11-17T09:00:00+00:00")
+    assert read_requirement(sign_record(key, requirement_claims(dated), typ=REQUIREMENT_TYPE), keys) == dated
