@@ -88,7 +88,7 @@ def rotate(
         raise typer.Exit(code=2)
     settings = KitSettings()
     try:
-        retired, current, note = rotate_ring(settings.keys_dir)
+        retired, current, note = rotate_ring(settings.service_keys_dir(service))
     except FileNotFoundError as exc:
         typer.secho(f"clearpost: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(code=1) from exc
@@ -132,7 +132,7 @@ def revoke(
     if not reason.strip():
         raise _fail("a revocation needs --reason", 2)
     files_of, current_of = RINGS[service]
-    keys_dir = KitSettings().keys_dir
+    keys_dir = KitSettings().service_keys_dir(service)
     files = files_of(keys_dir)
     try:
         if current_of(keys_dir) == kid:

@@ -350,11 +350,18 @@ def record_key_event(pending: Path, *, what: str) -> str:
 
     later = f"the audit service records the {what} when it next starts"
     settings = KitSettings()
+    content = pending.read_bytes()
+    # Sent with the credential of the service whose key it was: the audit service records the
+    # event's service from who called.
+    service = str(json.loads(content)["service"])
     try:
         response = httpx.post(
             f"{settings.service_url('audit')}/internal/v1/events",
-            content=pending.read_bytes(),
-            headers={"Content-Type": "application/json", INTERNAL_HEADER: load_internal_token(settings)},
+            content=content,
+            headers={
+                "Content-Type": "application/json",
+                INTERNAL_HEADER: load_internal_token(settings, service),
+            },
             timeout=10,
         )
     except httpx.HTTPError as exc:

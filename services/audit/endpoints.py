@@ -31,7 +31,7 @@ from services.audit.schemas import (
     VerifyResult,
 )
 from services.kit.app import ErrorBody
-from services.kit.auth import InternalCaller
+from services.kit.auth import CallingService, InternalCaller
 from services.kit.errors import NotFound
 
 MAX_RECORD_EVENTS = 10_000
@@ -57,13 +57,20 @@ def _read_key() -> str:
 @router.post(
     "/internal/v1/events",
     status_code=status.HTTP_201_CREATED,
-    dependencies=[InternalCaller],
     tags=["internal"],
     responses={200: {"model": AuditEventAppended, "description": "the key was already used"}},
 )
-async def append_event(entry: AuditEventIn, response: Response, log: AuditLogDep) -> AuditEventAppended:
+async def append_event(
+    entry: AuditEventIn, response: Response, log: AuditLogDep, caller: CallingService
+) -> AuditEventAppended:
+    """Append one event. The service it names is the one whose credential called, whatever the
+    body says: a compromised service can write events only as itself."""
+    stamped: dict[str, object] = {"service": caller}
+    if "service" in entry.details:
+        stamped["details"] = {**entry.details, "service": caller}
     if entry.trace_id is None:
-        entry = entry.model_copy(update={"trace_id": current_trace_id()})
+        stamped["trace_id"] = current_trace_id()
+    entry = entry.model_copy(update=stamped)
     appended = await log.append(entry)
     if not appended.created:
         response.status_code = status.HTTP_200_OK

@@ -15,7 +15,7 @@ from services.audit.export import AuditExporter
 from services.audit.service import AuditLog
 from services.audit.signing import load_audit_key_ring, record_pending_rotations
 from services.kit.app import create_service_app
-from services.kit.auth import JwksKeySet, load_internal_token
+from services.kit.auth import JwksKeySet, install_internal_credentials
 from services.kit.db import create_engine, create_sessionmaker
 from services.kit.errors import ClearpostError
 from services.kit.temporal import connect, running_worker
@@ -41,7 +41,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.settings = settings
     app.state.sessionmaker = create_sessionmaker(engine)
     # The key ring is read once: after `clearpost keys rotate audit` a restart signs with the new key.
-    app.state.audit_keys = load_audit_key_ring(settings.keys_dir)
+    app.state.audit_keys = load_audit_key_ring(settings.service_keys_dir("audit"))
     app.state.audit_signer = app.state.audit_keys.current
     app.state.audit_log = AuditLog(
         app.state.sessionmaker,
@@ -49,8 +49,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         head_every_events=settings.audit_tree_head_every_events,
     )
     app.state.audit_exporter = AuditExporter(app.state.audit_log, batch_size=settings.audit_export_batch_size)
-    app.state.internal_token = load_internal_token(settings)
-    await record_pending_rotations(app.state.audit_log.append, settings.keys_dir)
+    install_internal_credentials(app, settings, "audit")
+    await record_pending_rotations(app.state.audit_log.append, settings.service_keys_dir("audit"))
     signing = asyncio.create_task(
         sign_tree_heads_periodically(app.state.audit_log, settings.audit_tree_head_every_seconds)
     )

@@ -34,7 +34,9 @@ async def _rekey() -> tuple[int, str]:
     sealer = FieldSealer(load_consent_keys(settings, settings.consent_key, settings.consent_previous_keys))
     engine = create_engine(settings.database_url, schema=settings.database_schema)
     try:
-        async with internal_client(settings.service_url("audit"), load_internal_token(settings)) as http:
+        async with internal_client(
+            settings.service_url("audit"), load_internal_token(settings, "drafts")
+        ) as http:
             service_audit = AuditClient(http, "drafts")
             async with session_scope(create_sessionmaker(engine)) as session:
                 count = await ConsentService(session, audit=service_audit, sealer=sealer).rekey(

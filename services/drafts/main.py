@@ -16,7 +16,7 @@ from services.drafts.schemas import document_channels
 from services.drafts.sealing import FieldSealer, load_consent_keys
 from services.kit.app import create_service_app
 from services.kit.audit_client import AuditClient
-from services.kit.auth import JwksKeySet, load_internal_token
+from services.kit.auth import JwksKeySet, install_internal_credentials
 from services.kit.db import create_engine, create_sessionmaker
 from services.kit.http import internal_client
 from services.kit.temporal import connect, running_worker
@@ -29,7 +29,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     engine = create_engine(settings.database_url, schema=settings.database_schema)
     app.state.settings = settings
     app.state.sessionmaker = create_sessionmaker(engine)
-    app.state.internal_token = load_internal_token(settings)
+    install_internal_credentials(app, settings, "drafts")
     app.state.sealer = FieldSealer(
         load_consent_keys(settings, settings.consent_key, settings.consent_previous_keys)
     )

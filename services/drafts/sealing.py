@@ -51,5 +51,7 @@ class FieldSealer:
 
 
 def load_consent_keys(settings: KitSettings, configured: str | None, previous: list[str]) -> KeyRing:
-    """CLEARPOST_CONSENT_KEY, else var/keys/consent.key (created once, 0600)."""
-    return load_key_ring(settings.keys_dir / "consent.key", configured, previous, what="consent key")
+    """CLEARPOST_CONSENT_KEY, else var/keys/drafts/consent.key (created once, 0600)."""
+    return load_key_ring(
+        settings.service_keys_dir("drafts") / "consent.key", configured, previous, what="consent key"
+    )

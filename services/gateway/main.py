@@ -14,8 +14,8 @@ from services.gateway.repository import UserRepository
 from services.gateway.scim import load_scim_token, scim_router
 from services.gateway.service import LoginThrottles, Passwords, ThrottleLimits
 from services.kit.app import create_service_app
-from services.kit.audit_client import AuditClient
-from services.kit.auth import KeyFilesKeySet, RevocationList, RevocationSource, load_internal_token
+from services.kit.audit_client import AuditClient, delivering_pending_key_events
+from services.kit.auth import KeyFilesKeySet, RevocationList, RevocationSource, install_internal_credentials
 from services.kit.db import create_engine, create_sessionmaker, session_scope
 from services.kit.http import internal_client
 from services.kit.limits import LimitSettings
@@ -44,14 +44,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # published and accepted for what it signed before then, so tokens issued before
     # `clearpost keys rotate gateway` work until they expire; the published set is read from the
     # key files again every minute, so `clearpost keys revoke gateway` needs no restart.
-    ring = load_key_ring(settings.keys_dir, SIGNING_KEY_NAME)
+    ring = load_key_ring(settings.service_keys_dir("gateway"), SIGNING_KEY_NAME)
     app.state.settings = settings
     app.state.sessionmaker = create_sessionmaker(engine)
-    app.state.internal_token = load_internal_token(settings)
+    install_internal_credentials(app, settings, "gateway")
     app.state.scim_token = load_scim_token(settings)
     app.state.key_ring = ring
     app.state.signing_key = ring.current
-    app.state.key_set = KeyFilesKeySet(settings.keys_dir, SIGNING_KEY_NAME)
+    app.state.key_set = KeyFilesKeySet(settings.service_keys_dir("gateway"), SIGNING_KEY_NAME)
     app.state.passwords = Passwords()
     app.state.throttles = LoginThrottles(
         app.state.sessionmaker,
@@ -72,6 +72,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     async with (
         upstream,
         internal_client(settings.service_url("audit"), app.state.internal_token) as audit_http,
+        # Key rotations `clearpost keys` could not hand to the audit service yet.
+        delivering_pending_key_events(audit_http, settings.service_keys_dir("gateway")),
     ):
         app.state.proxy = UpstreamProxy(upstream, settings)
         app.state.audit = AuditClient(audit_http, "gateway")

@@ -49,7 +49,7 @@ def load_scim_token(settings: GatewaySettings) -> str:
     """The provider's credential: from settings, else var/keys/scim-token (created once, 0600)."""
     if settings.gateway_scim_token:
         return settings.gateway_scim_token
-    return read_or_create(settings.keys_dir / "scim-token", new_token).decode().strip()
+    return read_or_create(settings.service_keys_dir("gateway") / "scim-token", new_token).decode().strip()
 
 
 def _scim_error(

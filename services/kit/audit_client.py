@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import getpass
+import logging
 import os
 import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 
+from services.kit.errors import ClearpostError
 from services.kit.http import internal_json
 from services.kit.tokens import Principal
+
+log = logging.getLogger(__name__)
+
+# Audit events of key rotations and revocations that `clearpost keys` could not deliver (the audit
+# service did not answer), waiting in the rotating service's own key folder.
+PENDING_KEY_EVENTS = "*.rotated-*.json"
 
 
 def operator() -> str:
@@ -58,3 +70,49 @@ class AuditClient:
         payload.update(actor_fields(actor))
         result: dict[str, Any] = await internal_json(self._http, "POST", "/internal/v1/events", json=payload)
         return result
+
+
+def _pending(keys_dir: Path) -> list[tuple[Path, bytes]]:
+    """The waiting events, oldest file name first (small files, read at once)."""
+    return [(path, path.read_bytes()) for path in sorted(keys_dir.glob(PENDING_KEY_EVENTS))]
+
+
+async def deliver_pending_key_events(http: httpx.AsyncClient, keys_dir: Path) -> int:
+    """Append each waiting key event exactly as written (idempotent by its key), then drop its file;
+    how many were delivered. One the audit service does not take now waits for the next try."""
+    delivered = 0
+    for path, content in _pending(keys_dir):
+        try:
+            await internal_json(
+                http,
+                "POST",
+                "/internal/v1/events",
+                content=content,
+                headers={"Content-Type": "application/json"},
+            )
+        except ClearpostError as exc:
+            log.warning("the key event in %s is not in the audit log yet: %s", path.name, exc.detail)
+            continue
+        path.unlink(missing_ok=True)
+        delivered += 1
+    return delivered
+
+
+@contextlib.asynccontextmanager
+async def delivering_pending_key_events(
+    http: httpx.AsyncClient, keys_dir: Path, *, interval: float = 10.0
+) -> AsyncIterator[None]:
+    """While the service runs, deliver its waiting key events until none is left."""
+
+    async def loop() -> None:
+        while _pending(keys_dir):
+            await deliver_pending_key_events(http, keys_dir)
+            await asyncio.sleep(interval)
+
+    task = asyncio.create_task(loop(), name="pending-key-events")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

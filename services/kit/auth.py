@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import hmac
 import logging
+import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
@@ -229,18 +231,87 @@ def require_roles(*roles: str) -> Any:
     return Depends(_check)
 
 
-def load_internal_token(settings: KitSettings) -> str:
-    """The shared service credential: from settings, else var/keys/internal-token (created once)."""
-    if settings.internal_token:
-        return settings.internal_token
-    return read_or_create(settings.keys_dir / "internal-token", new_token).decode().strip()
+CALLERS_DIR = "internal-callers"
 
 
-async def internal_caller(request: Request) -> None:
-    expected: str = request.app.state.internal_token
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def load_internal_token(settings: KitSettings, service: str) -> str:
+    """`service`'s own credential for other services' /internal routes: from settings, else
+    var/keys/<service>/internal-token (created once). Unless the accepted callers are configured,
+    its digest is published under var/keys/internal-callers/ for the services on this machine."""
+    token = settings.internal_token or (
+        read_or_create(settings.service_keys_dir(service) / "internal-token", new_token).decode().strip()
+    )
+    if not settings.internal_callers:
+        published = settings.keys_dir / CALLERS_DIR / f"{service}.sha256"
+        if not published.exists() or published.read_text().strip() != _digest(token):
+            published.parent.mkdir(exist_ok=True)
+            os.replace(_write_public(published, _digest(token)), published)
+    return token
+
+
+def _write_public(path: Path, text: str) -> Path:
+    temporary = path.with_name(f".{path.name}.{os.getpid()}")
+    temporary.write_text(text)
+    return temporary
+
+
+class InternalCallers:
+    """Which service presented a credential: each service has its own token, and a caller is known
+    by the SHA-256 of it (configured, or published by the services of this machine). The service's
+    own token names itself (its CLI commands call it)."""
+
+    RESCAN_SECONDS = 1.0
+
+    def __init__(self, settings: KitSettings, service: str, own_token: str) -> None:
+        self._configured = dict(settings.internal_callers)
+        self._folder = None if self._configured else settings.keys_dir / CALLERS_DIR
+        self._own = (service, _digest(own_token))
+        self._known: dict[str, str] = {}
+        self._scanned_at = float("-inf")
+        self._scan()
+
+    def _scan(self) -> None:
+        known = dict(self._configured)
+        if self._folder is not None and self._folder.is_dir():
+            for path in self._folder.glob("*.sha256"):
+                known[path.name.removesuffix(".sha256")] = path.read_text().strip()
+        known[self._own[0]] = self._own[1]
+        self._known = known
+        self._scanned_at = time.monotonic()
+
+    def identify(self, token: str) -> str | None:
+        digest = _digest(token)
+        for _ in range(2):
+            found = [name for name, known in self._known.items() if hmac.compare_digest(known, digest)]
+            if found:
+                return found[0]
+            if self._folder is None or time.monotonic() - self._scanned_at < self.RESCAN_SECONDS:
+                return None
+            self._scan()  # a service that started after this one
+        return None
+
+
+def install_internal_credentials(app: Any, settings: KitSettings, service: str) -> str:
+    """Load `service`'s own token and the callers it accepts onto `app.state`; returns the token."""
+    token = load_internal_token(settings, service)
+    app.state.internal_token = token
+    app.state.internal_callers = InternalCallers(settings, service, token)
+    return token
+
+
+async def internal_caller(request: Request) -> str:
+    """The service that called (known by its own credential), or 401."""
+    callers: InternalCallers = request.app.state.internal_callers
     given = request.headers.get(INTERNAL_HEADER, "")
-    if not given or not hmac.compare_digest(given.encode(), expected.encode()):
+    caller = callers.identify(given) if given else None
+    if caller is None:
         raise Unauthorized("internal route: service credential required")
+    return caller
 
 
 InternalCaller = Depends(internal_caller)
+CallingService = Annotated[str, Depends(internal_caller)]

@@ -11,7 +11,7 @@ from services.kit.errors import ClearpostError, UpstreamUnavailable
 
 
 def internal_client(base_url: str, internal_token: str, *, timeout: float = 10.0) -> httpx.AsyncClient:
-    """A client for another service's /internal routes, carrying the shared service credential."""
+    """A client for another service's /internal routes, carrying this service's own credential."""
     return httpx.AsyncClient(base_url=base_url, headers={INTERNAL_HEADER: internal_token}, timeout=timeout)
 
 

@@ -58,6 +58,31 @@ def create_key_file(path: Path, content: bytes) -> None:
         temporary.unlink(missing_ok=True)
 
 
+# Which files in var/keys/ belong to which service (their names start so), for moving the files of
+# a release that kept every service's keys in one folder into each service's own.
+LEGACY_FILES = {
+    "gateway": ("gateway-signing.", "scim-token"),
+    "review": ("review-signing.",),
+    "audit": ("audit-signing.",),
+    "drafts": ("consent.key",),
+    "publisher": (),
+}
+# The one secret every service held alike before each had its own: never read again.
+LEGACY_SHARED_TOKEN = "internal-token"
+
+
+def own_keys_dir(keys_dir: Path, service: str) -> Path:
+    """`keys_dir/<service>` (mode 0700), with that service's files from `keys_dir` moved in."""
+    path = keys_dir / service
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for prefix in LEGACY_FILES.get(service, ()):
+        for old in keys_dir.glob(f"{prefix}*"):
+            if old.is_file() and not (path / old.name).exists():
+                os.replace(old, path / old.name)
+    (keys_dir / LEGACY_SHARED_TOKEN).unlink(missing_ok=True)
+    return path
+
+
 def new_token() -> bytes:
     """A random credential (256 bits, URL-safe text) for a token file."""
     return secrets.token_urlsafe(32).encode()

@@ -9,6 +9,8 @@ from urllib.parse import urlsplit
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.kit.keyfiles import own_keys_dir
+
 SERVICE_NAMES = ("gateway", "drafts", "review", "publisher", "audit")
 
 
@@ -24,6 +26,15 @@ class KitSettings(BaseSettings):
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
     temporal_ui_port: int = 8233
+    # Production (docs/security.md, "Temporal in production"): mutual TLS to the Temporal frontend
+    # (a client certificate per service, the CA that signed the server's) and the bearer token the
+    # server's authorizer maps to namespace permissions. Unset, the client speaks plain gRPC, as to
+    # the embedded dev server on loopback.
+    temporal_tls_ca_file: Path | None = None
+    temporal_tls_cert_file: Path | None = None
+    temporal_tls_key_file: Path | None = None
+    temporal_tls_server_name: str | None = None
+    temporal_api_key_file: Path | None = None
     gateway_url: str = "http://127.0.0.1:8000"
     drafts_url: str = "http://127.0.0.1:8001"
     review_url: str = "http://127.0.0.1:8002"
@@ -31,9 +42,14 @@ class KitSettings(BaseSettings):
     audit_url: str = "http://127.0.0.1:8004"
     jwt_issuer: str = "clearpost-gateway"
     jwt_audience: str = "clearpost"
-    # Shared secret that services present to each other's /internal routes; generated under
-    # var/keys/ on first use unless given here (or through a secrets file mounted into env).
+    # This process's own credential for other services' /internal routes (each service has its
+    # own); generated under var/keys/<service>/ on first use unless given here (or through a
+    # secrets file mounted into env).
     internal_token: str | None = None
+    # The services whose calls this one accepts on /internal routes: service -> SHA-256 (hex) of
+    # that service's internal token. Unset (one machine, `make run`), each service publishes the
+    # digest of its token under var/keys/internal-callers/ and the others read them from there.
+    internal_callers: dict[str, str] = {}
     # AES-256 key (base64) for Temporal payloads; generated under var/keys/ when not given.
     payload_key: str | None = None
     # Keys payloads were encrypted with before a rotation (base64 each): still read, never written.
@@ -54,9 +70,18 @@ class KitSettings(BaseSettings):
 
     @cached_property
     def keys_dir(self) -> Path:
+        """var/keys/: what every Temporal client shares (the payload key) and one folder a service."""
         path = self.var_dir / "keys"
         path.mkdir(parents=True, exist_ok=True)
         return path
+
+    def service_keys_dir(self, service: str) -> Path:
+        """var/keys/<service>/ (mode 0700): the keys and credentials only that service reads.
+
+        Files an earlier release kept in var/keys/ itself move in here the first time."""
+        if service not in SERVICE_NAMES:
+            raise ValueError(f"unknown service {service!r}")
+        return own_keys_dir(self.keys_dir, service)
 
     def default_database_url(self, service: str) -> str:
         if self.shared_database_url:

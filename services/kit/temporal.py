@@ -8,6 +8,7 @@ import dataclasses
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import temporalio.converter
@@ -15,7 +16,7 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.contrib.opentelemetry import TracingInterceptor
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 from temporalio.worker import Worker
 
 from services.kit.codec import EncryptionCodec, load_payload_keys
@@ -35,6 +36,31 @@ def data_converter(settings: KitSettings) -> DataConverter:
     )
 
 
+def _read(path: Path | None) -> str | None:
+    return path.read_text().strip() if path is not None else None
+
+
+def tls_config(settings: KitSettings) -> TLSConfig | bool:
+    """TLS when a CA or a client certificate is configured (mutual TLS with both halves of one)."""
+    ca, cert, key = (
+        settings.temporal_tls_ca_file,
+        settings.temporal_tls_cert_file,
+        settings.temporal_tls_key_file,
+    )
+    if (cert is None) != (key is None):
+        raise ValueError(
+            "set both CLEARPOST_TEMPORAL_TLS_CERT_FILE and CLEARPOST_TEMPORAL_TLS_KEY_FILE, or neither"
+        )
+    if ca is None and cert is None:
+        return False
+    return TLSConfig(
+        server_root_ca_cert=ca.read_bytes() if ca else None,
+        domain=settings.temporal_tls_server_name,
+        client_cert=cert.read_bytes() if cert else None,
+        client_private_key=key.read_bytes() if key else None,
+    )
+
+
 async def connect(settings: KitSettings, *, attempts: int = 60) -> Client:
     """Connect, waiting for the server while it starts (make run starts everything at once)."""
     last: Exception | None = None
@@ -45,6 +71,8 @@ async def connect(settings: KitSettings, *, attempts: int = 60) -> Client:
                 namespace=settings.temporal_namespace,
                 data_converter=data_converter(settings),
                 interceptors=[TracingInterceptor()],
+                tls=tls_config(settings),
+                api_key=_read(settings.temporal_api_key_file),
             )
         except RuntimeError as exc:  # the core SDK reports connection failures as RuntimeError
             last = exc

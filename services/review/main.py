@@ -9,13 +9,13 @@ import httpx
 from fastapi import FastAPI
 
 from services.kit.app import create_service_app
-from services.kit.audit_client import AuditClient
+from services.kit.audit_client import AuditClient, delivering_pending_key_events
 from services.kit.auth import (
     JwksKeySet,
     KeyFilesKeySet,
     RevocationList,
     gateway_revocations,
-    load_internal_token,
+    install_internal_credentials,
 )
 from services.kit.db import create_engine, create_sessionmaker, session_scope
 from services.kit.http import internal_client
@@ -70,18 +70,20 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     engine = create_engine(settings.database_url, schema=settings.database_schema)
     app.state.settings = settings
     app.state.sessionmaker = create_sessionmaker(engine)
-    app.state.internal_token = load_internal_token(settings)
+    install_internal_credentials(app, settings, "review")
     app.state.policy = policy
     # One screening engine per process, built before the first request (it loads its lexicons once).
     app.state.screener = Screener(policy)
-    app.state.signer = ReviewSigner(load_key_ring(settings.keys_dir, KEY_NAME))
+    app.state.signer = ReviewSigner(load_key_ring(settings.service_keys_dir("review"), KEY_NAME))
     # What the publisher and the workflow's plan trust, read from the key files again every minute.
-    app.state.published_keys = KeyFilesKeySet(settings.keys_dir, KEY_NAME)
+    app.state.published_keys = KeyFilesKeySet(settings.service_keys_dir("review"), KEY_NAME)
     await _record_policy(app, policy, str(settings.review_policy_file))
     async with (
         httpx.AsyncClient() as http,
         internal_client(settings.service_url("audit"), app.state.internal_token) as audit_http,
         internal_client(settings.service_url("drafts"), app.state.internal_token) as drafts_http,
+        # Key rotations `clearpost keys` could not hand to the audit service yet.
+        delivering_pending_key_events(audit_http, settings.service_keys_dir("review")),
     ):
         app.state.key_set = JwksKeySet(f"{settings.service_url('gateway')}/api/v1/auth/jwks", http)
         app.state.audit = AuditClient(audit_http, "review")

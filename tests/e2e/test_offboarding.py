@@ -114,7 +114,7 @@ async def test_scim_deactivation_revokes_access_and_voids_the_approval(system: R
             status = (await thief.get(f"{base}{path}")).status_code
             assert status in (200, 403), f"{name} answered {status} before deactivation"
 
-        scim_token = (system.var_dir / "keys" / "scim-token").read_text().strip()
+        scim_token = (system.var_dir / "keys" / "gateway" / "scim-token").read_text().strip()
         async with httpx.AsyncClient(base_url=system.gateway, timeout=10) as idp:
             refused = await idp.patch(
                 f"/scim/v2/Users/{leaving['id']}",

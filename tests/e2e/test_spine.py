@@ -10,10 +10,23 @@ from typing import Any
 
 import httpx
 import pytest
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
 
 from services.kit.canonical import content_hash
+from services.kit.settings import KitSettings
+from services.kit.temporal import data_converter
 from services.kit.tokens import Principal, issue_access_token, load_or_create_signing_key
 from tests.system import DEMO_PASSWORD, RunningSystem
+from workflows.contracts import (
+    POST_APPROVAL_WORKFLOW,
+    SUBMIT_VERSION_SIGNAL,
+    WORKFLOW_TASK_QUEUE,
+    PostApprovalInput,
+    VersionSubmitted,
+    workflow_id_for,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -253,3 +266,64 @@ def test_bad_tokens_are_refused_by_every_service(system: RunningSystem, tmp_path
                     f"{base}{path}", headers={"Authorization": f"Bearer {token}"}, timeout=10
                 )
                 assert response.status_code == 401, (service, base, path, response.text)
+
+
+async def test_a_direct_temporal_start_with_a_forged_author_publishes_nothing(
+    system: RunningSystem, temporal_dev_server: WorkflowEnvironment
+) -> None:
+    """Attack: an author who also reviews starts the approval workflow straight on Temporal,
+    naming someone else as the author, then approves their own post through the public API."""
+    drafts = []
+    async with system.client("authorreviewer@demo") as attacker:
+        for _ in range(2):
+            created = await attacker.post("/api/v1/drafts", json=draft_body())
+            assert created.status_code == 201, created.text
+            drafts.append(created.json())
+
+    def forged_start(draft: dict[str, Any]) -> tuple[Any, ...]:
+        submitted = VersionSubmitted(draft["version"], draft["content_hash"], ["sandbox"], False, "u-nobody")
+        return (
+            POST_APPROVAL_WORKFLOW,
+            PostApprovalInput(draft_id=draft["id"], author_id="someone-else"),
+        ), {
+            "id": workflow_id_for(draft["id"]),
+            "task_queue": WORKFLOW_TASK_QUEUE,
+            "start_signal": SUBMIT_VERSION_SIGNAL,
+            "start_signal_args": [submitted],
+        }
+
+    # Without the payload key: the worker refuses the unencrypted input, so the workflow never runs.
+    args, options = forged_start(drafts[0])
+    plain = await temporal_dev_server.client.start_workflow(*args, **options)
+    deadline = time.monotonic() + 30
+    events: list[str] = []
+    while time.monotonic() < deadline and "EVENT_TYPE_WORKFLOW_TASK_FAILED" not in events:
+        history = await plain.fetch_history()
+        events = [EventType.Name(e.event_type) for e in history.events]
+        await asyncio.sleep(0.2)
+    assert "EVENT_TYPE_WORKFLOW_TASK_FAILED" in events, events
+    assert "EVENT_TYPE_ACTIVITY_TASK_SCHEDULED" not in events
+    await plain.terminate("test over")
+
+    # With the payload key: the workflow runs, but the author that counts is the drafts service's.
+    keyed = await Client.connect(
+        system.env["CLEARPOST_TEMPORAL_ADDRESS"],
+        data_converter=data_converter(KitSettings(var_dir=system.var_dir)),
+    )
+    args, options = forged_start(drafts[1])
+    await keyed.start_workflow(*args, **options)
+    async with system.client("authorreviewer@demo") as attacker:
+        in_review = await wait_for_status(attacker, drafts[1]["id"], "in_review")
+        queue = (await attacker.get("/api/v1/reviews/queue")).json()["tasks"]
+    assert all(t["draft_id"] != drafts[1]["id"] for t in queue)  # their own draft, whatever Temporal says
+    own = await decide(system, "authorreviewer@demo", in_review, "compliance")
+    assert own.status_code == 403 and "author" in own.json()["detail"]
+    async with system.client("compliance@demo") as reviewer:
+        tasks = (await reviewer.get("/api/v1/reviews/queue")).json()["tasks"]
+        [task] = [t for t in tasks if t["draft_id"] == drafts[1]["id"] and t["stage"] == "compliance"]
+        assert task["author_id"] == drafts[1]["author_id"]
+        draft = (await reviewer.get(f"/api/v1/drafts/{drafts[1]['id']}")).json()
+    assert draft["status"] == "in_review" and all(not s["decisions"] for s in draft["stages"])
+    outbox = system.var_dir / "outbox" / "sandbox.jsonl"
+    posted = outbox.read_text() if outbox.exists() else ""
+    assert drafts[0]["id"] not in posted and drafts[1]["id"] not in posted

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +14,8 @@ from sqlalchemy import text
 
 from services.audit.main import app
 from services.audit.service import event_hash
-from services.kit.auth import INTERNAL_HEADER, StaticKeySet
+from services.kit.auth import INTERNAL_HEADER, InternalCallers, StaticKeySet, load_internal_token
+from services.kit.settings import KitSettings
 from services.kit.tokens import Principal, SigningKey, issue_access_token, load_or_create_signing_key
 from tests.database import DatabaseFactory
 
@@ -76,6 +78,57 @@ async def test_internal_append_needs_the_service_credential(api: AuditApi, heade
     assert response.json()["error"] == "unauthorized"
     listed = await api.client.get("/api/v1/audit/events", headers=api.bearer("auditor"))
     assert listed.json() == {"events": []}
+
+
+async def test_the_service_an_event_names_is_the_one_whose_credential_called(
+    api: AuditApi, tmp_path: Path
+) -> None:
+    """Attack: a compromised drafts service appends events as the gateway or the review service."""
+    drafts_token, review_token = "drafts-own-token", "review-own-token"
+    configured = KitSettings(
+        var_dir=tmp_path,
+        internal_token=INTERNAL_TOKEN,
+        internal_callers={"drafts": hashlib.sha256(drafts_token.encode()).hexdigest()},
+    )
+    app.state.internal_callers = InternalCallers(configured, "audit", INTERNAL_TOKEN)
+    body = {
+        "idempotency_key": "k-1",
+        "actor": "user:u-1",
+        "action": "auth.login",
+        "subject": "user:u-1",
+        "service": "gateway",
+        "details": {"service": "gateway"},
+    }
+
+    created = await api.client.post("/internal/v1/events", json=body, headers={INTERNAL_HEADER: drafts_token})
+    unknown = await api.client.post(
+        "/internal/v1/events",
+        json={**body, "idempotency_key": "k-2"},
+        headers={INTERNAL_HEADER: review_token},
+    )
+
+    assert created.status_code == 201, created.text
+    assert unknown.status_code == 401  # a service this one was not told about
+    [event] = (await api.client.get("/api/v1/audit/events", headers=api.bearer("auditor"))).json()["events"]
+    assert (event["service"], event["details"]["service"]) == ("drafts", "drafts")
+
+
+def test_services_on_one_machine_find_each_others_credentials(tmp_path: Path) -> None:
+    """Without configured callers (`make run`), each service publishes its token's digest; one that
+    starts later is found on its first call."""
+    settings = KitSettings(var_dir=tmp_path)
+    audit_token = load_internal_token(settings, "audit")
+    callers = InternalCallers(settings, "audit", audit_token)
+    assert callers.identify(audit_token) == "audit"
+    assert callers.identify("a-guess") is None
+
+    callers.RESCAN_SECONDS = 0.0
+    drafts_token = load_internal_token(settings, "drafts")  # the drafts service starts afterwards
+
+    assert drafts_token != audit_token and callers.identify(drafts_token) == "drafts"
+    assert (settings.keys_dir / "drafts" / "internal-token").read_text().strip() == drafts_token
+    published = (settings.keys_dir / "internal-callers" / "drafts.sha256").read_text()
+    assert drafts_token not in published  # only the digest is shared
 
 
 async def test_append_creates_then_replays_then_conflicts(api: AuditApi) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import json
 import math
@@ -23,7 +24,7 @@ from services.audit.service import AuditLog, AuditService, event_hash
 from services.kit.db import create_engine, create_sessionmaker
 from services.kit.errors import Conflict, Unprocessable, UpstreamUnavailable
 from tests.database import DatabaseFactory, DatabaseTarget
-from workflows.contracts import AuditEventInput, AuditEventRecorded
+from workflows.contracts import POST_APPROVAL_WORKFLOW, AuditEventInput, AuditEventRecorded
 
 DRAFT = "5b0c4f7e-2a51-4b8e-9d65-6f7a1c2b3d4e"
 
@@ -477,11 +478,20 @@ async def test_orm_refuses_to_update_an_event(
             await session.flush()
 
 
+def workflow_activity_env(
+    draft_id: str = DRAFT, workflow_type: str = POST_APPROVAL_WORKFLOW
+) -> ActivityEnvironment:
+    """An activity run as the approval workflow of `draft_id` schedules it."""
+    env = ActivityEnvironment()
+    env.info = dataclasses.replace(env.info, workflow_id=f"draft-{draft_id}", workflow_type=workflow_type)
+    return env
+
+
 async def test_activity_appends_idempotently(
     audit_log: AuditLog, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     activities = AuditActivities(audit_log)
-    env = ActivityEnvironment()
+    env = workflow_activity_env()
     event = AuditEventInput(
         idempotency_key="wf:draft-1:submitted",
         actor="user:7",
@@ -496,17 +506,45 @@ async def test_activity_appends_idempotently(
     assert isinstance(recorded, AuditEventRecorded)
     assert recorded.seq == 1 and retried == recorded
     stored = (await all_events(sessionmaker))[0]
-    assert (stored.hash, stored.draft_id, stored.details) == (recorded.hash, DRAFT, {"version": 2})
+    assert (stored.hash, stored.draft_id) == (recorded.hash, DRAFT)
+    assert stored.details == {"version": 2, "workflow_id": f"draft-{DRAFT}"}  # Temporal's id, not the input's
+
+
+@pytest.mark.parametrize(
+    ("subject", "workflow_type"),
+    [
+        ("draft:another-draft", POST_APPROVAL_WORKFLOW),
+        (f"draft:{DRAFT}", "EvilWorkflow"),
+        ("user:7", POST_APPROVAL_WORKFLOW),
+    ],
+    ids=["other-draft", "other-workflow-type", "not-a-draft"],
+)
+async def test_activity_records_only_an_approval_workflows_own_draft(
+    audit_log: AuditLog, sessionmaker: async_sessionmaker[AsyncSession], subject: str, workflow_type: str
+) -> None:
+    """Attack: a client with Temporal access schedules the audit activity to write events by anyone."""
+    event = AuditEventInput(idempotency_key="k", actor="u-admin", action="draft.approved", subject=subject)
+
+    with pytest.raises(ApplicationError) as caught:
+        await workflow_activity_env(workflow_type=workflow_type).run(
+            AuditActivities(audit_log).append_audit_event, event
+        )
+
+    assert caught.value.non_retryable and caught.value.type == "Forbidden"
+    assert await all_events(sessionmaker) == []
 
 
 @pytest.mark.parametrize(
     ("event", "error_type"),
     [
-        (AuditEventInput(idempotency_key="k", actor="user:8", action="a", subject="s"), "Conflict"),
-        (AuditEventInput(idempotency_key="k2", actor="", action="a", subject="s"), "Invalid"),
+        (
+            AuditEventInput(idempotency_key="k", actor="user:8", action="a", subject=f"draft:{DRAFT}"),
+            "Conflict",
+        ),
+        (AuditEventInput(idempotency_key="k2", actor="", action="a", subject=f"draft:{DRAFT}"), "Invalid"),
         (
             AuditEventInput(
-                idempotency_key="k3", actor="u", action="a", subject="s", details={"x": math.inf}
+                idempotency_key="k3", actor="u", action="a", subject=f"draft:{DRAFT}", details={"x": math.inf}
             ),
             "Invalid",
         ),
@@ -517,10 +555,10 @@ async def test_activity_refusals_are_not_retried(
     audit_log: AuditLog, event: AuditEventInput, error_type: str
 ) -> None:
     activities = AuditActivities(audit_log)
-    env = ActivityEnvironment()
+    env = workflow_activity_env()
     await env.run(
         activities.append_audit_event,
-        AuditEventInput(idempotency_key="k", actor="user:7", action="a", subject="s"),
+        AuditEventInput(idempotency_key="k", actor="user:7", action="a", subject=f"draft:{DRAFT}"),
     )
 
     with pytest.raises(ApplicationError) as caught:

@@ -105,7 +105,7 @@ async def test_only_auditors_and_admins_read_the_trail(audit_app: AuditApp, meth
 
 async def test_the_public_key_is_published_and_pins_the_signer(audit_app: AuditApp, tmp_path: Path) -> None:
     body = (await audit_app.client.get("/api/v1/audit/public-key")).json()
-    key_file = audit_app.var_dir / "keys" / "audit-signing.pem"
+    key_file = audit_app.var_dir / "keys" / "audit" / "audit-signing.pem"
 
     assert [k["crv"] for k in body["keys"]] == ["Ed25519"]
     assert body["pem"].startswith("-----BEGIN PUBLIC KEY-----")
@@ -137,7 +137,8 @@ async def test_a_full_export_verifies_offline_and_is_itself_in_the_trail(
         "quarterly review",
     )
     first = json.loads(lines[1]["entry"])
-    assert first["service"] == "drafts" and len(first["trace_id"]) == 32
+    # Appended with the audit service's own credential: the caller is recorded, not the body's claim.
+    assert first["service"] == "audit" and len(first["trace_id"]) == 32
     assert (await service_verify(audit_app))["ok"] is True
 
 

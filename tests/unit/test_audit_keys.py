@@ -28,8 +28,10 @@ from services.audit.offline import (
 )
 from services.audit.signing import load_audit_key_ring, load_or_create_audit_key
 from services.keys_cli import keys_app
+from services.kit.audit_client import deliver_pending_key_events
 from services.kit.auth import INTERNAL_HEADER, StaticKeySet
 from services.kit.keyfiles import KeyRingFiles, create_key_file
+from services.kit.settings import SERVICE_NAMES, KitSettings
 from services.kit.tokens import load_key_ring
 from tests.unit.audit_fixtures import INTERNAL_TOKEN, AuditApp, audit_app
 
@@ -70,7 +72,7 @@ async def _rotation_events(api: AuditApp) -> list[dict[str, Any]]:
 async def test_heads_and_exports_signed_before_a_rotation_verify_with_the_published_keys(
     audit_app: AuditApp, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    keys_dir = audit_app.var_dir / "keys"
+    keys_dir = audit_app.var_dir / "keys" / "audit"
     for n in range(1, 6):
         await audit_app.append(n)
     old_head = await _head(audit_app)
@@ -125,7 +127,7 @@ async def test_heads_and_exports_signed_before_a_rotation_verify_with_the_publis
 async def test_a_running_service_records_the_rotation_at_once(
     audit_app: AuditApp, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    keys_dir = audit_app.var_dir / "keys"
+    keys_dir = audit_app.var_dir / "keys" / "audit"
     loop = asyncio.get_running_loop()
     sent: list[httpx.Request] = []
 
@@ -159,9 +161,10 @@ async def test_a_running_service_records_the_rotation_at_once(
 async def test_every_services_rotation_is_an_audit_event(
     audit_app: AuditApp, monkeypatch: pytest.MonkeyPatch, service: str
 ) -> None:
-    """The gateway's and the review service's rings too: the event waits beside the keys while the
-    audit service is down and is appended once when it starts."""
-    keys_dir = audit_app.var_dir / "keys"
+    """The gateway's and the review service's rings too: the event waits in that service's own key
+    folder while the audit service is down, and the service delivers it once (it retries in the
+    background while it runs: services/kit/audit_client.py)."""
+    keys_dir = audit_app.var_dir / "keys" / service
     old_kid = load_key_ring(keys_dir, f"{service}-signing").current.kid
     monkeypatch.setattr(audit_cli.httpx, "post", _refuse_connections)
 
@@ -172,14 +175,18 @@ async def test_every_services_rotation_is_an_audit_event(
     assert [p.name for p in keys_dir.glob(f"{service}-signing.rotated-*.json")] == [
         f"{service}-signing.rotated-{old_kid}.json"
     ]
-    async with restarted(audit_app):
-        pass
-    async with restarted(audit_app):  # a second start records nothing more
-        response = await audit_app.client.get(
-            "/api/v1/audit/events",
-            params={"action": f"{service}.signing_key_rotated"},
-            headers=audit_app.bearer("auditor"),
-        )
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://test",
+        headers={INTERNAL_HEADER: INTERNAL_TOKEN},
+    ) as service_http:
+        assert await deliver_pending_key_events(service_http, keys_dir) == 1
+        assert await deliver_pending_key_events(service_http, keys_dir) == 0  # nothing left
+    response = await audit_app.client.get(
+        "/api/v1/audit/events",
+        params={"action": f"{service}.signing_key_rotated"},
+        headers=audit_app.bearer("auditor"),
+    )
     [event] = response.json()["events"]
     assert event["subject"] == f"{service}:signing-key" and event["actor"].startswith("operator:")
     assert event["details"]["retired_key_id"] == old_kid
@@ -191,7 +198,7 @@ def test_rotate_refuses_unknown_services_missing_keys_and_foreign_key_files(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CLEARPOST_VAR_DIR", str(tmp_path))
-    keys_dir = tmp_path / "keys"
+    keys_dir = tmp_path / "keys" / "audit"
 
     unknown = runner.invoke(keys_app, ["rotate", "drafts"])
     missing = runner.invoke(keys_app, ["rotate", "audit"])
@@ -236,3 +243,30 @@ def test_key_files_are_created_once_and_rotation_publishes_only_public_halves(tm
     assert files.current.read_bytes() == b"new"
     assert stat.S_IMODE(files.current.stat().st_mode) == 0o600
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary files left
+
+
+def test_each_service_reads_its_own_key_folder_and_old_shared_files_move_in(tmp_path: Path) -> None:
+    """One compromised service does not hold the others' keys: var/keys/<service>/ each, with what an
+    earlier release kept side by side in var/keys/ moved to its owner, and the old shared service
+    token deleted."""
+    settings = KitSettings(var_dir=tmp_path)
+    legacy = {
+        "gateway-signing.pem": "gateway",
+        "gateway-signing.retired-k1.pub.json": "gateway",
+        "scim-token": "gateway",
+        "review-signing.pem": "review",
+        "review-signing.rotated-k2.json": "review",
+        "audit-signing.pem": "audit",
+        "consent.key": "drafts",
+    }
+    for name in [*legacy, "internal-token", "payload.key"]:
+        (settings.keys_dir / name).write_text(name)
+
+    folders = {service: settings.service_keys_dir(service) for service in SERVICE_NAMES}
+
+    for name, owner in legacy.items():
+        assert (folders[owner] / name).read_text() == name
+    assert {p.name for p in settings.keys_dir.iterdir() if p.is_file()} == {"payload.key"}
+    assert all(stat.S_IMODE(folder.stat().st_mode) == 0o700 for folder in folders.values())
+    with pytest.raises(ValueError, match="unknown service"):
+        settings.service_keys_dir("workflows")

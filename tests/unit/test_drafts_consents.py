@@ -284,7 +284,7 @@ async def test_state_is_computed_from_the_expiry_date_and_filters_the_list(api: 
 
 async def test_after_a_key_rotation_rekey_reseals_every_record_and_search_finds_them_again(api: Api) -> None:
     consent_id = await api.consent_id()
-    old_key = base64.b64decode((api.var_dir / "keys" / "consent.key").read_text())
+    old_key = base64.b64decode((api.var_dir / "keys" / "drafts" / "consent.key").read_text())
     new_key = bytes(range(32))
 
     async def found_by_reference() -> list[str]:

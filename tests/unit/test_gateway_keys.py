@@ -32,19 +32,22 @@ def test_rotate_refuses_unknown_services_and_missing_keys(
 
 def test_rotate_review_keeps_the_old_public_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CLEARPOST_VAR_DIR", str(tmp_path))
-    old = load_or_create_signing_key(tmp_path / "keys" / "review-signing.pem")
+    old = load_or_create_signing_key(tmp_path / "keys" / "review" / "review-signing.pem")
     result = runner.invoke(keys_app, ["rotate", "review"])
     assert result.exit_code == 0, result.output
-    ring = load_key_ring(tmp_path / "keys", "review-signing")
+    ring = load_key_ring(tmp_path / "keys" / "review", "review-signing")
     assert ring.current.kid != old.kid
     assert set(ring.published) == {old.kid, ring.current.kid}
-    assert "BEGIN" not in (tmp_path / "keys" / f"review-signing.retired-{old.kid}.pub.json").read_text()
+    assert (
+        "BEGIN"
+        not in (tmp_path / "keys" / "review" / f"review-signing.retired-{old.kid}.pub.json").read_text()
+    )
 
 
 async def test_gateway_tokens_of_a_retired_key_work_until_they_expire(
     gateway_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    keys = gateway_env / "keys"
+    keys = gateway_env / "keys" / "gateway"
     old = load_or_create_signing_key(keys / "gateway-signing.pem")
     live = issue_access_token(
         old, issuer="clearpost-gateway", audience="clearpost", principal=ADMIN, ttl_seconds=900
@@ -101,7 +104,7 @@ async def test_a_leaked_retired_key_mints_nothing_and_a_revoked_one_verifies_not
     gateway_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Attack: the retired gateway key leaks; the attacker mints fresh or decade-long admin tokens."""
-    keys = gateway_env / "keys"
+    keys = gateway_env / "keys" / "gateway"
     old = load_or_create_signing_key(keys / "gateway-signing.pem")
     before = _token(old)  # issued before the rotation: fine until it expires
     ten_years = _token(old, ttl=10 * 365 * 86400)
@@ -138,12 +141,12 @@ async def test_a_leaked_retired_key_mints_nothing_and_a_revoked_one_verifies_not
 
 def test_revoking_the_current_key_rotates_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CLEARPOST_VAR_DIR", str(tmp_path))
-    old = load_or_create_signing_key(tmp_path / "keys" / "review-signing.pem")
+    old = load_or_create_signing_key(tmp_path / "keys" / "review" / "review-signing.pem")
 
     result = runner.invoke(keys_app, ["revoke", "review", old.kid, "--reason", "laptop stolen"])
 
     assert result.exit_code == 0, result.output
-    ring = load_key_ring(tmp_path / "keys", "review-signing")
+    ring = load_key_ring(tmp_path / "keys" / "review", "review-signing")
     assert ring.current.kid != old.kid and set(ring.published) == {ring.current.kid}
     assert "restart the review service" in result.output
     unknown = runner.invoke(keys_app, ["revoke", "review", "nope", "--reason", "x"])

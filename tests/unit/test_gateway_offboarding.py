@@ -64,7 +64,7 @@ async def test_scim_needs_its_own_credential(
 
 
 async def test_scim_token_comes_from_a_file_under_var_keys(gateway_app: FastAPI) -> None:
-    path = gateway_app.state.settings.keys_dir / "scim-token"
+    path = gateway_app.state.settings.service_keys_dir("gateway") / "scim-token"
     assert path.read_text().strip() == gateway_app.state.scim_token
     assert path.stat().st_mode & 0o077 == 0
 
