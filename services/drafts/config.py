@@ -10,7 +10,7 @@ from services.kit.settings import KitSettings
 class DraftsSettings(KitSettings):
     drafts_database_url: str | None = None
     # AES-256 key (base64) for consent records' identifying fields and signed forms; generated
-    # under var/keys/consent.key when not given.
+    # under var/keys/drafts/consent.key when not given.
     consent_key: str | None = None
     # Consent keys used before a rotation (base64 each): still open what they sealed.
     consent_previous_keys: list[str] = []

@@ -1,6 +1,6 @@
 """Field encryption at rest for what identifies a patient (consent records and their signed forms).
 
-AES-256-GCM under a key from settings (CLEARPOST_CONSENT_KEY, base64) or var/keys/consent.key
+AES-256-GCM under a key from settings (CLEARPOST_CONSENT_KEY, base64) or var/keys/drafts/consent.key
 (generated once, mode 0600). Each sealed value is `key id (16 hex) || nonce (12) || ciphertext`,
 and the AAD names the column and row it belongs to, so a value copied into another row or
 field does not decrypt. Earlier keys can be kept for reading while new values use the current one.

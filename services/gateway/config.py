@@ -15,7 +15,7 @@ class GatewaySettings(KitSettings):
     # Seconds the proxy waits for an upstream to accept a connection / send the next chunk.
     gateway_upstream_connect_timeout: float = 5.0
     gateway_upstream_read_timeout: float = 60.0
-    # The identity provider's bearer credential for /scim/v2 (else var/keys/scim-token, made once).
+    # The identity provider's bearer credential for /scim/v2 (else var/keys/gateway/scim-token, made once).
     gateway_scim_token: str | None = None
     # Failed password entries (sign-in and re-entry at signing) allowed per window before the
     # account (or the client address) is locked for `gateway_lockout_seconds`.

@@ -1,7 +1,7 @@
 """SCIM 2.0 `/scim/v2/Users` (RFC 7644) for the organization's identity provider: offboarding.
 
 The provider authenticates with its own bearer credential (CLEARPOST_GATEWAY_SCIM_TOKEN, else
-var/keys/scim-token, created once with mode 0600), compared in constant time. It can list and
+var/keys/gateway/scim-token, created once with mode 0600), compared in constant time. It can list and
 read users and deactivate them (`PATCH` with `active=false`, or `DELETE`); an account is never
 removed, because the audit trail names it. Deactivation goes through the same UserService as the
 admin API, so its effects are the same: refresh tokens revoked, the user listed as revoked for every
@@ -46,7 +46,7 @@ MAX_PAGE = 200
 
 
 def load_scim_token(settings: GatewaySettings) -> str:
-    """The provider's credential: from settings, else var/keys/scim-token (created once, 0600)."""
+    """The provider's credential: from settings, else var/keys/gateway/scim-token (created once, 0600)."""
     if settings.gateway_scim_token:
         return settings.gateway_scim_token
     return read_or_create(settings.service_keys_dir("gateway") / "scim-token", new_token).decode().strip()

@@ -1,6 +1,6 @@
 """The review service's electronic signatures: stage requirements and reviewers' decisions.
 
-Both are JWS records under the review service's own ES256 key (var/keys/review-signing.pem,
+Both are JWS records under the review service's own ES256 key (var/keys/review/review-signing.pem,
 rotated with `clearpost keys rotate review`); every public key it ever used is published at
 GET /api/v1/reviews/keys so past signatures keep verifying.
 """

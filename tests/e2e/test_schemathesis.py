@@ -38,7 +38,7 @@ def fuzz_target(request: pytest.FixtureRequest, system: RunningSystem) -> dict[s
         data={"username": CALLERS[service], "password": DEMO_PASSWORD},
         timeout=10,
     ).json()["access_token"]
-    scim = (system.var_dir / "keys" / "scim-token").read_text().strip()
+    scim = (system.var_dir / "keys" / "gateway" / "scim-token").read_text().strip()
     return {"service": service, "url": system.urls[service], "token": token, "scim": scim}
 
 
