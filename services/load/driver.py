@@ -41,6 +41,7 @@ BODY = (
 # Where a post cannot go on without an author's or reviewer's new choice: not our pipeline's job.
 DEAD_ENDS = frozenset({"rejected", "withdrawn", "publish_failed", "changes_requested"})
 POLL_SECONDS = 0.2
+RETRY_SECONDS = 1.0
 
 
 def percentile(values: Iterable[float], q: float) -> float:
@@ -146,11 +147,13 @@ class SignInFailed(RuntimeError):
     pass
 
 
-async def drive_post(team: Team, index: int, *, run_id: str, deadline_seconds: float) -> PostResult:
+async def drive_post(
+    team: Team, index: int, *, run_id: str, deadline_seconds: float, stop_at: float = math.inf
+) -> PostResult:
     """One post from creation to publication, or to its deadline (then `status` says where it stuck)."""
     result = PostResult(index=index, started=time.monotonic())
     author = AUTHORS[index % len(AUTHORS)]
-    deadline = result.started + deadline_seconds
+    deadline = min(result.started + deadline_seconds, stop_at)
     decided_by: dict[str, str] = {}  # stage -> reviewer who approved it here
     approved_at: dict[str, float] = {}  # stage -> when the approval was sent
     while time.monotonic() < deadline:
@@ -231,12 +234,22 @@ async def _approve(
     # again at the next look (a refusal of a decision already taken changes nothing).
     if response is not None and response.status_code == 200:
         approved_at[name] = sent
+    else:
+        await asyncio.sleep(RETRY_SECONDS)  # as a person would, not at once
 
 
 async def run_posts(
-    gateway: str, *, posts: int, in_flight: int, deadline_seconds: float = 300.0, team: Team | None = None
+    gateway: str,
+    *,
+    posts: int,
+    in_flight: int,
+    deadline_seconds: float = 300.0,
+    total_seconds: float = math.inf,
+    team: Team | None = None,
 ) -> RunResult:
-    """`posts` posts, at most `in_flight` at a time; returns once every one is published or stuck."""
+    """`posts` posts, at most `in_flight` at a time; returns once every one is published or stuck
+    (a post is stuck once `deadline_seconds` pass without it being published, or `total_seconds`
+    since the run started)."""
     own = team is None
     team = team or Team(gateway)
     run_id = uuid.uuid4().hex[:8]
@@ -244,12 +257,15 @@ async def run_posts(
     try:
         await team.sign_in_everyone()
         gate = asyncio.Semaphore(in_flight)
+        started = time.monotonic()
+        stop_at = started + total_seconds
 
         async def one(index: int) -> PostResult:
             async with gate:
-                return await drive_post(team, index, run_id=run_id, deadline_seconds=deadline_seconds)
+                return await drive_post(
+                    team, index, run_id=run_id, deadline_seconds=deadline_seconds, stop_at=stop_at
+                )
 
-        started = time.monotonic()
         results = await asyncio.gather(*(one(i) for i in range(posts)))
         wall = time.monotonic() - started
     finally:
