@@ -21,6 +21,7 @@ from typing import Annotated
 
 import typer
 
+from services.load import profiles
 from services.load.bare import BareResult, run_bare
 from services.load.driver import RunResult, channel_counts, run_posts
 from services.load.stack import DEFAULT_POSTGRES_URL, PROCESS_NAMES, Stack, port_answers
@@ -101,12 +102,20 @@ def print_report(report: KindReport, in_flight: int) -> None:
     )
 
 
-async def _measure(stack: Stack, *, posts: int, in_flight: int, serial_posts: int) -> KindReport:
+async def _measure(
+    stack: Stack, *, posts: int, in_flight: int, serial_posts: int, profile_dir: Path | None = None
+) -> KindReport:
     bare_many = await run_bare(stack.temporal_address, posts=posts, in_flight=in_flight)
     bare_one = await run_bare(stack.temporal_address, posts=serial_posts, in_flight=1)
+    sampler = None
+    if profile_dir is not None:
+        pids = {name: stack.processes[name].pid for name in PROCESS_NAMES if name != "temporal"}
+        sampler = profiles.Sampler(profile_dir, pids)
     before = cpu_snapshot(stack)
     pipeline_many = await run_posts(stack.gateway, posts=posts, in_flight=in_flight)
     after = cpu_snapshot(stack)
+    if sampler is not None:
+        sampler.stop()
     pipeline_one = await run_posts(stack.gateway, posts=serial_posts, in_flight=1)
     ids = {p.draft_id for p in pipeline_many.posts + pipeline_one.posts}
     twice = sum(1 for draft_id, n in channel_counts(stack.outbox).items() if draft_id in ids and n > 1)
@@ -134,6 +143,10 @@ def main(
     serial_posts: Annotated[int, typer.Option(help="posts driven one at a time")] = 10,
     kinds: Annotated[str, typer.Option(help="comma-separated: sqlite,postgresql")] = "sqlite,postgresql",
     postgres_url: Annotated[str, typer.Option(envvar="CLEARPOST_TEST_POSTGRES_URL")] = DEFAULT_POSTGRES_URL,
+    profile: Annotated[
+        Path | None,
+        typer.Option(help="sample every Python process with py-spy during the run at --in-flight"),
+    ] = None,
 ) -> None:
     print(
         f"pipeline bench: {posts} posts at {in_flight} in flight and {serial_posts} at 1, through the "
@@ -144,9 +157,20 @@ def main(
         if kind == "postgresql" and not postgres_answers(postgres_url):
             print(f"\n== postgresql == skipped: nothing answers at {postgres_url}")
             continue
+        profile_dir = profile / kind if profile else None
         with Stack.start(kind, postgres_url=postgres_url) as stack:
-            report = asyncio.run(_measure(stack, posts=posts, in_flight=in_flight, serial_posts=serial_posts))
+            report = asyncio.run(
+                _measure(
+                    stack,
+                    posts=posts,
+                    in_flight=in_flight,
+                    serial_posts=serial_posts,
+                    profile_dir=profile_dir,
+                )
+            )
         print_report(report, in_flight)
+        if profile_dir is not None:
+            print(profiles.report(profile_dir))
         failed |= bool(report.pipeline_many.stuck or report.pipeline_one.stuck)
     sys.stdout.flush()
     if failed:
