@@ -2,8 +2,10 @@
 (`python -m services.load.bench --profile DIR`), and each sample is put in the bucket of the
 innermost frame that names what the code is for (token verification, proxying, logging, ...).
 
-py-spy samples on-CPU threads only (idle ones are skipped), worker threads included, so the
-Argon2 password checks the gateway runs in threads are counted.
+py-spy samples the thread holding the GIL (`--gil`): py-spy's own idle detection does not work
+in this container, so a thread blocked in a queue would count as busy. Code that releases the
+GIL is therefore not counted: Argon2 in the gateway's worker threads (about 0.25 CPU-s per
+password check here, two per post) and SQLite's own C work; compare with the CPU-seconds.
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ class Sampler:
             raise RuntimeError("py-spy is not installed (pip install -c constraints.txt py-spy)")
         directory.mkdir(parents=True, exist_ok=True)
         self.directory = directory
-        command = [binary, "record", "--rate", str(rate), "--format", "raw"]
+        command = [binary, "record", "--rate", str(rate), "--format", "raw", "--gil"]
         self._recorders = [
             subprocess.Popen(
                 [*command, "--pid", str(pid), "--output", str(directory / f"{name}.txt")],
@@ -99,12 +101,12 @@ def summarize(path: Path) -> Counter[str]:
 
 
 def report(directory: Path, *, rate: int = 50, top: int = 6) -> str:
-    lines = [f"Where the CPU goes (py-spy, {rate} samples/s of on-CPU threads; {directory}):"]
+    lines = [f"Where the Python time goes (py-spy, {rate} samples/s of the GIL holder; {directory}):"]
     for path in sorted(directory.glob("*.txt")):
         totals = summarize(path)
         samples = sum(totals.values())
         if not samples:
             continue
         parts = ", ".join(f"{name} {n / samples:.0%}" for name, n in totals.most_common(top))
-        lines.append(f"  {path.stem} ({samples / rate:.1f} CPU-s sampled): {parts}")
+        lines.append(f"  {path.stem} ({samples / rate:.1f} s holding the GIL): {parts}")
     return "\n".join(lines)
