@@ -65,9 +65,14 @@ eval-screening: install ## Screening precision/recall per category and clean-tex
 	$(BIN)/python -m services.review.screening.eval
 
 .PHONY: bench
-bench: install ## Benchmarks, printed: screening throughput/latency; audit appends, verify and export of 1,000,000 events (minutes)
+bench: install ## Benchmarks, printed: screening; audit (1,000,000 events); the pipeline at 20 and 1 in flight vs bare Temporal, SQLite and PostgreSQL (minutes)
 	$(BIN)/python -m services.review.screening.bench
 	$(BIN)/python -m services.audit.bench
+	$(BIN)/python -m services.load.bench
+
+.PHONY: chaos
+chaos: install ## 200 posts at 20 in flight while every process is killed -9 and restarted; prints lost, twice, stuck, ready
+	$(BIN)/python -m services.load.chaos
 
 .PHONY: fuzz
 fuzz: install ## schemathesis against every service's OpenAPI, deeper than make test

@@ -6,6 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.drafts.models import Consent, Draft, DraftMedia, DraftVersion, TakedownTask, VersionConsent
+from services.kit.db import release_connection
 
 
 class DraftRepository:
@@ -92,6 +93,10 @@ class DraftRepository:
 
     async def flush(self) -> None:
         await self._session.flush()
+
+    async def release_connection(self) -> None:
+        """Before awaiting Temporal or another service: see services/kit/db.py."""
+        await release_connection(self._session)
 
 
 class ConsentRepository:

@@ -561,6 +561,9 @@ class DraftService:
             )
             return self._out(draft, version, await self._repo.media(draft.id))
         handle = self._client().get_workflow_handle(workflow_id_for(draft.id))
+        # The update's handler projects the new state through this service's own activity, which
+        # needs a connection from the same pool: none is held while we wait (issue #13).
+        await self._repo.release_connection()
         try:
             accepted = await handle.execute_update(
                 WITHDRAW_UPDATE,

@@ -7,6 +7,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.gateway.models import LoginThrottle, RefreshToken, User
+from services.kit.db import release_connection
 
 
 class UserRepository:
@@ -75,3 +76,7 @@ class UserRepository:
 
     async def flush(self) -> None:
         await self._session.flush()
+
+    async def release_connection(self) -> None:
+        """Before a slow wait (a password hash, another service): see services/kit/db.py."""
+        await release_connection(self._session)

@@ -212,6 +212,9 @@ class AuthService:
                 )
                 raise LoginLocked(wait)
         user = await self._users.get_by_username(wanted)
+        # Argon2 takes a fraction of a CPU-second, and queues behind other sign-ins (every signed
+        # decision is one): no pooled connection waits with it, nor with the audit call after it.
+        await self._users.release_connection()
         # Verify even for unknown or inactive users: all three failures must look and time the same.
         matched = await self._passwords.verify(user.password_hash if user else None, password)
         if user is None or not matched or not user.active:

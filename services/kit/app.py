@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from sqlalchemy import text
 
 from services.kit.auth import RevocationList, gateway_revocations
+from services.kit.db import check_pool
 from services.kit.errors import install_error_handlers
 from services.kit.limits import BodyLimitMiddleware, LimitSettings
 from services.kit.telemetry import instrument_app, setup_tracing
@@ -55,6 +56,9 @@ async def _check_database(app: FastAPI) -> str:
     sessionmaker = getattr(app.state, "sessionmaker", None)
     if sessionmaker is None:
         return "not started"
+    # A pool with every connection checked out is reported at once: waiting for one would only
+    # time out, and say less.
+    check_pool(sessionmaker.kw["bind"])
     async with sessionmaker() as session:
         await session.execute(text("SELECT 1"))
     return "ok"

@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import DateTime, Dialect, MetaData, TypeDecorator, event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import QueuePool
 
+from services.kit.settings import KitSettings
 from services.kit.telemetry import instrument_engine
 
 if TYPE_CHECKING:
@@ -58,25 +60,80 @@ def _schema_connect_args(schema: str | None) -> dict[str, Any]:
     return {"server_settings": {"search_path": schema}}
 
 
+class PoolSettings(KitSettings):
+    """How many connections each service process keeps and how long a caller waits for one.
+
+    No request or activity holds a connection while it awaits Temporal or another service
+    (docs/performance.md), so a connection is busy only for the queries of one unit of work:
+    a small pool serves many requests in flight. The timeout is short on purpose: a caller that
+    cannot get a connection in that time fails (503, or an activity retried by Temporal) instead
+    of queueing behind a pool that is not coming back, and `/readyz` says the pool is exhausted.
+    """
+
+    db_pool_size: int = 5
+    db_pool_overflow: int = 10
+    db_pool_timeout_seconds: float = 10.0
+    # SQLite has one writer at a time: a writer waits this long for the lock before it fails.
+    sqlite_busy_timeout_ms: int = 10_000
+
+
 def create_engine(url: str, *, schema: str | None = None) -> AsyncEngine:
     """An engine for one service's database; on PostgreSQL every connection works in `schema`."""
+    pool = PoolSettings()
+    sizing: dict[str, Any] = {
+        "pool_size": pool.db_pool_size,
+        "max_overflow": pool.db_pool_overflow,
+        "pool_timeout": pool.db_pool_timeout_seconds,
+    }
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        if ":memory:" in url or url.rstrip("/").endswith(("sqlite+aiosqlite:", "sqlite:")):
+            sizing = {}  # an in-memory database lives in one connection (SQLAlchemy's StaticPool)
+        busy_ms = pool.sqlite_busy_timeout_ms
+        engine = create_async_engine(url, connect_args={"timeout": busy_ms / 1000}, **sizing)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
             cursor = dbapi_connection.cursor()
+            # WAL: readers never wait for the writer and the writer never waits for readers.
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
             cursor.close()
 
         instrument_engine(engine)
         return engine
-    engine = create_async_engine(url, pool_pre_ping=True, connect_args=_schema_connect_args(schema))
+    engine = create_async_engine(url, pool_pre_ping=True, connect_args=_schema_connect_args(schema), **sizing)
     instrument_engine(engine)
     return engine
+
+
+class PoolExhausted(RuntimeError):
+    """Every connection of the pool is checked out; `/readyz` reports it instead of waiting."""
+
+
+def check_pool(engine: AsyncEngine) -> None:
+    """Raise PoolExhausted, at once, when no connection could be had without waiting."""
+    pool = engine.sync_engine.pool
+    if not isinstance(pool, QueuePool):
+        return
+    limit = pool.size() + pool._max_overflow
+    if pool.checkedout() >= limit:
+        raise PoolExhausted(
+            f"pool exhausted: {pool.checkedout()} of {limit} connections checked out "
+            f"(pool_size {pool.size()} + overflow {pool._max_overflow})"
+        )
+
+
+async def release_connection(session: AsyncSession) -> None:
+    """End the session's transaction now, so its pooled connection goes back to the pool.
+
+    Called before a request or activity awaits Temporal or another service: a Temporal update
+    can wait for this very service's activities, which need a connection from the same pool, and
+    holding one across that await deadlocks the pool (issue #13). What was flushed is committed;
+    the session starts a new transaction (and takes a connection again) at its next query.
+    """
+    await session.commit()
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

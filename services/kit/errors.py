@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 
@@ -85,7 +86,18 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(error_body(code, exc.detail), status_code=exc.status_code, headers=exc.headers)
 
 
+async def _database_busy(_: Request, exc: Exception) -> JSONResponse:
+    # No connection came free within the pool timeout: the service is overloaded for now, and
+    # says so (a retry is safe), rather than answering a bare 500.
+    return JSONResponse(
+        error_body("database_busy", "the database is busy; try again shortly"),
+        status_code=503,
+        headers={"Retry-After": "1"},
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ClearpostError, _clearpost_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(PoolTimeout, _database_busy)

@@ -6,6 +6,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.kit.db import release_connection
 from services.review.models import FindingOverride, PolicyVersion, ReviewDecision, ReviewTask, Screening
 from services.review.screening.findings import BLOCK
 
@@ -111,3 +112,7 @@ class ReviewRepository:
 
     async def flush(self) -> None:
         await self._session.flush()
+
+    async def release_connection(self) -> None:
+        """Before awaiting Temporal or another service: see services/kit/db.py."""
+        await release_connection(self._session)

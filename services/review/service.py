@@ -111,6 +111,7 @@ class ReviewService:
             return await self._decide(draft_id, data, principal)
         except ClearpostError as exc:
             if exc.status_code in (403, 404, 409, 422):
+                await self._repo.release_connection()
                 await self._audit.append(
                     actor=principal,
                     action="decision.refused",
@@ -132,6 +133,9 @@ class ReviewService:
             raise UpstreamUnavailable("decisions are unavailable: the service is not connected")
         if data.decision == "approve":
             await self._refuse_approval_over_blocking_findings(draft_id, data.content_hash)
+        # No pooled connection is held across a call to another service or to Temporal: the
+        # update below waits for this service's own record_decision activity (issue #13).
+        await self._repo.release_connection()
         if not await self._credentials.confirms(principal.username, data.password):
             raise Forbidden(
                 "the password did not match; the decision was not signed", code="signature_failed"
@@ -140,6 +144,7 @@ class ReviewService:
         tasks = await self._repo.open_tasks_for(draft_id)
         if not tasks or self._signer is None or self._drafts is None:
             raise NotFound(f"draft {draft_id} has no review in progress")
+        await self._repo.release_connection()
         # The author is the drafts service's fact, checked here as well as in the workflow and the
         # publisher: nothing a Temporal client put into the workflow decides who may sign.
         if await self._drafts.author_of(draft_id, tasks[-1].version) == principal.user_id:
@@ -156,6 +161,7 @@ class ReviewService:
             signer=principal,
             signed_at=now(),
         )
+        await self._repo.release_connection()
         request = DecisionRequest(
             stage=data.stage,
             decision=data.decision,
@@ -314,6 +320,7 @@ class ReviewService:
                 raise Unprocessable(f"no unresolved blocking finding has the rule {data.finding_rule!r}")
         if self._credentials is None:
             raise UpstreamUnavailable("overrides are unavailable: the service is not connected")
+        await self._repo.release_connection()
         if not await self._credentials.confirms(principal.username, data.password):
             raise Forbidden(
                 "the password did not match; the override was not signed", code="signature_failed"
@@ -384,6 +391,9 @@ class ReviewService:
             overrider_roles=sorted(principal.roles),
             reason=reason,
         )
+        # The audited override is committed before the workflow is asked: its handler runs this
+        # service's activities, which need the pool (and, on SQLite, the write lock) (issue #13).
+        await self._repo.release_connection()
         try:
             await handle.execute_update(OVERRIDE_FINDINGS_UPDATE, override, result_type=FindingsOverridden)
         except WorkflowUpdateFailedError as exc:
