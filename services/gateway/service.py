@@ -6,20 +6,19 @@ import logging
 import secrets
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 import httpx
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.gateway.models import LoginThrottle, RefreshToken, User
+from services.gateway.models import RefreshToken, User
 from services.gateway.repository import UserRepository
 from services.gateway.schemas import AccessToken, Me, UserCreate, UserUpdate
-from services.kit.db import session_scope
+from services.gateway.throttles import MAX_AUDITED_USERNAME, LoginLocked, LoginThrottles
 from services.kit.errors import ClearpostError, Conflict, NotFound, Unauthorized, UpstreamUnavailable
 from services.kit.tokens import Principal, SigningKey, issue_access_token
 
@@ -28,8 +27,6 @@ log = logging.getLogger(__name__)
 LOGIN_FAILED = "invalid username or password"
 REFRESH_FAILED = "the refresh token is not valid; sign in again"
 OFFLINE_SCOPE = "offline_access"
-# An actor string longer than any real username is someone probing; keep the audit row bounded.
-MAX_AUDITED_USERNAME = 128
 
 
 class AuditLog(Protocol):
@@ -87,87 +84,6 @@ class Passwords:
         return self._hasher.check_needs_rehash(password_hash)
 
 
-class LoginLocked(ClearpostError):
-    """Too many failed password entries for this account or from this address: try again later."""
-
-    status_code = 429
-    code = "too_many_attempts"
-
-    def __init__(self, retry_after: int) -> None:
-        minutes = max(1, (retry_after + 59) // 60)
-        super().__init__(
-            f"too many failed sign-ins; try again in {minutes} minute{'s' if minutes != 1 else ''}"
-        )
-        self.retry_after = retry_after
-
-
-@dataclass(frozen=True)
-class ThrottleLimits:
-    per_account: int = 5
-    per_address: int = 20
-    window_seconds: int = 15 * 60
-    lockout_seconds: int = 15 * 60
-
-
-class LoginThrottles:
-    """Failed password entries per account and per client address, kept in the gateway database.
-
-    Each operation is its own unit of work, committed whatever the login's own outcome: a refused
-    login rolls its request back, and its failure must still count.
-    """
-
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], limits: ThrottleLimits) -> None:
-        self._sessionmaker = sessionmaker
-        self.limits = limits
-
-    def _keys(self, username: str, address: str | None) -> list[tuple[str, int]]:
-        keys = [(f"account:{username[:MAX_AUDITED_USERNAME]}", self.limits.per_account)]
-        if address:
-            keys.append((f"address:{address[:64]}", self.limits.per_address))
-        return keys
-
-    async def retry_after(self, username: str, address: str | None, now: datetime) -> int | None:
-        """Seconds until this account and address may try again, or None when they may now."""
-        waits: list[float] = []
-        async with session_scope(self._sessionmaker) as session:
-            repo = UserRepository(session)
-            for key, _ in self._keys(username, address):
-                row = await repo.throttle(key)
-                if row is not None and row.locked_until is not None and row.locked_until > now:
-                    waits.append((row.locked_until - now).total_seconds())
-        return max(1, int(max(waits)) + 1) if waits else None
-
-    async def failed(self, username: str, address: str | None, now: datetime) -> list[str]:
-        """Count a failure; returns the keys this failure locked (account:..., address:...)."""
-        window = timedelta(seconds=self.limits.window_seconds)
-        locked: list[str] = []
-        for key, limit in self._keys(username, address):
-            for attempt in range(2):
-                try:
-                    async with session_scope(self._sessionmaker) as session:
-                        repo = UserRepository(session)
-                        row = await repo.throttle(key)
-                        if row is None:
-                            row = LoginThrottle(key=key, failures=0, window_started_at=now)
-                            repo.add(row)
-                        if row.window_started_at + window <= now:
-                            row.failures, row.window_started_at = 0, now
-                        row.failures += 1
-                        if row.failures >= limit and (row.locked_until is None or row.locked_until <= now):
-                            row.locked_until = now + timedelta(seconds=self.limits.lockout_seconds)
-                            row.failures, row.window_started_at = 0, now
-                            locked.append(key)
-                    break
-                except IntegrityError:  # a concurrent failure created the row first: count on it
-                    if attempt:
-                        raise
-        return locked
-
-    async def succeeded(self, username: str) -> None:
-        async with session_scope(self._sessionmaker) as session:
-            await UserRepository(session).delete_throttle(f"account:{username[:MAX_AUDITED_USERNAME]}")
-
-
 class AuthService:
     def __init__(
         self,
@@ -198,27 +114,25 @@ class AuthService:
         """The password grant; `offline` (scope offline_access) adds a refresh token.
 
         Refused with LoginLocked (429), before the password is even looked at, while the account
-        or the client `address` is locked after too many failures.
+        or the client `address` is locked after too many failures or every attempt the window
+        allows is already being verified; and, after it, when a concurrent failure locked the
+        account meanwhile.
         """
         wanted = normalize_username(username)
+        typed = wanted[:MAX_AUDITED_USERNAME]
         if self._throttles is not None:
-            wait = await self._throttles.retry_after(wanted, address, utcnow())
+            # The attempt takes its slot before Argon2 runs: parallel guesses cannot outrun the count.
+            wait = await self._throttles.reserve(wanted, address, utcnow())
             if wait is not None:
-                await self._audit_login(
-                    actor=wanted[:MAX_AUDITED_USERNAME],
-                    action="auth.login_failed",
-                    subject=f"username:{wanted[:MAX_AUDITED_USERNAME]}",
-                    details={"reason": "locked", "address": address},
-                )
-                raise LoginLocked(wait)
+                await self._refuse_locked(typed, address, wait)
         user = await self._users.get_by_username(wanted)
         # Verify even for unknown or inactive users: all three failures must look and time the same.
         matched = await self._passwords.verify(user.password_hash if user else None, password)
         if user is None or not matched or not user.active:
             reason = "unknown_user" if user is None else "wrong_password" if not matched else "inactive_user"
-            subject = f"user:{user.id}" if user else f"username:{wanted[:MAX_AUDITED_USERNAME]}"
+            subject = f"user:{user.id}" if user else f"username:{typed}"
             await self._audit_login(
-                actor=wanted[:MAX_AUDITED_USERNAME],
+                actor=typed,
                 action="auth.login_failed",
                 subject=subject,
                 details={"reason": reason},
@@ -227,7 +141,7 @@ class AuthService:
                 for key in await self._throttles.failed(wanted, address, utcnow()):
                     kind, _, value = key.partition(":")
                     await self._audit_login(
-                        actor=wanted[:MAX_AUDITED_USERNAME],
+                        actor=typed,
                         action="auth.locked",
                         subject=subject if kind == "account" else key,
                         details={
@@ -239,7 +153,10 @@ class AuthService:
                     )
             raise Unauthorized(LOGIN_FAILED, code="invalid_grant")
         if self._throttles is not None:
-            await self._throttles.succeeded(wanted)
+            # A concurrent failure may have locked the account while this password was verified.
+            wait = await self._throttles.succeeded(wanted, address, utcnow())
+            if wait is not None:
+                await self._refuse_locked(typed, address, wait)
         if self._passwords.needs_rehash(user.password_hash):
             user.password_hash = await self._passwords.hash(password)
             await self._users.flush()
@@ -335,6 +252,15 @@ class AuthService:
         if user is None or not user.active:
             raise Unauthorized("this account no longer exists or is inactive")
         return Me(id=user.id, username=user.username, display_name=user.display_name, roles=list(user.roles))
+
+    async def _refuse_locked(self, typed: str, address: str | None, wait: int) -> NoReturn:
+        await self._audit_login(
+            actor=typed,
+            action="auth.login_failed",
+            subject=f"username:{typed}",
+            details={"reason": "locked", "address": address},
+        )
+        raise LoginLocked(wait)
 
     async def _audit_login(self, *, actor: str, action: str, subject: str, details: dict[str, Any]) -> None:
         # The one place an audit outage is tolerated: nobody could log in (not even to fix it) otherwise.
