@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 LOGIN_FAILED = "invalid username or password"
 REFRESH_FAILED = "the refresh token is not valid; sign in again"
 OFFLINE_SCOPE = "offline_access"
+# A failed sign-in names nobody: the username is only what was typed, so it goes in the details.
+ANONYMOUS = "anonymous"
 
 
 class AuditLog(Protocol):
@@ -116,7 +118,7 @@ class AuthService:
         Refused with LoginLocked (429), before the password is even looked at, while the account
         or the client `address` is locked after too many failures or every attempt the window
         allows is already being verified; and, after it, when a concurrent failure locked the
-        account meanwhile.
+        account meanwhile. Failures are audited by `anonymous`, the typed username in details.
         """
         wanted = normalize_username(username)
         typed = wanted[:MAX_AUDITED_USERNAME]
@@ -132,21 +134,22 @@ class AuthService:
             reason = "unknown_user" if user is None else "wrong_password" if not matched else "inactive_user"
             subject = f"user:{user.id}" if user else f"username:{typed}"
             await self._audit_login(
-                actor=typed,
+                actor=ANONYMOUS,
                 action="auth.login_failed",
                 subject=subject,
-                details={"reason": reason},
+                details={"reason": reason, "username": typed},
             )
             if self._throttles is not None:
                 for key in await self._throttles.failed(wanted, address, utcnow()):
                     kind, _, value = key.partition(":")
                     await self._audit_login(
-                        actor=typed,
+                        actor=ANONYMOUS,
                         action="auth.locked",
                         subject=subject if kind == "account" else key,
                         details={
                             "locked": kind,
                             "value": value,
+                            "username": typed,
                             "address": address,
                             "lockout_seconds": self._throttles.limits.lockout_seconds,
                         },
@@ -255,10 +258,10 @@ class AuthService:
 
     async def _refuse_locked(self, typed: str, address: str | None, wait: int) -> NoReturn:
         await self._audit_login(
-            actor=typed,
+            actor=ANONYMOUS,
             action="auth.login_failed",
             subject=f"username:{typed}",
-            details={"reason": "locked", "address": address},
+            details={"reason": "locked", "username": typed, "address": address},
         )
         raise LoginLocked(wait)
 

@@ -67,6 +67,10 @@ async def test_five_wrong_passwords_lock_the_account_even_for_the_right_one(
     assert 0 < int(locked.headers["retry-after"]) <= 15 * 60
     [event] = [e for e in gateway_audit.events if e["action"] == "auth.locked"]
     assert event["subject"] == f"user:{user['id']}" and event["details"]["locked"] == "account"
+    # What was typed is not who acted: every failure and lock names nobody.
+    refusals = [e for e in gateway_audit.events if e["action"] in ("auth.login_failed", "auth.locked")]
+    assert {e["actor"] for e in refusals} == {"anonymous"}
+    assert {e["details"]["username"] for e in refusals} == {user["username"]}
     # Another account from the same address still signs in.
     assert (await gateway_login.token_response("legal@demo")).status_code == 200
 
