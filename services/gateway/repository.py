@@ -116,6 +116,21 @@ class UserRepository:
             statement = statement.with_for_update().execution_options(populate_existing=True)
         return (await self._session.execute(statement)).scalar_one_or_none()
 
+    async def rotate_refresh_token(self, token_id: str, at: datetime) -> bool:
+        """Spend a refresh token in one guarded write; False if another request spent (or revoked) it
+        first: the row lock of `refresh_token_by_hash(for_update=True)` means nothing on SQLite."""
+        statement = (
+            update(RefreshToken)
+            .where(
+                RefreshToken.id == token_id,
+                RefreshToken.rotated_at.is_(None),
+                RefreshToken.revoked_at.is_(None),
+            )
+            .values(rotated_at=at)
+            .execution_options(synchronize_session=False)
+        )
+        return _rowcount(await self._session.execute(statement)) == 1
+
     async def revoke_refresh_family(self, family_id: str, at: datetime) -> None:
         statement = (
             update(RefreshToken)

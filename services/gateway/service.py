@@ -183,24 +183,31 @@ class AuthService:
         if row is None or row.revoked_at is not None or row.expires_at <= now:
             return None
         if row.rotated_at is not None:
-            await self._users.revoke_refresh_family(row.family_id, now)
-            await self._users.flush()
-            await self._audit_login(
-                actor=row.user_id,
-                action="auth.refresh_reused",
-                subject=f"user:{row.user_id}",
-                details={"family_id": row.family_id},
-            )
+            await self._refresh_reused(row, now)
             return None
         user = await self._users.get(row.user_id)
         if user is None or not user.active:
             await self._users.revoke_refresh_family(row.family_id, now)
             await self._users.flush()
             return None
-        row.rotated_at = now
+        # Spent in one guarded write: of two simultaneous refreshes only one rotates, and the other
+        # is a reuse like any replay of a spent token.
+        if not await self._users.rotate_refresh_token(row.id, now):
+            await self._refresh_reused(row, now)
+            return None
         # The family keeps the sign-in's deadline: refreshing never extends a session past it.
         successor = await self._new_refresh_token(user, row.family_id, expires_at=row.expires_at)
         return self._tokens(user, refresh=successor)
+
+    async def _refresh_reused(self, row: RefreshToken, now: datetime) -> None:
+        await self._users.revoke_refresh_family(row.family_id, now)
+        await self._users.flush()
+        await self._audit_login(
+            actor=row.user_id,
+            action="auth.refresh_reused",
+            subject=f"user:{row.user_id}",
+            details={"family_id": row.family_id},
+        )
 
     async def revoke(self, token: str) -> None:
         """RFC 7009: revoke a refresh token and its family; an unknown token is not an error."""
