@@ -17,6 +17,7 @@ from services.drafts.schemas import (
     DraftIn,
     DraftList,
     DraftOut,
+    DraftReaders,
     MediaOut,
     MediaPatch,
     RevocationOut,
@@ -290,6 +291,12 @@ async def version_content(
 ) -> VersionContent:
     """One exact version's content, for screening, review and publishing (services only)."""
     return await service.version_content(draft_id, version)
+
+
+@internal.get("/drafts/{draft_id}/readers", response_model=DraftReaders)
+async def draft_readers(draft_id: str, service: DraftServiceDep) -> DraftReaders:
+    """Who may read a draft (its author, and the reader roles), for the publisher (services only)."""
+    return await service.readers(draft_id)
 
 
 @internal.get("/media/{digest}", response_class=Response, responses={200: BINARY})

@@ -167,6 +167,16 @@ class VersionContent(BaseModel):
     extra: dict[str, Any] = {}
 
 
+class DraftReaders(BaseModel):
+    """Who may read a draft, for services that show something of it (the publisher's records)."""
+
+    draft_id: str
+    author_id: str
+    reader_roles: list[str] = Field(
+        description="Roles that may read every draft; the author may read their own"
+    )
+
+
 class VersionOut(BaseModel):
     """One version of a draft as its readers see it (for comparing versions)."""
 

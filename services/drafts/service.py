@@ -22,6 +22,7 @@ from services.drafts.repository import ConsentRepository, DraftRepository
 from services.drafts.schemas import (
     DraftIn,
     DraftOut,
+    DraftReaders,
     DraftSummary,
     MediaConsentOut,
     MediaOut,
@@ -95,6 +96,11 @@ class DraftService:
     def _check_can_read(self, draft: Draft, principal: Principal) -> None:
         if draft.author_id != principal.user_id and not principal.has_any(*READER_ROLES):
             raise Forbidden("only the author and reviewing staff may see this draft")
+
+    async def readers(self, draft_id: str) -> DraftReaders:
+        """The read rule of one draft, for another service to apply to its own signed-in caller."""
+        draft = await self._load(draft_id)
+        return DraftReaders(draft_id=draft.id, author_id=draft.author_id, reader_roles=list(READER_ROLES))
 
     async def get(self, draft_id: str, principal: Principal) -> DraftOut:
         draft = await self._load(draft_id)

@@ -92,6 +92,7 @@ EXPECTED: dict[str, Any] = {
     "drafts GET /api/v1/takedowns": {"admin", "publisher"},
     "drafts POST /api/v1/takedowns/{task_id}/complete": {"admin", "publisher"},
     "drafts GET /internal/v1/drafts/{draft_id}/versions/{version}": CREDENTIAL,
+    "drafts GET /internal/v1/drafts/{draft_id}/readers": CREDENTIAL,
     "drafts GET /internal/v1/media/{digest}": CREDENTIAL,
     "review GET /openapi.json": PUBLIC,
     "review GET /docs": PUBLIC,

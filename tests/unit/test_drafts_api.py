@@ -429,3 +429,23 @@ async def test_a_submitted_draft_starts_its_workflow_with_the_configured_publish
     assert response.status_code == 200, response.text
     [started] = engine.started
     assert (started.draft_id, started.publish_deadline_seconds) == (draft["id"], 3600)
+
+
+async def test_the_readers_route_gives_the_drafts_read_rule_to_services(api: DraftsApi) -> None:
+    draft = await api.create()
+    path = f"/internal/v1/drafts/{draft['id']}/readers"
+
+    with_user_token = await api.http.get(path, headers=api.as_user("admin"))
+    service = await api.http.get(path, headers={INTERNAL_HEADER: INTERNAL_TOKEN})
+    unknown = await api.http.get(
+        "/internal/v1/drafts/no-such/readers", headers={INTERNAL_HEADER: INTERNAL_TOKEN}
+    )
+
+    assert with_user_token.status_code == 401
+    assert service.status_code == 200, service.text
+    assert service.json() == {
+        "draft_id": draft["id"],
+        "author_id": AUTHOR,
+        "reader_roles": ["legal", "compliance", "medical", "publisher", "auditor", "admin"],
+    }
+    assert unknown.status_code == 404
