@@ -15,7 +15,7 @@ from services.drafts.channels import ChannelCatalog
 from services.drafts.consent_check import MediaFacts, media_coverage
 from services.drafts.consents import version_facts
 from services.drafts.errors import PayloadTooLarge, UnsupportedMediaType
-from services.drafts.media import MediaRejected, detect_faces, sanitize_image
+from services.drafts.media import MediaRejected, detect_faces, off_loop, sanitize_image
 from services.drafts.media_store import MediaStore
 from services.drafts.models import Draft, DraftMedia, DraftVersion, VersionConsent
 from services.drafts.repository import ConsentRepository, DraftRepository
@@ -353,7 +353,7 @@ class DraftService:
         if len(current.media_digests) >= MAX_MEDIA_PER_VERSION:
             raise Conflict(f"a draft carries at most {MAX_MEDIA_PER_VERSION} images", code="too_many_media")
         try:
-            image = sanitize_image(raw)
+            image = await off_loop(sanitize_image, raw)
         except MediaRejected as exc:
             if exc.too_large:
                 raise PayloadTooLarge(str(exc)) from exc
@@ -362,7 +362,7 @@ class DraftService:
             raise Conflict("this image is already attached to the draft", code="already_attached")
         if consent_id:
             await self._check_consents_exist([consent_id])
-        faces = [list(box) for box in detect_faces(image.data)]
+        faces = [list(box) for box in await off_loop(detect_faces, image.data)]
         await self._store().put(image.digest, image.data)
         item = await self._repo.get_media(draft.id, image.digest)
         if item is None:

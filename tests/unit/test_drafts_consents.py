@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import importlib
 import io
 import json
+import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -429,6 +432,46 @@ async def test_an_upload_over_the_limit_is_413(api: Api) -> None:
     response = await api.upload(draft["id"], b"\xff\xd8" + b"\x00" * (10 * 1024 * 1024))
 
     assert response.status_code == 413
+
+
+@pytest.mark.parametrize(
+    ("module", "function", "kind"),
+    [
+        ("services.drafts.service", "sanitize_image", "media"),
+        ("services.drafts.service", "detect_faces", "media"),
+        ("services.drafts.consents", "sanitize_image", "form"),
+    ],
+)
+async def test_image_work_runs_off_the_event_loop(
+    api: Api, monkeypatch: pytest.MonkeyPatch, module: str, function: str, kind: str
+) -> None:
+    """While one upload's image is decoded (or re-encoded, or searched for faces), the service
+    answers another request: the image work is held until that answer has arrived."""
+    draft = await api.draft(patient_content=False)
+    working, answered = threading.Event(), threading.Event()
+    overlapped: list[bool] = []
+    real = getattr(importlib.import_module(module), function)
+
+    def held(*args: Any, **kwargs: Any) -> Any:
+        working.set()
+        # On the event loop this wait blocks the very request that would set it: it times out.
+        overlapped.append(answered.wait(timeout=10))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(f"{module}.{function}", held)
+    if kind == "media":
+        upload = asyncio.create_task(api.upload(draft["id"], FACE.read_bytes()))
+    else:
+        upload = asyncio.create_task(api.consent(form=jpeg_with_exif()))
+    assert await asyncio.to_thread(working.wait, 10)
+
+    other = await api.http.get(f"/api/v1/drafts/{draft['id']}", headers=api.headers("author"))
+    answered.set()
+    uploaded = await upload
+
+    assert other.status_code == 200
+    assert uploaded.status_code == 201, uploaded.text
+    assert overlapped == [True]
 
 
 async def test_a_face_counts_as_patient_content_until_compliance_confirms_staff(api: Api) -> None:
