@@ -13,6 +13,7 @@ from services.drafts.schemas import (
     ConsentIn,
     ConsentList,
     ConsentOut,
+    ConsentSearch,
     DraftConsents,
     DraftIn,
     DraftList,
@@ -211,9 +212,24 @@ async def list_consents(
     state: Literal["active", "expired", "revoked"] | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> ConsentList:
-    """Consent records, newest first. Compliance and admins only; audited with the ids returned."""
+    """Consent records, newest first. Compliance and admins only; audited with the ids returned.
+    `patient_ref` here is kept out of logs and traces (REDACTED); `POST /search` keeps it out of the
+    URL altogether."""
     return ConsentList(
         consents=await service.list_records(principal, patient_ref=patient_ref, state=state, limit=limit)
+    )
+
+
+@consents_router.post("/search", response_model=ConsentList)
+async def search_consents(
+    principal: CurrentPrincipal, service: ConsentServiceDep, search: ConsentSearch
+) -> ConsentList:
+    """The consent list with its filters in the body (a patient reference never in a URL).
+    Compliance and admins only; audited with the ids returned."""
+    return ConsentList(
+        consents=await service.list_records(
+            principal, patient_ref=search.patient_ref, state=search.state, limit=search.limit
+        )
     )
 
 

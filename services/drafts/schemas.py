@@ -295,6 +295,17 @@ class ConsentList(BaseModel):
     consents: list[ConsentOut]
 
 
+class ConsentSearch(BaseModel):
+    """The consent list's filters in a request body, so a patient reference stays out of URLs
+    (access logs, traces, browser history); the same filters as `GET /api/v1/consents`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    patient_ref: str | None = Field(default=None, max_length=200, description="Exact patient reference")
+    state: Literal["active", "expired", "revoked"] | None = None
+    limit: int = Field(default=100, ge=1, le=500)
+
+
 class DraftConsents(BaseModel):
     draft_id: str
     consents: list[ConsentScope]

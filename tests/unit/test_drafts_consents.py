@@ -7,6 +7,8 @@ import base64
 import importlib
 import io
 import json
+import logging
+import socket
 import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -16,7 +18,10 @@ from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from fastapi import FastAPI
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from PIL import Image
 from sqlalchemy import select
 from temporalio.exceptions import ApplicationError
@@ -32,6 +37,7 @@ from services.kit.auth import INTERNAL_HEADER, StaticKeySet
 from services.kit.canonical import content_hash
 from services.kit.db import session_scope
 from services.kit.sealing import KeyRing, key_id
+from services.kit.telemetry import configure_logging, setup_tracing
 from services.kit.tokens import Principal, SigningKey, issue_access_token, load_or_create_signing_key
 from tests.database import DatabaseFactory
 from tests.unit.test_drafts_api import FakeChannels, RecordingAudit
@@ -280,6 +286,69 @@ async def test_state_is_computed_from_the_expiry_date_and_filters_the_list(api: 
 
     assert got.json()["state"] == "expired"
     assert [c["id"] for c in listed.json()["consents"]] == [active]
+
+
+async def test_consents_are_searched_by_post_with_the_same_filters(api: Api) -> None:
+    consent_id = await api.consent_id()
+
+    found = await api.http.post(
+        "/api/v1/consents/search",
+        json={"patient_ref": " mrn-0042 ", "state": "active"},
+        headers=api.compliance,
+    )
+    none = await api.http.post(
+        "/api/v1/consents/search", json={"patient_ref": "MRN-9"}, headers=api.compliance
+    )
+    author = await api.http.post("/api/v1/consents/search", json={}, headers=api.headers("author"))
+
+    assert found.status_code == 200, found.text
+    assert [c["id"] for c in found.json()["consents"]] == [consent_id] and none.json()["consents"] == []
+    assert author.status_code == 403
+    listed = [e for e in api.audit.events if e["action"] == "consent.listed"]
+    assert [e["details"]["filters"]["patient_ref"] for e in listed] == [True, True]
+    assert "MRN" not in json.dumps(listed)
+
+
+async def test_a_patient_reference_reaches_no_access_log_line_or_span(
+    api: Api, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Served by uvicorn itself (its access log is the one written in production), traced by the
+    process's own tracer provider, logged through the process's own logging setup."""
+    consent_id = await api.consent_id()
+    spans = InMemorySpanExporter()
+    setup_tracing("drafts", extra_processor=SimpleSpanProcessor(spans))
+    loggers = [logging.getLogger(name) for name in ("", "uvicorn", "uvicorn.error", "uvicorn.access")]
+    saved = [(logger.handlers[:], logger.level, logger.propagate) for logger in loggers]
+    configure_logging("drafts")
+    config = uvicorn.Config(api.app, host="127.0.0.1", port=0, lifespan="off", log_config=None)
+    server = uvicorn.Server(config)
+    listening = socket.create_server(("127.0.0.1", 0))  # connections wait in its backlog until served
+    port = listening.getsockname()[1]
+    serving = asyncio.create_task(server.serve(sockets=[listening]))
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers=api.compliance) as http:
+            by_get = await http.get("/api/v1/consents", params={"state": "active", "patient_ref": "MRN-0042"})
+            by_post = await http.post("/api/v1/consents/search", json={"patient_ref": "MRN-0042"})
+    finally:
+        server.should_exit = True
+        await serving
+        listening.close()
+        for logger, (handlers, level, propagate) in zip(loggers, saved, strict=True):
+            logger.handlers[:], logger.propagate = handlers, propagate
+            logger.setLevel(level)
+        spans.shutdown()
+
+    assert [c["id"] for c in by_get.json()["consents"]] == [consent_id]
+    assert [c["id"] for c in by_post.json()["consents"]] == [consent_id]
+    logged = capsys.readouterr().err
+    assert "/api/v1/consents?state=active&patient_ref=REDACTED" in logged  # the access log line
+    assert "/api/v1/consents/search" in logged
+    assert "MRN-0042" not in logged
+    finished = spans.get_finished_spans()
+    attributes = [dict(span.attributes or {}) for span in finished]
+    served = [a for a in attributes if "/api/v1/consents" in str(a.get("http.target", a.get("url.path", "")))]
+    assert served and any("patient_ref=REDACTED" in str(a) for a in served)
+    assert "MRN-0042" not in repr(attributes)
 
 
 # --- rotating the consent key ------------------------------------------------------------------

@@ -242,8 +242,9 @@ class UserApi:
     async def consents(
         self, token: str, *, state: str | None = None, patient_ref: str | None = None
     ) -> list[dict[str, Any]]:
-        params = {k: v for k, v in (("state", state), ("patient_ref", patient_ref)) if v}
-        body = await self._call(token, "GET", self._consents, params=params)
+        # Searched by POST: a patient reference in a query string would reach access logs and traces.
+        search = {k: v for k, v in (("state", state), ("patient_ref", patient_ref)) if v}
+        body = await self._call(token, "POST", f"{self._consents}/search", json=search)
         records: list[dict[str, Any]] = body["consents"]
         return records
 
