@@ -122,6 +122,12 @@ def instrument_engine(engine: AsyncEngine) -> None:
         instrumentor.instrument(engine=engine.sync_engine, enable_commenter=False)
 
 
+def current_trace_id() -> str | None:
+    """The trace the current code runs in (one per gateway request, followed into every service)."""
+    context = trace.get_current_span().get_span_context()
+    return f"{context.trace_id:032x}" if context.is_valid else None
+
+
 def shutdown_tracing() -> None:
     if _provider is not None:
         _provider.force_flush()

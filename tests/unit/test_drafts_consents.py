@@ -479,7 +479,21 @@ async def test_an_upload_with_gps_exif_is_stored_and_served_without_it(api: Api)
         assert b"Jane Patient" not in data and b"CameraCo" not in data and b"Exif" not in data
         assert not Image.open(io.BytesIO(data)).getexif()
     assert served.headers["content-type"] == "image/jpeg"
-    assert api.audit.events[-1]["action"] == "draft.media_added"
+    assert [e["action"] for e in api.audit.events[-2:]] == ["draft.media_added", "media.read"]
+
+
+async def test_an_image_read_is_audited_by_its_reader(api: Api) -> None:
+    draft = await api.draft(patient_content=False)
+    digest = (await api.upload(draft["id"], jpeg_with_exif())).json()["media"][0]["digest"]
+
+    served = await api.http.get(
+        f"/api/v1/drafts/{draft['id']}/media/{digest}", headers=api.headers("legal", user_id=LEGAL)
+    )
+
+    assert served.status_code == 200
+    read = api.audit.events[-1]
+    assert (read["action"], read["actor"], read["subject"]) == ("media.read", LEGAL, f"draft:{draft['id']}")
+    assert read["details"] == {"digest": digest}
 
 
 @pytest.mark.parametrize("raw", [EXECUTABLE, HTML], ids=["executable", "html"])
