@@ -89,19 +89,17 @@ class LoginThrottles:
         taken, else the seconds to wait (a key is locked or its window's slots are spent)."""
         keys = self._keys(username, address)
         cutoff = self._window_cutoff(now)
+        # One transaction for both keys; leaving it without a commit (a refusal, an error) rolls
+        # every reservation of this attempt back.
         async with self._sessionmaker() as session:
             repo = UserRepository(session)
-            try:
-                for key, _ in keys:
-                    await repo.ensure_throttle(key, now)
-                reserved = True
-                for key, limit in keys:
-                    if not await repo.reserve_throttle(key, now, limit=limit, cutoff=cutoff):
-                        reserved = False
-                        break
-            except BaseException:
-                await session.rollback()
-                raise
+            for key, _ in keys:
+                await repo.ensure_throttle(key, now)
+            reserved = True
+            for key, limit in keys:
+                if not await repo.reserve_throttle(key, now, limit=limit, cutoff=cutoff):
+                    reserved = False
+                    break
             if reserved:
                 await session.commit()
                 return None
