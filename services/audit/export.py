@@ -41,6 +41,16 @@ CSV_COLUMNS = (
 )
 
 
+# A cell a spreadsheet would read as a formula (OWASP "CSV injection"): `=`, `+`, `-`, `@`, and tab
+# or carriage return, which some tools strip before looking for those.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_cell(value: str) -> str:
+    """The cell as a spreadsheet shows it and never runs it: a leading `'` before a formula start."""
+    return f"'{value}" if value.startswith(FORMULA_STARTS) else value
+
+
 @dataclass(frozen=True)
 class PreparedExport:
     format: str
@@ -171,6 +181,7 @@ class AuditExporter:
         yield orjson.dumps(trailer) + b"\n"
 
     async def csv(self, prepared: PreparedExport) -> AsyncIterator[bytes]:
+        """For reading, not verifying: text cells that a spreadsheet would evaluate are escaped."""
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(CSV_COLUMNS)
@@ -181,6 +192,8 @@ class AuditExporter:
                     value = getattr(event, column)
                     if isinstance(value, dict | list):
                         value = orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+                    if isinstance(value, str):
+                        value = spreadsheet_cell(value)
                     row.append("" if value is None else value)
                 writer.writerow(row)
             yield buffer.getvalue().encode()

@@ -29,7 +29,7 @@ from services.drafts.consent_check import (
     consent_state,
 )
 from services.drafts.errors import PayloadTooLarge, UnsupportedMediaType
-from services.drafts.media import MediaRejected, sanitize_image
+from services.drafts.media import MediaRejected, off_loop, sanitize_image
 from services.drafts.models import Consent, Draft, DraftMedia, DraftVersion, TakedownTask
 from services.drafts.repository import ConsentRepository, DraftRepository
 from services.drafts.schemas import (
@@ -76,7 +76,7 @@ class SignedForm:
     media_type: str
 
 
-def check_form(raw: bytes) -> SignedForm:
+async def check_form(raw: bytes) -> SignedForm:
     """A signed form is a PDF or an image, judged by content; images are re-encoded without metadata."""
     if len(raw) > MAX_FORM_BYTES:
         raise PayloadTooLarge(f"the form is {len(raw)} bytes; the limit is {MAX_FORM_BYTES}")
@@ -87,7 +87,7 @@ def check_form(raw: bytes) -> SignedForm:
             raise UnsupportedMediaType("the PDF is incomplete (no end-of-file marker)")
         return SignedForm(raw, "application/pdf")
     try:
-        image = sanitize_image(raw, max_bytes=MAX_FORM_BYTES)
+        image = await off_loop(sanitize_image, raw, max_bytes=MAX_FORM_BYTES)
     except MediaRejected as exc:
         raise UnsupportedMediaType(
             "the signed form must be a PDF or a JPEG, PNG or WebP image (checked by content)"
@@ -212,7 +212,7 @@ class ConsentService:
                     f"unknown channel(s): {', '.join(unknown)}; configured: {', '.join(sorted(known))}",
                     code="unknown_channel",
                 )
-        signed = check_form(form)
+        signed = await check_form(form)
         consent_id = str(uuid.uuid4())
         identity = {
             "patient_ref": data.patient_ref,

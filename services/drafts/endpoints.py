@@ -15,10 +15,12 @@ from services.drafts.schemas import (
     ConsentIn,
     ConsentList,
     ConsentOut,
+    ConsentSearch,
     DraftConsents,
     DraftIn,
     DraftList,
     DraftOut,
+    DraftReaders,
     MediaOut,
     MediaPatch,
     RevocationOut,
@@ -212,9 +214,24 @@ async def list_consents(
     state: Literal["active", "expired", "revoked"] | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> ConsentList:
-    """Consent records, newest first. Compliance and admins only; audited with the ids returned."""
+    """Consent records, newest first. Compliance and admins only; audited with the ids returned.
+    `patient_ref` here is kept out of logs and traces (REDACTED); `POST /search` keeps it out of the
+    URL altogether."""
     return ConsentList(
         consents=await service.list_records(principal, patient_ref=patient_ref, state=state, limit=limit)
+    )
+
+
+@consents_router.post("/search", response_model=ConsentList)
+async def search_consents(
+    principal: CurrentPrincipal, service: ConsentServiceDep, search: ConsentSearch
+) -> ConsentList:
+    """The consent list with its filters in the body (a patient reference never in a URL).
+    Compliance and admins only; audited with the ids returned."""
+    return ConsentList(
+        consents=await service.list_records(
+            principal, patient_ref=search.patient_ref, state=search.state, limit=search.limit
+        )
     )
 
 
@@ -303,6 +320,12 @@ async def consent_check(
 ) -> ConsentCheckOut:
     """The consent gate for one exact version now (the publisher asks before every post)."""
     return await service.check_now(draft_id, version, data)
+
+
+@internal.get("/drafts/{draft_id}/readers", response_model=DraftReaders)
+async def draft_readers(draft_id: str, service: DraftServiceDep) -> DraftReaders:
+    """Who may read a draft (its author, and the reader roles), for the publisher (services only)."""
+    return await service.readers(draft_id)
 
 
 @internal.get("/media/{digest}", response_class=Response, responses={200: BINARY})

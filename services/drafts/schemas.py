@@ -167,6 +167,16 @@ class VersionContent(BaseModel):
     extra: dict[str, Any] = {}
 
 
+class DraftReaders(BaseModel):
+    """Who may read a draft, for services that show something of it (the publisher's records)."""
+
+    draft_id: str
+    author_id: str
+    reader_roles: list[str] = Field(
+        description="Roles that may read every draft; the author may read their own"
+    )
+
+
 class VersionOut(BaseModel):
     """One version of a draft as its readers see it (for comparing versions)."""
 
@@ -283,6 +293,17 @@ class ConsentOut(ConsentScope):
 
 class ConsentList(BaseModel):
     consents: list[ConsentOut]
+
+
+class ConsentSearch(BaseModel):
+    """The consent list's filters in a request body, so a patient reference stays out of URLs
+    (access logs, traces, browser history); the same filters as `GET /api/v1/consents`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    patient_ref: str | None = Field(default=None, max_length=200, description="Exact patient reference")
+    state: Literal["active", "expired", "revoked"] | None = None
+    limit: int = Field(default=100, ge=1, le=500)
 
 
 class DraftConsents(BaseModel):

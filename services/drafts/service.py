@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -15,13 +16,14 @@ from services.drafts.channels import ChannelCatalog
 from services.drafts.consent_check import MediaFacts, media_coverage
 from services.drafts.consents import version_facts
 from services.drafts.errors import PayloadTooLarge, UnsupportedMediaType
-from services.drafts.media import MediaRejected, detect_faces, sanitize_image
+from services.drafts.media import MediaRejected, detect_faces, off_loop, sanitize_image
 from services.drafts.media_store import MediaStore
 from services.drafts.models import Draft, DraftMedia, DraftVersion, VersionConsent
 from services.drafts.repository import ConsentRepository, DraftRepository
 from services.drafts.schemas import (
     DraftIn,
     DraftOut,
+    DraftReaders,
     DraftSummary,
     MediaConsentOut,
     MediaOut,
@@ -39,6 +41,7 @@ from services.kit.errors import (
     NotFound,
     UpstreamUnavailable,
 )
+from services.kit.telemetry import current_trace_id
 from services.kit.temporal import refusal_to_error
 from services.kit.tokens import Principal
 from workflows.contracts import (
@@ -96,11 +99,39 @@ class DraftService:
         if draft.author_id != principal.user_id and not principal.has_any(*READER_ROLES):
             raise Forbidden("only the author and reviewing staff may see this draft")
 
+    async def readers(self, draft_id: str) -> DraftReaders:
+        """The read rule of one draft, for another service to apply to its own signed-in caller."""
+        draft = await self._load(draft_id)
+        return DraftReaders(draft_id=draft.id, author_id=draft.author_id, reader_roles=list(READER_ROLES))
+
+    async def _record_read(
+        self, action: str, draft: Draft, principal: Principal, what: str, details: dict[str, Any]
+    ) -> None:
+        """Who read what of a draft (its text may be a patient's story): one event per reader, draft
+        and thing read within one trace, so a page that asks twice records one read. Without the
+        event the read fails, as consent reads do."""
+        trace_id = current_trace_id() or str(uuid.uuid4())
+        once = hashlib.sha256(f"{trace_id}\n{principal.user_id}\n{draft.id}\n{what}".encode()).hexdigest()
+        await self._audit.append(
+            actor=principal,
+            action=action,
+            subject=f"draft:{draft.id}",
+            details=details,
+            idempotency_key=f"drafts:{action}:{once}",
+        )
+
     async def get(self, draft_id: str, principal: Principal) -> DraftOut:
         draft = await self._load(draft_id)
         self._check_can_read(draft, principal)
         version = await self._repo.get_version(draft.id, draft.current_version)
         assert version is not None
+        await self._record_read(
+            "draft.read",
+            draft,
+            principal,
+            f"v{version.version}",
+            {"version": version.version, "content_hash": version.content_hash},
+        )
         return self._out(draft, version, await self._repo.media(draft.id))
 
     async def readable(self, draft_id: str, principal: Principal) -> tuple[Draft, DraftVersion]:
@@ -120,6 +151,14 @@ class DraftService:
         """Every version of a draft, oldest first, for whoever may read the draft."""
         draft = await self._load(draft_id)
         self._check_can_read(draft, principal)
+        rows = await self._repo.versions(draft.id)
+        await self._record_read(
+            "version.read",
+            draft,
+            principal,
+            f"versions-to:{rows[-1].version if rows else 0}",
+            {"versions": [v.version for v in rows]},
+        )
         return [
             VersionOut(
                 version=v.version,
@@ -134,7 +173,7 @@ class DraftService:
                 content_hash=v.content_hash,
                 created_at=v.created_at,
             )
-            for v in await self._repo.versions(draft.id)
+            for v in rows
         ]
 
     async def list(self, principal: Principal) -> list[DraftSummary]:
@@ -347,7 +386,7 @@ class DraftService:
         if len(current.media_digests) >= MAX_MEDIA_PER_VERSION:
             raise Conflict(f"a draft carries at most {MAX_MEDIA_PER_VERSION} images", code="too_many_media")
         try:
-            image = sanitize_image(raw)
+            image = await off_loop(sanitize_image, raw)
         except MediaRejected as exc:
             if exc.too_large:
                 raise PayloadTooLarge(str(exc)) from exc
@@ -356,7 +395,7 @@ class DraftService:
             raise Conflict("this image is already attached to the draft", code="already_attached")
         if consent_id:
             await self._check_consents_exist([consent_id])
-        faces = [list(box) for box in detect_faces(image.data)]
+        faces = [list(box) for box in await off_loop(detect_faces, image.data)]
         await self._store().put(image.digest, image.data)
         item = await self._repo.get_media(draft.id, image.digest)
         if item is None:
@@ -464,6 +503,7 @@ class DraftService:
         data = await self._store().get(digest)
         if data is None:
             raise NotFound(f"image {digest[:12]} is missing from the media store")
+        await self._record_read("media.read", draft, principal, digest, {"digest": digest})
         return data, item.media_type
 
     async def stored_media(self, digest: str) -> tuple[bytes, str]:

@@ -20,7 +20,8 @@ from services.gateway.schemas import (
     UserOut,
     UserUpdate,
 )
-from services.gateway.service import OFFLINE_SCOPE, REFRESH_FAILED, LoginLocked
+from services.gateway.service import OFFLINE_SCOPE, REFRESH_FAILED
+from services.gateway.throttles import LoginLocked
 from services.kit.app import ErrorBody
 from services.kit.auth import REVOCATIONS_PATH, CurrentPrincipal, InternalCaller
 from services.kit.errors import BadRequest, NotFound, error_body

@@ -12,7 +12,8 @@ from services.gateway.endpoints import auth_router, internal_router, proxy_route
 from services.gateway.proxy import UpstreamProxy, upstream_client
 from services.gateway.repository import UserRepository
 from services.gateway.scim import load_scim_token, scim_router
-from services.gateway.service import LoginThrottles, Passwords, ThrottleLimits
+from services.gateway.service import Passwords
+from services.gateway.throttles import LoginThrottles, ThrottleLimits
 from services.kit.app import create_service_app
 from services.kit.audit_client import AuditClient, delivering_pending_key_events
 from services.kit.auth import KeyFilesKeySet, RevocationList, RevocationSource, install_internal_credentials

@@ -3,7 +3,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import case, delete, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.gateway.models import LoginThrottle, RefreshToken, User
@@ -42,8 +44,67 @@ class UserRepository:
         )
         return (await self._session.execute(statement)).scalar_one_or_none()
 
-    async def delete_throttle(self, key: str) -> None:
-        await self._session.execute(delete(LoginThrottle).where(LoginThrottle.key == key))
+    async def ensure_throttle(self, key: str, now: datetime) -> None:
+        """The key's row, created with no failures if it is not there yet (a concurrent creation wins)."""
+        dialect = self._session.get_bind().dialect.name
+        insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
+        statement = (
+            insert(LoginThrottle)
+            .values(key=key, failures=0, window_started_at=now)
+            .on_conflict_do_nothing(index_elements=[LoginThrottle.key])
+        )
+        await self._session.execute(statement)
+
+    async def reserve_throttle(self, key: str, now: datetime, *, limit: int, cutoff: datetime) -> bool:
+        """Count one attempt in one guarded write: False (nothing counted) while the key is locked or
+        its window, started after `cutoff`, already holds `limit` attempts."""
+        expired = LoginThrottle.window_started_at <= cutoff
+        statement = (
+            update(LoginThrottle)
+            .where(
+                LoginThrottle.key == key,
+                or_(LoginThrottle.locked_until.is_(None), LoginThrottle.locked_until <= now),
+                or_(expired, LoginThrottle.failures < limit),
+            )
+            .values(
+                failures=case((expired, 1), else_=LoginThrottle.failures + 1),
+                window_started_at=case((expired, now), else_=LoginThrottle.window_started_at),
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return _rowcount(await self._session.execute(statement)) == 1
+
+    async def lock_throttle(self, key: str, now: datetime, *, limit: int, until: datetime) -> bool:
+        """Lock the key until `until` if its window's attempts reached `limit`; True if this locked it."""
+        statement = (
+            update(LoginThrottle)
+            .where(
+                LoginThrottle.key == key,
+                LoginThrottle.failures >= limit,
+                or_(LoginThrottle.locked_until.is_(None), LoginThrottle.locked_until <= now),
+            )
+            .values(locked_until=until, failures=0, window_started_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return _rowcount(await self._session.execute(statement)) == 1
+
+    async def release_throttle(self, key: str) -> None:
+        """Give one counted attempt back (it succeeded)."""
+        statement = (
+            update(LoginThrottle)
+            .where(LoginThrottle.key == key, LoginThrottle.failures > 0)
+            .values(failures=LoginThrottle.failures - 1)
+            .execution_options(synchronize_session=False)
+        )
+        await self._session.execute(statement)
+
+    async def clear_unlocked_throttle(self, key: str, now: datetime) -> bool:
+        """Delete the key's count unless it is locked; True if a row was deleted."""
+        statement = delete(LoginThrottle).where(
+            LoginThrottle.key == key,
+            or_(LoginThrottle.locked_until.is_(None), LoginThrottle.locked_until <= now),
+        )
+        return _rowcount(await self._session.execute(statement)) == 1
 
     def add(self, item: User | RefreshToken | LoginThrottle) -> None:
         self._session.add(item)
@@ -55,6 +116,21 @@ class UserRepository:
         if for_update:
             statement = statement.with_for_update().execution_options(populate_existing=True)
         return (await self._session.execute(statement)).scalar_one_or_none()
+
+    async def rotate_refresh_token(self, token_id: str, at: datetime) -> bool:
+        """Spend a refresh token in one guarded write; False if another request spent (or revoked) it
+        first: the row lock of `refresh_token_by_hash(for_update=True)` means nothing on SQLite."""
+        statement = (
+            update(RefreshToken)
+            .where(
+                RefreshToken.id == token_id,
+                RefreshToken.rotated_at.is_(None),
+                RefreshToken.revoked_at.is_(None),
+            )
+            .values(rotated_at=at)
+            .execution_options(synchronize_session=False)
+        )
+        return _rowcount(await self._session.execute(statement)) == 1
 
     async def revoke_refresh_family(self, family_id: str, at: datetime) -> None:
         statement = (
@@ -71,8 +147,7 @@ class UserRepository:
             .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
             .values(revoked_at=at)
         )
-        result = await self._session.execute(statement)
-        return int(getattr(result, "rowcount", 0) or 0)
+        return _rowcount(await self._session.execute(statement))
 
     async def flush(self) -> None:
         await self._session.flush()
@@ -80,3 +155,7 @@ class UserRepository:
     async def release_connection(self) -> None:
         """Before a slow wait (a password hash, another service): see services/kit/db.py."""
         await release_connection(self._session)
+
+
+def _rowcount(result: object) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)

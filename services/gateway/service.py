@@ -6,20 +6,19 @@ import logging
 import secrets
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 import httpx
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.gateway.models import LoginThrottle, RefreshToken, User
+from services.gateway.models import RefreshToken, User
 from services.gateway.repository import UserRepository
 from services.gateway.schemas import AccessToken, Me, UserCreate, UserUpdate
-from services.kit.db import session_scope
+from services.gateway.throttles import MAX_AUDITED_USERNAME, LoginLocked, LoginThrottles
 from services.kit.errors import ClearpostError, Conflict, NotFound, Unauthorized, UpstreamUnavailable
 from services.kit.tokens import Principal, SigningKey, issue_access_token
 
@@ -28,8 +27,8 @@ log = logging.getLogger(__name__)
 LOGIN_FAILED = "invalid username or password"
 REFRESH_FAILED = "the refresh token is not valid; sign in again"
 OFFLINE_SCOPE = "offline_access"
-# An actor string longer than any real username is someone probing; keep the audit row bounded.
-MAX_AUDITED_USERNAME = 128
+# A failed sign-in names nobody: the username is only what was typed, so it goes in the details.
+ANONYMOUS = "anonymous"
 
 
 class AuditLog(Protocol):
@@ -87,87 +86,6 @@ class Passwords:
         return self._hasher.check_needs_rehash(password_hash)
 
 
-class LoginLocked(ClearpostError):
-    """Too many failed password entries for this account or from this address: try again later."""
-
-    status_code = 429
-    code = "too_many_attempts"
-
-    def __init__(self, retry_after: int) -> None:
-        minutes = max(1, (retry_after + 59) // 60)
-        super().__init__(
-            f"too many failed sign-ins; try again in {minutes} minute{'s' if minutes != 1 else ''}"
-        )
-        self.retry_after = retry_after
-
-
-@dataclass(frozen=True)
-class ThrottleLimits:
-    per_account: int = 5
-    per_address: int = 20
-    window_seconds: int = 15 * 60
-    lockout_seconds: int = 15 * 60
-
-
-class LoginThrottles:
-    """Failed password entries per account and per client address, kept in the gateway database.
-
-    Each operation is its own unit of work, committed whatever the login's own outcome: a refused
-    login rolls its request back, and its failure must still count.
-    """
-
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], limits: ThrottleLimits) -> None:
-        self._sessionmaker = sessionmaker
-        self.limits = limits
-
-    def _keys(self, username: str, address: str | None) -> list[tuple[str, int]]:
-        keys = [(f"account:{username[:MAX_AUDITED_USERNAME]}", self.limits.per_account)]
-        if address:
-            keys.append((f"address:{address[:64]}", self.limits.per_address))
-        return keys
-
-    async def retry_after(self, username: str, address: str | None, now: datetime) -> int | None:
-        """Seconds until this account and address may try again, or None when they may now."""
-        waits: list[float] = []
-        async with session_scope(self._sessionmaker) as session:
-            repo = UserRepository(session)
-            for key, _ in self._keys(username, address):
-                row = await repo.throttle(key)
-                if row is not None and row.locked_until is not None and row.locked_until > now:
-                    waits.append((row.locked_until - now).total_seconds())
-        return max(1, int(max(waits)) + 1) if waits else None
-
-    async def failed(self, username: str, address: str | None, now: datetime) -> list[str]:
-        """Count a failure; returns the keys this failure locked (account:..., address:...)."""
-        window = timedelta(seconds=self.limits.window_seconds)
-        locked: list[str] = []
-        for key, limit in self._keys(username, address):
-            for attempt in range(2):
-                try:
-                    async with session_scope(self._sessionmaker) as session:
-                        repo = UserRepository(session)
-                        row = await repo.throttle(key)
-                        if row is None:
-                            row = LoginThrottle(key=key, failures=0, window_started_at=now)
-                            repo.add(row)
-                        if row.window_started_at + window <= now:
-                            row.failures, row.window_started_at = 0, now
-                        row.failures += 1
-                        if row.failures >= limit and (row.locked_until is None or row.locked_until <= now):
-                            row.locked_until = now + timedelta(seconds=self.limits.lockout_seconds)
-                            row.failures, row.window_started_at = 0, now
-                            locked.append(key)
-                    break
-                except IntegrityError:  # a concurrent failure created the row first: count on it
-                    if attempt:
-                        raise
-        return locked
-
-    async def succeeded(self, username: str) -> None:
-        async with session_scope(self._sessionmaker) as session:
-            await UserRepository(session).delete_throttle(f"account:{username[:MAX_AUDITED_USERNAME]}")
-
-
 class AuthService:
     def __init__(
         self,
@@ -198,19 +116,17 @@ class AuthService:
         """The password grant; `offline` (scope offline_access) adds a refresh token.
 
         Refused with LoginLocked (429), before the password is even looked at, while the account
-        or the client `address` is locked after too many failures.
+        or the client `address` is locked after too many failures or every attempt the window
+        allows is already being verified; and, after it, when a concurrent failure locked the
+        account meanwhile. Failures are audited by `anonymous`, the typed username in details.
         """
         wanted = normalize_username(username)
+        typed = wanted[:MAX_AUDITED_USERNAME]
         if self._throttles is not None:
-            wait = await self._throttles.retry_after(wanted, address, utcnow())
+            # The attempt takes its slot before Argon2 runs: parallel guesses cannot outrun the count.
+            wait = await self._throttles.reserve(wanted, address, utcnow())
             if wait is not None:
-                await self._audit_login(
-                    actor=wanted[:MAX_AUDITED_USERNAME],
-                    action="auth.login_failed",
-                    subject=f"username:{wanted[:MAX_AUDITED_USERNAME]}",
-                    details={"reason": "locked", "address": address},
-                )
-                raise LoginLocked(wait)
+                await self._refuse_locked(typed, address, wait)
         user = await self._users.get_by_username(wanted)
         # Argon2 takes a fraction of a CPU-second, and queues behind other sign-ins (every signed
         # decision is one): no pooled connection waits with it, nor with the audit call after it.
@@ -219,30 +135,34 @@ class AuthService:
         matched = await self._passwords.verify(user.password_hash if user else None, password)
         if user is None or not matched or not user.active:
             reason = "unknown_user" if user is None else "wrong_password" if not matched else "inactive_user"
-            subject = f"user:{user.id}" if user else f"username:{wanted[:MAX_AUDITED_USERNAME]}"
+            subject = f"user:{user.id}" if user else f"username:{typed}"
             await self._audit_login(
-                actor=wanted[:MAX_AUDITED_USERNAME],
+                actor=ANONYMOUS,
                 action="auth.login_failed",
                 subject=subject,
-                details={"reason": reason},
+                details={"reason": reason, "username": typed},
             )
             if self._throttles is not None:
                 for key in await self._throttles.failed(wanted, address, utcnow()):
                     kind, _, value = key.partition(":")
                     await self._audit_login(
-                        actor=wanted[:MAX_AUDITED_USERNAME],
+                        actor=ANONYMOUS,
                         action="auth.locked",
                         subject=subject if kind == "account" else key,
                         details={
                             "locked": kind,
                             "value": value,
+                            "username": typed,
                             "address": address,
                             "lockout_seconds": self._throttles.limits.lockout_seconds,
                         },
                     )
             raise Unauthorized(LOGIN_FAILED, code="invalid_grant")
         if self._throttles is not None:
-            await self._throttles.succeeded(wanted)
+            # A concurrent failure may have locked the account while this password was verified.
+            wait = await self._throttles.succeeded(wanted, address, utcnow())
+            if wait is not None:
+                await self._refuse_locked(typed, address, wait)
         if self._passwords.needs_rehash(user.password_hash):
             user.password_hash = await self._passwords.hash(password)
             await self._users.flush()
@@ -266,24 +186,31 @@ class AuthService:
         if row is None or row.revoked_at is not None or row.expires_at <= now:
             return None
         if row.rotated_at is not None:
-            await self._users.revoke_refresh_family(row.family_id, now)
-            await self._users.flush()
-            await self._audit_login(
-                actor=row.user_id,
-                action="auth.refresh_reused",
-                subject=f"user:{row.user_id}",
-                details={"family_id": row.family_id},
-            )
+            await self._refresh_reused(row, now)
             return None
         user = await self._users.get(row.user_id)
         if user is None or not user.active:
             await self._users.revoke_refresh_family(row.family_id, now)
             await self._users.flush()
             return None
-        row.rotated_at = now
+        # Spent in one guarded write: of two simultaneous refreshes only one rotates, and the other
+        # is a reuse like any replay of a spent token.
+        if not await self._users.rotate_refresh_token(row.id, now):
+            await self._refresh_reused(row, now)
+            return None
         # The family keeps the sign-in's deadline: refreshing never extends a session past it.
         successor = await self._new_refresh_token(user, row.family_id, expires_at=row.expires_at)
         return self._tokens(user, refresh=successor)
+
+    async def _refresh_reused(self, row: RefreshToken, now: datetime) -> None:
+        await self._users.revoke_refresh_family(row.family_id, now)
+        await self._users.flush()
+        await self._audit_login(
+            actor=row.user_id,
+            action="auth.refresh_reused",
+            subject=f"user:{row.user_id}",
+            details={"family_id": row.family_id},
+        )
 
     async def revoke(self, token: str) -> None:
         """RFC 7009: revoke a refresh token and its family; an unknown token is not an error."""
@@ -338,6 +265,15 @@ class AuthService:
         if user is None or not user.active:
             raise Unauthorized("this account no longer exists or is inactive")
         return Me(id=user.id, username=user.username, display_name=user.display_name, roles=list(user.roles))
+
+    async def _refuse_locked(self, typed: str, address: str | None, wait: int) -> NoReturn:
+        await self._audit_login(
+            actor=ANONYMOUS,
+            action="auth.login_failed",
+            subject=f"username:{typed}",
+            details={"reason": "locked", "username": typed, "address": address},
+        )
+        raise LoginLocked(wait)
 
     async def _audit_login(self, *, actor: str, action: str, subject: str, details: dict[str, Any]) -> None:
         # The one place an audit outage is tolerated: nobody could log in (not even to fix it) otherwise.

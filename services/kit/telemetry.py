@@ -8,21 +8,72 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 from typing import Any
 
 from fastapi import FastAPI
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace import Span, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from pythonjsonlogger.json import JsonFormatter
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 _provider: TracerProvider | None = None
+
+# Query parameters whose values identify a patient (the consent search's `patient_ref`). Their values
+# never reach an access log line, a logged upstream call or a span's URL attributes, whichever route
+# and whichever process: `REDACTED` stands in (the search itself has a POST form for that reason).
+SENSITIVE_QUERY_PARAMETERS = ("patient_ref",)
+REDACTED = "REDACTED"
+_SENSITIVE_QUERY = re.compile(
+    r"([?&](?:"
+    + "|".join(re.escape(p).replace("_", "(?:_|%5[fF])") for p in SENSITIVE_QUERY_PARAMETERS)
+    + r")=)[^&#\s\"']*",
+    re.IGNORECASE,
+)
+# The span attributes that carry a request's URL or query (old and stable HTTP semantic conventions).
+URL_ATTRIBUTES = ("http.url", "http.target", "url.full", "url.query", "http.request.uri")
+
+
+def redact_query(text: str) -> str:
+    """The text with the value of every sensitive query parameter replaced by REDACTED."""
+    return _SENSITIVE_QUERY.sub(rf"\g<1>{REDACTED}", text) if "=" in text else text
+
+
+def _redacted_query(text: str) -> str:
+    # `url.query` holds the query without its leading "?".
+    return redact_query(f"?{text}")[1:]
+
+
+def redact_span_urls(span: Span | trace.Span) -> None:
+    """Rewrite a recording span's URL attributes without their sensitive query values."""
+    attributes = getattr(span, "attributes", None) or {}
+    for key in URL_ATTRIBUTES:
+        value = attributes.get(key)
+        if isinstance(value, str):
+            redacted = _redacted_query(value) if key == "url.query" else redact_query(value)
+            if redacted != value:
+                span.set_attribute(key, redacted)
+
+
+class RedactSensitiveQueries(SpanProcessor):
+    """Redacts every span's URL attributes as it starts (the HTTP client spans set theirs then);
+    the server spans, whose instrumentation sets them again after the start, are redacted by
+    `instrument_app`'s request hook."""
+
+    def on_start(self, span: Span, parent_context: otel_context.Context | None = None) -> None:
+        redact_span_urls(span)
+
+
+def _redact_server_span(span: trace.Span, scope: dict[str, Any]) -> None:
+    if span.is_recording():
+        redact_span_urls(span)
 
 
 def exporting() -> bool:
@@ -39,6 +90,8 @@ def setup_tracing(process: str, *, extra_processor: SpanProcessor | None = None)
             _provider.add_span_processor(extra_processor)
         return _provider
     provider = TracerProvider(resource=Resource.create({"service.name": f"clearpost-{process}"}))
+    # First, so every later processor and exporter sees the redacted URL.
+    provider.add_span_processor(RedactSensitiveQueries())
     if exporting():
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
@@ -52,7 +105,12 @@ def setup_tracing(process: str, *, extra_processor: SpanProcessor | None = None)
 
 
 def instrument_app(app: FastAPI) -> None:
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz", exclude_spans=["receive", "send"])
+    FastAPIInstrumentor.instrument_app(
+        app,
+        excluded_urls="healthz,readyz",
+        exclude_spans=["receive", "send"],
+        server_request_hook=_redact_server_span,
+    )
 
 
 def instrument_engine(engine: AsyncEngine) -> None:
@@ -62,6 +120,12 @@ def instrument_engine(engine: AsyncEngine) -> None:
     # one is traced.
     if not instrumentor.is_instrumented_by_opentelemetry:
         instrumentor.instrument(engine=engine.sync_engine, enable_commenter=False)
+
+
+def current_trace_id() -> str | None:
+    """The trace the current code runs in (one per gateway request, followed into every service)."""
+    context = trace.get_current_span().get_span_context()
+    return f"{context.trace_id:032x}" if context.is_valid else None
 
 
 def shutdown_tracing() -> None:
@@ -82,10 +146,26 @@ class _TraceContext(logging.Filter):
         return True
 
 
+class _RedactQueries(logging.Filter):
+    """Sensitive query values out of every log line: uvicorn's access log (`"GET /path?query"`) and
+    httpx's log of each outgoing request both carry the whole URL."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = redact_query(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                redact_query(str(arg)) if isinstance(arg, str) or type(arg).__name__ == "URL" else arg
+                for arg in record.args
+            )
+        return True
+
+
 def configure_logging(process: str, *, level: str = "INFO", fmt: str = "json") -> None:
     """Root logging for a process: JSON lines with service, trace_id and span_id (or plain text)."""
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(_TraceContext(process))
+    handler.addFilter(_RedactQueries())
     formatter: logging.Formatter
     if fmt == "json":
         formatter = JsonFormatter(

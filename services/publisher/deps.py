@@ -21,8 +21,8 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
-def get_publication_service(session: SessionDep) -> PublicationService:
-    return PublicationService(session)
+def get_publication_service(request: Request, session: SessionDep) -> PublicationService:
+    return PublicationService(session, drafts=request.app.state.drafts)
 
 
 PublicationServiceDep = Annotated[PublicationService, Depends(get_publication_service)]

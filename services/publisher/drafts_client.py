@@ -10,7 +10,7 @@ import httpx
 
 from services.kit.errors import ClearpostError, UpstreamUnavailable
 from services.kit.http import internal_json
-from services.publisher.schemas import ConsentVerdict, VersionContent
+from services.publisher.schemas import ConsentVerdict, DraftReaders, VersionContent
 
 
 class VersionSource(Protocol):
@@ -24,6 +24,12 @@ class VersionSource(Protocol):
 
     async def get_media(self, digest: str) -> tuple[bytes, str]:
         """A sanitized image by digest (bytes, media type); the bytes match the digest."""
+        ...
+
+
+class DraftReadRule(Protocol):
+    async def readers(self, draft_id: str) -> DraftReaders:
+        """Who may read the draft, as the drafts service decides (NotFound if there is none)."""
         ...
 
 
@@ -56,3 +62,7 @@ class DraftsVersionClient:
         if hashlib.sha256(response.content).hexdigest() != digest:
             raise ClearpostError(f"image {digest[:12]} does not match its digest", code="media_mismatch")
         return response.content, response.headers.get("content-type", "application/octet-stream")
+
+    async def readers(self, draft_id: str) -> DraftReaders:
+        path = f"/internal/v1/drafts/{quote(draft_id, safe='')}/readers"
+        return DraftReaders.model_validate(await internal_json(self._http, "GET", path))

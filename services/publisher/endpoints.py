@@ -13,11 +13,13 @@ router = APIRouter(prefix="/api/v1", tags=["publisher"])
 
 @router.get("/publications", response_model=PublicationList)
 async def list_publications(
-    _: CurrentPrincipal,
+    principal: CurrentPrincipal,
     publications: PublicationServiceDep,
     draft_id: Annotated[str, Query(min_length=1, max_length=36)],
 ) -> PublicationList:
-    rows = await publications.list_for_draft(draft_id)
+    """The publication records of one draft, for those who may read the draft (its author, the
+    reviewing, publishing, auditing and admin roles), as the drafts service decides."""
+    rows = await publications.list_for_draft(draft_id, principal)
     return PublicationList(publications=[PublicationOut.model_validate(row) for row in rows])
 
 

@@ -41,12 +41,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             internal_client(settings.service_url("audit"), app.state.internal_token) as audit_http,
         ):
             app.state.key_set = JwksKeySet(f"{settings.gateway_url}/api/v1/auth/jwks", http)
+            app.state.drafts = DraftsVersionClient(drafts_http)
             review_keys = JwksKeySet(f"{settings.service_url('review')}/api/v1/reviews/keys", http)
             gate = ApprovalGate(review_keys, AuditClient(audit_http, "publisher"))
             if settings.temporal_enabled:
                 client = await connect(settings)
                 activities = PublisherActivities(
-                    app.state.sessionmaker, DraftsVersionClient(drafts_http), channels, approvals=gate
+                    app.state.sessionmaker, app.state.drafts, channels, approvals=gate
                 )
                 async with running_worker(client, PUBLISHER_TASK_QUEUE, [activities.publish_post]):
                     yield

@@ -30,6 +30,16 @@ class ConsentVerdict(BaseModel):
     reasons: list[str] = []
 
 
+class DraftReaders(BaseModel):
+    """The drafts service's read rule for one draft: its author, and the roles that read every draft."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    draft_id: str
+    author_id: str
+    reader_roles: list[str]
+
+
 class PublicationOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 

@@ -6,7 +6,9 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.kit.errors import Conflict, NotFound
+from services.kit.errors import Conflict, Forbidden, NotFound
+from services.kit.tokens import Principal
+from services.publisher.drafts_client import DraftReadRule
 from services.publisher.models import PENDING, Publication
 from services.publisher.repository import PublicationRepository
 
@@ -16,10 +18,18 @@ class ContentHashConflict(Conflict):
 
 
 class PublicationService:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, *, drafts: DraftReadRule | None = None) -> None:
         self._repository = PublicationRepository(session)
+        self._drafts = drafts
 
-    async def list_for_draft(self, draft_id: str) -> Sequence[Publication]:
+    async def list_for_draft(self, draft_id: str, principal: Principal) -> Sequence[Publication]:
+        """The draft's publication records, for whoever may read the draft. Who that is comes from
+        the drafts service (its author, its reader roles), never from the caller."""
+        if self._drafts is None:
+            raise RuntimeError("listing publications needs the drafts service's read rule")
+        readers = await self._drafts.readers(draft_id)
+        if readers.author_id != principal.user_id and not principal.has_any(*readers.reader_roles):
+            raise Forbidden("only the author and reviewing staff may see this draft's publications")
         return await self._repository.list_for_draft(draft_id)
 
     async def find(self, *, draft_id: str, version: int, channel: str) -> Publication | None:

@@ -16,7 +16,7 @@ from services.kit.canonical import content_hash
 from services.kit.errors import NotFound
 from services.kit.tokens import DECISION_TYPE, REQUIREMENT_TYPE, load_or_create_signing_key, sign_record
 from services.publisher.approvals import ApprovalGate
-from services.publisher.schemas import ConsentVerdict, VersionContent
+from services.publisher.schemas import ConsentVerdict, DraftReaders, VersionContent
 from tests.unit.recording_audit import RecordingAudit
 from workflows.contracts import PublishRequest
 from workflows.signatures import (
@@ -102,12 +102,17 @@ def draft_version(
     )
 
 
+# The drafts service's roles that read every draft (services/drafts/service.py READER_ROLES).
+DRAFT_READER_ROLES = ["legal", "compliance", "medical", "publisher", "auditor", "admin"]
+
+
 class FakeDrafts:
-    """Answers like the drafts service's internal version and consent-check routes, from memory."""
+    """Answers like the drafts service's internal version, consent-check and readers routes, from memory."""
 
     def __init__(self, *versions: VersionContent) -> None:
         self.versions = {(v.draft_id, v.version): v for v in versions}
         self.media: dict[str, tuple[bytes, str]] = {}
+        self.authors: dict[str, str] = {}
         self.calls = 0
         self.consent = ConsentVerdict(ok=True)
         self.consent_asked: list[dict[str, Any]] = []
@@ -119,6 +124,13 @@ class FakeDrafts:
             {"draft": (draft_id, version, content_hash), "channels": channels, "categories": categories}
         )
         return self.consent
+
+    async def readers(self, draft_id: str) -> DraftReaders:
+        if draft_id not in self.authors:
+            raise NotFound(f"draft {draft_id} does not exist")
+        return DraftReaders(
+            draft_id=draft_id, author_id=self.authors[draft_id], reader_roles=DRAFT_READER_ROLES
+        )
 
     async def get_version(self, draft_id: str, version: int) -> VersionContent:
         self.calls += 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import tempfile
 from pathlib import Path
@@ -444,3 +446,28 @@ def pdf_text(data: bytes) -> str:
         except zlib.error:
             chunks.append(body.decode("latin-1"))
     return "".join(chunks).replace("\\(", "(").replace("\\)", ")")
+
+
+FORMULAS = ['=HYPERLINK("http://evil.example","x")', "+1+1", "-2+3", "@SUM(A1)", "\tcmd", "\r=1"]
+
+
+async def test_csv_cells_that_a_spreadsheet_would_run_are_escaped(
+    audit_app: AuditApp, tmp_path: Path
+) -> None:
+    for n, formula in enumerate(FORMULAS, start=1):
+        await audit_app.append(n, actor=formula, subject=formula, reason=formula)
+
+    data = (await audit_app.export(format="csv")).decode()
+
+    rows = list(csv.DictReader(io.StringIO(data, newline="")))
+    events = [r for r in rows if r["action"] != "audit.exported"]
+    assert len(events) == len(FORMULAS)
+    for row, formula in zip(events, FORMULAS, strict=True):
+        for column in ("actor", "subject", "reason"):
+            assert row[column] == "'" + formula, (column, row[column])
+    # Nothing else is changed, and the verifiable format keeps the recorded text.
+    assert rows[0]["seq"] == "1" and events[0]["details"].startswith("{")
+    jsonl = await audit_app.export()
+    assert verify(jsonl, await audit_app.trusted_keys(tmp_path)).events == len(FORMULAS) + 2
+    entries = [json.loads(json.loads(line)["entry"]) for line in jsonl.splitlines()[1:-1]]
+    assert [e["actor"] for e in entries[: len(FORMULAS)]] == FORMULAS

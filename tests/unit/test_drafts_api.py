@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from opentelemetry import trace
 
 from services.drafts.activities import DraftActivities
 from services.drafts.main import app as drafts_app
@@ -219,7 +220,7 @@ async def test_another_author_cannot_revise(api: DraftsApi) -> None:
     assert response.status_code == 403
     unchanged = await api.http.get(f"/api/v1/drafts/{draft['id']}", headers=api.as_user("author"))
     assert (unchanged.json()["version"], unchanged.json()["title"]) == (1, DRAFT["title"])
-    assert api.audit.actions() == ["draft.created"]
+    assert api.audit.actions() == ["draft.created", "draft.read"]
 
 
 async def test_a_draft_in_review_cannot_be_revised(api: DraftsApi) -> None:
@@ -296,6 +297,47 @@ async def test_who_may_read_a_draft(api: DraftsApi) -> None:
     assert missing.status_code == 404
 
 
+async def test_reads_of_a_draft_its_versions_and_its_images_are_audited_by_the_reader(
+    api: DraftsApi,
+) -> None:
+    draft = await api.create()
+    path = f"/api/v1/drafts/{draft['id']}"
+    reviewer = api.as_user("legal", user_id="reviewer-1")
+
+    one = await api.http.get(path, headers=reviewer)
+    versions = await api.http.get(f"{path}/versions", headers=reviewer)
+    refused = await api.http.get(path, headers=api.as_user("author", user_id=OTHER_AUTHOR))
+
+    assert (one.status_code, versions.status_code, refused.status_code) == (200, 200, 403)
+    reads = [e for e in api.audit.events if e["action"] in ("draft.read", "version.read")]
+    assert [(e["action"], e["actor"], e["actor_roles"], e["subject"]) for e in reads] == [
+        ("draft.read", "reviewer-1", ["legal"], f"draft:{draft['id']}"),
+        ("version.read", "reviewer-1", ["legal"], f"draft:{draft['id']}"),
+    ]
+    assert reads[0]["details"] == {"version": 1, "content_hash": draft["content_hash"]}
+    assert reads[1]["details"] == {"versions": [1]}
+    assert all(draft["body"] not in str(e) for e in reads)  # who read what, never the text itself
+
+
+async def test_one_request_records_one_read_per_reader_and_draft(api: DraftsApi) -> None:
+    """A page that asks twice in one trace (the review UI propagates its request's trace) is one
+    read; the same reader's next request is another."""
+    draft = await api.create()
+    path = f"/api/v1/drafts/{draft['id']}"
+    reviewer = api.as_user("legal", user_id="reviewer-1")
+    tracer = trace.get_tracer("test")
+
+    with tracer.start_as_current_span("one page"):
+        await api.http.get(path, headers=reviewer)
+        await api.http.get(path, headers=reviewer)
+    await api.http.get(path, headers=reviewer)
+    await api.http.get(path, headers=api.as_user("compliance", user_id="reviewer-2"))
+
+    keys = [e["idempotency_key"] for e in api.audit.events if e["action"] == "draft.read"]
+    assert len(keys) == 4 and keys[0] == keys[1]
+    assert len(set(keys)) == 3  # the audit service keeps one event per key
+
+
 async def test_authors_list_their_own_drafts_and_reviewers_all(api: DraftsApi) -> None:
     mine = await api.create()
     theirs = await api.create(user_id=OTHER_AUTHOR, title="Their post")
@@ -344,7 +386,7 @@ async def test_submitting_without_the_workflow_engine_changes_nothing(api: Draft
     current = await api.http.get(f"/api/v1/drafts/{draft['id']}", headers=api.as_user("author"))
     assert current.json()["status"] == "draft"
     assert instant(current.json()["updated_at"]) == instant(draft["updated_at"])
-    assert api.audit.actions() == ["draft.created"]
+    assert api.audit.actions() == ["draft.created", "draft.read"]
 
 
 async def test_the_versions_route_is_for_services_only(api: DraftsApi) -> None:
@@ -429,3 +471,23 @@ async def test_a_submitted_draft_starts_its_workflow_with_the_configured_publish
     assert response.status_code == 200, response.text
     [started] = engine.started
     assert (started.draft_id, started.publish_deadline_seconds) == (draft["id"], 3600)
+
+
+async def test_the_readers_route_gives_the_drafts_read_rule_to_services(api: DraftsApi) -> None:
+    draft = await api.create()
+    path = f"/internal/v1/drafts/{draft['id']}/readers"
+
+    with_user_token = await api.http.get(path, headers=api.as_user("admin"))
+    service = await api.http.get(path, headers={INTERNAL_HEADER: INTERNAL_TOKEN})
+    unknown = await api.http.get(
+        "/internal/v1/drafts/no-such/readers", headers={INTERNAL_HEADER: INTERNAL_TOKEN}
+    )
+
+    assert with_user_token.status_code == 401
+    assert service.status_code == 200, service.text
+    assert service.json() == {
+        "draft_id": draft["id"],
+        "author_id": AUTHOR,
+        "reader_roles": ["legal", "compliance", "medical", "publisher", "auditor", "admin"],
+    }
+    assert unknown.status_code == 404

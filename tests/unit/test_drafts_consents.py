@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import importlib
 import io
 import json
+import logging
+import socket
+import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -13,7 +18,10 @@ from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from fastapi import FastAPI
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from PIL import Image
 from sqlalchemy import select
 from temporalio.exceptions import ApplicationError
@@ -29,6 +37,7 @@ from services.kit.auth import INTERNAL_HEADER, StaticKeySet
 from services.kit.canonical import content_hash
 from services.kit.db import session_scope
 from services.kit.sealing import KeyRing, key_id
+from services.kit.telemetry import configure_logging, setup_tracing
 from services.kit.tokens import Principal, SigningKey, issue_access_token, load_or_create_signing_key
 from tests.database import DatabaseFactory
 from tests.unit.test_drafts_api import FakeChannels, RecordingAudit
@@ -279,6 +288,69 @@ async def test_state_is_computed_from_the_expiry_date_and_filters_the_list(api: 
     assert [c["id"] for c in listed.json()["consents"]] == [active]
 
 
+async def test_consents_are_searched_by_post_with_the_same_filters(api: Api) -> None:
+    consent_id = await api.consent_id()
+
+    found = await api.http.post(
+        "/api/v1/consents/search",
+        json={"patient_ref": " mrn-0042 ", "state": "active"},
+        headers=api.compliance,
+    )
+    none = await api.http.post(
+        "/api/v1/consents/search", json={"patient_ref": "MRN-9"}, headers=api.compliance
+    )
+    author = await api.http.post("/api/v1/consents/search", json={}, headers=api.headers("author"))
+
+    assert found.status_code == 200, found.text
+    assert [c["id"] for c in found.json()["consents"]] == [consent_id] and none.json()["consents"] == []
+    assert author.status_code == 403
+    listed = [e for e in api.audit.events if e["action"] == "consent.listed"]
+    assert [e["details"]["filters"]["patient_ref"] for e in listed] == [True, True]
+    assert "MRN" not in json.dumps(listed)
+
+
+async def test_a_patient_reference_reaches_no_access_log_line_or_span(
+    api: Api, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Served by uvicorn itself (its access log is the one written in production), traced by the
+    process's own tracer provider, logged through the process's own logging setup."""
+    consent_id = await api.consent_id()
+    spans = InMemorySpanExporter()
+    setup_tracing("drafts", extra_processor=SimpleSpanProcessor(spans))
+    loggers = [logging.getLogger(name) for name in ("", "uvicorn", "uvicorn.error", "uvicorn.access")]
+    saved = [(logger.handlers[:], logger.level, logger.propagate) for logger in loggers]
+    configure_logging("drafts")
+    config = uvicorn.Config(api.app, host="127.0.0.1", port=0, lifespan="off", log_config=None)
+    server = uvicorn.Server(config)
+    listening = socket.create_server(("127.0.0.1", 0))  # connections wait in its backlog until served
+    port = listening.getsockname()[1]
+    serving = asyncio.create_task(server.serve(sockets=[listening]))
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers=api.compliance) as http:
+            by_get = await http.get("/api/v1/consents", params={"state": "active", "patient_ref": "MRN-0042"})
+            by_post = await http.post("/api/v1/consents/search", json={"patient_ref": "MRN-0042"})
+    finally:
+        server.should_exit = True
+        await serving
+        listening.close()
+        for logger, (handlers, level, propagate) in zip(loggers, saved, strict=True):
+            logger.handlers[:], logger.propagate = handlers, propagate
+            logger.setLevel(level)
+        spans.shutdown()
+
+    assert [c["id"] for c in by_get.json()["consents"]] == [consent_id]
+    assert [c["id"] for c in by_post.json()["consents"]] == [consent_id]
+    logged = capsys.readouterr().err
+    assert "/api/v1/consents?state=active&patient_ref=REDACTED" in logged  # the access log line
+    assert "/api/v1/consents/search" in logged
+    assert "MRN-0042" not in logged
+    finished = spans.get_finished_spans()
+    attributes = [dict(span.attributes or {}) for span in finished]
+    served = [a for a in attributes if "/api/v1/consents" in str(a.get("http.target", a.get("url.path", "")))]
+    assert served and any("patient_ref=REDACTED" in str(a) for a in served)
+    assert "MRN-0042" not in repr(attributes)
+
+
 # --- rotating the consent key ------------------------------------------------------------------
 
 
@@ -407,7 +479,21 @@ async def test_an_upload_with_gps_exif_is_stored_and_served_without_it(api: Api)
         assert b"Jane Patient" not in data and b"CameraCo" not in data and b"Exif" not in data
         assert not Image.open(io.BytesIO(data)).getexif()
     assert served.headers["content-type"] == "image/jpeg"
-    assert api.audit.events[-1]["action"] == "draft.media_added"
+    assert [e["action"] for e in api.audit.events[-2:]] == ["draft.media_added", "media.read"]
+
+
+async def test_an_image_read_is_audited_by_its_reader(api: Api) -> None:
+    draft = await api.draft(patient_content=False)
+    digest = (await api.upload(draft["id"], jpeg_with_exif())).json()["media"][0]["digest"]
+
+    served = await api.http.get(
+        f"/api/v1/drafts/{draft['id']}/media/{digest}", headers=api.headers("legal", user_id=LEGAL)
+    )
+
+    assert served.status_code == 200
+    read = api.audit.events[-1]
+    assert (read["action"], read["actor"], read["subject"]) == ("media.read", LEGAL, f"draft:{draft['id']}")
+    assert read["details"] == {"digest": digest}
 
 
 @pytest.mark.parametrize("raw", [EXECUTABLE, HTML], ids=["executable", "html"])
@@ -429,6 +515,46 @@ async def test_an_upload_over_the_limit_is_413(api: Api) -> None:
     response = await api.upload(draft["id"], b"\xff\xd8" + b"\x00" * (10 * 1024 * 1024))
 
     assert response.status_code == 413
+
+
+@pytest.mark.parametrize(
+    ("module", "function", "kind"),
+    [
+        ("services.drafts.service", "sanitize_image", "media"),
+        ("services.drafts.service", "detect_faces", "media"),
+        ("services.drafts.consents", "sanitize_image", "form"),
+    ],
+)
+async def test_image_work_runs_off_the_event_loop(
+    api: Api, monkeypatch: pytest.MonkeyPatch, module: str, function: str, kind: str
+) -> None:
+    """While one upload's image is decoded (or re-encoded, or searched for faces), the service
+    answers another request: the image work is held until that answer has arrived."""
+    draft = await api.draft(patient_content=False)
+    working, answered = threading.Event(), threading.Event()
+    overlapped: list[bool] = []
+    real = getattr(importlib.import_module(module), function)
+
+    def held(*args: Any, **kwargs: Any) -> Any:
+        working.set()
+        # On the event loop this wait blocks the very request that would set it: it times out.
+        overlapped.append(answered.wait(timeout=10))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(f"{module}.{function}", held)
+    if kind == "media":
+        upload = asyncio.create_task(api.upload(draft["id"], FACE.read_bytes()))
+    else:
+        upload = asyncio.create_task(api.consent(form=jpeg_with_exif()))
+    assert await asyncio.to_thread(working.wait, 10)
+
+    other = await api.http.get(f"/api/v1/drafts/{draft['id']}", headers=api.headers("author"))
+    answered.set()
+    uploaded = await upload
+
+    assert other.status_code == 200
+    assert uploaded.status_code == 201, uploaded.text
+    assert overlapped == [True]
 
 
 async def test_a_face_counts_as_patient_content_until_compliance_confirms_staff(api: Api) -> None:

@@ -72,6 +72,13 @@ def test_size_and_pixel_limits() -> None:
     assert info.value.too_large
 
 
+def test_an_image_over_24_megapixels_is_refused_before_it_is_decoded() -> None:
+    out = io.BytesIO()
+    Image.new("L", (5000, 5000)).save(out, format="PNG")  # 25 MP in a small file
+    with pytest.raises(MediaRejected, match="limit is 24000000 pixels"):
+        sanitize_image(out.getvalue())
+
+
 def test_a_face_is_detected_and_a_blank_image_has_none() -> None:
     face = sanitize_image(FACE.read_bytes())
     assert len(detect_faces(face.data)) == 1

@@ -152,10 +152,10 @@ async def test_failed_logins_look_the_same(
     assert response.json() == FAILED
     assert gateway_audit.events == [
         {
-            "actor": username,
+            "actor": "anonymous",
             "action": "auth.login_failed",
             "subject": gateway_audit.events[0]["subject"],
-            "details": {"reason": reason},
+            "details": {"reason": reason, "username": username},
         }
     ]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -169,3 +170,17 @@ async def test_malformed_token_requests_are_400(
 
     assert response.status_code == 400
     assert response.json()["error"] == error
+
+
+async def test_two_simultaneous_refreshes_of_one_token_rotate_it_once(
+    gateway_client: httpx.AsyncClient, gateway_audit: RecordingAudit
+) -> None:
+    first = await sign_in(gateway_client)
+
+    answers = await asyncio.gather(*(refresh(gateway_client, first["refresh_token"]) for _ in range(2)))
+
+    assert sorted(a.status_code for a in answers) == [200, 401], [a.text for a in answers]
+    assert gateway_audit.actions().count("auth.refresh_reused") == 1
+    # The loser is a reuse: the whole sign-in is revoked, the winner's new token with it.
+    [winner] = [a.json() for a in answers if a.status_code == 200]
+    assert (await refresh(gateway_client, winner["refresh_token"])).status_code == 401

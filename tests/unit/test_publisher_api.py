@@ -21,6 +21,7 @@ from tests.unit.publisher_fixtures import FakeDrafts, approval_gate, draft_versi
 class Api:
     http: httpx.AsyncClient
     key: SigningKey
+    drafts: FakeDrafts
 
     def headers(self, *roles: str) -> dict[str, str]:
         principal = Principal(user_id="u-1", username="casey", name="Casey", roles=frozenset(roles))
@@ -45,9 +46,10 @@ async def api(
     async with app.router.lifespan_context(app):
         key = load_or_create_signing_key(tmp_path / "k.pem")
         app.state.key_set = StaticKeySet({key.kid: key.public_jwk})
+        app.state.drafts = drafts = FakeDrafts()
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
-            yield Api(http, key)
+            yield Api(http, key, drafts)
 
 
 async def publish(draft_id: str, version: int) -> str:
@@ -64,6 +66,7 @@ async def test_publications_are_listed_by_draft(api: Api) -> None:
     first = await publish("d-1", 1)
     second = await publish("d-1", 2)
     await publish("d-2", 1)
+    api.drafts.authors["d-1"] = "u-1"
 
     response = await api.http.get("/api/v1/publications", params={"draft_id": "d-1"}, headers=api.headers())
 
@@ -88,12 +91,36 @@ async def test_publications_are_listed_by_draft(api: Api) -> None:
 
 
 async def test_a_draft_without_publications_lists_none(api: Api) -> None:
+    api.drafts.authors["d-none"] = "u-1"
+
     response = await api.http.get(
         "/api/v1/publications", params={"draft_id": "d-none"}, headers=api.headers("author")
     )
 
     assert response.status_code == 200
     assert response.json() == {"publications": []}
+
+
+async def test_only_those_who_may_read_the_draft_see_its_publications(api: Api) -> None:
+    await publish("d-1", 1)
+    api.drafts.authors["d-1"] = "someone-else"
+
+    async def listed(*roles: str, draft_id: str = "d-1") -> httpx.Response:
+        params = {"draft_id": draft_id}
+        return await api.http.get("/api/v1/publications", params=params, headers=api.headers(*roles))
+
+    # Any signed-in user used to get any draft's records; the drafts service's rule decides now.
+    for roles in [(), ("author",)]:
+        refused = await listed(*roles)
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["error"] == "forbidden"
+    for role in ("legal", "compliance", "medical", "publisher", "auditor", "admin"):
+        allowed = await listed(role)
+        assert allowed.status_code == 200, (role, allowed.text)
+        assert len(allowed.json()["publications"]) == 1
+    assert (await listed("author", draft_id="d-unknown")).status_code == 404
+    api.drafts.authors["d-1"] = "u-1"
+    assert (await listed("author")).status_code == 200
 
 
 async def test_draft_id_is_required(api: Api) -> None:

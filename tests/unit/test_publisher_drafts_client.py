@@ -56,3 +56,19 @@ async def test_an_image_is_fetched_by_digest_and_checked_against_it() -> None:
             await DraftsVersionClient(http).get_media(other)
 
     assert mismatch.value.code == "media_mismatch"
+
+
+async def test_reads_who_may_read_a_draft_from_the_internal_route() -> None:
+    seen: list[httpx.Request] = []
+    answer = {"draft_id": "d/1", "author_id": "u-1", "reader_roles": ["legal"], "more": 1}
+
+    def drafts(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json=answer)
+
+    async with drafts_http(drafts) as http:
+        readers = await DraftsVersionClient(http).readers("d/1")
+
+    assert (readers.author_id, readers.reader_roles) == ("u-1", ["legal"])
+    [request] = seen
+    assert request.url.raw_path == b"/internal/v1/drafts/d%2F1/readers"

@@ -6,6 +6,7 @@ review database is real (SQLite and PostgreSQL, through migrations).
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ from services.review.ui.deps import UiState
 from services.review.ui.models import DraftComment, TaskClaim, UiSession
 from services.review.ui.presenters import channel_previews, highlight, word_diff
 from services.review.ui.security import FailureLimiter
-from services.review.ui.upstream import HistoryUnavailable, IssuedTokens, SignInRefused
+from services.review.ui.upstream import AuditDraftHistory, HistoryUnavailable, IssuedTokens, SignInRefused
 from tests.database import DatabaseFactory
 from tests.unit.recording_audit import RecordingAudit
 from workflows.contracts import DecisionAccepted
@@ -133,8 +134,10 @@ class FakeUserApi:
 class FakeHistory:
     def __init__(self) -> None:
         self.available = True
+        self.readers: list[str] = []
 
-    async def events(self, draft_id: str) -> list[dict[str, Any]]:
+    async def events(self, draft_id: str, reader: Principal) -> list[dict[str, Any]]:
+        self.readers.append(reader.user_id)
         if not self.available:
             raise HistoryUnavailable("not yet")
         return [
@@ -574,7 +577,11 @@ async def test_comments_are_kept_and_audited(ui: Ui) -> None:
     [comment] = await ui.rows(DraftComment)
     assert comment.body == "<b>please</b> drop the number" and comment.version == 2
     assert ui.audit.events[-1]["action"] == "draft.commented"
-    assert ui.audit.events[-1]["details"]["text"] == comment.body
+    assert ui.audit.events[-1]["details"] == {
+        "comment_id": comment.id,
+        "version": 2,
+        "text_sha256": hashlib.sha256(comment.body.encode()).hexdigest(),
+    }
     page = await ui.http.get("/review/drafts/d-1")
     assert "&lt;b&gt;please&lt;/b&gt; drop the number" in page.text
 
@@ -601,6 +608,22 @@ async def test_draft_page_marks_findings_escapes_text_and_shows_diff_and_history
 
     ui.history.available = False
     assert "history is not available" in (await ui.http.get("/review/drafts/d-1")).text
+    assert ui.history.readers == [COMPLIANCE.user_id, COMPLIANCE.user_id]  # read as the user
+
+
+async def test_the_draft_history_is_read_as_the_signed_in_user() -> None:
+    seen: list[httpx.Request] = []
+
+    def audit(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"events": []})
+
+    async with httpx.AsyncClient(base_url="http://audit", transport=httpx.MockTransport(audit)) as http:
+        await AuditDraftHistory(http).events("d-1", COMPLIANCE)
+
+    [request] = seen
+    assert request.url.path == "/internal/v1/events"
+    assert dict(request.url.params) == {"draft_id": "d-1", "limit": "500", "reader": COMPLIANCE.user_id}
 
 
 async def test_no_decision_form_without_the_role_or_for_own_draft(ui: Ui) -> None:

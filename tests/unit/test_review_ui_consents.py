@@ -244,6 +244,49 @@ async def test_compliance_lists_consents_with_state_scope_and_expiry(ui: Ui, dra
     assert bad_filter.status_code == 422
 
 
+async def test_the_patient_reference_filter_is_posted_never_put_in_a_url(
+    ui: Ui, drafts: FakeDraftsApi
+) -> None:
+    drafts.records["c-2"] = record("c-2", patient_ref="MRN-0099")
+    await ui.sign_in(COMPLIANCE)
+    listing = await ui.http.get("/review/consents")
+    token = await ui.csrf("/review/consents")
+
+    found = await ui.http.post(
+        "/review/consents/search",
+        data={"patient_ref": " MRN-0099 ", "state": "", "csrf_token": token},
+        headers=SAME_ORIGIN,
+    )
+    forged = await ui.http.post(
+        "/review/consents/search",
+        data={"patient_ref": "MRN-0099", "csrf_token": "guess"},
+        headers=SAME_ORIGIN,
+    )
+
+    assert '<form method="post" action="/review/consents/search"' in listing.text
+    assert found.status_code == 200, found.text
+    assert 'data-consent-id="c-2"' in found.text and 'data-consent-id="c-1"' not in found.text
+    assert 'value=" MRN-0099 "' in found.text  # the filter stays in the form, not in a link
+    assert forged.status_code == 403
+
+
+async def test_user_api_searches_consents_by_post() -> None:
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"consents": []})
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as http:
+        api = UserApi(http, drafts_url="http://drafts", publisher_url="http://publisher")
+        await api.consents("tok", state="active", patient_ref="MRN-0042")
+
+    [search] = seen
+    assert (search.method, search.url.path, search.url.query) == ("POST", "/api/v1/consents/search", b"")
+    assert json.loads(search.content) == {"state": "active", "patient_ref": "MRN-0042"}
+    assert "MRN-0042" not in str(search.url)
+
+
 # --- a new record ------------------------------------------------------------------------------------
 
 

@@ -133,7 +133,7 @@ class DraftPage:
         previous = next((v for v in versions if v["version"] == draft["version"] - 1), None)
         try:
             history: list[dict[str, Any]] | None = sorted(
-                await ui.history.events(draft_id), key=lambda e: e.get("seq", 0), reverse=True
+                await ui.history.events(draft_id, principal), key=lambda e: e.get("seq", 0), reverse=True
             )
             history_error = ""
         except HistoryUnavailable as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -94,7 +95,11 @@ class CommentService:
     async def add(
         self, draft_id: str, version: int, body: str, principal: Principal, now: datetime
     ) -> DraftComment:
-        """Keep a comment and record it in the audit trail; without the audit event nothing is kept."""
+        """Keep a comment and record it in the audit trail; without the audit event nothing is kept.
+
+        The trail gets the comment's id and the SHA-256 of its text, never the text: a comment may
+        name a patient, and the append-only trail can never forget it, while this database can
+        (the digest still proves which text the event was about)."""
         text = body.strip()
         if not text:
             raise Unprocessable("a comment needs some text")
@@ -115,7 +120,11 @@ class CommentService:
             actor=principal,
             action="draft.commented",
             subject=f"draft:{draft_id}",
-            details={"comment_id": comment.id, "version": version, "text": text},
+            details={
+                "comment_id": comment.id,
+                "version": version,
+                "text_sha256": hashlib.sha256(text.encode()).hexdigest(),
+            },
             idempotency_key=f"review:comment:{comment.id}",
         )
         return comment

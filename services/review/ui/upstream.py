@@ -17,6 +17,7 @@ from starlette.datastructures import UploadFile
 from services.kit.errors import ClearpostError, UpstreamUnavailable
 from services.kit.http import internal_json
 from services.kit.limits import PayloadTooLarge
+from services.kit.tokens import Principal
 
 
 @dataclass(frozen=True)
@@ -242,8 +243,9 @@ class UserApi:
     async def consents(
         self, token: str, *, state: str | None = None, patient_ref: str | None = None
     ) -> list[dict[str, Any]]:
-        params = {k: v for k, v in (("state", state), ("patient_ref", patient_ref)) if v}
-        body = await self._call(token, "GET", self._consents, params=params)
+        # Searched by POST: a patient reference in a query string would reach access logs and traces.
+        search = {k: v for k, v in (("state", state), ("patient_ref", patient_ref)) if v}
+        body = await self._call(token, "POST", f"{self._consents}/search", json=search)
         records: list[dict[str, Any]] = body["consents"]
         return records
 
@@ -276,8 +278,8 @@ class HistoryUnavailable(Exception):
 
 
 class DraftHistory(Protocol):
-    async def events(self, draft_id: str) -> list[dict[str, Any]]:
-        """The draft's own audit events, in any order."""
+    async def events(self, draft_id: str, reader: Principal) -> list[dict[str, Any]]:
+        """The draft's own audit events, in any order; the read is recorded as `reader`'s."""
         ...
 
 
@@ -293,11 +295,11 @@ class AuditDraftHistory:
     def __init__(self, http: httpx.AsyncClient) -> None:
         self._http = http
 
-    async def events(self, draft_id: str) -> list[dict[str, Any]]:
+    async def events(self, draft_id: str, reader: Principal) -> list[dict[str, Any]]:
+        # The service credential fetches; the signed-in user reads, and the trail says so.
+        params = {"draft_id": draft_id, "limit": self.LIMIT, "reader": reader.user_id}
         try:
-            body = await internal_json(
-                self._http, "GET", "/internal/v1/events", params={"draft_id": draft_id, "limit": self.LIMIT}
-            )
+            body = await internal_json(self._http, "GET", "/internal/v1/events", params=params)
         except ClearpostError as exc:
             if exc.status_code in (404, 405):
                 raise HistoryUnavailable("the audit service does not offer a draft's history yet") from exc
