@@ -94,9 +94,20 @@ def _norm(value: str) -> str:
     return " ".join(re.sub(r"[^a-z0-9 ]", " ", value.lower()).split())
 
 
+# Parts of the engine that `without=` (and `eval --without`) can switch off, to measure what each adds.
+PARTS: tuple[str, ...] = ()
+
+
 class Screener:
-    def __init__(self, policy: LoadedPolicy, *, catalog: list[Product] | None = None) -> None:
+    def __init__(
+        self,
+        policy: LoadedPolicy,
+        *,
+        catalog: list[Product] | None = None,
+        without: frozenset[str] = frozenset(),
+    ) -> None:
         self._policy = policy
+        self._without = without
         self._settings = policy.policy.screening
         self._stack: LanguageStack = language_stack()
         self._catalog = ProductMatcher(policy.policy.catalog if catalog is None else catalog)
