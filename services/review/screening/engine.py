@@ -18,6 +18,7 @@ from services.review.screening import lexicon
 from services.review.screening.catalog import ProductMatcher, ProductMention
 from services.review.screening.findings import Finding, ScreeningOutcome
 from services.review.screening.nlp import TARGETS, DrugMention, LanguageStack, language_stack
+from services.review.screening.recognizers import known_names
 
 KINDS = ("post", "comment")
 
@@ -44,7 +45,11 @@ ALWAYS_PHI = {
     "CREDIT_CARD": ("phi.payment_card", "a payment card number"),
     "IBAN_CODE": ("phi.bank_account", "a bank account number"),
     "IP_ADDRESS": ("phi.ip_address", "an IP address"),
+    "VEHICLE_ID": ("phi.vehicle_id", "a vehicle plate or VIN"),
 }
+# A link whose query names a patient record: portal.example.org/results?mrn=...
+_RECORD_QUERY = re.compile(r"[?&](?:mrn|patient\w*|pid|record\w*|acct|account\w*|member\w*|dob|chart)=", _I)
+_HANDLE_PART = re.compile(r"[a-z]+")
 
 
 @dataclass(frozen=True)
@@ -95,7 +100,17 @@ def _norm(value: str) -> str:
 
 
 # Parts of the engine that `without=` (and `eval --without`) can switch off, to measure what each adds.
-PARTS: tuple[str, ...] = ()
+PARTS: tuple[str, ...] = ("name_list",)
+_LISTED_CUES = {"name_list", "hashtag"}  # names known from the name list alone, no other cue
+# What turns a first name in a care context into an identifiable patient: an age, a birthday, a stay's
+# length or date, a room, a birth.
+_QUASI_IDENTIFIER = re.compile(
+    r"\b\d{1,3}[- ](?:years?|yrs?|months?|weeks?)[- ]old\b|\b(?:turns?|turned|turning|aged?)\s+\d{1,3}\b|"
+    r"\bbirthday\b|\bborn\b|\b\d{1,3}\s+(?:days?|weeks?|months?|nights?)\s+(?:after|since|with us|in our|"
+    r"at|on|in the)\b|\b(?:room|rm\.?|bed|bay)\s*#?\s*\d{1,4}[a-z]?\b|\b\d{1,3}\s*(?:yo|y/o)\b",
+    _I,
+)
+_QUASI_ENTITIES = {"CARE_DATE", "BED_ROOM", "AGE_OVER_89", "SOCIAL_HANDLE", "PATIENT_PHOTO", "DATE_OF_BIRTH"}
 
 
 class Screener:
@@ -148,11 +163,16 @@ class Screener:
         ]
         targets = self._targets(doc, text)
         stack.context(doc, [span for span, _ in targets])
-        persons = self._persons(results)
-        care = bool(_CARE.search(text))
+        persons = [
+            p
+            for p in self._persons(results)
+            if not any(m.start < p.end and p.start < m.end for m in products)
+        ]
+        # A product, a drug or a symptom puts a text in a care context as much as "clinic" does.
+        care = bool(_CARE.search(text) or products or drugs or _SYMPTOM.search(text))
 
         findings: list[Finding] = []
-        findings += self._phi(text, doc, results, persons, care)
+        findings += self._phi(text, doc, results, persons, care, consent_on_file)
         promotes = kind == "post"
         if promotes and not consent_on_file:
             findings += self._consent(text, results, persons, care, patient_content)
@@ -195,7 +215,7 @@ class Screener:
                 continue
             meta = result.recognition_metadata or {}
             cue = str(meta.get("cue", ""))
-            if cue == "staff":
+            if cue == "staff" or (cue in _LISTED_CUES and "name_list" in self._without):
                 continue
             people.append(_Person(result.start, result.end, "", cue, bool(meta.get("full_name"))))
         return people
@@ -209,7 +229,13 @@ class Screener:
     # --- phi ------------------------------------------------------------------------------------
 
     def _phi(
-        self, text: str, doc: Doc, results: list[RecognizerResult], persons: list[_Person], care: bool
+        self,
+        text: str,
+        doc: Doc,
+        results: list[RecognizerResult],
+        persons: list[_Person],
+        care: bool,
+        consent_on_file: bool,
     ) -> list[Finding]:
         patients = [
             _Person(p.start, p.end, text[p.start : p.end], p.cue, p.full)
@@ -218,6 +244,7 @@ class Screener:
         ]
         named = [p for p in patients if p.full]
         emails = [r for r in results if r.entity_type == "EMAIL_ADDRESS"]
+        quasi = bool(_QUASI_IDENTIFIER.search(text)) or any(r.entity_type in _QUASI_ENTITIES for r in results)
         found: list[Finding] = []
 
         def phi(result: RecognizerResult, rule: str, why: str) -> None:
@@ -237,7 +264,7 @@ class Screener:
             before = text[max(0, result.start - 60) : result.start]
             sentence = self._sentence(doc, result.start)
             if kind in ALWAYS_PHI:
-                if kind == "AGE_OVER_89" and not care:
+                if kind in ("AGE_OVER_89", "VEHICLE_ID") and not care:
                     continue  # a 95-year-old volunteer or donor is not a patient
                 rule, why = ALWAYS_PHI[kind]
                 phi(result, rule, why)
@@ -248,6 +275,16 @@ class Screener:
                         result,
                         "phi.patient_name",
                         f"a patient's full name ({person.cue} cue) in a care context",
+                    )
+                elif (
+                    care
+                    and not consent_on_file
+                    and any(p.start == result.start and (quasi or p.cue == "hashtag") for p in patients)
+                ):
+                    phi(
+                        result,
+                        "phi.patient_first_name",
+                        "a patient's first name with an age, date, stay or room that singles them out",
                     )
             elif kind == "CARE_DATE":
                 if patients:
@@ -274,7 +311,9 @@ class Screener:
                     continue
                 slug = set(re.findall(r"[a-z]{3,}", value.lower().split("/", 1)[-1] if "/" in value else ""))
                 names = set().union(*(p.tokens for p in patients)) if patients else set()
-                if slug & names or (len(slug) >= 2 and _FUNDRAISING.search(value) and care and patients):
+                if _RECORD_QUERY.search(value):
+                    phi(result, "phi.record_link", "a link that carries a patient's record number")
+                elif slug & names or (len(slug) >= 2 and _FUNDRAISING.search(value) and care and patients):
                     phi(result, "phi.identifying_url", "a web address that names a patient")
             elif kind == "SOCIAL_HANDLE":
                 handle = value.lower().lstrip("@")
@@ -283,7 +322,15 @@ class Screener:
                 names = set().union(*(p.tokens for p in patients)) if patients else set()
                 names |= {t.lower() for t in re.findall(r"(?:Mr|Mrs|Ms|Miss)\.?\s+([A-Z][a-z]{2,})", text)}
                 addressed = bool(re.search(r"\d", handle)) and care and _SECOND_PERSON.search(text)
-                if any(n in handle for n in names if len(n) >= 4) or addressed:
+                listed = (
+                    "name_list" not in self._without
+                    and care
+                    and any(
+                        len(part) >= 4 and part.capitalize() in known_names()
+                        for part in _HANDLE_PART.findall(handle)
+                    )
+                )
+                if any(n in handle for n in names if len(n) >= 4) or addressed or listed:
                     phi(result, "phi.handle", "a social media handle identifying a patient")
             elif kind == "STREET_ADDRESS":
                 key = _norm(value).split(",")[0]

@@ -518,6 +518,38 @@ CARE = words(
     "bills?",
     "insurance",
     "care team",
+    # units, settings and events of care beyond the basics
+    "picu",
+    "ed",
+    "hospice",
+    "palliative",
+    "pharmacy",
+    "copay",
+    "specimen",
+    "redraw",
+    "portal",
+    "lab results",
+    "dose",
+    "doses",
+    "injections?",
+    "infusion",
+    "pump",
+    "inhaler",
+    "fitted",
+    "fitting",
+    "replacement",
+    "heart attack",
+    "pneumonia",
+    "insulin",
+    "a1c",
+    "diabet\\w*",
+    "asthma",
+    "dislocat\\w+",
+    "sprain\\w*",
+    "concussion",
+    "bleed\\w*",
+    # the suffixes medical words are built from: appendectomy, arthritis, stenosis, anemia, ...
+    "\\w{3,}(?:ectomy|otomy|itis|osis|emia|oscopy|plasty|ostomy)",
 )
 
 # --- organization voice ---------------------------------------------------------------------------
@@ -556,8 +588,10 @@ PATIENT_NOUN = r"(?:patient|recipient|survivor)"
 STORY = [
     (
         re.compile(
-            rf"(?<!\bas )\b(?:a|an|one|our|this|that|the|one of our(?: \w+){{0,3}})\s+(?:[\w'-]+\s+){{0,3}}?"
-            rf"{PATIENT_NOUN}s?(?:'s?)?\b(?!\s+(?:portal|education|care|safety|experience|advocate|services|"
+            # One patient ("our patient", "one of our patients"); "our patients" in a notice is everyone.
+            rf"(?<!\bas )\b(?:(?:a|an|one|our|this|that|the)\s+(?:[\w'-]+\s+){{0,3}}?{PATIENT_NOUN}(?:'s)?|"
+            rf"one of our(?: \w+){{0,3}}?\s+{PATIENT_NOUN}s)\b"
+            r"(?!\s+(?:portal|education|care|safety|experience|advocate|services|"
             r"satisfaction|records?|information|privacy|access|forms?|family|families|volunteers?|"
             r"handbook|rights|parking|entrance|lounge|navigator|liaison|relations|population|outcomes|"
             r"survey|reviews?|resources|support)\b)",
