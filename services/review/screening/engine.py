@@ -29,11 +29,17 @@ _RISK = re.compile(rf"\b(?:{lexicon.RISK_TERMS})\b", _I)
 _SYMPTOM = re.compile(
     rf"\b(?:{lexicon.SYMPTOMS}|{lexicon.DEVICE_PROBLEMS}|{lexicon.ABNORMAL_VALUE})(?![\w-])", _I
 )
+_CONSUMER_SYMPTOM = re.compile(rf"\b(?:{lexicon.CONSUMER_SYMPTOMS}|{lexicon.DEVICE_TROUBLE})(?![\w-])", _I)
 _STORY = lexicon.STORY
 _FIRST_PERSON_REPORT = re.compile(r"\b(?:i|i've|i'm|i'd|me|my|we've (?:now )?seen|we saw)\b", _I)
-_MODAL = re.compile(r"\b(?:may|might|could|can|if|risks?|warnings?|include|including)\b", _I)
+_MODAL = re.compile(
+    r"\b(?:may|might|could|can(?!\s+(?:barely|hardly|only|no longer))|if|risks?|warnings?|include|including|"
+    r"causes?)\b",
+    _I,
+)
 _RELATION_NEAR = re.compile(rf"{lexicon.RELATIONS}\W{{0,3}}$", _I)
 _FUNDRAISING = re.compile(r"fund|donat|gofundme|giving|help|support|campaign|cause", _I)
+_RELATIVE = re.compile(rf"\b(?:my|his|her|our|their)\s+{lexicon.RELATIONS}", _I)
 _SECOND_PERSON = re.compile(r"\byour?\b", _I)
 
 ALWAYS_PHI = {
@@ -95,12 +101,25 @@ def _digits(value: str) -> str:
     return digits[-10:]
 
 
+def _clause(text: str, start: int, end: int) -> str:
+    """The clause around a span, up to a comma or sentence end: "site is swollen, ... infection??" """
+    left = max(text.rfind(c, 0, start) for c in ",;.!?\n")
+    rights = [i for i in (text.find(c, end) for c in ",;.!?\n") if i != -1]
+    right = min(rights) if rights else len(text)
+    return text[left + 1 : right + 1].strip()
+
+
+def _words(value: str) -> set[str]:
+    """Stems of words of four letters or more ("migraines" -> "migrain"): symptom vs indication."""
+    return {w[:7] for w in re.findall(r"[a-z]{4,}", value.lower())}
+
+
 def _norm(value: str) -> str:
     return " ".join(re.sub(r"[^a-z0-9 ]", " ", value.lower()).split())
 
 
 # Parts of the engine that `without=` (and `eval --without`) can switch off, to measure what each adds.
-PARTS: tuple[str, ...] = ("name_list",)
+PARTS: tuple[str, ...] = ("name_list", "consumer_words", "ae_report_frame", "fuzzy_products")
 _LISTED_CUES = {"name_list", "hashtag"}  # names known from the name list alone, no other cue
 # What turns a first name in a care context into an identifiable patient: an age, a birthday, a stay's
 # length or date, a room, a birth.
@@ -125,7 +144,9 @@ class Screener:
         self._without = without
         self._settings = policy.policy.screening
         self._stack: LanguageStack = language_stack()
-        self._catalog = ProductMatcher(policy.policy.catalog if catalog is None else catalog)
+        self._catalog = ProductMatcher(
+            policy.policy.catalog if catalog is None else catalog, two_edits="fuzzy_products" not in without
+        )
         allow = policy.policy.allow_list
         self._phones = {_digits(p) for p in allow.phones}
         self._emails = {e.lower() for e in allow.emails}
@@ -161,7 +182,7 @@ class Screener:
             for d in stack.drugs.find(text)
             if not any(p.start < d.end and d.start < p.end for p in products)
         ]
-        targets = self._targets(doc, text)
+        targets = self._targets(doc, text, consumer="consumer_words" not in self._without)
         stack.context(doc, [span for span, _ in targets])
         persons = [
             p
@@ -180,7 +201,7 @@ class Screener:
         findings += claims
         if promotes:
             findings += self._fair_balance(text, doc, products, bool(claims))
-        findings += self._adverse_events(doc, products, drugs)
+        findings += self._adverse_events(doc, products, drugs, kind, persons)
         findings.sort(key=lambda f: (f.start, f.end, f.category))
         names = list(dict.fromkeys(m.product.name for m in products))
         return ScreeningOutcome(
@@ -193,7 +214,7 @@ class Screener:
         return Finding(category, self._settings.severity(category), start, end, text[start:end], rule, why)
 
     @staticmethod
-    def _targets(doc: Doc, text: str) -> list[tuple[Span, str]]:
+    def _targets(doc: Doc, text: str, *, consumer: bool) -> list[tuple[Span, str]]:
         spans: list[tuple[Span, str]] = []
 
         def add(pattern: re.Pattern[str], label: str) -> None:
@@ -206,6 +227,8 @@ class Screener:
             add(pattern, f"CLAIM_{rule}")
         add(_RISK, "RISK")
         add(_SYMPTOM, "SYMPTOM")
+        if consumer:
+            add(_CONSUMER_SYMPTOM, "SYMPTOM")
         return spans
 
     def _persons(self, results: list[RecognizerResult]) -> list[_Person]:
@@ -466,22 +489,61 @@ class Screener:
 
     # --- adverse events -------------------------------------------------------------------------
 
+    @staticmethod
+    def _reports_a_person(text: str, persons: list[_Person]) -> bool:
+        return bool(
+            persons
+            or _FIRST_PERSON_REPORT.search(text)
+            or any(pattern.search(text) for pattern, _ in _STORY)
+            or _RELATIVE.search(text)
+        )
+
     def _adverse_events(
-        self, doc: Doc, products: list[ProductMention], drugs: list[DrugMention]
+        self,
+        doc: Doc,
+        products: list[ProductMention],
+        drugs: list[DrugMention],
+        kind: str,
+        persons: list[_Person],
     ) -> list[Finding]:
         named: list[tuple[int, str]] = [(m.start, m.product.name) for m in products]
         named += [(d.start, d.name) for d in drugs]
         if not named:
             return []
-        for span in _targets_of(doc, "SYMPTOM"):
+        framed = "ae_report_frame" not in self._without
+        if framed and kind == "post" and not self._reports_a_person(doc.text, persons):
+            # The organization's own post names a disease or a risk; only a story about a person
+            # ("a patient of mine developed ...", "Chloe ... after a reaction to ...") reports one.
+            return []
+        # What a product treats is not its side effect: "Halvorin ... acute migraine", "stroke risk".
+        treated = {w for m in products for w in _words(str(getattr(m.product, "indication", "") or ""))}
+        for span in sorted(_targets_of(doc, "SYMPTOM"), key=lambda s: s.start):
             if _modified(span, "NEGATED_EXISTENCE", NEGATION_WINDOW):
                 continue
+            if framed and _words(span.text) & treated:
+                continue
             sentence = span.sent.text
-            report = _FIRST_PERSON_REPORT.search(sentence) and not _MODAL.search(sentence)
+            if (
+                framed
+                and kind == "post"
+                and any(
+                    not (
+                        m.start() < span.end_char - span.sent.start_char
+                        and span.start_char - span.sent.start_char < m.end()
+                    )
+                    for m in _RISK.finditer(sentence)
+                )
+            ):
+                continue  # a sentence of risk information lists side effects, it does not report one
+            report = (
+                _FIRST_PERSON_REPORT.search(sentence) or _RELATIVE.search(sentence)
+            ) and not _MODAL.search(sentence)
             if _modified(span, "HYPOTHETICAL") and not report:
                 continue
-            if sentence.rstrip().endswith("?") and not _FIRST_PERSON_REPORT.search(sentence):
-                continue
+            if _clause(doc.text, span.start_char, span.end_char).endswith("?") and not (
+                _FIRST_PERSON_REPORT.search(sentence) or _RELATIVE.search(sentence)
+            ):
+                continue  # a question about a side effect ("does X cause Y?") reports none
             product = min(named, key=lambda item: abs(item[0] - span.start_char))[1]
             return [
                 self._finding(

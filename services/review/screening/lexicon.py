@@ -814,7 +814,7 @@ DEVICE_PROBLEMS = (
 # A vital or lab value reported out of range: "potassium 6.3", "BP from 128/80 to 165/100".
 ABNORMAL_VALUE = (
     r"(?:potassium|sodium|glucose|blood sugar|a1c|creatinine|bp|blood pressure|heart rate|pulse|inr|"
-    r"liver enzymes|alt|ast|platelets|white count|hemoglobin|calcium)"
+    r"liver enzymes|alt|ast|platelets|white count|hemoglobin|calcium|ck|cpk)"
     r"(?:\s+(?:of|was|is|at|went|shot|jumped|spiked|rose|dropped|fell|up|to|from|reading|levels?)){0,3}"
     r"\s*(?:\d+(?:\.\d+)?(?:/\d+)?)(?:\s+to\s+\d+(?:\.\d+)?(?:/\d+)?)?"
     r"|(?:high|elevated|low|spiked|dangerous(?:ly)? (?:high|low))\s+(?:potassium|sodium|blood sugar|bp|"
@@ -871,3 +871,44 @@ CONTEXT_MODIFIERS: list[tuple[str, str, str]] = [
     ("research", "HYPOTHETICAL", "FORWARD"),
     ("yet", "NEGATED_EXISTENCE", "BACKWARD"),
 ]
+
+# --- adverse events in everyday words -------------------------------------------------------------
+# How patients and families describe side effects and device trouble without medical terms
+# (consumer health vocabulary): body parts with what went wrong, everyday symptom words, readings
+# that were wrong, devices that misbehaved. General phrasing, not any corpus's sentences.
+BODY_PARTS = (
+    r"(?:eyes?|skin|tongue|mouth|lips?|throat|voice|chest|head|stomach|belly|tummy|gut|back|legs?|"
+    r"thighs?|arms?|hands?|feet|foot|toes?|fingers?|joints?|muscles?|urine|pee|stools?|poop|liver|"
+    r"kidneys?|heart|face|gums?|teeth|ears?|nose|period|injection site|site|scalp|nails?)"
+)
+CONSUMER_SYMPTOMS = (
+    r"cough(?:s|ing|ed)?|(?:night )?sweats|sweaty|clammy|shaky|shak(?:es|ing)|"
+    r"(?<!i'm )(?<!i am )confus(?:ed|ion)|"
+    r"(?:bad|severe|serious|awful|terrible|scary) reactions?|"
+    r"(?:can'?t|couldn'?t|cannot|could not) (?:sleep|eat|stand|walk|breathe|wake|focus|feel)|"
+    r"hard to wake|up (?:till|until) \d+\s?(?:am|pm)?|"
+    r"barely (?:eat\w*|sleep\w*|get up|walk\w*|stand\w*|move\w*)|"
+    r"no appetite|lost (?:my|his|her|their) appetite|upset stomach|heartburn|dry mouth|metallic taste|"
+    r"ringing in (?:my|his|her) ears|brain fog|foggy|zombie|(?:emotionally )?flat|wiped out|"
+    r"no energy|weak(?:ness)?|achy|ach(?:e|es|ed|ing) (?:constantly|all (?:day|night|the time))|"
+    r"sore(?:ness)?|"
+    r"lumps?|patch(?:es)?|thrush|yellow(?:ish)?|jaundiced|watering|watery|gritty|hoarse|raspy|"
+    r"woke up on the (?:\w+ )?(?:floor|ground)|collaps\w+|out cold|fell (?:down|over)|"
+    r"tight(?:ness)?|heavy (?:period|bleeding|legs?)|soak(?:ing|ed) through|nosebleeds?|gallstones?|"
+    r"kidney stones?|through the roof|tripled|doubled|skyrocket\w*|shot up|flare(?:s|d|-ups?)?|"
+    r"crawling|pins and needles|zapp\w+|jolt\w*|(?:shocks?|shocked) (?:me|him|her)|"
+    r"crying|not waking up|(?:want(?:ed)? to|wanting to) die|"
+    rf"{BODY_PARTS} (?:hurts?|hurting|burns?|burning|itch\w*|throbb\w+|pound\w*|swoll\w*|feel(?:s|ing)?|"
+    r"felt|look\w* (?:kinda |really |so )?\w+|turned \w+|(?:is|are|was|were) (?:swollen|red|hot|"
+    r"purple|black|dark|yellow|killing me|on fire))|"
+    rf"(?:dark|brown|red|bloody|black|cola[- ]colou?red) {BODY_PARTS}"
+)
+DEVICE_TROUBLE = (
+    r"stuck (?:on|at|in)|won'?t (?:connect|turn off|stop|pair|charge)|keeps? (?:alarming|beeping|"
+    r"shocking|restarting|disconnecting)|(?:alarm|alert)s? (?:didn'?t|did not|never|failed to) "
+    r"(?:go off|sound|come|fire)|no (?:alarms?|alerts?|warning)|read(?:s|ing)? (?:high|low|hi|lo|wrong)|"
+    r"way off|(?:reading|readings|sensor|meter|number|numbers) (?:was|were|is|are) (?:off|wrong)|"
+    r"wrong (?:reading|dose|number|amount)s?|double (?:bolus|dose)|extra (?:dose|bolus|insulin)|"
+    r"split (?:in half|in two|apart)|randomly (?:spikes|shocks|turns|stops)|spikes? to max\w*|"
+    r"(?:says|said|showed|shows|read) \d+ (?:but|when|while)"
+)
