@@ -25,6 +25,12 @@ KINDS = ("post", "comment")
 _I = re.IGNORECASE
 _CARE = re.compile(lexicon.CARE, _I)
 _CLAIMS = [(rule, re.compile(pattern, _I), why) for rule, pattern, why in lexicon.CLAIMS]
+_MORE_CLAIMS = [(rule, re.compile(pattern), why) for rule, pattern, why in lexicon.MORE_CLAIMS]
+_MORE_CLAIMS = [
+    (rule, re.compile(p.pattern, _I if rule != "superiority" else 0), why) for rule, p, why in _MORE_CLAIMS
+]
+# Negations that say a symptom went away ("pain relief", "treats", "gone"); they do not negate a claim.
+_SYMPTOM_ONLY_NEGATIONS = {"relief", "relieves", "treats", "gone", "went away", "cleared up"}
 _RISK = re.compile(rf"\b(?:{lexicon.RISK_TERMS})\b", _I)
 _SYMPTOM = re.compile(
     rf"\b(?:{lexicon.SYMPTOMS}|{lexicon.DEVICE_PROBLEMS}|{lexicon.ABNORMAL_VALUE})(?![\w-])", _I
@@ -76,10 +82,12 @@ NEGATION_WINDOW = 5  # tokens between a negation and what it negates ("no side e
 CLAIM_WINDOW = 4
 
 
-def _modified(span: Span, category: str, window: int | None = None) -> bool:
+def _modified(
+    span: Span, category: str, window: int | None = None, ignore: frozenset[str] | set[str] = frozenset()
+) -> bool:
     """True when a ConText modifier of `category` applies to `span` (within `window` tokens if given)."""
     for modifier in span._.modifiers:
-        if modifier.category != category:
+        if modifier.category != category or modifier.rule.literal.lower() in ignore:
             continue
         if window is None:
             return True
@@ -119,7 +127,17 @@ def _norm(value: str) -> str:
 
 
 # Parts of the engine that `without=` (and `eval --without`) can switch off, to measure what each adds.
-PARTS: tuple[str, ...] = ("name_list", "consumer_words", "ae_report_frame", "fuzzy_products")
+PARTS: tuple[str, ...] = (
+    "product_is_promotion",
+    "name_list",
+    "consumer_words",
+    "ae_report_frame",
+    "fuzzy_products",
+    "more_claims",
+    "org_replies",
+    "indication",
+    "substantive_risk",
+)
 _LISTED_CUES = {"name_list", "hashtag"}  # names known from the name list alone, no other cue
 # What turns a first name in a care context into an identifiable patient: an age, a birthday, a stay's
 # length or date, a room, a birth.
@@ -182,7 +200,12 @@ class Screener:
             for d in stack.drugs.find(text)
             if not any(p.start < d.end and d.start < p.end for p in products)
         ]
-        targets = self._targets(doc, text, consumer="consumer_words" not in self._without)
+        targets = self._targets(
+            doc,
+            text,
+            consumer="consumer_words" not in self._without,
+            more_claims="more_claims" not in self._without,
+        )
         stack.context(doc, [span for span, _ in targets])
         persons = [
             p
@@ -194,14 +217,19 @@ class Screener:
 
         findings: list[Finding] = []
         findings += self._phi(text, doc, results, persons, care, consent_on_file)
-        promotes = kind == "post"
+        # The organization's reply in a comment thread is the brand speaking, like its posts.
+        promotes = kind == "post" or (
+            "org_replies" not in self._without and bool(lexicon.ORGANIZATION_REPLY.search(text))
+        )
         if promotes and not consent_on_file:
             findings += self._consent(text, results, persons, care, patient_content)
-        claims = self._claims(doc) if promotes else []
+        claims = self._claims(doc) + self._off_indication(text, products) if promotes else []
         findings += claims
+        events = self._adverse_events(doc, products, drugs, kind, persons)
         if promotes:
-            findings += self._fair_balance(text, doc, products, bool(claims))
-        findings += self._adverse_events(doc, products, drugs, kind, persons)
+            # A product named in a side-effect report is not being promoted.
+            findings += self._fair_balance(text, doc, products, bool(claims), bool(events))
+        findings += events
         findings.sort(key=lambda f: (f.start, f.end, f.category))
         names = list(dict.fromkeys(m.product.name for m in products))
         return ScreeningOutcome(
@@ -214,7 +242,7 @@ class Screener:
         return Finding(category, self._settings.severity(category), start, end, text[start:end], rule, why)
 
     @staticmethod
-    def _targets(doc: Doc, text: str, *, consumer: bool) -> list[tuple[Span, str]]:
+    def _targets(doc: Doc, text: str, *, consumer: bool, more_claims: bool) -> list[tuple[Span, str]]:
         spans: list[tuple[Span, str]] = []
 
         def add(pattern: re.Pattern[str], label: str) -> None:
@@ -223,7 +251,7 @@ class Screener:
                 if span is not None:
                     spans.append((span, label))
 
-        for rule, pattern, _ in _CLAIMS:
+        for rule, pattern, _ in _CLAIMS + (_MORE_CLAIMS if more_claims else []):
             add(pattern, f"CLAIM_{rule}")
         add(_RISK, "RISK")
         add(_SYMPTOM, "SYMPTOM")
@@ -427,9 +455,9 @@ class Screener:
 
     def _claims(self, doc: Doc) -> list[Finding]:
         found: list[Finding] = []
-        whys = {f"CLAIM_{rule}": (rule, why) for rule, _, why in _CLAIMS}
+        whys = {f"CLAIM_{rule}": (rule, why) for rule, _, why in _MORE_CLAIMS + _CLAIMS}
         for span in _targets_of(doc, prefix="CLAIM_"):
-            if _modified(span, "NEGATED_EXISTENCE", CLAIM_WINDOW) or _modified(
+            if _modified(span, "NEGATED_EXISTENCE", CLAIM_WINDOW, _SYMPTOM_ONLY_NEGATIONS) or _modified(
                 span, "HYPOTHETICAL", CLAIM_WINDOW
             ):
                 continue
@@ -447,25 +475,47 @@ class Screener:
         return self._without_overlaps(found)
 
     def _fair_balance(
-        self, text: str, doc: Doc, products: list[ProductMention], claimed: bool
+        self, text: str, doc: Doc, products: list[ProductMention], claimed: bool, reported: bool
     ) -> list[Finding]:
         kinds = set(self._settings.fair_balance_kinds)
         promoted = [m for m in products if m.product.kind in kinds]
         if not promoted:
             return []
         claims = _targets_of(doc, prefix="CLAIM_")
+        pointers = (
+            [(m.start(), m.end()) for m in lexicon.RISK_POINTER.finditer(text)]
+            if "substantive_risk" not in self._without
+            else []
+        )
         risk = any(
             not _modified(s, "NEGATED_EXISTENCE", CLAIM_WINDOW)
             and not any(c.start <= s.start and s.end <= c.end for c in claims)  # "no side effects" is a claim
+            # "see full PI", "side effects may occur": a pointer or a vague phrase is not risk information
+            and not any(a <= s.start_char and s.end_char <= b for a, b in pointers)
             for s in _targets_of(doc, "RISK")
         )
+        # Symptoms told as what may happen ("can make you dizzy") are risk information too.
+        risk_listed = any(_modified(t, "HYPOTHETICAL") for t in _targets_of(doc, "SYMPTOM"))
         normalized = _norm(text)
         found: list[Finding] = []
         for mention in self._first_of_each(promoted):
             statement = mention.product.safety_statement
             if risk or (statement and _norm(statement) in normalized):
                 continue
-            if not (claimed or lexicon.BENEFIT.search(text) or lexicon.CALL_TO_ACTION.search(text)):
+            if "product_is_promotion" in self._without:
+                if not (claimed or lexicon.BENEFIT.search(text) or lexicon.CALL_TO_ACTION.search(text)):
+                    continue
+            elif (
+                lexicon.NOT_PROMOTION.search(text)
+                or reported
+                or risk_listed
+                or (  # a question about the product that names no benefit
+                    self._sentence(doc, mention.start).rstrip().endswith("?")
+                    and not (claimed or lexicon.BENEFIT.search(text) or lexicon.CALL_TO_ACTION.search(text))
+                )
+            ):
+                # A product named by the organization promotes it (a statistic, a story, a photo),
+                # unless the post is a formulary or coverage note, a recall or a safety checklist.
                 continue
             found.append(
                 self._finding(
@@ -479,6 +529,36 @@ class Screener:
                 )
             )
         return found
+
+    def _off_indication(self, text: str, products: list[ProductMention]) -> list[Finding]:
+        """A product promoted for people its approved indication does not cover (catalog `indication`)."""
+        if "indication" in self._without:
+            return []
+        found: list[Finding] = []
+        risk_sentences = [
+            m.span() for m in re.finditer(r"[^.!?]*(?:" + lexicon.RISK_TERMS + r")[^.!?]*", text, _I)
+        ]
+        for mention in self._first_of_each(products):
+            indication = str(getattr(mention.product, "indication", "") or "").lower()
+            for population, others in lexicon.POPULATIONS.items():
+                if population not in indication:
+                    continue
+                for match in others.finditer(text):
+                    if any(a <= match.start() < b for a, b in risk_sentences) or others.search(indication):
+                        continue
+                    found.append(
+                        self._finding(
+                            "fda_unapproved_claim",
+                            match.start(),
+                            match.end(),
+                            text,
+                            "unapproved_claim.off_indication",
+                            f"The text promotes {mention.product.name} for {match.group(0)}, but its "
+                            f"approved use is {indication}; promotion beyond the indication is off-label.",
+                        )
+                    )
+                    break
+        return found[:1]
 
     @staticmethod
     def _first_of_each(mentions: Iterable[ProductMention]) -> list[ProductMention]:

@@ -912,3 +912,83 @@ DEVICE_TROUBLE = (
     r"split (?:in half|in two|apart)|randomly (?:spikes|shocks|turns|stops)|spikes? to max\w*|"
     r"(?:says|said|showed|shows|read) \d+ (?:but|when|while)"
 )
+
+# --- FDA: more of what promotion may not say --------------------------------------------------------
+# Claim classes beyond the basic ones: superiority with no comparator or evidence, absolutes of
+# efficacy and permanence, safety absolutes about interactions and monitoring, the absence of a
+# side effect, telling people to drop their therapy, and use beyond the approved indication.
+MORE_CLAIMS: list[tuple[str, str, str]] = [
+    (
+        "superiority",
+        r"\b(?:better|faster|safer|stronger|gentler|quicker|more effective)(?: and \w+er)? than\b|"
+        r"\bthe (?:best|safest|fastest|strongest|most effective|only real)\b(?:\s+[\w-]+){0,3}?\s+"
+        r"(?:on the market|ever(?: made)?|available|in the world|there is|out there)\b|"
+        r"\bonly [A-Z][\w-]+ (?:does|works|can)\b|\bunlike (?:non-?)?[\w-]+s\b|\bnot even close\b",
+        "makes a superiority claim without head-to-head evidence",
+    ),
+    (
+        "absolute_efficacy",
+        r"\bworks every (?:single )?time\b|\b100\s?%\s+[\w-]+(?:\s+[\w-]+)?(?=\s*[!.]|\s*$)|"
+        r"\b(?:gone|clear|cured|healed) in (?:just |only )?\d+ (?:days?|weeks?|hours?)\b",
+        "claims absolute or instant efficacy",
+    ),
+    (
+        "permanent_result",
+        r"\bnever (?:\w+ ){1,5}again\b|\bno (?:more )?[\w-]+[,.]?\s+ever\b|"
+        r"\b(?:off|free of|rid of|done with)\b(?:\s+[\w-]+){1,3}\s+for good\b",
+        "promises a permanent result",
+    ),
+    (
+        "absolute_safety",
+        r"\bno (?:\w+ )?interactions\b|\bneeds? no (?:\w+ )?monitoring\b|"
+        r"\bskip (?:\w+ ){0,2}(?:screening|testing|monitoring|blood tests)\b",
+        "claims absolute safety",
+    ),
+    (
+        "no_side_effects",
+        r"\b(?:none of the|without the|and none of the)\s+(?:[\w-]+\s+)?(?:side[- ]effects?|aches|"
+        r"hypoglycemia|lows|nausea|weight gain|withdrawal|crash(?:es)?|jitters|drowsiness)\b",
+        "claims a known side effect is absent",
+    ),
+    (
+        "against_therapy",
+        r"\b(?:throw (?:out|away)|ditch|stop taking|get off|quit) (?:your|all|the|those) (?:pills|meds|"
+        r"medications?|insulin|inhalers?|prescriptions?)\b|\bwho needs (?:biologics|meds|pills|insulin|"
+        r"surgery|medication|drugs)\b",
+        "tells people to drop approved therapy",
+    ),
+    (
+        "off_label",
+        r"\b(?:isn'?t|is not|aren'?t|not) just for\b|\bemerging (?:practice|use)\b|"
+        r"\b(?:also|now|increasingly) (?:use|uses|using|recommend|recommends|prescribe|prescribes|fit|fits)\b"
+        r"|\bwe (?:also )?(?:fit|use it|prescribe it|recommend it) (?:for|in|to)\b|\bwe fit \w+ too\b",
+        "promotes a use beyond the approved indication",
+    ),
+]
+# A pointer or a vague phrase stands in for risk information but is not any.
+RISK_POINTER = re.compile(
+    r"\b(?:see|visit|at|in|read)\b[^.!?]{0,30}(?:prescribing information|full pi|\bpi\b|safety information|"
+    r"medication guide|isi|link|site|website)|\bside effects (?:may|can) (?:occur|happen)\b|"
+    r"\brisks? (?:apply|exist)\b|\bnot for everyone\b",
+    IGNORE_CASE,
+)
+# Who an indication is for, and words naming another population.
+POPULATIONS = {
+    "adults": re.compile(
+        r"\b(?:kids|children|child|teens?|teenagers?|pediatric|toddlers?|babies|infants)\b", IGNORE_CASE
+    ),
+    "children": re.compile(r"\badults?\b|\bgrown-?ups\b", IGNORE_CASE),
+}
+# Not promotion though a product is named: formulary and coverage notes, safety checklists, notices.
+NOT_PROMOTION = re.compile(
+    r"\b(?:formulary|tier \d|prior auth\w*|coverage|covered|recall\w*|shortage|back in stock|lot number|"
+    r"before each dose|ask yourself|lost (?:&|and) found|labeled for|refills?|appointments?|mailed|pick ?up|"
+    r"classes|support line|staffed|trainers?|specimen|expiration date)\b",
+    IGNORE_CASE,
+)
+# The organization speaking in a comment thread: a signature, "DM us", "our clinic".
+ORGANIZATION_REPLY = re.compile(
+    r"[\u2013\u2014]\s*(?:the\s+)?[A-Z][\w&'.]*(?:\s+[A-Z&][\w&'.]*){0,4}(?:\s+team)?\s*[\W]*$|"
+    r"(?i:\b(?:dm us|call us|message us|book with us|visit us|our (?:clinic|team|office|pharmacy|"
+    r"patients|staff|nurses|providers|practice))\b)",
+)
