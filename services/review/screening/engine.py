@@ -432,7 +432,14 @@ class Screener:
             for person in persons:
                 # A name listed with an identifier ("Pete Larkin, 42 Mill St") is a disclosure (PHI),
                 # not by itself a story; any other cue makes it a story about that patient.
-                if person.cue != "identifier" and not self._is_staff_or_org(text[person.start : person.end]):
+                addressed = person.cue in _LISTED_CUES | {"initial", "title"} and bool(
+                    lexicon.ADDRESSED_OR_NOTICE.search(text)
+                )
+                if (
+                    person.cue != "identifier"
+                    and not addressed
+                    and not self._is_staff_or_org(text[person.start : person.end])
+                ):
                     evidence.append((person.start, person.end, "named_patient", "a named patient"))
         if not evidence and not patient_content:
             return []

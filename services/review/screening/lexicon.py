@@ -989,6 +989,12 @@ NOT_PROMOTION = re.compile(
 # The organization speaking in a comment thread: a signature, "DM us", "our clinic".
 ORGANIZATION_REPLY = re.compile(
     r"[\u2013\u2014]\s*(?:the\s+)?[A-Z][\w&'.]*(?:\s+[A-Z&][\w&'.]*){0,4}(?:\s+team)?\s*[\W]*$|"
-    r"(?i:\b(?:dm us|call us|message us|book with us|visit us|our (?:clinic|team|office|pharmacy|"
+    r"(?i:\b(?:dm us|call us at|message us|book with us|visit us at|our (?:clinic|team|office|pharmacy|"
     r"patients|staff|nurses|providers|practice))\b)",
+)
+# A text that addresses a person or posts a notice about one discloses (PHI); it tells no story.
+ADDRESSED_OR_NOTICE = re.compile(
+    r"^\s*@\w+|\b(?:hi|hello|hey|dear)\s+[A-Z]|\b(?:labell?ed for|specimen for|lost (?:&|and) found|"
+    r"owner of|notice|we(?:'ve| have)? (?:moved|updated|mailed|rescheduled))\b",
+    IGNORE_CASE,
 )

@@ -282,6 +282,7 @@ _POSSESSIVE_CARE_AFTER = re.compile(rf"^'s\s+(?:\w+\s+)?{lexicon.CARE}", re.I)
 _PRONOUN_AFTER = re.compile(rf"^[^.!?\n]{{0,60}}?{lexicon.PRONOUNS_AFTER}", re.I)
 _NAME_WORD = re.compile(rf"^(?:{lexicon.ORG_WORDS}|{lexicon.NOT_NAMES})$", re.I)
 _ORG_NEXT = re.compile(rf"^(?:{lexicon.ORG_WORDS}|team|fund|forum|program|foundation|unit|wing)$", re.I)
+_STAFF_WORD = re.compile(rf"^(?:{lexicon.STAFF_ROLES})$", re.I)
 _HASHTAG = re.compile(r"#(\w{4,})")
 _CAMEL_PART = re.compile(r"[A-Z][a-z]+")
 
@@ -381,7 +382,11 @@ class PersonNameRecognizer(EntityRecognizer):
         before = re.search(r"(?:\b(?:the|at|of)\s+)$", text[max(0, start - 8) : start], re.I)
         if after and (_ORG_NEXT.match(after.group(1)) or (before and after.group(1).lower() == "team")):
             return True
-        return False
+        previous = re.search(r"([A-Z][a-z]+)\s+$", text[max(0, start - 30) : start])  # "Cardiology Forum"
+        words = [w.removesuffix("'s") for w in text[start:end].split()]
+        return bool(previous and _ORG_NEXT.match(previous.group(1))) or any(
+            _ORG_NEXT.match(w) or _STAFF_WORD.match(w) for w in words
+        )
 
     @staticmethod
     def _trim(text: str, start: int, end: int) -> tuple[int, int]:
