@@ -223,7 +223,7 @@ class Screener:
         )
         if promotes and not consent_on_file:
             findings += self._consent(text, results, persons, care, patient_content)
-        claims = self._claims(doc) + self._off_indication(text, products) if promotes else []
+        claims = self._claims(doc) + self._off_indication(doc, products) if promotes else []
         findings += claims
         events = self._adverse_events(doc, products, drugs, kind, persons)
         if promotes:
@@ -537,35 +537,35 @@ class Screener:
             )
         return found
 
-    def _off_indication(self, text: str, products: list[ProductMention]) -> list[Finding]:
+    def _off_indication(self, doc: Doc, products: list[ProductMention]) -> list[Finding]:
         """A product promoted for people its approved indication does not cover (catalog `indication`)."""
         if "indication" in self._without:
             return []
-        found: list[Finding] = []
-        risk_sentences = [
-            m.span() for m in re.finditer(r"[^.!?]*(?:" + lexicon.RISK_TERMS + r")[^.!?]*", text, _I)
-        ]
+        text = doc.text
         for mention in self._first_of_each(products):
             indication = str(getattr(mention.product, "indication", "") or "").lower()
             for population, others in lexicon.POPULATIONS.items():
-                if population not in indication:
+                if population not in indication or others.search(indication):
                     continue
-                for match in others.finditer(text):
-                    if any(a <= match.start() < b for a, b in risk_sentences) or others.search(indication):
+                for sent in doc.sents:
+                    if _RISK.search(sent.text):
+                        continue  # "not for children" in risk information is not promotion
+                    match = others.search(sent.text)
+                    if match is None:
                         continue
-                    found.append(
+                    start = sent.start_char + match.start()
+                    return [
                         self._finding(
                             "fda_unapproved_claim",
-                            match.start(),
-                            match.end(),
+                            start,
+                            start + len(match.group(0)),
                             text,
                             "unapproved_claim.off_indication",
                             f"The text promotes {mention.product.name} for {match.group(0)}, but its "
                             f"approved use is {indication}; promotion beyond the indication is off-label.",
                         )
-                    )
-                    break
-        return found[:1]
+                    ]
+        return []
 
     @staticmethod
     def _first_of_each(mentions: Iterable[ProductMention]) -> list[ProductMention]:
