@@ -111,7 +111,7 @@ def _digits(value: str) -> str:
 
 def _clause(text: str, start: int, end: int) -> str:
     """The clause around a span, up to a comma or sentence end: "site is swollen, ... infection??" """
-    left = max(text.rfind(c, 0, start) for c in ",;.!?\n")
+    left = max(text.rfind(c, 0, start) for c in ",;:.!?\n")
     rights = [i for i in (text.find(c, end) for c in ",;.!?\n") if i != -1]
     right = min(rights) if rights else len(text)
     return text[left + 1 : right + 1].strip()
@@ -627,9 +627,8 @@ class Screener:
             ) and not _MODAL.search(sentence)
             if _modified(span, "HYPOTHETICAL") and not report:
                 continue
-            if _clause(doc.text, span.start_char, span.end_char).endswith("?") and not (
-                _FIRST_PERSON_REPORT.search(sentence) or _RELATIVE.search(sentence)
-            ):
+            clause = _clause(doc.text, span.start_char, span.end_char)
+            if clause.endswith("?") and not (_FIRST_PERSON_REPORT.search(clause) or _RELATIVE.search(clause)):
                 continue  # a question about a side effect ("does X cause Y?") reports none
             product = min(named, key=lambda item: abs(item[0] - span.start_char))[1]
             return [

@@ -1,15 +1,15 @@
 """`make eval-screening`: per-category precision/recall and clean-text false flags on labeled corpora.
 
     python -m services.review.screening.eval [--corpus FILE.jsonl|DIR ...] [--products FILE.json]
-        [--policy POLICY.yaml] [--without PART ...] [--show-errors]
+        [--policy POLICY.yaml] [--without PART ...] [--ablation] [--show-errors]
 
 Each `--corpus` is a labeled JSONL file (or a directory holding screening-dev.jsonl); its catalog
 is `--products`, else the `products-*.json` named like it (screening-dev-2.jsonl ->
 products-dev-2.json). Without `--corpus`, every `screening-*.jsonl` in ../shared/corpus beside the
 repository is scored, one table each. PHI is also scored for presidio-analyzer's default
 recognizers in the same offline setup, side by side: a text counts as PHI for presidio when any
-recognizer fires. `--without PART` switches one part of the engine off (the ablation in
-docs/screening.md).
+recognizer fires. `--without PART` switches one part of the engine off; `--ablation` prints one
+row per part switched off (the ablation table in docs/screening.md).
 """
 
 from __future__ import annotations
@@ -175,6 +175,28 @@ def render(report: Report) -> str:
     return "\n".join(lines)
 
 
+def ablation(corpus: Path, policy_file: Path, products: Path | None = None) -> str:
+    """One row per part switched off: each category's recall/precision and the clean false-flag rate."""
+    short = {
+        "phi": "phi",
+        "consent_missing": "consent",
+        "fda_fair_balance": "fair bal.",
+        "fda_unapproved_claim": "unappr.",
+        "adverse_event": "AE",
+    }
+    header = "| without | " + " | ".join(f"{short[c]} r/p" for c in CATEGORIES) + " | clean flagged |"
+    lines = [f"Ablation on {corpus_file(corpus).name}", "", header, "|" + " --- |" * (len(CATEGORIES) + 2)]
+    for part in ("", *PARTS):
+        report = evaluate(
+            corpus, policy_file, products=products, baseline=False, without=frozenset({part} - {""})
+        )
+        cells = [f"{report.scores[c].recall:.2f}/{report.scores[c].precision:.2f}" for c in CATEGORIES]
+        lines.append(
+            f"| {part or '(all parts)'} | " + " | ".join(cells) + f" | {report.clean_false_flag_rate:.1%} |"
+        )
+    return "\n".join(lines)
+
+
 def default_corpora(directory: Path = DEFAULT_CORPUS) -> list[Path]:
     return sorted(directory.glob("screening-*.jsonl"))
 
@@ -189,6 +211,7 @@ def main(
     policy: Path = typer.Option(DEFAULT_POLICY_FILE, help="Policy file (severities, allow-list)"),
     without: list[str] = typer.Option([], help=f"Switch a part of the engine off: {', '.join(PARTS)}"),
     show_errors: bool = typer.Option(False, "--show-errors", help="List every text the engine got wrong"),
+    ablate: bool = typer.Option(False, "--ablation", help="Score the engine once per part switched off"),
 ) -> None:
     corpora = corpus or default_corpora()
     unknown = set(without) - set(PARTS)
@@ -199,6 +222,9 @@ def main(
         typer.echo(f"no corpus at {', '.join(map(str, corpora)) or DEFAULT_CORPUS}", err=True)
         raise typer.Exit(2)
     for i, path in enumerate(corpora):
+        if ablate:
+            typer.echo(("\n" if i else "") + ablation(path, policy, products))
+            continue
         report = evaluate(path, policy, products=products, without=frozenset(without))
         typer.echo(("\n" if i else "") + render(report))
         if show_errors:

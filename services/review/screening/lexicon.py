@@ -637,7 +637,7 @@ PHOTO = re.compile(
 
 CLAIMS: list[tuple[str, str, str]] = [
     # (rule, pattern, explanation)
-    ("cure", r"\b(?:cures?|cured|curing)\b", "claims a cure"),
+    ("cure", r"\b(?:cures?|cured|curing)\b(?!\s+rates?)", "claims a cure"),  # a cure rate is a statistic
     (
         "permanent_result",
         r"\b(?:heal\w*|fix\w*|eliminat\w*|end\w*|gone|prevent\w*|clear\w*|stop\w*|restor\w*)\b"
@@ -806,7 +806,8 @@ SYMPTOMS = (
 )
 DEVICE_PROBLEMS = (
     r"poking (?:through|out)|extru\w+|misfir\w+|fired into|malfunction\w*|stopped working|quit working|"
-    r"broke|broken|snapped|cracked|leak(?:s|ed|ing)?|moved into|migrat\w+|dislodg\w+|perforat\w+|"
+    r"broke|broken|snapped|cracked|popped out|scratch(?:ed|es)|leak(?:s|ed|ing)?|moved into|migrat\w+|"
+    r"dislodg\w+|perforat\w+|"
     r"(?:can't|couldn't|could not|cannot) (?:find|feel) the strings|fell out|came out|came loose|"
     r"defective|faulty|error (?:code|message)|failed to (?:fire|deliver|inject|work)|jammed|"
     r"overheat\w*|shocked me|gave me (?:a|an) (?:shock|burn)"

@@ -283,6 +283,10 @@ _PRONOUN_AFTER = re.compile(rf"^[^.!?\n]{{0,60}}?{lexicon.PRONOUNS_AFTER}", re.I
 _NAME_WORD = re.compile(rf"^(?:{lexicon.ORG_WORDS}|{lexicon.NOT_NAMES})$", re.I)
 _ORG_NEXT = re.compile(rf"^(?:{lexicon.ORG_WORDS}|team|fund|forum|program|foundation|unit|wing)$", re.I)
 _STAFF_WORD = re.compile(rf"^(?:{lexicon.STAFF_ROLES})$", re.I)
+# A capitalized word opening a sentence is a name when it is the subject of what follows.
+_SUBJECT_AFTER = re.compile(
+    r"^(?:'s\b|,|\s+(?:turned|turns|is|was|has|had|just|went|got|came|left|heads?)\b)"
+)
 _HASHTAG = re.compile(r"#(\w{4,})")
 _CAMEL_PART = re.compile(r"[A-Z][a-z]+")
 
@@ -343,7 +347,9 @@ class PersonNameRecognizer(EntityRecognizer):
             cue = self._cue(text, start, end, single=True)
             if cue is None and self._listed(match.group(0)):
                 before = text[max(0, start - 3) : start]
-                sentence_start = re.search(r"(?:^|[.!?:\n])\s*$", before)
+                sentence_start = re.search(r"(?:^|[.!?:\n])\s*$", before) and not _SUBJECT_AFTER.match(
+                    text[end : end + 12]
+                )
                 if not sentence_start and not self._names_an_organization(text, start, end):
                     cue = "name_list"
             if cue is None:
