@@ -626,7 +626,25 @@ STORY = [
         "a story about a specific person",
     ),
 ]
+# An unnamed patient a story is about: "a man in the cath lab", "a woman in her 50s came to us".
+PERSON_NOUN = (
+    r"(?:man|woman|gentleman|lady|boy|girl|child|kid|toddler|teen|teenager|baby|dad|mom|mother|father|"
+    r"grandmother|grandfather|grandma|grandpa|veteran|patient)"
+)
+STORY.append(
+    (
+        re.compile(
+            rf"\b(?:a|an|one)\s+(?:[\w'-]+\s+)?{PERSON_NOUN}\s+(?:in (?:his|her|their) (?:early |late |mid-)?"
+            r"\d0s|(?:in|at|on) (?:our|the) (?:[\w-]+ ){0,2}?(?:er|ed|icu|clinic|cath lab|ward|unit|"
+            r"waiting room|front desk|office|lab|hospital|floor|practice|exam room)\b|"
+            r"came (?:to us|in)|stopped by)",
+            IGNORE_CASE,
+        ),
+        "a story about a specific patient",
+    )
+)
 PHOTO = re.compile(
+    rf"\[(?:photo|video|image|picture)s?:[^\]]{{0,40}}\b(?:{PERSON_NOUN}|hands?|face|smile)\b|"
     r"\bbefore\s*(?:&|and|\+|/|n)\s*after\b|📷|📸|\balt text\b|\b(?:photos?|pictures?|pics?|selfies?|images?|"
     r"videos?|close-ups?|x-rays?)\s+of\s+(?:our |a |an |one |this |that |the )?(?:[\w'-]+ )?(?:patient|"
     r"smile|face|teeth|skin|results?)\b",
