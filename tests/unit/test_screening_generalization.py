@@ -254,3 +254,14 @@ def test_the_ablation_has_a_row_per_part(tmp_path: object) -> None:
     (folder / "products-x.json").write_text(json.dumps({"products": [p.model_dump() for p in CATALOG]}))
     table = ablation(folder / "screening-x.jsonl", DEFAULT_POLICY_FILE)
     assert table.count("\n| ") == len(PARTS) + 3  # header, rule, all parts, one row per part off
+
+
+def test_a_listed_surname_after_an_unlisted_given_name_is_a_full_name() -> None:
+    text = "Thank you to the family of Zebulon Lindqvist, who died in our hospice unit in May."
+    assert "phi.patient_name" in rules(text)
+    assert "phi" not in screen(text, without=frozenset({"name_list"}))
+
+
+def test_an_age_over_89_spelled_out() -> None:
+    assert "phi.age_over_89" in rules("Ninety-eight candles on the cake in our dialysis unit today!")
+    assert "phi" not in screen("Ninety-eight volunteers ran the hospital 5K today!")

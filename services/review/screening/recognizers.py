@@ -149,6 +149,13 @@ def custom_recognizers() -> list[EntityRecognizer]:
                 ),
                 ("age_birthday", rf"\b{AGE_OVER_89}(?:st|nd|rd|th)\s+birthday\b", 0.85),
                 ("age_yo", rf"\b{AGE_OVER_89}\s?(?:yo|y/o|y\.o\.)\b", 0.85),
+                (
+                    "age_spelled",
+                    r"\b(?:ninety(?:[- ](?:one|two|three|four|five|six|seven|eight|nine))?|one hundred"
+                    r"(?:[- ]and[- ]\w+)?|a hundred)"
+                    r"(?:[- ]years?[- ]old|\s+candles|(?:th|st|nd|rd)?\s+birthday)\b",
+                    0.85,
+                ),
             ],
             ["age", "old", "birthday"],
         ),
@@ -332,7 +339,7 @@ class PersonNameRecognizer(EntityRecognizer):
             if (
                 cue is None
                 and 2 <= len(tokens) <= 4
-                and self._listed(tokens[0])
+                and (self._listed(tokens[0]) or (len(tokens) == 2 and self._listed(tokens[1])))
                 and not self._names_an_organization(text, start, end)
             ):
                 cue = "name_list"  # a known given name followed by more name words: "Teodora Lisle"
