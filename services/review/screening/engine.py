@@ -25,10 +25,7 @@ KINDS = ("post", "comment")
 _I = re.IGNORECASE
 _CARE = re.compile(lexicon.CARE, _I)
 _CLAIMS = [(rule, re.compile(pattern, _I), why) for rule, pattern, why in lexicon.CLAIMS]
-_MORE_CLAIMS = [(rule, re.compile(pattern), why) for rule, pattern, why in lexicon.MORE_CLAIMS]
-_MORE_CLAIMS = [
-    (rule, re.compile(p.pattern, _I if rule != "superiority" else 0), why) for rule, p, why in _MORE_CLAIMS
-]
+_MORE_CLAIMS = [(rule, re.compile(pattern, _I), why) for rule, pattern, why in lexicon.MORE_CLAIMS]
 # Negations that say a symptom went away ("pain relief", "treats", "gone"); they do not negate a claim.
 _SYMPTOM_ONLY_NEGATIONS = {"relief", "relieves", "treats", "gone", "went away", "cleared up"}
 _RISK = re.compile(rf"\b(?:{lexicon.RISK_TERMS})\b", _I)

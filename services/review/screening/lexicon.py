@@ -942,7 +942,7 @@ MORE_CLAIMS: list[tuple[str, str, str]] = [
         r"\b(?:better|faster|safer|stronger|gentler|quicker|more effective)(?: and \w+er)? than\b|"
         r"\bthe (?:best|safest|fastest|strongest|most effective|only real)\b(?:\s+[\w-]+){0,3}?\s+"
         r"(?:on the market|ever(?: made)?|available|in the world|there is|out there)\b|"
-        r"\bonly [A-Z][\w-]+ (?:does|works|can)\b|\bunlike (?:non-?)?[\w-]+s\b|\bnot even close\b",
+        r"\bonly (?-i:[A-Z])[\w-]+ (?:does|works|can)\b|\bunlike (?:non-?)?[\w-]+s\b|\bnot even close\b",
         "makes a superiority claim without head-to-head evidence",
     ),
     (
