@@ -265,3 +265,19 @@ def test_a_listed_surname_after_an_unlisted_given_name_is_a_full_name() -> None:
 def test_an_age_over_89_spelled_out() -> None:
     assert "phi.age_over_89" in rules("Ninety-eight candles on the cake in our dialysis unit today!")
     assert "phi" not in screen("Ninety-eight volunteers ran the hospital 5K today!")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Thank you Nurse Imogen on 4 West, you made my knee surgery recovery so much easier!",
+        "Services for our volunteer are Friday at St. Columba's; the clinic closes at noon.",
+        "Our front desk team kept a 100% record for on-time check-ins this quarter!",
+    ],
+)
+def test_staff_titles_saints_and_statistics_are_not_findings(text: str) -> None:
+    assert screen(text) == []
+
+
+def test_one_hundred_percent_of_an_outcome_is_a_claim() -> None:
+    assert "fda_unapproved_claim" in screen("Our laser clinic: 100% success rate for dry eyes!")

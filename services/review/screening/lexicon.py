@@ -684,7 +684,11 @@ CLAIMS: list[tuple[str, str, str]] = [
     ),
     (
         "absolute_efficacy",
-        r"\b100\s?%|\b100 percent\b|\bworks for every(?:one|body)\b|\bworks every time\b|"
+        # 100% of an outcome ("100% success rate", "quit rate is 100%"), not any statistic ("a 100% record")
+        r"\b100(?:\s?%| percent)(?=\s+(?:[\w-]+\s+)?(?:success\w*|safe\w*|protection|effective\w*|results?|"
+        r"cure\w*|clear\w*|guarantee\w*|natural|hands-free|pain-free|accurate|recovery|remission|satisf\w*))|"
+        r"\b(?:rates?|success|works?)\s+(?:is |was |of )?100\s?%|"
+        r"\bworks for every(?:one|body)\b|\bworks every time\b|"
         r"\bnever fails\b|\bevery (?:single )?(?:patient|time)\b(?= [\w ]{0,20}(?:works|succeed|success))",
         "claims absolute efficacy",
     ),

@@ -289,6 +289,7 @@ _POSSESSIVE_CARE_AFTER = re.compile(rf"^'s\s+(?:\w+\s+)?{lexicon.CARE}", re.I)
 _PRONOUN_AFTER = re.compile(rf"^[^.!?\n]{{0,60}}?{lexicon.PRONOUNS_AFTER}", re.I)
 _NAME_WORD = re.compile(rf"^(?:{lexicon.ORG_WORDS}|{lexicon.NOT_NAMES})$", re.I)
 _ORG_NEXT = re.compile(rf"^(?:{lexicon.ORG_WORDS}|team|fund|forum|program|foundation|unit|wing)$", re.I)
+_STAFF_FIRST = re.compile(rf"^{lexicon.STAFF_TITLES}\s", re.I)
 _STAFF_WORD = re.compile(rf"^(?:{lexicon.STAFF_ROLES})$", re.I)
 # A capitalized word opening a sentence is a name when it is the subject of what follows.
 _SUBJECT_AFTER = re.compile(
@@ -405,9 +406,13 @@ class PersonNameRecognizer(EntityRecognizer):
     def _trim(text: str, start: int, end: int) -> tuple[int, int]:
         """Drop leading and trailing words that are not name words ("Thank", "Dialysis", ...)."""
         words = list(re.finditer(r"\S+", text[start:end]))
-        while words and _NAME_WORD.match(words[0].group(0).rstrip(".")):
+
+        def not_name(word: str) -> bool:
+            return bool(_NAME_WORD.match(word.rstrip(".").removesuffix("'s")))
+
+        while words and not_name(words[0].group(0)):
             words.pop(0)
-        while words and _NAME_WORD.match(words[-1].group(0).rstrip(".")):
+        while words and not_name(words[-1].group(0)):
             words.pop()
         if not words:
             return start, start
@@ -430,8 +435,10 @@ class PersonNameRecognizer(EntityRecognizer):
     @staticmethod
     def _cue(text: str, start: int, end: int, *, single: bool) -> str | None:
         before, after = text[max(0, start - 60) : start], text[end : end + 90]
-        if _STAFF_BEFORE.search(before) or _STAFF_AFTER.match(after):
-            return "staff"
+        if _STAFF_BEFORE.search(before) or _STAFF_AFTER.match(after) or _STAFF_FIRST.match(text[start:end]):
+            return "staff"  # "Nurse Tamsin": a staff title that opens the name itself
+        if re.search(r"\bSt\.?\s+$", before):
+            return None  # "St. Brendan's": a saint's name names a place
         if _TITLE_BEFORE.search(before):
             return "title"
         if _RELATION_BEFORE.search(before):
