@@ -2,7 +2,9 @@
 
 Brand, generic and alias names match case-insensitively and ignoring hyphens and spaces
 ("lumi-dry" is Lumidry); a brand name of seven letters or more also matches with one typo
-("clarrelle"). The catalog and its format come from the policy (or `--products`).
+("clarrelle") when the first letter agrees, and two when both are eight letters or more and the
+first two letters and the last agree ("dorsolin" for Dorsalyn). The catalog and its format come
+from the policy (or `--products`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from services.review.policy import Product
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*")
 FUZZY_MIN_LENGTH = 7
+TWO_EDITS_MIN_LENGTH = 8
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,25 @@ class ProductMention:
 
 def _key(value: str) -> str:
     return re.sub(r"[^a-z0-9]", "", value.lower())
+
+
+def _edit_distance(a: str, b: str, limit: int) -> int:
+    """Levenshtein distance with adjacent swaps, giving up (limit + 1) once it must exceed `limit`."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i] + [0] * len(b)
+        for j, cb in enumerate(b, 1):
+            cost = ca != cb
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                current[j] = min(current[j], previous2[j - 2] + 1)
+        if min(current) > limit:
+            return limit + 1
+        previous2, previous = previous, current
+    return previous[-1]
 
 
 def _within_one_edit(a: str, b: str) -> bool:
@@ -56,7 +78,8 @@ def _within_one_edit(a: str, b: str) -> bool:
 
 
 class ProductMatcher:
-    def __init__(self, catalog: list[Product]) -> None:
+    def __init__(self, catalog: list[Product], *, two_edits: bool = True) -> None:
+        self._two_edits = two_edits
         self._by_key: dict[str, Product] = {}
         for product in catalog:
             for name in product.names:
@@ -99,10 +122,17 @@ class ProductMatcher:
         if len(key) < FUZZY_MIN_LENGTH:
             return None
         for name_key, product in self._by_key.items():
+            if len(name_key) < FUZZY_MIN_LENGTH or name_key[0] != key[0]:
+                continue
+            if _within_one_edit(key, name_key):
+                return product
+            # Two slips in a long name ("dorsolin" for Dorsalyn): same start and end, two edits.
             if (
-                len(name_key) >= FUZZY_MIN_LENGTH
-                and name_key[0] == key[0]
-                and _within_one_edit(key, name_key)
+                self._two_edits
+                and min(len(key), len(name_key)) >= TWO_EDITS_MIN_LENGTH
+                and key[:2] == name_key[:2]
+                and key[-1] == name_key[-1]
+                and _edit_distance(key, name_key, 2) <= 2
             ):
                 return product
         return None

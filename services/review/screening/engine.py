@@ -18,21 +18,31 @@ from services.review.screening import lexicon
 from services.review.screening.catalog import ProductMatcher, ProductMention
 from services.review.screening.findings import Finding, ScreeningOutcome
 from services.review.screening.nlp import TARGETS, DrugMention, LanguageStack, language_stack
+from services.review.screening.recognizers import known_names
 
 KINDS = ("post", "comment")
 
 _I = re.IGNORECASE
 _CARE = re.compile(lexicon.CARE, _I)
 _CLAIMS = [(rule, re.compile(pattern, _I), why) for rule, pattern, why in lexicon.CLAIMS]
+_MORE_CLAIMS = [(rule, re.compile(pattern, _I), why) for rule, pattern, why in lexicon.MORE_CLAIMS]
+# Negations that say a symptom went away ("pain relief", "treats", "gone"); they do not negate a claim.
+_SYMPTOM_ONLY_NEGATIONS = {"relief", "relieves", "treats", "gone", "went away", "cleared up"}
 _RISK = re.compile(rf"\b(?:{lexicon.RISK_TERMS})\b", _I)
 _SYMPTOM = re.compile(
     rf"\b(?:{lexicon.SYMPTOMS}|{lexicon.DEVICE_PROBLEMS}|{lexicon.ABNORMAL_VALUE})(?![\w-])", _I
 )
+_CONSUMER_SYMPTOM = re.compile(rf"\b(?:{lexicon.CONSUMER_SYMPTOMS}|{lexicon.DEVICE_TROUBLE})(?![\w-])", _I)
 _STORY = lexicon.STORY
 _FIRST_PERSON_REPORT = re.compile(r"\b(?:i|i've|i'm|i'd|me|my|we've (?:now )?seen|we saw)\b", _I)
-_MODAL = re.compile(r"\b(?:may|might|could|can|if|risks?|warnings?|include|including)\b", _I)
+_MODAL = re.compile(
+    r"\b(?:may|might|could|can(?!\s+(?:barely|hardly|only|no longer))|if|risks?|warnings?|include|including|"
+    r"causes?)\b",
+    _I,
+)
 _RELATION_NEAR = re.compile(rf"{lexicon.RELATIONS}\W{{0,3}}$", _I)
 _FUNDRAISING = re.compile(r"fund|donat|gofundme|giving|help|support|campaign|cause", _I)
+_RELATIVE = re.compile(rf"\b(?:my|his|her|our|their)\s+{lexicon.RELATIONS}", _I)
 _SECOND_PERSON = re.compile(r"\byour?\b", _I)
 
 ALWAYS_PHI = {
@@ -44,7 +54,11 @@ ALWAYS_PHI = {
     "CREDIT_CARD": ("phi.payment_card", "a payment card number"),
     "IBAN_CODE": ("phi.bank_account", "a bank account number"),
     "IP_ADDRESS": ("phi.ip_address", "an IP address"),
+    "VEHICLE_ID": ("phi.vehicle_id", "a vehicle plate or VIN"),
 }
+# A link whose query names a patient record: portal.example.org/results?mrn=...
+_RECORD_QUERY = re.compile(r"[?&](?:mrn|patient\w*|pid|record\w*|acct|account\w*|member\w*|dob|chart)=", _I)
+_HANDLE_PART = re.compile(r"[a-z]+")
 
 
 @dataclass(frozen=True)
@@ -65,10 +79,12 @@ NEGATION_WINDOW = 5  # tokens between a negation and what it negates ("no side e
 CLAIM_WINDOW = 4
 
 
-def _modified(span: Span, category: str, window: int | None = None) -> bool:
+def _modified(
+    span: Span, category: str, window: int | None = None, ignore: frozenset[str] | set[str] = frozenset()
+) -> bool:
     """True when a ConText modifier of `category` applies to `span` (within `window` tokens if given)."""
     for modifier in span._.modifiers:
-        if modifier.category != category:
+        if modifier.category != category or modifier.rule.literal.lower() in ignore:
             continue
         if window is None:
             return True
@@ -90,16 +106,62 @@ def _digits(value: str) -> str:
     return digits[-10:]
 
 
+def _clause(text: str, start: int, end: int) -> str:
+    """The clause around a span, up to a comma or sentence end: "site is swollen, ... infection??" """
+    left = max(text.rfind(c, 0, start) for c in ",;:.!?\n")
+    rights = [i for i in (text.find(c, end) for c in ",;.!?\n") if i != -1]
+    right = min(rights) if rights else len(text)
+    return text[left + 1 : right + 1].strip()
+
+
+def _words(value: str) -> set[str]:
+    """Stems of words of four letters or more ("migraines" -> "migrain"): symptom vs indication."""
+    return {w[:7] for w in re.findall(r"[a-z]{4,}", value.lower())}
+
+
 def _norm(value: str) -> str:
     return " ".join(re.sub(r"[^a-z0-9 ]", " ", value.lower()).split())
 
 
+# Parts of the engine that `without=` (and `eval --without`) can switch off, to measure what each adds.
+PARTS: tuple[str, ...] = (
+    "product_is_promotion",
+    "name_list",
+    "consumer_words",
+    "ae_report_frame",
+    "fuzzy_products",
+    "more_claims",
+    "org_replies",
+    "indication",
+    "substantive_risk",
+)
+_LISTED_CUES = {"name_list", "hashtag"}  # names known from the name list alone, no other cue
+# What turns a first name in a care context into an identifiable patient: an age, a birthday, a stay's
+# length or date, a room, a birth.
+_QUASI_IDENTIFIER = re.compile(
+    r"\b\d{1,3}[- ](?:years?|yrs?|months?|weeks?)[- ]old\b|\b(?:turns?|turned|turning|aged?)\s+\d{1,3}\b|"
+    r"\bbirthday\b|\bborn\b|\b\d{1,3}\s+(?:days?|weeks?|months?|nights?)\s+(?:after|since|with us|in our|"
+    r"at|on|in the)\b|\b(?:room|rm\.?|bed|bay)\s*#?\s*\d{1,4}[a-z]?\b|\b\d{1,3}\s*(?:yo|y/o)\b",
+    _I,
+)
+_QUASI_ENTITIES = {"CARE_DATE", "BED_ROOM", "AGE_OVER_89", "SOCIAL_HANDLE", "PATIENT_PHOTO", "DATE_OF_BIRTH"}
+
+
 class Screener:
-    def __init__(self, policy: LoadedPolicy, *, catalog: list[Product] | None = None) -> None:
+    def __init__(
+        self,
+        policy: LoadedPolicy,
+        *,
+        catalog: list[Product] | None = None,
+        without: frozenset[str] = frozenset(),
+    ) -> None:
         self._policy = policy
+        self._without = without
         self._settings = policy.policy.screening
         self._stack: LanguageStack = language_stack()
-        self._catalog = ProductMatcher(policy.policy.catalog if catalog is None else catalog)
+        self._catalog = ProductMatcher(
+            policy.policy.catalog if catalog is None else catalog, two_edits="fuzzy_products" not in without
+        )
         allow = policy.policy.allow_list
         self._phones = {_digits(p) for p in allow.phones}
         self._emails = {e.lower() for e in allow.emails}
@@ -135,21 +197,36 @@ class Screener:
             for d in stack.drugs.find(text)
             if not any(p.start < d.end and d.start < p.end for p in products)
         ]
-        targets = self._targets(doc, text)
+        targets = self._targets(
+            doc,
+            text,
+            consumer="consumer_words" not in self._without,
+            more_claims="more_claims" not in self._without,
+        )
         stack.context(doc, [span for span, _ in targets])
-        persons = self._persons(results)
-        care = bool(_CARE.search(text))
+        persons = [
+            p
+            for p in self._persons(results)
+            if not any(m.start < p.end and p.start < m.end for m in products)
+        ]
+        # A product, a drug or a symptom puts a text in a care context as much as "clinic" does.
+        care = bool(_CARE.search(text) or products or drugs or _SYMPTOM.search(text))
 
         findings: list[Finding] = []
-        findings += self._phi(text, doc, results, persons, care)
-        promotes = kind == "post"
+        findings += self._phi(text, doc, results, persons, care, consent_on_file)
+        # The organization's reply in a comment thread is the brand speaking, like its posts.
+        promotes = kind == "post" or (
+            "org_replies" not in self._without and bool(lexicon.ORGANIZATION_REPLY.search(text))
+        )
         if promotes and not consent_on_file:
             findings += self._consent(text, results, persons, care, patient_content)
-        claims = self._claims(doc) if promotes else []
+        claims = self._claims(doc) + self._off_indication(doc, products) if promotes else []
         findings += claims
+        events = self._adverse_events(doc, products, drugs, kind, persons)
         if promotes:
-            findings += self._fair_balance(text, doc, products, bool(claims))
-        findings += self._adverse_events(doc, products, drugs)
+            # A product named in a side-effect report is not being promoted.
+            findings += self._fair_balance(text, doc, products, bool(claims), bool(events))
+        findings += events
         findings.sort(key=lambda f: (f.start, f.end, f.category))
         names = list(dict.fromkeys(m.product.name for m in products))
         return ScreeningOutcome(
@@ -162,7 +239,7 @@ class Screener:
         return Finding(category, self._settings.severity(category), start, end, text[start:end], rule, why)
 
     @staticmethod
-    def _targets(doc: Doc, text: str) -> list[tuple[Span, str]]:
+    def _targets(doc: Doc, text: str, *, consumer: bool, more_claims: bool) -> list[tuple[Span, str]]:
         spans: list[tuple[Span, str]] = []
 
         def add(pattern: re.Pattern[str], label: str) -> None:
@@ -171,10 +248,12 @@ class Screener:
                 if span is not None:
                     spans.append((span, label))
 
-        for rule, pattern, _ in _CLAIMS:
+        for rule, pattern, _ in _CLAIMS + (_MORE_CLAIMS if more_claims else []):
             add(pattern, f"CLAIM_{rule}")
         add(_RISK, "RISK")
         add(_SYMPTOM, "SYMPTOM")
+        if consumer:
+            add(_CONSUMER_SYMPTOM, "SYMPTOM")
         return spans
 
     def _persons(self, results: list[RecognizerResult]) -> list[_Person]:
@@ -184,7 +263,7 @@ class Screener:
                 continue
             meta = result.recognition_metadata or {}
             cue = str(meta.get("cue", ""))
-            if cue == "staff":
+            if cue == "staff" or (cue in _LISTED_CUES and "name_list" in self._without):
                 continue
             people.append(_Person(result.start, result.end, "", cue, bool(meta.get("full_name"))))
         return people
@@ -198,7 +277,13 @@ class Screener:
     # --- phi ------------------------------------------------------------------------------------
 
     def _phi(
-        self, text: str, doc: Doc, results: list[RecognizerResult], persons: list[_Person], care: bool
+        self,
+        text: str,
+        doc: Doc,
+        results: list[RecognizerResult],
+        persons: list[_Person],
+        care: bool,
+        consent_on_file: bool,
     ) -> list[Finding]:
         patients = [
             _Person(p.start, p.end, text[p.start : p.end], p.cue, p.full)
@@ -207,6 +292,7 @@ class Screener:
         ]
         named = [p for p in patients if p.full]
         emails = [r for r in results if r.entity_type == "EMAIL_ADDRESS"]
+        quasi = bool(_QUASI_IDENTIFIER.search(text)) or any(r.entity_type in _QUASI_ENTITIES for r in results)
         found: list[Finding] = []
 
         def phi(result: RecognizerResult, rule: str, why: str) -> None:
@@ -226,7 +312,7 @@ class Screener:
             before = text[max(0, result.start - 60) : result.start]
             sentence = self._sentence(doc, result.start)
             if kind in ALWAYS_PHI:
-                if kind == "AGE_OVER_89" and not care:
+                if kind in ("AGE_OVER_89", "VEHICLE_ID") and not care:
                     continue  # a 95-year-old volunteer or donor is not a patient
                 rule, why = ALWAYS_PHI[kind]
                 phi(result, rule, why)
@@ -237,6 +323,16 @@ class Screener:
                         result,
                         "phi.patient_name",
                         f"a patient's full name ({person.cue} cue) in a care context",
+                    )
+                elif (
+                    care
+                    and not consent_on_file
+                    and any(p.start == result.start and (quasi or p.cue == "hashtag") for p in patients)
+                ):
+                    phi(
+                        result,
+                        "phi.patient_first_name",
+                        "a patient's first name with an age, date, stay or room that singles them out",
                     )
             elif kind == "CARE_DATE":
                 if patients:
@@ -263,7 +359,9 @@ class Screener:
                     continue
                 slug = set(re.findall(r"[a-z]{3,}", value.lower().split("/", 1)[-1] if "/" in value else ""))
                 names = set().union(*(p.tokens for p in patients)) if patients else set()
-                if slug & names or (len(slug) >= 2 and _FUNDRAISING.search(value) and care and patients):
+                if _RECORD_QUERY.search(value):
+                    phi(result, "phi.record_link", "a link that carries a patient's record number")
+                elif slug & names or (len(slug) >= 2 and _FUNDRAISING.search(value) and care and patients):
                     phi(result, "phi.identifying_url", "a web address that names a patient")
             elif kind == "SOCIAL_HANDLE":
                 handle = value.lower().lstrip("@")
@@ -272,7 +370,15 @@ class Screener:
                 names = set().union(*(p.tokens for p in patients)) if patients else set()
                 names |= {t.lower() for t in re.findall(r"(?:Mr|Mrs|Ms|Miss)\.?\s+([A-Z][a-z]{2,})", text)}
                 addressed = bool(re.search(r"\d", handle)) and care and _SECOND_PERSON.search(text)
-                if any(n in handle for n in names if len(n) >= 4) or addressed:
+                listed = (
+                    "name_list" not in self._without
+                    and care
+                    and any(
+                        len(part) >= 4 and part.capitalize() in known_names()
+                        for part in _HANDLE_PART.findall(handle)
+                    )
+                )
+                if any(n in handle for n in names if len(n) >= 4) or addressed or listed:
                     phi(result, "phi.handle", "a social media handle identifying a patient")
             elif kind == "STREET_ADDRESS":
                 key = _norm(value).split(",")[0]
@@ -323,7 +429,14 @@ class Screener:
             for person in persons:
                 # A name listed with an identifier ("Pete Larkin, 42 Mill St") is a disclosure (PHI),
                 # not by itself a story; any other cue makes it a story about that patient.
-                if person.cue != "identifier" and not self._is_staff_or_org(text[person.start : person.end]):
+                addressed = person.cue in _LISTED_CUES | {"initial", "title"} and bool(
+                    lexicon.ADDRESSED_OR_NOTICE.search(text)
+                )
+                if (
+                    person.cue != "identifier"
+                    and not addressed
+                    and not self._is_staff_or_org(text[person.start : person.end])
+                ):
                     evidence.append((person.start, person.end, "named_patient", "a named patient"))
         if not evidence and not patient_content:
             return []
@@ -346,9 +459,9 @@ class Screener:
 
     def _claims(self, doc: Doc) -> list[Finding]:
         found: list[Finding] = []
-        whys = {f"CLAIM_{rule}": (rule, why) for rule, _, why in _CLAIMS}
+        whys = {f"CLAIM_{rule}": (rule, why) for rule, _, why in _MORE_CLAIMS + _CLAIMS}
         for span in _targets_of(doc, prefix="CLAIM_"):
-            if _modified(span, "NEGATED_EXISTENCE", CLAIM_WINDOW) or _modified(
+            if _modified(span, "NEGATED_EXISTENCE", CLAIM_WINDOW, _SYMPTOM_ONLY_NEGATIONS) or _modified(
                 span, "HYPOTHETICAL", CLAIM_WINDOW
             ):
                 continue
@@ -366,25 +479,47 @@ class Screener:
         return self._without_overlaps(found)
 
     def _fair_balance(
-        self, text: str, doc: Doc, products: list[ProductMention], claimed: bool
+        self, text: str, doc: Doc, products: list[ProductMention], claimed: bool, reported: bool
     ) -> list[Finding]:
         kinds = set(self._settings.fair_balance_kinds)
         promoted = [m for m in products if m.product.kind in kinds]
         if not promoted:
             return []
         claims = _targets_of(doc, prefix="CLAIM_")
+        pointers = (
+            [(m.start(), m.end()) for m in lexicon.RISK_POINTER.finditer(text)]
+            if "substantive_risk" not in self._without
+            else []
+        )
         risk = any(
             not _modified(s, "NEGATED_EXISTENCE", CLAIM_WINDOW)
             and not any(c.start <= s.start and s.end <= c.end for c in claims)  # "no side effects" is a claim
+            # "see full PI", "side effects may occur": a pointer or a vague phrase is not risk information
+            and not any(a <= s.start_char and s.end_char <= b for a, b in pointers)
             for s in _targets_of(doc, "RISK")
         )
+        # Symptoms told as what may happen ("can make you dizzy") are risk information too.
+        risk_listed = any(_modified(t, "HYPOTHETICAL") for t in _targets_of(doc, "SYMPTOM"))
         normalized = _norm(text)
         found: list[Finding] = []
         for mention in self._first_of_each(promoted):
             statement = mention.product.safety_statement
             if risk or (statement and _norm(statement) in normalized):
                 continue
-            if not (claimed or lexicon.BENEFIT.search(text) or lexicon.CALL_TO_ACTION.search(text)):
+            if "product_is_promotion" in self._without:
+                if not (claimed or lexicon.BENEFIT.search(text) or lexicon.CALL_TO_ACTION.search(text)):
+                    continue
+            elif (
+                lexicon.NOT_PROMOTION.search(text)
+                or reported
+                or risk_listed
+                or (  # a question about the product that names no benefit
+                    self._sentence(doc, mention.start).rstrip().endswith("?")
+                    and not (claimed or lexicon.BENEFIT.search(text) or lexicon.CALL_TO_ACTION.search(text))
+                )
+            ):
+                # A product named by the organization promotes it (a statistic, a story, a photo),
+                # unless the post is a formulary or coverage note, a recall or a safety checklist.
                 continue
             found.append(
                 self._finding(
@@ -399,6 +534,36 @@ class Screener:
             )
         return found
 
+    def _off_indication(self, doc: Doc, products: list[ProductMention]) -> list[Finding]:
+        """A product promoted for people its approved indication does not cover (catalog `indication`)."""
+        if "indication" in self._without:
+            return []
+        text = doc.text
+        for mention in self._first_of_each(products):
+            indication = str(getattr(mention.product, "indication", "") or "").lower()
+            for population, others in lexicon.POPULATIONS.items():
+                if population not in indication or others.search(indication):
+                    continue
+                for sent in doc.sents:
+                    if _RISK.search(sent.text):
+                        continue  # "not for children" in risk information is not promotion
+                    match = others.search(sent.text)
+                    if match is None:
+                        continue
+                    start = sent.start_char + match.start()
+                    return [
+                        self._finding(
+                            "fda_unapproved_claim",
+                            start,
+                            start + len(match.group(0)),
+                            text,
+                            "unapproved_claim.off_indication",
+                            f"The text promotes {mention.product.name} for {match.group(0)}, but its "
+                            f"approved use is {indication}; promotion beyond the indication is off-label.",
+                        )
+                    ]
+        return []
+
     @staticmethod
     def _first_of_each(mentions: Iterable[ProductMention]) -> list[ProductMention]:
         seen: dict[str, ProductMention] = {}
@@ -408,22 +573,60 @@ class Screener:
 
     # --- adverse events -------------------------------------------------------------------------
 
+    @staticmethod
+    def _reports_a_person(text: str, persons: list[_Person]) -> bool:
+        return bool(
+            persons
+            or _FIRST_PERSON_REPORT.search(text)
+            or any(pattern.search(text) for pattern, _ in _STORY)
+            or _RELATIVE.search(text)
+        )
+
     def _adverse_events(
-        self, doc: Doc, products: list[ProductMention], drugs: list[DrugMention]
+        self,
+        doc: Doc,
+        products: list[ProductMention],
+        drugs: list[DrugMention],
+        kind: str,
+        persons: list[_Person],
     ) -> list[Finding]:
         named: list[tuple[int, str]] = [(m.start, m.product.name) for m in products]
         named += [(d.start, d.name) for d in drugs]
         if not named:
             return []
-        for span in _targets_of(doc, "SYMPTOM"):
+        framed = "ae_report_frame" not in self._without
+        if framed and kind == "post" and not self._reports_a_person(doc.text, persons):
+            # The organization's own post names a disease or a risk; only a story about a person
+            # ("a patient of mine developed ...", "Chloe ... after a reaction to ...") reports one.
+            return []
+        # What a product treats is not its side effect: "Halvorin ... acute migraine", "stroke risk".
+        treated = {w for m in products for w in _words(str(getattr(m.product, "indication", "") or ""))}
+        for span in sorted(_targets_of(doc, "SYMPTOM"), key=lambda s: s.start):
             if _modified(span, "NEGATED_EXISTENCE", NEGATION_WINDOW):
                 continue
+            if framed and _words(span.text) & treated:
+                continue
             sentence = span.sent.text
-            report = _FIRST_PERSON_REPORT.search(sentence) and not _MODAL.search(sentence)
+            if (
+                framed
+                and kind == "post"
+                and any(
+                    not (
+                        m.start() < span.end_char - span.sent.start_char
+                        and span.start_char - span.sent.start_char < m.end()
+                    )
+                    for m in _RISK.finditer(sentence)
+                )
+            ):
+                continue  # a sentence of risk information lists side effects, it does not report one
+            report = (
+                _FIRST_PERSON_REPORT.search(sentence) or _RELATIVE.search(sentence)
+            ) and not _MODAL.search(sentence)
             if _modified(span, "HYPOTHETICAL") and not report:
                 continue
-            if sentence.rstrip().endswith("?") and not _FIRST_PERSON_REPORT.search(sentence):
-                continue
+            clause = _clause(doc.text, span.start_char, span.end_char)
+            if clause.endswith("?") and not (_FIRST_PERSON_REPORT.search(clause) or _RELATIVE.search(clause)):
+                continue  # a question about a side effect ("does X cause Y?") reports none
             product = min(named, key=lambda item: abs(item[0] - span.start_char))[1]
             return [
                 self._finding(

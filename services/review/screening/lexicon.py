@@ -518,6 +518,38 @@ CARE = words(
     "bills?",
     "insurance",
     "care team",
+    # units, settings and events of care beyond the basics
+    "picu",
+    "ed",
+    "hospice",
+    "palliative",
+    "pharmacy",
+    "copay",
+    "specimen",
+    "redraw",
+    "portal",
+    "lab results",
+    "dose",
+    "doses",
+    "injections?",
+    "infusion",
+    "pump",
+    "inhaler",
+    "fitted",
+    "fitting",
+    "replacement",
+    "heart attack",
+    "pneumonia",
+    "insulin",
+    "a1c",
+    "diabet\\w*",
+    "asthma",
+    "dislocat\\w+",
+    "sprain\\w*",
+    "concussion",
+    "bleed\\w*",
+    # the suffixes medical words are built from: appendectomy, arthritis, stenosis, anemia, ...
+    "\\w{3,}(?:ectomy|otomy|itis|osis|emia|oscopy|plasty|ostomy)",
 )
 
 # --- organization voice ---------------------------------------------------------------------------
@@ -556,8 +588,10 @@ PATIENT_NOUN = r"(?:patient|recipient|survivor)"
 STORY = [
     (
         re.compile(
-            rf"(?<!\bas )\b(?:a|an|one|our|this|that|the|one of our(?: \w+){{0,3}})\s+(?:[\w'-]+\s+){{0,3}}?"
-            rf"{PATIENT_NOUN}s?(?:'s?)?\b(?!\s+(?:portal|education|care|safety|experience|advocate|services|"
+            # One patient ("our patient", "one of our patients"); "our patients" in a notice is everyone.
+            rf"(?<!\bas )\b(?:(?:a|an|one|our|this|that|the)\s+(?:[\w'-]+\s+){{0,3}}?{PATIENT_NOUN}(?:'s)?|"
+            rf"one of our(?: \w+){{0,3}}?\s+{PATIENT_NOUN}s)\b"
+            r"(?!\s+(?:portal|education|care|safety|experience|advocate|services|"
             r"satisfaction|records?|information|privacy|access|forms?|family|families|volunteers?|"
             r"handbook|rights|parking|entrance|lounge|navigator|liaison|relations|population|outcomes|"
             r"survey|reviews?|resources|support)\b)",
@@ -592,7 +626,25 @@ STORY = [
         "a story about a specific person",
     ),
 ]
+# An unnamed patient a story is about: "a man in the cath lab", "a woman in her 50s came to us".
+PERSON_NOUN = (
+    r"(?:man|woman|gentleman|lady|boy|girl|child|kid|toddler|teen|teenager|baby|dad|mom|mother|father|"
+    r"grandmother|grandfather|grandma|grandpa|veteran|patient)"
+)
+STORY.append(
+    (
+        re.compile(
+            rf"\b(?:a|an|one)\s+(?:[\w'-]+\s+)?{PERSON_NOUN}\s+(?:in (?:his|her|their) (?:early |late |mid-)?"
+            r"\d0s|(?:in|at|on) (?:our|the) (?:[\w-]+ ){0,2}?(?:er|ed|icu|clinic|cath lab|ward|unit|"
+            r"waiting room|front desk|office|lab|hospital|floor|practice|exam room)\b|"
+            r"came (?:to us|in)|stopped by)",
+            IGNORE_CASE,
+        ),
+        "a story about a specific patient",
+    )
+)
 PHOTO = re.compile(
+    rf"\[(?:photo|video|image|picture)s?:[^\]]{{0,40}}\b(?:{PERSON_NOUN}|hands?|face|smile)\b|"
     r"\bbefore\s*(?:&|and|\+|/|n)\s*after\b|📷|📸|\balt text\b|\b(?:photos?|pictures?|pics?|selfies?|images?|"
     r"videos?|close-ups?|x-rays?)\s+of\s+(?:our |a |an |one |this |that |the )?(?:[\w'-]+ )?(?:patient|"
     r"smile|face|teeth|skin|results?)\b",
@@ -603,7 +655,7 @@ PHOTO = re.compile(
 
 CLAIMS: list[tuple[str, str, str]] = [
     # (rule, pattern, explanation)
-    ("cure", r"\b(?:cures?|cured|curing)\b", "claims a cure"),
+    ("cure", r"\b(?:cures?|cured|curing)\b(?!\s+rates?)", "claims a cure"),  # a cure rate is a statistic
     (
         "permanent_result",
         r"\b(?:heal\w*|fix\w*|eliminat\w*|end\w*|gone|prevent\w*|clear\w*|stop\w*|restor\w*)\b"
@@ -632,7 +684,11 @@ CLAIMS: list[tuple[str, str, str]] = [
     ),
     (
         "absolute_efficacy",
-        r"\b100\s?%|\b100 percent\b|\bworks for every(?:one|body)\b|\bworks every time\b|"
+        # 100% of an outcome ("100% success rate", "quit rate is 100%"), not any statistic ("a 100% record")
+        r"\b100(?:\s?%| percent)(?=\s+(?:[\w-]+\s+)?(?:success\w*|safe\w*|protection|effective\w*|results?|"
+        r"cure\w*|clear\w*|guarantee\w*|natural|hands-free|pain-free|accurate|recovery|remission|satisf\w*))|"
+        r"\b(?:rates?|success|works?)\s+(?:is |was |of )?100\s?%|"
+        r"\bworks for every(?:one|body)\b|\bworks every time\b|"
         r"\bnever fails\b|\bevery (?:single )?(?:patient|time)\b(?= [\w ]{0,20}(?:works|succeed|success))",
         "claims absolute efficacy",
     ),
@@ -772,7 +828,8 @@ SYMPTOMS = (
 )
 DEVICE_PROBLEMS = (
     r"poking (?:through|out)|extru\w+|misfir\w+|fired into|malfunction\w*|stopped working|quit working|"
-    r"broke|broken|snapped|cracked|leak(?:s|ed|ing)?|moved into|migrat\w+|dislodg\w+|perforat\w+|"
+    r"broke|broken|snapped|cracked|popped out|scratch(?:ed|es)|leak(?:s|ed|ing)?|moved into|migrat\w+|"
+    r"dislodg\w+|perforat\w+|"
     r"(?:can't|couldn't|could not|cannot) (?:find|feel) the strings|fell out|came out|came loose|"
     r"defective|faulty|error (?:code|message)|failed to (?:fire|deliver|inject|work)|jammed|"
     r"overheat\w*|shocked me|gave me (?:a|an) (?:shock|burn)"
@@ -780,7 +837,7 @@ DEVICE_PROBLEMS = (
 # A vital or lab value reported out of range: "potassium 6.3", "BP from 128/80 to 165/100".
 ABNORMAL_VALUE = (
     r"(?:potassium|sodium|glucose|blood sugar|a1c|creatinine|bp|blood pressure|heart rate|pulse|inr|"
-    r"liver enzymes|alt|ast|platelets|white count|hemoglobin|calcium)"
+    r"liver enzymes|alt|ast|platelets|white count|hemoglobin|calcium|ck|cpk)"
     r"(?:\s+(?:of|was|is|at|went|shot|jumped|spiked|rose|dropped|fell|up|to|from|reading|levels?)){0,3}"
     r"\s*(?:\d+(?:\.\d+)?(?:/\d+)?)(?:\s+to\s+\d+(?:\.\d+)?(?:/\d+)?)?"
     r"|(?:high|elevated|low|spiked|dangerous(?:ly)? (?:high|low))\s+(?:potassium|sodium|blood sugar|bp|"
@@ -837,3 +894,130 @@ CONTEXT_MODIFIERS: list[tuple[str, str, str]] = [
     ("research", "HYPOTHETICAL", "FORWARD"),
     ("yet", "NEGATED_EXISTENCE", "BACKWARD"),
 ]
+
+# --- adverse events in everyday words -------------------------------------------------------------
+# How patients and families describe side effects and device trouble without medical terms
+# (consumer health vocabulary): body parts with what went wrong, everyday symptom words, readings
+# that were wrong, devices that misbehaved. General phrasing, not any corpus's sentences.
+BODY_PARTS = (
+    r"(?:eyes?|skin|tongue|mouth|lips?|throat|voice|chest|head|stomach|belly|tummy|gut|back|legs?|"
+    r"thighs?|arms?|hands?|feet|foot|toes?|fingers?|joints?|muscles?|urine|pee|stools?|poop|liver|"
+    r"kidneys?|heart|face|gums?|teeth|ears?|nose|period|injection site|site|scalp|nails?)"
+)
+CONSUMER_SYMPTOMS = (
+    r"cough(?:s|ing|ed)?|(?:night )?sweats|sweaty|clammy|shaky|shak(?:es|ing)|"
+    r"(?<!i'm )(?<!i am )confus(?:ed|ion)|"
+    r"(?:bad|severe|serious|awful|terrible|scary) reactions?|"
+    r"(?:can'?t|couldn'?t|cannot|could not) (?:sleep|eat|stand|walk|breathe|wake|focus|feel)|"
+    r"hard to wake|up (?:till|until) \d+\s?(?:am|pm)?|"
+    r"barely (?:eat\w*|sleep\w*|get up|walk\w*|stand\w*|move\w*)|"
+    r"no appetite|lost (?:my|his|her|their) appetite|upset stomach|heartburn|dry mouth|metallic taste|"
+    r"ringing in (?:my|his|her) ears|brain fog|foggy|zombie|(?:emotionally )?flat|wiped out|"
+    r"no energy|weak(?:ness)?|achy|ach(?:e|es|ed|ing) (?:constantly|all (?:day|night|the time))|"
+    r"sore(?:ness)?|"
+    r"lumps?|patch(?:es)?|thrush|yellow(?:ish)?|jaundiced|watering|watery|gritty|hoarse|raspy|"
+    r"woke up on the (?:\w+ )?(?:floor|ground)|collaps\w+|out cold|fell (?:down|over)|"
+    r"tight(?:ness)?|heavy (?:period|bleeding|legs?)|soak(?:ing|ed) through|nosebleeds?|gallstones?|"
+    r"kidney stones?|through the roof|tripled|doubled|skyrocket\w*|shot up|flare(?:s|d|-ups?)?|"
+    r"crawling|pins and needles|zapp\w+|jolt\w*|(?:shocks?|shocked) (?:me|him|her)|"
+    r"crying|not waking up|(?:want(?:ed)? to|wanting to) die|"
+    rf"{BODY_PARTS} (?:hurts?|hurting|burns?|burning|itch\w*|throbb\w+|pound\w*|swoll\w*|feel(?:s|ing)?|"
+    r"felt|look\w* (?:kinda |really |so )?\w+|turned \w+|(?:is|are|was|were) (?:swollen|red|hot|"
+    r"purple|black|dark|yellow|killing me|on fire))|"
+    rf"(?:dark|brown|red|bloody|black|cola[- ]colou?red) {BODY_PARTS}"
+)
+DEVICE_TROUBLE = (
+    r"stuck (?:on|at|in)|won'?t (?:connect|turn off|stop|pair|charge)|keeps? (?:alarming|beeping|"
+    r"shocking|restarting|disconnecting)|(?:alarm|alert)s? (?:didn'?t|did not|never|failed to) "
+    r"(?:go off|sound|come|fire)|no (?:alarms?|alerts?|warning)|read(?:s|ing)? (?:high|low|hi|lo|wrong)|"
+    r"way off|(?:reading|readings|sensor|meter|number|numbers) (?:was|were|is|are) (?:off|wrong)|"
+    r"wrong (?:reading|dose|number|amount)s?|double (?:bolus|dose)|extra (?:dose|bolus|insulin)|"
+    r"split (?:in half|in two|apart)|randomly (?:spikes|shocks|turns|stops)|spikes? to max\w*|"
+    r"(?:says|said|showed|shows|read) \d+ (?:but|when|while)"
+)
+
+# --- FDA: more of what promotion may not say --------------------------------------------------------
+# Claim classes beyond the basic ones: superiority with no comparator or evidence, absolutes of
+# efficacy and permanence, safety absolutes about interactions and monitoring, the absence of a
+# side effect, telling people to drop their therapy, and use beyond the approved indication.
+MORE_CLAIMS: list[tuple[str, str, str]] = [
+    (
+        "superiority",
+        r"\b(?:better|faster|safer|stronger|gentler|quicker|more effective)(?: and \w+er)? than\b|"
+        r"\bthe (?:best|safest|fastest|strongest|most effective|only real)\b(?:\s+[\w-]+){0,3}?\s+"
+        r"(?:on the market|ever(?: made)?|available|in the world|there is|out there)\b|"
+        r"\bonly (?-i:[A-Z])[\w-]+ (?:does|works|can)\b|\bunlike (?:non-?)?[\w-]+s\b|\bnot even close\b",
+        "makes a superiority claim without head-to-head evidence",
+    ),
+    (
+        "absolute_efficacy",
+        r"\bworks every (?:single )?time\b|\b100\s?%\s+[\w-]+(?:\s+[\w-]+)?(?=\s*[!.]|\s*$)|"
+        r"\b(?:gone|clear|cured|healed) in (?:just |only )?\d+ (?:days?|weeks?|hours?)\b",
+        "claims absolute or instant efficacy",
+    ),
+    (
+        "permanent_result",
+        r"\bnever (?:\w+ ){1,5}again\b|\bno (?:more )?[\w-]+[,.]?\s+ever\b|"
+        r"\b(?:off|free of|rid of|done with)\b(?:\s+[\w-]+){1,3}\s+for good\b",
+        "promises a permanent result",
+    ),
+    (
+        "absolute_safety",
+        r"\bno (?:\w+ )?interactions\b|\bneeds? no (?:\w+ )?monitoring\b|"
+        r"\bskip (?:\w+ ){0,2}(?:screening|testing|monitoring|blood tests)\b",
+        "claims absolute safety",
+    ),
+    (
+        "no_side_effects",
+        r"\b(?:none of the|without the|and none of the)\s+(?:[\w-]+\s+)?(?:side[- ]effects?|aches|"
+        r"hypoglycemia|lows|nausea|weight gain|withdrawal|crash(?:es)?|jitters|drowsiness)\b",
+        "claims a known side effect is absent",
+    ),
+    (
+        "against_therapy",
+        r"\b(?:throw (?:out|away)|ditch|stop taking|get off|quit) (?:your|all|the|those) (?:pills|meds|"
+        r"medications?|insulin|inhalers?|prescriptions?)\b|\bwho needs (?:biologics|meds|pills|insulin|"
+        r"surgery|medication|drugs)\b",
+        "tells people to drop approved therapy",
+    ),
+    (
+        "off_label",
+        r"\b(?:isn'?t|is not|aren'?t|not) just for\b|\bemerging (?:practice|use)\b|"
+        r"\b(?:also|now|increasingly) (?:use|uses|using|recommend|recommends|prescribe|prescribes|fit|fits)\b"
+        r"|\bwe (?:also )?(?:fit|use it|prescribe it|recommend it) (?:for|in|to)\b|\bwe fit \w+ too\b",
+        "promotes a use beyond the approved indication",
+    ),
+]
+# A pointer or a vague phrase stands in for risk information but is not any.
+RISK_POINTER = re.compile(
+    r"\b(?:see|visit|at|in|read)\b[^.!?]{0,30}(?:prescribing information|full pi|\bpi\b|safety information|"
+    r"medication guide|isi|link|site|website)|\bside effects (?:may|can) (?:occur|happen)\b|"
+    r"\brisks? (?:apply|exist)\b|\bnot for everyone\b",
+    IGNORE_CASE,
+)
+# Who an indication is for, and words naming another population.
+POPULATIONS = {
+    "adults": re.compile(
+        r"\b(?:kids|children|child|teens?|teenagers?|pediatric|toddlers?|babies|infants)\b", IGNORE_CASE
+    ),
+    "children": re.compile(r"\badults?\b|\bgrown-?ups\b", IGNORE_CASE),
+}
+# Not promotion though a product is named: formulary and coverage notes, safety checklists, notices.
+NOT_PROMOTION = re.compile(
+    r"\b(?:formulary|tier \d|prior auth\w*|coverage|covered|recall\w*|shortage|back in stock|lot number|"
+    r"before each dose|ask yourself|lost (?:&|and) found|labeled for|refills?|appointments?|mailed|pick ?up|"
+    r"classes|support line|staffed|trainers?|specimen|expiration date)\b",
+    IGNORE_CASE,
+)
+# The organization speaking in a comment thread: a signature, "DM us", "our clinic".
+ORGANIZATION_REPLY = re.compile(
+    r"[\u2013\u2014]\s*(?:the\s+)?[A-Z][\w&'.]*(?:\s+[A-Z&][\w&'.]*){0,4}(?:\s+team)?\s*[\W]*$|"
+    r"(?i:\b(?:dm us|call us at|message us|book with us|visit us at|our (?:clinic|team|office|pharmacy|"
+    r"patients|staff|nurses|providers|practice))\b)",
+)
+# A text that addresses a person or posts a notice about one discloses (PHI); it tells no story.
+ADDRESSED_OR_NOTICE = re.compile(
+    r"^\s*@\w+|\b(?:hi|hello|hey|dear)\s+[A-Z]|\b(?:labell?ed for|specimen for|lost (?:&|and) found|"
+    r"owner of|notice|we(?:'ve| have)? (?:moved|updated|mailed|rescheduled))\b",
+    IGNORE_CASE,
+)

@@ -7,6 +7,8 @@ organization's is decided afterwards from context (engine.py), as a reviewer wou
 from __future__ import annotations
 
 import re
+from functools import lru_cache
+from pathlib import Path
 
 from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
@@ -139,9 +141,21 @@ def custom_recognizers() -> list[EntityRecognizer]:
                 ("age_years_old", rf"\b{AGE_OVER_89}[- ](?:years?|yrs?)[- ](?:old|young)\b", 0.85),
                 ("age_aged", rf"\b(?:aged?|turn(?:s|ed|ing)?)\s+{AGE_OVER_89}\b", 0.85),
                 ("age_at", rf"\bat\s+{AGE_OVER_89},", 0.8),
-                ("age_after_name", rf"(?<=[A-Za-z]), {AGE_OVER_89}(?=[,.;)])", 0.8),
+                ("age_after_name", rf"(?<=[A-Za-z]), {AGE_OVER_89}(?=[,.;)]|\s)", 0.8),
+                (
+                    "age_is",
+                    rf"(?<=[A-Za-z]) is (?:now )?{AGE_OVER_89}\b(?!\s?(?:%|percent|mg|lbs?|kg|units|days))",
+                    0.7,
+                ),
                 ("age_birthday", rf"\b{AGE_OVER_89}(?:st|nd|rd|th)\s+birthday\b", 0.85),
                 ("age_yo", rf"\b{AGE_OVER_89}\s?(?:yo|y/o|y\.o\.)\b", 0.85),
+                (
+                    "age_spelled",
+                    r"\b(?:ninety(?:[- ](?:one|two|three|four|five|six|seven|eight|nine))?|one hundred"
+                    r"(?:[- ]and[- ]\w+)?|a hundred)"
+                    r"(?:[- ]years?[- ]old|\s+candles|(?:th|st|nd|rd)?\s+birthday)\b",
+                    0.85,
+                ),
             ],
             ["age", "old", "birthday"],
         ),
@@ -202,6 +216,20 @@ def custom_recognizers() -> list[EntityRecognizer]:
             ["address", "lives", "home"],
         ),
         _pattern(
+            "VEHICLE_ID",
+            "VehicleRecognizer",
+            [
+                (
+                    "plate",
+                    r"\b(?:licen[cs]e\s+)?(?:plates?|tags?)(?:\s+(?:number|no\.?|#))?\s*[:#]?\s*"
+                    r"(?=[A-Z0-9-]*\d)(?=[A-Z0-9-]*[A-Z])[A-Z0-9]{1,4}[- ]?[A-Z0-9]{2,4}\b",
+                    0.8,
+                ),
+                ("vin", r"\bVIN\s*[:#]?\s*[A-HJ-NPR-Z0-9]{17}\b", 0.9),
+            ],
+            ["plate", "vehicle", "car"],
+        ),
+        _pattern(
             "SOCIAL_HANDLE",
             "SocialHandleRecognizer",
             [("handle", r"(?<![\w@.])@[A-Za-z0-9_](?:[A-Za-z0-9_.]{0,28}[A-Za-z0-9_])?\b", 0.5)],
@@ -223,10 +251,11 @@ def custom_recognizers() -> list[EntityRecognizer]:
     ]
 
 
-_CAP = r"[A-Z][a-z]+(?:[-'][A-Z]?[a-z]+)*"
+_CAP = r"[A-ZÀ-Ö][a-zà-ÿ]+(?:[-'][A-ZÀ-Ö]?[a-zà-ÿ]+)*"
 _NAME = re.compile(
     rf"(?<![\w@#]){_CAP}(?:\s+(?:[A-Z]\.|{_CAP}|(?:de|van|von|da|del|la|le|di|St\.)\s+{_CAP}))+(?![\w@])"
 )
+_INITIAL_NAME = re.compile(rf"(?<![\w@#.])(?:[A-Z]\.\s?){{1,2}}{_CAP}(?![\w@])")
 _SINGLE = re.compile(rf"(?<![\w@#]){_CAP}(?![\w@])")
 _UPPER_NAME = re.compile(r"(?<![\w@#])[A-Z]{2,}(?:\s+[A-Z]{2,})+(?![\w@])")
 
@@ -259,6 +288,22 @@ _IDENTIFIER_AFTER = re.compile(
 _POSSESSIVE_CARE_AFTER = re.compile(rf"^'s\s+(?:\w+\s+)?{lexicon.CARE}", re.I)
 _PRONOUN_AFTER = re.compile(rf"^[^.!?\n]{{0,60}}?{lexicon.PRONOUNS_AFTER}", re.I)
 _NAME_WORD = re.compile(rf"^(?:{lexicon.ORG_WORDS}|{lexicon.NOT_NAMES})$", re.I)
+_ORG_NEXT = re.compile(rf"^(?:{lexicon.ORG_WORDS}|team|fund|forum|program|foundation|unit|wing)$", re.I)
+_STAFF_FIRST = re.compile(rf"^{lexicon.STAFF_TITLES}\s", re.I)
+_STAFF_WORD = re.compile(rf"^(?:{lexicon.STAFF_ROLES})$", re.I)
+# A capitalized word opening a sentence is a name when it is the subject of what follows.
+_SUBJECT_AFTER = re.compile(
+    r"^(?:'s\b|,|\s+(?:turned|turns|is|was|has|had|just|went|got|came|left|heads?)\b)"
+)
+_HASHTAG = re.compile(r"#(\w{4,})")
+_CAMEL_PART = re.compile(r"[A-Z][a-z]+")
+
+
+@lru_cache(maxsize=1)
+def known_names() -> frozenset[str]:
+    """Given names and surnames from many locales (data/person_names.txt, rebuilt by build_names.py)."""
+    path = Path(__file__).with_name("data") / "person_names.txt"
+    return frozenset(line.strip() for line in path.read_text().splitlines() if line.strip())
 
 
 class PersonNameRecognizer(EntityRecognizer):
@@ -271,9 +316,10 @@ class PersonNameRecognizer(EntityRecognizer):
     as staff, which the engine does not treat as PHI.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, name_list: bool = True) -> None:
         super().__init__(supported_entities=["PERSON"], name="CuedPersonRecognizer", supported_language="en")
         self.name: str = "CuedPersonRecognizer"
+        self._names = known_names() if name_list else frozenset()
 
     def load(self) -> None:
         return None
@@ -291,6 +337,13 @@ class PersonNameRecognizer(EntityRecognizer):
                 continue
             tokens = text[start:end].split()
             cue = self._cue(text, start, end, single=len(tokens) < 2)
+            if (
+                cue is None
+                and 2 <= len(tokens) <= 4
+                and (self._listed(tokens[0]) or (len(tokens) == 2 and self._listed(tokens[1])))
+                and not self._names_an_organization(text, start, end)
+            ):
+                cue = "name_list"  # a known given name followed by more name words: "Teodora Lisle"
             if cue is None:
                 continue
             taken.append((start, end))
@@ -300,19 +353,66 @@ class PersonNameRecognizer(EntityRecognizer):
             if any(s < end and start < e for s, e in taken) or _NAME_WORD.match(match.group(0)):
                 continue
             cue = self._cue(text, start, end, single=True)
+            if cue is None and self._listed(match.group(0)):
+                before = text[max(0, start - 3) : start]
+                sentence_start = re.search(r"(?:^|[.!?:\n])\s*$", before) and not _SUBJECT_AFTER.match(
+                    text[end : end + 12]
+                )
+                if not sentence_start and not self._names_an_organization(text, start, end):
+                    cue = "name_list"
             if cue is None:
                 continue
             taken.append((start, end))
             results.append(self._result(start, end, cue, False))
+        for match in _INITIAL_NAME.finditer(text):
+            # "K. Abernathy-Lowe", "D. Hargrove": an initial and a surname name one person.
+            start, end = match.start(), match.end()
+            if any(s < end and start < e for s, e in taken):
+                continue
+            surname = text[start:end].split(".")[-1].strip()
+            if _NAME_WORD.match(surname) or not (self._listed(surname) or "-" in surname):
+                continue
+            if self._cue(text, start, end, single=False) == "staff":
+                continue
+            taken.append((start, end))
+            results.append(self._result(start, end, "initial", True))
+        for match in _HASHTAG.finditer(text):
+            # A name inside a hashtag ("#GoLorettaGo") ties that person to the post as much as text does.
+            for part in _CAMEL_PART.finditer(match.group(1)):
+                if len(part.group(0)) >= 4 and self._listed(part.group(0)):
+                    start, end = match.start(1) + part.start(), match.start(1) + part.end()
+                    results.append(self._result(start, end, "hashtag", False))
+                    break
         return results
+
+    def _listed(self, word: str) -> bool:
+        word = word.rstrip(".").removesuffix("'s")
+        return word in self._names and not _NAME_WORD.match(word)
+
+    @staticmethod
+    def _names_an_organization(text: str, start: int, end: int) -> bool:
+        """ "Marisol Heart & Vascular", "the Marisol team": a name that is part of an organization's."""
+        after = re.match(r"^(?:'s)?\s*&?\s*([A-Za-z]+)", text[end : end + 30])
+        before = re.search(r"(?:\b(?:the|at|of)\s+)$", text[max(0, start - 8) : start], re.I)
+        if after and (_ORG_NEXT.match(after.group(1)) or (before and after.group(1).lower() == "team")):
+            return True
+        previous = re.search(r"([A-Z][a-z]+)\s+$", text[max(0, start - 30) : start])  # "Cardiology Forum"
+        words = [w.removesuffix("'s") for w in text[start:end].split()]
+        return bool(previous and _ORG_NEXT.match(previous.group(1))) or any(
+            _ORG_NEXT.match(w) or _STAFF_WORD.match(w) for w in words
+        )
 
     @staticmethod
     def _trim(text: str, start: int, end: int) -> tuple[int, int]:
         """Drop leading and trailing words that are not name words ("Thank", "Dialysis", ...)."""
         words = list(re.finditer(r"\S+", text[start:end]))
-        while words and _NAME_WORD.match(words[0].group(0).rstrip(".")):
+
+        def not_name(word: str) -> bool:
+            return bool(_NAME_WORD.match(word.rstrip(".").removesuffix("'s")))
+
+        while words and not_name(words[0].group(0)):
             words.pop(0)
-        while words and _NAME_WORD.match(words[-1].group(0).rstrip(".")):
+        while words and not_name(words[-1].group(0)):
             words.pop()
         if not words:
             return start, start
@@ -335,8 +435,10 @@ class PersonNameRecognizer(EntityRecognizer):
     @staticmethod
     def _cue(text: str, start: int, end: int, *, single: bool) -> str | None:
         before, after = text[max(0, start - 60) : start], text[end : end + 90]
-        if _STAFF_BEFORE.search(before) or _STAFF_AFTER.match(after):
-            return "staff"
+        if _STAFF_BEFORE.search(before) or _STAFF_AFTER.match(after) or _STAFF_FIRST.match(text[start:end]):
+            return "staff"  # "Nurse Tamsin": a staff title that opens the name itself
+        if re.search(r"\bSt\.?\s+$", before):
+            return None  # "St. Brendan's": a saint's name names a place
         if _TITLE_BEFORE.search(before):
             return "title"
         if _RELATION_BEFORE.search(before):
