@@ -17,7 +17,6 @@ from typing import Any
 
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError
 
 from services.drafts.channels import ChannelCatalog
 from services.drafts.consent_check import (
@@ -45,15 +44,14 @@ from services.drafts.schemas import (
 )
 from services.drafts.sealing import FieldSealer
 from services.kit.audit_client import AuditClient
-from services.kit.errors import BadRequest, Conflict, Forbidden, NotFound
+from services.kit.errors import BadRequest, Conflict, Forbidden, NotFound, UpstreamUnavailable
 from services.kit.tokens import Principal
+from workflows.client import ApprovalWorkflowClient
 from workflows.contracts import (
-    CONSENT_REVOKED_SIGNAL,
     ConsentCheckInput,
     ConsentCheckResult,
     ConsentRevoked,
     MediaConsent,
-    workflow_id_for,
 )
 
 log = logging.getLogger(__name__)
@@ -110,7 +108,7 @@ class ConsentService:
         self._audit = audit
         self._sealer = sealer
         self._channels = channels
-        self._temporal = temporal
+        self._approvals = ApprovalWorkflowClient(temporal)
 
     # --- sealing ---------------------------------------------------------------------------------
 
@@ -429,7 +427,7 @@ class ConsentService:
             return await self._require_takedown(draft, consent_id, why, principal, now)
         if before not in IN_WORKFLOW:
             return RevocationEffect(draft_id=draft.id, status_before=before, action="none")
-        if self._temporal is None:
+        if not self._approvals.connected:
             return RevocationEffect(
                 draft_id=draft.id, status_before=before, action="signal_failed", detail="no workflow engine"
             )
@@ -437,14 +435,12 @@ class ConsentService:
             consent_id=consent_id, reason=reason, revoked_by=principal.user_id, revoked_at=now.isoformat()
         )
         try:
-            await self._temporal.get_workflow_handle(workflow_id_for(draft.id)).signal(
-                CONSENT_REVOKED_SIGNAL, signal
-            )
-        except RPCError as exc:
+            await self._approvals.consent_revoked(draft.id, signal)
+        except UpstreamUnavailable as exc:
             # The pre-publish consent check still stops the post; the failure is on record.
-            log.warning("consent revocation signal to draft %s failed: %s", draft.id, exc)
+            log.warning("consent revocation signal to draft %s failed: %s", draft.id, exc.detail)
             return RevocationEffect(
-                draft_id=draft.id, status_before=before, action="signal_failed", detail=str(exc)
+                draft_id=draft.id, status_before=before, action="signal_failed", detail=str(exc.detail)
             )
         await self._audit.append(
             actor=principal,

@@ -9,8 +9,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
-from temporalio.client import Client, WorkflowUpdateFailedError
-from temporalio.service import RPCError
+from temporalio.client import Client
 
 from services.drafts.channels import ChannelCatalog
 from services.drafts.consent_check import MediaFacts, media_coverage
@@ -42,19 +41,13 @@ from services.kit.errors import (
     UpstreamUnavailable,
 )
 from services.kit.telemetry import current_trace_id
-from services.kit.temporal import refusal_to_error
 from services.kit.tokens import Principal
+from workflows.client import ApprovalWorkflowClient
 from workflows.contracts import (
-    POST_APPROVAL_WORKFLOW,
-    SUBMIT_VERSION_SIGNAL,
-    WITHDRAW_UPDATE,
-    WORKFLOW_TASK_QUEUE,
     DraftStateUpdate,
     PostApprovalInput,
     VersionSubmitted,
-    WithdrawAccepted,
     WithdrawRequest,
-    workflow_id_for,
 )
 
 EDITABLE = ("draft", "changes_requested")
@@ -83,7 +76,7 @@ class DraftService:
         self._publish_deadline_seconds = publish_deadline_seconds
         self._consents = ConsentRepository(session)
         self._audit = audit
-        self._temporal = temporal
+        self._approvals = ApprovalWorkflowClient(temporal)
         self._channels = channels
         self._media_store = media_store
 
@@ -515,11 +508,6 @@ class DraftService:
             raise NotFound(f"image {digest[:12]} is missing from the media store")
         return data, _media_type_of(data)
 
-    def _client(self) -> Client:
-        if self._temporal is None:
-            raise UpstreamUnavailable("the workflow engine is not connected")
-        return self._temporal
-
     async def submit(self, draft_id: str, principal: Principal) -> DraftOut:
         draft = await self._load(draft_id, for_update=True)
         if draft.author_id != principal.user_id:
@@ -552,21 +540,14 @@ class DraftService:
             submitted_by=principal.user_id,
             scheduled_at=version.scheduled_at.isoformat() if version.scheduled_at else None,
         )
-        try:
-            await self._client().start_workflow(
-                POST_APPROVAL_WORKFLOW,
-                PostApprovalInput(
-                    draft_id=draft.id,
-                    author_id=draft.author_id,
-                    publish_deadline_seconds=self._publish_deadline_seconds,
-                ),
-                id=workflow_id_for(draft.id),
-                task_queue=WORKFLOW_TASK_QUEUE,
-                start_signal=SUBMIT_VERSION_SIGNAL,
-                start_signal_args=[submitted],
-            )
-        except RPCError as exc:
-            raise UpstreamUnavailable(f"the workflow engine refused the submission: {exc}") from exc
+        await self._approvals.start(
+            PostApprovalInput(
+                draft_id=draft.id,
+                author_id=draft.author_id,
+                publish_deadline_seconds=self._publish_deadline_seconds,
+            ),
+            submitted,
+        )
         await self._audit.append(
             actor=principal,
             action="draft.submitted",
@@ -600,20 +581,12 @@ class DraftService:
                 details={"version": draft.current_version, "reason": reason},
             )
             return self._out(draft, version, await self._repo.media(draft.id))
-        handle = self._client().get_workflow_handle(workflow_id_for(draft.id))
         # The update's handler projects the new state through this service's own activity, which
         # needs a connection from the same pool: none is held while we wait (issue #13).
         await self._repo.release_connection()
-        try:
-            accepted = await handle.execute_update(
-                WITHDRAW_UPDATE,
-                WithdrawRequest(actor_id=principal.user_id, reason=reason),
-                result_type=WithdrawAccepted,
-            )
-        except WorkflowUpdateFailedError as exc:
-            raise refusal_to_error(exc) from exc
-        except RPCError as exc:
-            raise UpstreamUnavailable(f"the workflow engine did not take the withdrawal: {exc}") from exc
+        accepted = await self._approvals.withdraw(
+            draft.id, WithdrawRequest(actor_id=principal.user_id, reason=reason)
+        )
         out = self._out(draft, version, await self._repo.media(draft.id))
         out.status = accepted.status
         return out

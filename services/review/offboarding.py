@@ -19,20 +19,19 @@ from datetime import datetime
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from temporalio.client import Client, WorkflowUpdateFailedError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.client import Client
 
 from services.kit.audit_client import AuditClient
 from services.kit.db import session_scope
+from services.kit.errors import UpstreamUnavailable
 from services.review.models import OffboardedUser, ReviewDecision
 from services.review.service import now
 from services.review.ui.models import TaskClaim, UiSession
-from workflows.contracts import VOID_APPROVALS_UPDATE, ApprovalsVoided, VoidApprovals, workflow_id_for
+from workflows.client import ApprovalWorkflowClient
+from workflows.contracts import VoidApprovals
 
 log = logging.getLogger("clearpost.review.offboarding")
 ACTOR = "system:review-offboarding"
-# The workflow no longer takes updates (it finished) or never existed: nothing left to void.
-FINISHED = (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION)
 
 
 class Offboarding:
@@ -44,7 +43,7 @@ class Offboarding:
     ) -> None:
         self._sessionmaker = sessionmaker
         self._audit = audit
-        self._temporal = temporal
+        self._approvals = ApprovalWorkflowClient(temporal)
         self._lock = asyncio.Lock()
 
     async def on_revocations(self, revoked: dict[str, datetime]) -> None:
@@ -138,25 +137,22 @@ class Offboarding:
         drafts = await self._approved_drafts(user_id)
         if not drafts:
             return True, []
-        if self._temporal is None:
+        if not self._approvals.connected:
             log.warning("cannot void approvals of %s: not connected to Temporal", user_id)
             return False, []
         reason = f"the reviewer's account was deactivated at {deactivated_at.isoformat()}"
         complete, voided = True, []
         for draft_id in drafts:
-            handle = self._temporal.get_workflow_handle(workflow_id_for(draft_id))
             try:
-                result = await handle.execute_update(
-                    VOID_APPROVALS_UPDATE, VoidApprovals(user_id, reason), result_type=ApprovalsVoided
+                result = await self._approvals.void_approvals(draft_id, VoidApprovals(user_id, reason))
+            except UpstreamUnavailable as exc:
+                log.warning(
+                    "voiding %s's approval of %s failed, retrying later: %s", user_id, draft_id, exc.detail
                 )
-            except WorkflowUpdateFailedError:
-                continue  # refused: final, being published, or nothing of theirs left to void
-            except RPCError as exc:
-                if exc.status in FINISHED:
-                    continue
-                log.warning("voiding %s's approval of %s failed, retrying later: %s", user_id, draft_id, exc)
                 complete = False
                 continue
+            if result is None:
+                continue  # refused (final, being published, nothing of theirs left) or finished
             voided.append(draft_id)
             log.info("voided %s's approval of %s (stages %s)", user_id, draft_id, result.stages)
         return complete, voided

@@ -6,8 +6,7 @@ import uuid
 from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from temporalio.client import Client, WorkflowUpdateFailedError
-from temporalio.service import RPCError
+from temporalio.client import Client
 
 from services.kit.audit_client import AuditClient
 from services.kit.errors import (
@@ -18,7 +17,6 @@ from services.kit.errors import (
     Unprocessable,
     UpstreamUnavailable,
 )
-from services.kit.temporal import is_not_found, refusal_to_error
 from services.kit.tokens import Principal
 from services.review.credentials import CredentialChecker
 from services.review.drafts_client import VersionSource
@@ -40,15 +38,11 @@ from services.review.schemas import (
 from services.review.screening.engine import Screener
 from services.review.screening.findings import BLOCK
 from services.review.signing import ReviewSigner
+from workflows.client import ApprovalWorkflowClient
 from workflows.contracts import (
-    DECIDE_UPDATE,
-    OVERRIDE_FINDINGS_UPDATE,
-    DecisionAccepted,
     DecisionRequest,
-    FindingsOverridden,
     FindingsOverride,
     StageRequirement,
-    workflow_id_for,
 )
 
 
@@ -72,7 +66,7 @@ class ReviewService:
         self._repo = ReviewRepository(session)
         self._policy = policy
         self._audit = audit
-        self._temporal = temporal
+        self._approvals = ApprovalWorkflowClient(temporal)
         self._credentials = credentials
         self._screener = screener
         self._signer = signer
@@ -129,7 +123,7 @@ class ReviewService:
     async def _decide(self, draft_id: str, data: DecisionIn, principal: Principal) -> DecisionOut:
         if not principal.has_any(*REVIEW_ROLES):
             raise Forbidden("only legal, compliance and medical reviewers decide", code="refused")
-        if self._credentials is None or self._temporal is None:
+        if self._credentials is None or not self._approvals.connected:
             raise UpstreamUnavailable("decisions are unavailable: the service is not connected")
         if data.decision == "approve":
             await self._refuse_approval_over_blocking_findings(draft_id, data.content_hash)
@@ -140,7 +134,6 @@ class ReviewService:
             raise Forbidden(
                 "the password did not match; the decision was not signed", code="signature_failed"
             )
-        handle = self._temporal.get_workflow_handle(workflow_id_for(draft_id))
         tasks = await self._repo.open_tasks_for(draft_id)
         if not tasks or self._signer is None or self._drafts is None:
             raise NotFound(f"draft {draft_id} has no review in progress")
@@ -172,14 +165,7 @@ class ReviewService:
             decider_roles=sorted(principal.roles),
             signed=signed,
         )
-        try:
-            accepted = await handle.execute_update(DECIDE_UPDATE, request, result_type=DecisionAccepted)
-        except WorkflowUpdateFailedError as exc:
-            raise refusal_to_error(exc) from exc
-        except RPCError as exc:
-            if is_not_found(exc):
-                raise NotFound(f"draft {draft_id} has no review in progress") from exc
-            raise UpstreamUnavailable(f"the workflow engine did not take the decision: {exc}") from exc
+        accepted = await self._approvals.decide(draft_id, request)
         return DecisionOut(
             draft_id=draft_id,
             stage=accepted.stage,
@@ -367,7 +353,7 @@ class ReviewService:
     ) -> None:
         """Every blocking finding is cleared: re-sign the requirement and hand it to the workflow,
         which alone decides whether approvals may now proceed."""
-        if self._temporal is None or self._signer is None:
+        if not self._approvals.connected or self._signer is None:
             raise UpstreamUnavailable("overrides are unavailable: the service is not connected")
         tasks = [t for t in await self._repo.tasks_for_version(draft_id, findings.version)]
         order = list(self._policy.policy.stages)
@@ -383,7 +369,6 @@ class ReviewService:
             signed_at=now(),
             categories=list(findings.categories),
         )
-        handle = self._temporal.get_workflow_handle(workflow_id_for(draft_id))
         override = FindingsOverride(
             requirement=requirement,
             overrider_id=principal.user_id,
@@ -394,9 +379,4 @@ class ReviewService:
         # The audited override is committed before the workflow is asked: its handler runs this
         # service's activities, which need the pool (and, on SQLite, the write lock) (issue #13).
         await self._repo.release_connection()
-        try:
-            await handle.execute_update(OVERRIDE_FINDINGS_UPDATE, override, result_type=FindingsOverridden)
-        except WorkflowUpdateFailedError as exc:
-            raise refusal_to_error(exc) from exc
-        except RPCError as exc:
-            raise UpstreamUnavailable(f"the workflow engine did not take the override: {exc}") from exc
+        await self._approvals.override_findings(draft_id, override)
