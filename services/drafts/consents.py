@@ -12,7 +12,7 @@ import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from temporalio.client import Client
@@ -27,7 +27,6 @@ from services.drafts.consent_check import (
     check_consent,
     consent_state,
 )
-from services.drafts.errors import PayloadTooLarge, UnsupportedMediaType
 from services.drafts.media import MediaRejected, off_loop, sanitize_image
 from services.drafts.models import Consent, Draft, DraftMedia, DraftVersion, TakedownTask
 from services.drafts.repository import ConsentRepository, DraftRepository
@@ -44,7 +43,16 @@ from services.drafts.schemas import (
 )
 from services.drafts.sealing import FieldSealer
 from services.kit.audit_client import AuditClient
-from services.kit.errors import BadRequest, Conflict, Forbidden, NotFound, UpstreamUnavailable
+from services.kit.clock import utcnow
+from services.kit.errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NotFound,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    UpstreamUnavailable,
+)
 from services.kit.tokens import Principal
 from workflows.client import ApprovalWorkflowClient
 from workflows.contracts import (
@@ -62,10 +70,6 @@ MAX_FORM_BYTES = 10 * 1024 * 1024
 # Statuses whose workflow is still running and must hear about a revocation.
 IN_WORKFLOW = ("screening", "in_review", "changes_requested", "approved", "scheduled")
 TAKEDOWN_REQUIRED = "takedown_required"
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -172,7 +176,7 @@ class ConsentService:
     def _out(self, consent: Consent) -> ConsentOut:
         identity = self._identity(consent)
         return ConsentOut(
-            **self._scope(consent, _now()).model_dump(),
+            **self._scope(consent, utcnow()).model_dump(),
             patient_ref=identity["patient_ref"],
             first_name=identity["first_name"],
             last_name=identity["last_name"],
@@ -233,7 +237,7 @@ class ConsentService:
             form_digest=hashlib.sha256(signed.data).hexdigest(),
             form_size=len(signed.data),
             recorded_by=principal.user_id,
-            recorded_at=_now(),
+            recorded_at=utcnow(),
             revoked_at=None,
             revoked_by=None,
             revoke_reason="",
@@ -269,7 +273,7 @@ class ConsentService:
         index = self._sealer.blind_index(patient_ref) if patient_ref else None
         revoked = None if state is None else state == "revoked"
         rows = await self._repo.list(patient_ref_index=index, revoked=revoked, limit=limit)
-        now = _now()
+        now = utcnow()
         if state is not None:
             rows = [c for c in rows if consent_state(c.expires_on, c.revoked_at, now) == state]
         await self._audit.append(
@@ -300,7 +304,7 @@ class ConsentService:
     ) -> DraftConsents:
         """The scope and state of the consents a draft relies on (no identity): for its readers."""
         found = await self._repo.get_many(consent_ids)
-        now = _now()
+        now = utcnow()
         await self._audit.append(
             actor=principal,
             action="consent.read",
@@ -331,7 +335,7 @@ class ConsentService:
                     version=version,
                     content_hash=data.content_hash,
                     channels=list(data.channels),
-                    at=_now().isoformat(),
+                    at=utcnow().isoformat(),
                     screening_categories=list(data.screening_categories),
                 )
             )
@@ -389,7 +393,7 @@ class ConsentService:
         consent = await self._load(consent_id, for_update=True)
         if consent.revoked_at is not None:
             raise Conflict(f"consent {consent_id} was already revoked", code="already_revoked")
-        now = _now()
+        now = utcnow()
         consent.revoked_at, consent.revoked_by, consent.revoke_reason = now, principal.user_id, reason
         await self._repo.flush()
         effects = [
@@ -506,7 +510,12 @@ class ConsentService:
             raise NotFound(f"takedown task {task_id} does not exist")
         if task.status == "done":
             raise Conflict("the takedown task is already done", code="already_done")
-        task.status, task.completed_at, task.completed_by, task.note = "done", _now(), principal.user_id, note
+        task.status, task.completed_at, task.completed_by, task.note = (
+            "done",
+            utcnow(),
+            principal.user_id,
+            note,
+        )
         await self._drafts.flush()
         await self._audit.append(
             actor=principal,

@@ -6,7 +6,6 @@ import hashlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import asdict
-from datetime import UTC, datetime
 from typing import Any
 
 from temporalio.client import Client
@@ -14,7 +13,6 @@ from temporalio.client import Client
 from services.drafts.channels import ChannelCatalog
 from services.drafts.consent_check import MediaFacts, media_coverage
 from services.drafts.consents import version_facts
-from services.drafts.errors import PayloadTooLarge, UnsupportedMediaType
 from services.drafts.media import MediaRejected, detect_faces, off_loop, sanitize_image
 from services.drafts.media_store import MediaStore
 from services.drafts.models import Draft, DraftMedia, DraftVersion, VersionConsent
@@ -33,11 +31,14 @@ from services.drafts.schemas import (
 )
 from services.kit.audit_client import AuditClient
 from services.kit.canonical import content_hash
+from services.kit.clock import utcnow
 from services.kit.errors import (
     BadRequest,
     Conflict,
     Forbidden,
     NotFound,
+    PayloadTooLarge,
+    UnsupportedMediaType,
     UpstreamUnavailable,
 )
 from services.kit.telemetry import current_trace_id
@@ -55,10 +56,6 @@ SUBMITTABLE = ("draft", "changes_requested")
 FINAL = ("published", "rejected", "withdrawn", "takedown_required")
 MAX_MEDIA_PER_VERSION = 10
 READER_ROLES = ("legal", "compliance", "medical", "publisher", "auditor", "admin")
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 class DraftService:
@@ -195,7 +192,7 @@ class DraftService:
         media = await self._repo.media(draft.id)
         relied = await self.relied_consent_ids(draft, row)
         consents = await self._consents.get_many(relied)
-        now = _now()
+        now = utcnow()
         on_file = any(c.revoked_at is None and now.date() <= c.expires_on for c in consents.values())
         coverage = media_coverage(version_facts(row, media, channels=row.channels), consents, at=now)
         return VersionContent(
@@ -228,7 +225,7 @@ class DraftService:
             )
         # A well-formed time that has passed, or a consent that does not exist, conflicts with the
         # current state (409, 404) rather than making the request malformed (400).
-        if data.scheduled_at is not None and data.scheduled_at <= _now():
+        if data.scheduled_at is not None and data.scheduled_at <= utcnow():
             raise Conflict("scheduled_at must be in the future", code="invalid_schedule")
         await self._check_consents_exist(data.consent_ids)
 
@@ -261,7 +258,7 @@ class DraftService:
                 title=data.title, body=data.body, channels=list(data.channels), media_digests=media
             ),
             created_by=principal.user_id,
-            created_at=_now(),
+            created_at=utcnow(),
         )
         for consent_id in version.consent_ids:
             self._repo.add(VersionConsent(draft_id=draft_id, version=number, consent_id=consent_id))
@@ -282,7 +279,7 @@ class DraftService:
         if not principal.has_any("author"):
             raise Forbidden("only authors create drafts")
         await self._validate(data, bearer_token)
-        now = _now()
+        now = utcnow()
         draft = Draft(
             id=str(uuid.uuid4()),
             author_id=principal.user_id,
@@ -344,7 +341,7 @@ class DraftService:
         version = self._new_version(draft.id, number, data, principal, media)
         self._repo.add(version)
         draft.current_version = number
-        draft.updated_at = _now()
+        draft.updated_at = utcnow()
         await self._repo.flush()
         return version
 
@@ -405,7 +402,7 @@ class DraftService:
                 staff_stock_confirmed_at=None,
                 consent_id=consent_id or None,
                 uploaded_by=principal.user_id,
-                uploaded_at=_now(),
+                uploaded_at=utcnow(),
             )
             self._repo.add(item)
         version = await self._append_version(
@@ -477,7 +474,7 @@ class DraftService:
             raise NotFound(f"draft {draft_id} has no image {digest[:12]}")
         if not item.staff_stock:
             raise Conflict("the author has not marked this image as staff or stock", code="not_marked")
-        item.staff_stock_confirmed_by, item.staff_stock_confirmed_at = principal.user_id, _now()
+        item.staff_stock_confirmed_by, item.staff_stock_confirmed_at = principal.user_id, utcnow()
         await self._repo.flush()
         await self._audit.append(
             actor=principal,
@@ -516,7 +513,7 @@ class DraftService:
             raise Conflict(f"a draft in status {draft.status!r} cannot be submitted", code="not_submittable")
         version = await self._repo.get_version(draft.id, draft.current_version)
         assert version is not None
-        if version.scheduled_at is not None and version.scheduled_at <= _now():
+        if version.scheduled_at is not None and version.scheduled_at <= utcnow():
             raise Conflict("scheduled_at has passed; set a new time or none", code="invalid_schedule")
         if (
             draft.status == "changes_requested"
@@ -530,7 +527,7 @@ class DraftService:
         ):
             raise Conflict("submit a new version: this one already had changes requested", code="unchanged")
         draft.status = "screening"
-        draft.updated_at = _now()
+        draft.updated_at = utcnow()
         await self._repo.flush()
         submitted = VersionSubmitted(
             version=version.version,
@@ -572,7 +569,7 @@ class DraftService:
             if draft.status != "draft":
                 raise Conflict("the draft was submitted meanwhile; try again", code="changed")
             draft.status = "withdrawn"
-            draft.updated_at = _now()
+            draft.updated_at = utcnow()
             await self._repo.flush()
             await self._audit.append(
                 actor=principal,
@@ -608,7 +605,7 @@ class DraftService:
             for s in update.stages
         ]
         draft.state_note = update.note
-        draft.updated_at = _now()
+        draft.updated_at = utcnow()
         await self._repo.flush()
         return True
 

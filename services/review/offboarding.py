@@ -22,10 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from services.kit.audit_client import AuditClient
+from services.kit.clock import utcnow
 from services.kit.db import session_scope
 from services.kit.errors import UpstreamUnavailable
 from services.review.models import OffboardedUser, ReviewDecision
-from services.review.service import now
 from services.review.ui.models import TaskClaim, UiSession
 from workflows.client import ApprovalWorkflowClient
 from workflows.contracts import VoidApprovals
@@ -77,7 +77,7 @@ class Offboarding:
                 OffboardedUser(
                     user_id=user_id,
                     deactivated_at=deactivated_at,
-                    completed_at=now(),
+                    completed_at=utcnow(),
                     voided_drafts=voided,
                 )
             )

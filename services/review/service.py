@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
 from services.kit.audit_client import AuditClient
+from services.kit.clock import utcnow
 from services.kit.errors import (
     ClearpostError,
     Conflict,
@@ -44,10 +44,6 @@ from workflows.contracts import (
     FindingsOverride,
     StageRequirement,
 )
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 class ReviewService:
@@ -152,7 +148,7 @@ class ReviewService:
             decision=data.decision,
             reason=data.reason,
             signer=principal,
-            signed_at=now(),
+            signed_at=utcnow(),
         )
         await self._repo.release_connection()
         request = DecisionRequest(
@@ -325,7 +321,7 @@ class ReviewService:
                     reviewer_id=principal.user_id,
                     reviewer_name=principal.name,
                     policy_version=self._policy.version,
-                    created_at=now(),
+                    created_at=utcnow(),
                 )
             )
         await self._repo.flush()
@@ -366,7 +362,7 @@ class ReviewService:
             policy_version=tasks[0].policy_version,
             stages=[StageRequirement(t.stage, list(t.roles)) for t in tasks],
             blocking_unresolved=0,
-            signed_at=now(),
+            signed_at=utcnow(),
             categories=list(findings.categories),
         )
         override = FindingsOverride(

@@ -13,13 +13,14 @@ from fastapi import APIRouter, Form, Query, Request, Response
 from pydantic import ValidationError
 from starlette.staticfiles import StaticFiles
 
+from services.kit.clock import utcnow
+from services.kit.deps import SessionDep
 from services.kit.errors import ClearpostError, Conflict, Forbidden, NotFound, Unprocessable
 from services.kit.tokens import Principal
-from services.review.deps import ReviewServiceDep, SessionDep
+from services.review.deps import ReviewServiceDep
 from services.review.policy import REVIEW_ROLES
 from services.review.repository import ReviewRepository
 from services.review.schemas import DecisionIn
-from services.review.service import now
 from services.review.ui import consent_pages, media_pages
 from services.review.ui.deps import (
     ClaimServiceDep,
@@ -87,7 +88,7 @@ async def login_form(
     ended: bool = False,
 ) -> Response:
     try:
-        await sessions.current(request.cookies.get(SESSION_COOKIE), now())
+        await sessions.current(request.cookies.get(SESSION_COOKIE), utcnow())
         return redirect(safe_next(next_url))
     except SessionEnded:
         pass
@@ -121,7 +122,7 @@ async def login(
             status_code=429,
         )
     try:
-        secret, signed = await sessions.start(username, password, now())
+        secret, signed = await sessions.start(username, password, utcnow())
     except SignInRefused:
         ui.limiter.failed(username, address)
         return _login_page(request, next_url=target, error="Invalid username or password.", status_code=401)
@@ -129,7 +130,7 @@ async def login(
     old = request.cookies.get(SESSION_COOKIE)
     if old:
         try:
-            await sessions.end(await sessions.current(old, now()))
+            await sessions.end(await sessions.current(old, utcnow()))
         except SessionEnded:
             pass
     response = redirect(target)
@@ -173,7 +174,7 @@ async def queue(
         raise Forbidden("the review queue is for legal, compliance and medical reviewers")
     items = await review.queue(principal, stage=stage or None)
     drafts = {d["id"]: d for d in await ui.user_api.drafts(signed.token)}
-    current = now()
+    current = utcnow()
     held = await claims.active_claims([i.draft_id for i in items], current)
     rows = []
     for item in items:
@@ -220,7 +221,7 @@ async def claim(
     stage: Annotated[str, Form(max_length=64)],
 ) -> Response:
     await _may_claim(review, form.principal, draft_id, stage)
-    await claims.claim(draft_id, stage, form.principal, now())
+    await claims.claim(draft_id, stage, form.principal, utcnow())
     return redirect(draft_url(draft_id))
 
 
@@ -231,7 +232,7 @@ async def release(
     draft_id: Annotated[str, Form(max_length=64)],
     stage: Annotated[str, Form(max_length=64)],
 ) -> Response:
-    await claims.release(draft_id, stage, form.principal, now())
+    await claims.release(draft_id, stage, form.principal, utcnow())
     return redirect(f"{UI_PREFIX}/queue")
 
 
@@ -322,7 +323,7 @@ async def add_comment(
     draft_id: str, form: FormPostDep, ui: UiStateDep, comments: CommentServiceDep, body: FormStr
 ) -> Response:
     draft = await ui.user_api.draft(form.token, draft_id)  # only those who may see it comment on it
-    await comments.add(draft_id, draft["version"], body, form.principal, now())
+    await comments.add(draft_id, draft["version"], body, form.principal, utcnow())
     return redirect(f"{draft_url(draft_id)}#comments")
 
 
@@ -439,7 +440,7 @@ async def decision_form(
 ) -> Response:
     draft = await ui.user_api.draft(signed.token, draft_id)
     context = await _decision_context(request, session, repo, draft, stage, signed.principal)
-    holder = await claims.held_by_other(draft_id, stage, signed.principal, now())
+    holder = await claims.held_by_other(draft_id, stage, signed.principal, utcnow())
     if holder is not None:
         raise Conflict(f"{holder.holder_name} has claimed the {stage} stage of this draft")
     return _decision_form(request, context)
@@ -467,7 +468,7 @@ async def decide(
         **await _decision_context(request, session, repo, draft, stage, principal),
         "content_hash": content_hash,
     }
-    holder = await claims.held_by_other(draft_id, stage, principal, now())
+    holder = await claims.held_by_other(draft_id, stage, principal, utcnow())
     if holder is not None:
         raise Conflict(f"{holder.holder_name} has claimed the {stage} stage of this draft")
     if decision not in DECISIONS:
@@ -527,7 +528,7 @@ async def decide(
 
     signed_decision = await form.refusable(review.decide(draft_id, data, principal), show)
     ui.limiter.succeeded(principal.username)
-    await claims.release(draft_id, stage, principal, now())
+    await claims.release(draft_id, stage, principal, utcnow())
     return page(
         request,
         "signed.html",
