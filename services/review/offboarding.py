@@ -17,7 +17,6 @@ import asyncio
 import logging
 from datetime import datetime
 
-from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
@@ -25,8 +24,9 @@ from services.kit.audit_client import AuditClient
 from services.kit.clock import utcnow
 from services.kit.db import session_scope
 from services.kit.errors import UpstreamUnavailable
-from services.review.models import OffboardedUser, ReviewDecision
-from services.review.ui.models import TaskClaim, UiSession
+from services.review.models import OffboardedUser
+from services.review.repository import ReviewRepository
+from services.review.ui.repository import UiRepository
 from workflows.client import ApprovalWorkflowClient
 from workflows.contracts import VoidApprovals
 
@@ -58,12 +58,7 @@ class Offboarding:
         if not revoked:
             return set()
         async with session_scope(self._sessionmaker) as session:
-            rows = await session.execute(
-                select(OffboardedUser.user_id, OffboardedUser.deactivated_at).where(
-                    OffboardedUser.user_id.in_(list(revoked))
-                )
-            )
-            return {(user_id, at) for user_id, at in rows.all()}
+            return await ReviewRepository(session).offboarded(list(revoked))
 
     async def offboard(self, user_id: str, deactivated_at: datetime) -> bool:
         """Undo what the user leaves behind; True when complete (False: retried next time)."""
@@ -73,7 +68,7 @@ class Offboarding:
         if not complete:
             return False
         async with session_scope(self._sessionmaker) as session:
-            session.add(
+            ReviewRepository(session).add(
                 OffboardedUser(
                     user_id=user_id,
                     deactivated_at=deactivated_at,
@@ -92,8 +87,7 @@ class Offboarding:
 
     async def _end_sessions(self, user_id: str) -> None:
         async with session_scope(self._sessionmaker) as session:
-            result = await session.execute(delete(UiSession).where(UiSession.user_id == user_id))
-            ended = int(getattr(result, "rowcount", 0) or 0)
+            ended = await UiRepository(session).delete_sessions_of(user_id)
             if ended:
                 # Audited inside the unit of work: if the audit log refuses, the sessions stay and
                 # the next pass tries again (they are refused meanwhile: the user is revoked).
@@ -106,17 +100,14 @@ class Offboarding:
 
     async def _release_claims(self, user_id: str) -> None:
         async with session_scope(self._sessionmaker) as session:
-            claims = (
-                (await session.execute(select(TaskClaim).where(TaskClaim.holder_id == user_id)))
-                .scalars()
-                .all()
-            )
+            repo = UiRepository(session)
+            claims = await repo.claims_held_by(user_id)
             if not claims:
                 return
             released = [{"draft_id": c.draft_id, "stage": c.stage} for c in claims]
             for claim in claims:
-                await session.delete(claim)
-            await session.flush()
+                await repo.delete_claim(claim)
+            await repo.flush()
             await self._audit.append(
                 actor=ACTOR,
                 action="review.claims_released",
@@ -126,12 +117,7 @@ class Offboarding:
 
     async def _approved_drafts(self, user_id: str) -> list[str]:
         async with session_scope(self._sessionmaker) as session:
-            rows = await session.execute(
-                select(ReviewDecision.draft_id)
-                .where(ReviewDecision.decider_id == user_id, ReviewDecision.decision == "approve")
-                .distinct()
-            )
-            return sorted(rows.scalars().all())
+            return await ReviewRepository(session).drafts_approved_by(user_id)
 
     async def _void_approvals(self, user_id: str, deactivated_at: datetime) -> tuple[bool, list[str]]:
         drafts = await self._approved_drafts(user_id)

@@ -96,6 +96,36 @@ class ReviewService:
             )
         return items
 
+    async def require_in_queue(self, principal: Principal, draft_id: str, stage: str) -> None:
+        """403 unless the caller's queue holds this stage of this draft (the rule to claim it)."""
+        if not any(i.draft_id == draft_id for i in await self.queue(principal, stage=stage)):
+            raise Forbidden(f"the {stage} stage of this draft is not in your queue")
+
+    async def decidable_task(
+        self, draft_id: str, version: int, author_id: str, stage: str, principal: Principal
+    ) -> ReviewTask:
+        """The open task of `stage` on the draft's current `version` that `principal` may decide, or
+        the 403/404/409 that explains why not (the review UI shows it before anyone signs)."""
+        tasks = {t.stage: t for t in await self._repo.open_tasks_for(draft_id) if t.version == version}
+        task = tasks.get(stage)
+        stages = self._policy.policy.stages
+        roles = list(task.roles) if task else list(stages[stage].roles) if stage in stages else []
+        if not roles:
+            raise NotFound(f"there is no {stage!r} stage")
+        if not principal.has_any(*roles):
+            raise Forbidden(
+                f"the {stage} stage is decided by {', '.join(roles)}; your roles are "
+                f"{', '.join(sorted(principal.roles)) or 'none'}"
+            )
+        if author_id == principal.user_id:
+            raise Forbidden("authors do not review their own drafts")
+        if task is None:
+            raise Conflict(f"the {stage} stage is not waiting for a decision on the current version")
+        decided = (await self._repo.stages_decided_by(principal.user_id)).get(draft_id, set())
+        if decided - {stage}:
+            raise Forbidden(f"you decided the {', '.join(sorted(decided))} stage of this draft already")
+        return task
+
     async def decide(self, draft_id: str, data: DecisionIn, principal: Principal) -> DecisionOut:
         try:
             return await self._decide(draft_id, data, principal)

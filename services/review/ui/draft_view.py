@@ -59,7 +59,9 @@ async def _stage_rows(
     """Each stage of the draft: its status and decisions, and whether this user may decide it now."""
     review_repo = ReviewRepository(session)
     decided = (await review_repo.stages_decided_by(principal.user_id)).get(draft["id"], set())
-    tasks = {t.stage: t for t in await repo.open_tasks_for(draft["id"]) if t.version == draft["version"]}
+    tasks = {
+        t.stage: t for t in await review_repo.open_tasks_for(draft["id"]) if t.version == draft["version"]
+    }
     held = await claims.active_claims([draft["id"]], utcnow())
     rows = []
     for stage in draft.get("stages", []):
