@@ -51,9 +51,10 @@ test: lint typecheck browser-deps ## Lint, typecheck, then the whole test suite 
 	$(BIN)/pytest -q
 
 .PHONY: lint
-lint: install ## ruff check and format check
+lint: install ## ruff check and format check; the import map (docs/architecture.md) with import-linter
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 .PHONY: typecheck
 typecheck: install ## mypy (strict) over services and workflows

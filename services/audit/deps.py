@@ -1,31 +1,19 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
 from opentelemetry import trace
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.audit.export import AuditExporter
 from services.audit.schemas import AuditEventIn
 from services.audit.service import AuditLog, AuditService
 from services.audit.signing import AuditKeyRing, AuditSigner
 from services.kit.auth import require_roles
-from services.kit.db import session_scope
+from services.kit.deps import SessionDep
 from services.kit.tokens import Principal
 
 READER_ROLES = ("auditor", "admin")
-
-
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    async with session_scope(request.app.state.sessionmaker) as session:
-        yield session
-
-
-# Commit before the response is sent (scope="function"), so a client never sees a 201 for a row
-# that a following request cannot read yet.
-SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
 def get_audit_service(session: SessionDep) -> AuditService:

@@ -7,8 +7,6 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Mapper, mapped_column
 
 from services.kit.db import new_metadata
 
-GENESIS_HASH = "0" * 64
-
 
 class Base(DeclarativeBase):
     metadata = new_metadata()

@@ -25,14 +25,13 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from services.audit.chain import GENESIS_HASH, draft_id_from_subject
 from services.audit.merkle import InclusionVerifier, hashes, verify_consistency
 
 EXPORT_FORMAT = "clearpost-audit-export/1"
 LOG_NAME = "clearpost-audit"
 EXPORT_STATEMENT = "clearpost-audit-export"
-GENESIS_HASH = "0" * 64
 FILTER_FIELDS = ("since", "until", "draft_id", "actor", "action")
-DRAFT_SUBJECT_PREFIX = "draft:"
 
 TrustedKeys = dict[str, Ed25519PublicKey]
 
@@ -193,12 +192,6 @@ def check_consistency(old: Any, new: Any, proof: Any, keys: TrustedKeys | None) 
 
 
 # --- the export ----------------------------------------------------------------------------------
-
-
-def draft_id_from_subject(subject: str) -> str | None:
-    if not subject.startswith(DRAFT_SUBJECT_PREFIX):
-        return None
-    return subject[len(DRAFT_SUBJECT_PREFIX) :].split(":", 1)[0] or None
 
 
 @dataclass

@@ -13,7 +13,6 @@ import random
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -21,6 +20,7 @@ from cryptography.exceptions import InvalidSignature
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.audit.chain import GENESIS_HASH, draft_id_from_subject
 from services.audit.merkle import (
     EMPTY_ROOT,
     NodeKey,
@@ -31,18 +31,18 @@ from services.audit.merkle import (
     node_hash,
     stored_nodes,
 )
-from services.audit.models import GENESIS_HASH, AuditEvent, AuditTreeHead, AuditTreeNode
+from services.audit.models import AuditEvent, AuditTreeHead, AuditTreeNode
 from services.audit.offline import TrustedKeys, tree_head_message
 from services.audit.repository import AuditEventRepository
 from services.audit.schemas import AuditEventIn, AuditEventOut, VerifyResult
 from services.audit.signing import AuditSigner, SignedTreeHead
 from services.kit.canonical import canonical_json
+from services.kit.clock import utcnow
 from services.kit.db import session_scope
 from services.kit.errors import Conflict, NotFound, Unprocessable, UpstreamUnavailable
 
 log = logging.getLogger(__name__)
 
-DRAFT_SUBJECT_PREFIX = "draft:"
 VERIFY_BATCH_SIZE = 1000
 APPEND_ATTEMPTS = 8
 BACKOFF_BASE_SECONDS = 0.005
@@ -63,18 +63,11 @@ _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 def utc_now_iso() -> str:
     """Server UTC time as the fixed-width string that is hashed, stored and returned."""
-    return datetime.now(UTC).isoformat(timespec="microseconds")
+    return utcnow().isoformat(timespec="microseconds")
 
 
 async def jittered_backoff(attempt: int) -> None:
     await asyncio.sleep(random.uniform(0, BACKOFF_BASE_SECONDS * 2**attempt))
-
-
-def draft_id_from_subject(subject: str) -> str | None:
-    """`draft:<id>` (optionally followed by `:<more>`) names a draft; anything else does not."""
-    if not subject.startswith(DRAFT_SUBJECT_PREFIX):
-        return None
-    return subject[len(DRAFT_SUBJECT_PREFIX) :].split(":", 1)[0] or None
 
 
 def hashed_entry(

@@ -12,12 +12,11 @@ import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError
 
 from services.drafts.channels import ChannelCatalog
 from services.drafts.consent_check import (
@@ -28,7 +27,6 @@ from services.drafts.consent_check import (
     check_consent,
     consent_state,
 )
-from services.drafts.errors import PayloadTooLarge, UnsupportedMediaType
 from services.drafts.media import MediaRejected, off_loop, sanitize_image
 from services.drafts.models import Consent, Draft, DraftMedia, DraftVersion, TakedownTask
 from services.drafts.repository import ConsentRepository, DraftRepository
@@ -45,15 +43,23 @@ from services.drafts.schemas import (
 )
 from services.drafts.sealing import FieldSealer
 from services.kit.audit_client import AuditClient
-from services.kit.errors import BadRequest, Conflict, Forbidden, NotFound
+from services.kit.clock import utcnow
+from services.kit.errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NotFound,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    UpstreamUnavailable,
+)
 from services.kit.tokens import Principal
+from workflows.client import ApprovalWorkflowClient
 from workflows.contracts import (
-    CONSENT_REVOKED_SIGNAL,
     ConsentCheckInput,
     ConsentCheckResult,
     ConsentRevoked,
     MediaConsent,
-    workflow_id_for,
 )
 
 log = logging.getLogger(__name__)
@@ -64,10 +70,6 @@ MAX_FORM_BYTES = 10 * 1024 * 1024
 # Statuses whose workflow is still running and must hear about a revocation.
 IN_WORKFLOW = ("screening", "in_review", "changes_requested", "approved", "scheduled")
 TAKEDOWN_REQUIRED = "takedown_required"
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -110,7 +112,7 @@ class ConsentService:
         self._audit = audit
         self._sealer = sealer
         self._channels = channels
-        self._temporal = temporal
+        self._approvals = ApprovalWorkflowClient(temporal)
 
     # --- sealing ---------------------------------------------------------------------------------
 
@@ -174,7 +176,7 @@ class ConsentService:
     def _out(self, consent: Consent) -> ConsentOut:
         identity = self._identity(consent)
         return ConsentOut(
-            **self._scope(consent, _now()).model_dump(),
+            **self._scope(consent, utcnow()).model_dump(),
             patient_ref=identity["patient_ref"],
             first_name=identity["first_name"],
             last_name=identity["last_name"],
@@ -235,7 +237,7 @@ class ConsentService:
             form_digest=hashlib.sha256(signed.data).hexdigest(),
             form_size=len(signed.data),
             recorded_by=principal.user_id,
-            recorded_at=_now(),
+            recorded_at=utcnow(),
             revoked_at=None,
             revoked_by=None,
             revoke_reason="",
@@ -271,7 +273,7 @@ class ConsentService:
         index = self._sealer.blind_index(patient_ref) if patient_ref else None
         revoked = None if state is None else state == "revoked"
         rows = await self._repo.list(patient_ref_index=index, revoked=revoked, limit=limit)
-        now = _now()
+        now = utcnow()
         if state is not None:
             rows = [c for c in rows if consent_state(c.expires_on, c.revoked_at, now) == state]
         await self._audit.append(
@@ -302,7 +304,7 @@ class ConsentService:
     ) -> DraftConsents:
         """The scope and state of the consents a draft relies on (no identity): for its readers."""
         found = await self._repo.get_many(consent_ids)
-        now = _now()
+        now = utcnow()
         await self._audit.append(
             actor=principal,
             action="consent.read",
@@ -333,7 +335,7 @@ class ConsentService:
                     version=version,
                     content_hash=data.content_hash,
                     channels=list(data.channels),
-                    at=_now().isoformat(),
+                    at=utcnow().isoformat(),
                     screening_categories=list(data.screening_categories),
                 )
             )
@@ -391,7 +393,7 @@ class ConsentService:
         consent = await self._load(consent_id, for_update=True)
         if consent.revoked_at is not None:
             raise Conflict(f"consent {consent_id} was already revoked", code="already_revoked")
-        now = _now()
+        now = utcnow()
         consent.revoked_at, consent.revoked_by, consent.revoke_reason = now, principal.user_id, reason
         await self._repo.flush()
         effects = [
@@ -429,7 +431,7 @@ class ConsentService:
             return await self._require_takedown(draft, consent_id, why, principal, now)
         if before not in IN_WORKFLOW:
             return RevocationEffect(draft_id=draft.id, status_before=before, action="none")
-        if self._temporal is None:
+        if not self._approvals.connected:
             return RevocationEffect(
                 draft_id=draft.id, status_before=before, action="signal_failed", detail="no workflow engine"
             )
@@ -437,14 +439,12 @@ class ConsentService:
             consent_id=consent_id, reason=reason, revoked_by=principal.user_id, revoked_at=now.isoformat()
         )
         try:
-            await self._temporal.get_workflow_handle(workflow_id_for(draft.id)).signal(
-                CONSENT_REVOKED_SIGNAL, signal
-            )
-        except RPCError as exc:
+            await self._approvals.consent_revoked(draft.id, signal)
+        except UpstreamUnavailable as exc:
             # The pre-publish consent check still stops the post; the failure is on record.
-            log.warning("consent revocation signal to draft %s failed: %s", draft.id, exc)
+            log.warning("consent revocation signal to draft %s failed: %s", draft.id, exc.detail)
             return RevocationEffect(
-                draft_id=draft.id, status_before=before, action="signal_failed", detail=str(exc)
+                draft_id=draft.id, status_before=before, action="signal_failed", detail=str(exc.detail)
             )
         await self._audit.append(
             actor=principal,
@@ -510,7 +510,12 @@ class ConsentService:
             raise NotFound(f"takedown task {task_id} does not exist")
         if task.status == "done":
             raise Conflict("the takedown task is already done", code="already_done")
-        task.status, task.completed_at, task.completed_by, task.note = "done", _now(), principal.user_id, note
+        task.status, task.completed_at, task.completed_by, task.note = (
+            "done",
+            utcnow(),
+            principal.user_id,
+            note,
+        )
         await self._drafts.flush()
         await self._audit.append(
             actor=principal,

@@ -1,25 +1,12 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.drafts.consents import ConsentService
 from services.drafts.service import DraftService
-from services.kit.db import session_scope
-
-
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    async with session_scope(request.app.state.sessionmaker) as session:
-        yield session
-
-
-# scope="function": commit (or roll back) before the response is sent. With the default request
-# scope FastAPI sends the response first, so a client's next request could miss what it was just
-# told exists, and a failed commit would follow a 2xx.
-SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+from services.kit.deps import SessionDep
 
 
 def get_draft_service(request: Request, session: SessionDep) -> DraftService:

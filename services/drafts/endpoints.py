@@ -7,7 +7,6 @@ from pydantic import ValidationError
 
 from services.drafts.consents import CONSENT_ROLES, MAX_FORM_BYTES, TAKEDOWN_ROLES
 from services.drafts.deps import ConsentServiceDep, DraftServiceDep
-from services.drafts.errors import PayloadTooLarge
 from services.drafts.media import MAX_BYTES as MAX_MEDIA_BYTES
 from services.drafts.schemas import (
     ConsentCheckIn,
@@ -33,7 +32,7 @@ from services.drafts.schemas import (
     WithdrawIn,
 )
 from services.kit.auth import CurrentPrincipal, InternalCaller, require_roles
-from services.kit.errors import Unprocessable
+from services.kit.errors import PayloadTooLarge, Unprocessable
 
 router = APIRouter(prefix="/api/v1/drafts", tags=["drafts"])
 # The role gate runs before the body is read, so nobody else gets to upload a form or a reason.

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
 import re
-import tempfile
 from pathlib import Path
+
+from services.kit.files import replace_atomically
 
 DIGEST = re.compile(r"^[0-9a-f]{64}$")
 
@@ -34,16 +34,7 @@ class MediaStore:
         target = self.path_for(digest)
         if target.exists():
             return  # content-addressed: the same digest is the same bytes
-        fd, tmp = tempfile.mkstemp(dir=self._root, prefix=".upload-")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        replace_atomically(target, data, 0o600)
 
     async def get(self, digest: str) -> bytes | None:
         path = self.path_for(digest)

@@ -6,16 +6,13 @@ import hashlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import asdict
-from datetime import UTC, datetime
 from typing import Any
 
-from temporalio.client import Client, WorkflowUpdateFailedError
-from temporalio.service import RPCError
+from temporalio.client import Client
 
 from services.drafts.channels import ChannelCatalog
 from services.drafts.consent_check import MediaFacts, media_coverage
 from services.drafts.consents import version_facts
-from services.drafts.errors import PayloadTooLarge, UnsupportedMediaType
 from services.drafts.media import MediaRejected, detect_faces, off_loop, sanitize_image
 from services.drafts.media_store import MediaStore
 from services.drafts.models import Draft, DraftMedia, DraftVersion, VersionConsent
@@ -34,27 +31,24 @@ from services.drafts.schemas import (
 )
 from services.kit.audit_client import AuditClient
 from services.kit.canonical import content_hash
+from services.kit.clock import utcnow
 from services.kit.errors import (
     BadRequest,
     Conflict,
     Forbidden,
     NotFound,
+    PayloadTooLarge,
+    UnsupportedMediaType,
     UpstreamUnavailable,
 )
 from services.kit.telemetry import current_trace_id
-from services.kit.temporal import refusal_to_error
 from services.kit.tokens import Principal
+from workflows.client import ApprovalWorkflowClient
 from workflows.contracts import (
-    POST_APPROVAL_WORKFLOW,
-    SUBMIT_VERSION_SIGNAL,
-    WITHDRAW_UPDATE,
-    WORKFLOW_TASK_QUEUE,
     DraftStateUpdate,
     PostApprovalInput,
     VersionSubmitted,
-    WithdrawAccepted,
     WithdrawRequest,
-    workflow_id_for,
 )
 
 EDITABLE = ("draft", "changes_requested")
@@ -62,10 +56,6 @@ SUBMITTABLE = ("draft", "changes_requested")
 FINAL = ("published", "rejected", "withdrawn", "takedown_required")
 MAX_MEDIA_PER_VERSION = 10
 READER_ROLES = ("legal", "compliance", "medical", "publisher", "auditor", "admin")
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 class DraftService:
@@ -83,7 +73,7 @@ class DraftService:
         self._publish_deadline_seconds = publish_deadline_seconds
         self._consents = ConsentRepository(session)
         self._audit = audit
-        self._temporal = temporal
+        self._approvals = ApprovalWorkflowClient(temporal)
         self._channels = channels
         self._media_store = media_store
 
@@ -202,7 +192,7 @@ class DraftService:
         media = await self._repo.media(draft.id)
         relied = await self.relied_consent_ids(draft, row)
         consents = await self._consents.get_many(relied)
-        now = _now()
+        now = utcnow()
         on_file = any(c.revoked_at is None and now.date() <= c.expires_on for c in consents.values())
         coverage = media_coverage(version_facts(row, media, channels=row.channels), consents, at=now)
         return VersionContent(
@@ -235,7 +225,7 @@ class DraftService:
             )
         # A well-formed time that has passed, or a consent that does not exist, conflicts with the
         # current state (409, 404) rather than making the request malformed (400).
-        if data.scheduled_at is not None and data.scheduled_at <= _now():
+        if data.scheduled_at is not None and data.scheduled_at <= utcnow():
             raise Conflict("scheduled_at must be in the future", code="invalid_schedule")
         await self._check_consents_exist(data.consent_ids)
 
@@ -268,7 +258,7 @@ class DraftService:
                 title=data.title, body=data.body, channels=list(data.channels), media_digests=media
             ),
             created_by=principal.user_id,
-            created_at=_now(),
+            created_at=utcnow(),
         )
         for consent_id in version.consent_ids:
             self._repo.add(VersionConsent(draft_id=draft_id, version=number, consent_id=consent_id))
@@ -289,7 +279,7 @@ class DraftService:
         if not principal.has_any("author"):
             raise Forbidden("only authors create drafts")
         await self._validate(data, bearer_token)
-        now = _now()
+        now = utcnow()
         draft = Draft(
             id=str(uuid.uuid4()),
             author_id=principal.user_id,
@@ -351,7 +341,7 @@ class DraftService:
         version = self._new_version(draft.id, number, data, principal, media)
         self._repo.add(version)
         draft.current_version = number
-        draft.updated_at = _now()
+        draft.updated_at = utcnow()
         await self._repo.flush()
         return version
 
@@ -412,7 +402,7 @@ class DraftService:
                 staff_stock_confirmed_at=None,
                 consent_id=consent_id or None,
                 uploaded_by=principal.user_id,
-                uploaded_at=_now(),
+                uploaded_at=utcnow(),
             )
             self._repo.add(item)
         version = await self._append_version(
@@ -484,7 +474,7 @@ class DraftService:
             raise NotFound(f"draft {draft_id} has no image {digest[:12]}")
         if not item.staff_stock:
             raise Conflict("the author has not marked this image as staff or stock", code="not_marked")
-        item.staff_stock_confirmed_by, item.staff_stock_confirmed_at = principal.user_id, _now()
+        item.staff_stock_confirmed_by, item.staff_stock_confirmed_at = principal.user_id, utcnow()
         await self._repo.flush()
         await self._audit.append(
             actor=principal,
@@ -515,11 +505,6 @@ class DraftService:
             raise NotFound(f"image {digest[:12]} is missing from the media store")
         return data, _media_type_of(data)
 
-    def _client(self) -> Client:
-        if self._temporal is None:
-            raise UpstreamUnavailable("the workflow engine is not connected")
-        return self._temporal
-
     async def submit(self, draft_id: str, principal: Principal) -> DraftOut:
         draft = await self._load(draft_id, for_update=True)
         if draft.author_id != principal.user_id:
@@ -528,7 +513,7 @@ class DraftService:
             raise Conflict(f"a draft in status {draft.status!r} cannot be submitted", code="not_submittable")
         version = await self._repo.get_version(draft.id, draft.current_version)
         assert version is not None
-        if version.scheduled_at is not None and version.scheduled_at <= _now():
+        if version.scheduled_at is not None and version.scheduled_at <= utcnow():
             raise Conflict("scheduled_at has passed; set a new time or none", code="invalid_schedule")
         if (
             draft.status == "changes_requested"
@@ -542,7 +527,7 @@ class DraftService:
         ):
             raise Conflict("submit a new version: this one already had changes requested", code="unchanged")
         draft.status = "screening"
-        draft.updated_at = _now()
+        draft.updated_at = utcnow()
         await self._repo.flush()
         submitted = VersionSubmitted(
             version=version.version,
@@ -552,21 +537,14 @@ class DraftService:
             submitted_by=principal.user_id,
             scheduled_at=version.scheduled_at.isoformat() if version.scheduled_at else None,
         )
-        try:
-            await self._client().start_workflow(
-                POST_APPROVAL_WORKFLOW,
-                PostApprovalInput(
-                    draft_id=draft.id,
-                    author_id=draft.author_id,
-                    publish_deadline_seconds=self._publish_deadline_seconds,
-                ),
-                id=workflow_id_for(draft.id),
-                task_queue=WORKFLOW_TASK_QUEUE,
-                start_signal=SUBMIT_VERSION_SIGNAL,
-                start_signal_args=[submitted],
-            )
-        except RPCError as exc:
-            raise UpstreamUnavailable(f"the workflow engine refused the submission: {exc}") from exc
+        await self._approvals.start(
+            PostApprovalInput(
+                draft_id=draft.id,
+                author_id=draft.author_id,
+                publish_deadline_seconds=self._publish_deadline_seconds,
+            ),
+            submitted,
+        )
         await self._audit.append(
             actor=principal,
             action="draft.submitted",
@@ -591,7 +569,7 @@ class DraftService:
             if draft.status != "draft":
                 raise Conflict("the draft was submitted meanwhile; try again", code="changed")
             draft.status = "withdrawn"
-            draft.updated_at = _now()
+            draft.updated_at = utcnow()
             await self._repo.flush()
             await self._audit.append(
                 actor=principal,
@@ -600,20 +578,12 @@ class DraftService:
                 details={"version": draft.current_version, "reason": reason},
             )
             return self._out(draft, version, await self._repo.media(draft.id))
-        handle = self._client().get_workflow_handle(workflow_id_for(draft.id))
         # The update's handler projects the new state through this service's own activity, which
         # needs a connection from the same pool: none is held while we wait (issue #13).
         await self._repo.release_connection()
-        try:
-            accepted = await handle.execute_update(
-                WITHDRAW_UPDATE,
-                WithdrawRequest(actor_id=principal.user_id, reason=reason),
-                result_type=WithdrawAccepted,
-            )
-        except WorkflowUpdateFailedError as exc:
-            raise refusal_to_error(exc) from exc
-        except RPCError as exc:
-            raise UpstreamUnavailable(f"the workflow engine did not take the withdrawal: {exc}") from exc
+        accepted = await self._approvals.withdraw(
+            draft.id, WithdrawRequest(actor_id=principal.user_id, reason=reason)
+        )
         out = self._out(draft, version, await self._repo.media(draft.id))
         out.status = accepted.status
         return out
@@ -635,7 +605,7 @@ class DraftService:
             for s in update.stages
         ]
         draft.state_note = update.note
-        draft.updated_at = _now()
+        draft.updated_at = utcnow()
         await self._repo.flush()
         return True
 

@@ -1,27 +1,15 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.gateway.config import GatewaySettings
 from services.gateway.proxy import UpstreamProxy
 from services.gateway.service import AuthService, UserService
 from services.kit.auth import require_roles
-from services.kit.db import session_scope
+from services.kit.deps import SessionDep
 from services.kit.tokens import Principal
-
-
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    async with session_scope(request.app.state.sessionmaker) as session:
-        yield session
-
-
-# Commit before the response is sent (scope="function"), so a client never sees a 201 for a row
-# that a following request cannot read yet.
-SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
 def get_auth_service(request: Request, session: SessionDep) -> AuthService:

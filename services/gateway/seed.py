@@ -10,7 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.gateway.config import GatewaySettings
 from services.gateway.models import User
 from services.gateway.repository import UserRepository
-from services.gateway.service import Passwords, utcnow
+from services.gateway.service import Passwords
+from services.kit.clock import utcnow
 from services.kit.db import create_engine, create_sessionmaker, session_scope, upgrade_to_head
 
 # Deliberately shorter than the API's 12-character minimum: it is typed by hand in demos.

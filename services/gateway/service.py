@@ -6,8 +6,8 @@ import logging
 import secrets
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
-from typing import Any, NoReturn, Protocol
+from datetime import datetime, timedelta
+from typing import Any, NoReturn
 
 import httpx
 from argon2 import PasswordHasher
@@ -19,6 +19,8 @@ from services.gateway.models import RefreshToken, User
 from services.gateway.repository import UserRepository
 from services.gateway.schemas import AccessToken, Me, UserCreate, UserUpdate
 from services.gateway.throttles import MAX_AUDITED_USERNAME, LoginLocked, LoginThrottles
+from services.kit.audit_client import AuditRecorder
+from services.kit.clock import utcnow
 from services.kit.errors import ClearpostError, Conflict, NotFound, Unauthorized, UpstreamUnavailable
 from services.kit.tokens import Principal, SigningKey, issue_access_token
 
@@ -29,22 +31,6 @@ REFRESH_FAILED = "the refresh token is not valid; sign in again"
 OFFLINE_SCOPE = "offline_access"
 # A failed sign-in names nobody: the username is only what was typed, so it goes in the details.
 ANONYMOUS = "anonymous"
-
-
-class AuditLog(Protocol):
-    async def append(
-        self,
-        *,
-        actor: str,
-        action: str,
-        subject: str,
-        details: dict[str, Any] | None = None,
-        idempotency_key: str | None = None,
-    ) -> dict[str, Any]: ...
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def normalize_username(username: str) -> str:
@@ -92,7 +78,7 @@ class AuthService:
         session: AsyncSession,
         *,
         passwords: Passwords,
-        audit: AuditLog,
+        audit: AuditRecorder,
         signing_key: SigningKey,
         issuer: str,
         audience: str,
@@ -284,7 +270,7 @@ class AuthService:
 
 
 class UserService:
-    def __init__(self, session: AsyncSession, *, passwords: Passwords, audit: AuditLog) -> None:
+    def __init__(self, session: AsyncSession, *, passwords: Passwords, audit: AuditRecorder) -> None:
         self._users = UserRepository(session)
         self._passwords = passwords
         self._audit = audit

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.gateway.repository import UserRepository
 from services.kit.db import session_scope
-from services.kit.errors import ClearpostError
+from services.kit.errors import TooManyAttempts
 
 # An actor string longer than any real username is someone probing; keep the audit row bounded.
 MAX_AUDITED_USERNAME = 128
@@ -26,11 +26,8 @@ MAX_AUDITED_USERNAME = 128
 IPV6_CLIENT_PREFIX = 64
 
 
-class LoginLocked(ClearpostError):
+class LoginLocked(TooManyAttempts):
     """Too many failed password entries for this account or from this address: try again later."""
-
-    status_code = 429
-    code = "too_many_attempts"
 
     def __init__(self, retry_after: int) -> None:
         minutes = max(1, (retry_after + 59) // 60)

@@ -10,7 +10,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -39,6 +39,20 @@ def actor_fields(actor: str | Principal) -> dict[str, Any]:
     if isinstance(actor, Principal):
         return {"actor": actor.user_id, "actor_name": actor.name, "actor_roles": sorted(actor.roles)}
     return {"actor": actor}
+
+
+class AuditRecorder(Protocol):
+    """What a service needs of the audit log: the AuditClient, or a test's stand-in."""
+
+    async def append(
+        self,
+        *,
+        actor: str | Principal,
+        action: str,
+        subject: str,
+        details: dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
+    ) -> dict[str, Any]: ...
 
 
 class AuditClient:

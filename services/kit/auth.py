@@ -7,7 +7,6 @@ import contextlib
 import hashlib
 import hmac
 import logging
-import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
@@ -19,6 +18,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from services.kit.errors import Forbidden, Unauthorized
+from services.kit.files import replace_atomically
 from services.kit.keyfiles import new_token, read_or_create
 from services.kit.settings import KitSettings
 from services.kit.tokens import Principal, TokenError, published_keys, verify_access_token
@@ -248,15 +248,8 @@ def load_internal_token(settings: KitSettings, service: str) -> str:
     if not settings.internal_callers:
         published = settings.keys_dir / CALLERS_DIR / f"{service}.sha256"
         if not published.exists() or published.read_text().strip() != _digest(token):
-            published.parent.mkdir(exist_ok=True)
-            os.replace(_write_public(published, _digest(token)), published)
+            replace_atomically(published, _digest(token).encode())
     return token
-
-
-def _write_public(path: Path, text: str) -> Path:
-    temporary = path.with_name(f".{path.name}.{os.getpid()}")
-    temporary.write_text(text)
-    return temporary
 
 
 class InternalCallers:

@@ -54,6 +54,25 @@ class Unprocessable(ClearpostError):
     code = "invalid"
 
 
+class PayloadTooLarge(ClearpostError):
+    status_code = 413
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(ClearpostError):
+    status_code = 415
+    code = "unsupported_media_type"
+
+
+class TooManyAttempts(ClearpostError):
+    """Too many failed attempts (wrong passwords) for an account or from an address; `retry_after`
+    seconds, when known, become the Retry-After header."""
+
+    status_code = 429
+    code = "too_many_attempts"
+    retry_after: int | None = None
+
+
 class UpstreamUnavailable(ClearpostError):
     status_code = 503
     code = "upstream_unavailable"

@@ -17,39 +17,23 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from services.kit.files import write_beside
+
 # The public JWK (with its "kid") of a private key given as PEM; raises ValueError for a file that
 # does not hold the kind of key the ring is for.
 PublicJwk = Callable[[bytes], dict[str, Any]]
 
 
-def _write_beside(path: Path, content: bytes, mode: int) -> Path:
-    """`content` in a new file next to `path` (same file system), flushed to disk; the caller links
-    or renames it into place, so nobody ever reads half a key."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # mode 0600
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(content)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(name, mode)
-    except BaseException:
-        Path(name).unlink(missing_ok=True)
-        raise
-    return Path(name)
-
-
 def create_key_file(path: Path, content: bytes) -> None:
     """Create `path` (mode 0600) holding `content`, unless it exists: when several processes start
     at once, the first link wins and the others read its key."""
-    temporary = _write_beside(path, content, 0o600)
+    temporary = write_beside(path, content, 0o600)
     try:
         os.link(temporary, path)
     except FileExistsError:
@@ -148,7 +132,7 @@ class KeyRingFiles:
             )
         record = {"kid": kid, "revoked_at": int(at if at is not None else time.time()), "reason": reason}
         revoked = self.revoked_path(kid)
-        os.replace(_write_beside(revoked, json.dumps(record, sort_keys=True).encode(), 0o644), revoked)
+        os.replace(write_beside(revoked, json.dumps(record, sort_keys=True).encode(), 0o644), revoked)
         retired.unlink()
 
     def rotate(
@@ -166,8 +150,8 @@ class KeyRingFiles:
             raise ValueError(f"{self.name}: the public JWK of the retired key holds its private half")
         old["retired_at"] = int(at if at is not None else time.time())
         retired = self.retired_path(str(old["kid"]))
-        os.replace(_write_beside(retired, json.dumps(old, sort_keys=True).encode(), 0o644), retired)
+        os.replace(write_beside(retired, json.dumps(old, sort_keys=True).encode(), 0o644), retired)
         new_pem = generate()
         new = public_jwk(new_pem)
-        os.replace(_write_beside(self.current, new_pem, 0o600), self.current)
+        os.replace(write_beside(self.current, new_pem, 0o600), self.current)
         return str(old["kid"]), str(new["kid"])

@@ -12,7 +12,7 @@ import json
 from pydantic_settings import SettingsConfigDict
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.kit.errors import ClearpostError, error_body
+from services.kit.errors import PayloadTooLarge, error_body
 from services.kit.settings import KitSettings
 
 # Largest JSON or form body a service accepts.
@@ -30,11 +30,6 @@ class LimitSettings(KitSettings):
     max_upload_bytes: int = MAX_UPLOAD_BYTES
     # How often every service re-reads the gateway's list of deactivated users (see kit/auth.py).
     revocation_refresh_seconds: float = 2.0
-
-
-class PayloadTooLarge(ClearpostError):
-    status_code = 413
-    code = "payload_too_large"
 
 
 class BodyLimitMiddleware:

@@ -12,17 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import temporalio.converter
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import Client
 from temporalio.contrib.opentelemetry import TracingInterceptor
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
-from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError, RPCStatusCode, TLSConfig
+from temporalio.service import TLSConfig
 from temporalio.worker import Worker
 
 from services.kit.codec import EncryptionCodec, load_payload_keys
-from services.kit.errors import ClearpostError, Conflict, Forbidden, Unprocessable
 from services.kit.settings import KitSettings
-from workflows.contracts import REFUSED_CONFLICT, REFUSED_FORBIDDEN
 
 log = logging.getLogger(__name__)
 
@@ -98,19 +95,3 @@ async def running_worker(
         await worker.shutdown()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-
-
-def refusal_to_error(exc: WorkflowUpdateFailedError) -> ClearpostError:
-    """A workflow validator's refusal (ApplicationError typed per contract), as the caller's HTTP error."""
-    cause = exc.cause
-    if isinstance(cause, ApplicationError):
-        if cause.type == REFUSED_FORBIDDEN:
-            return Forbidden(cause.message, code="refused")
-        if cause.type == REFUSED_CONFLICT:
-            return Conflict(cause.message, code="refused")
-        return Unprocessable(cause.message, code="refused")
-    return Conflict(str(cause or exc), code="refused")
-
-
-def is_not_found(exc: RPCError) -> bool:
-    return exc.status == RPCStatusCode.NOT_FOUND

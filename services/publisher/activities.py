@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -19,6 +19,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from services.kit.canonical import content_hash
+from services.kit.clock import utcnow
 from services.kit.errors import ClearpostError
 from services.publisher.approvals import ApprovalGate
 from services.publisher.channels import (
@@ -46,10 +47,6 @@ CHANNEL_UNAVAILABLE = "ChannelUnavailable"
 LOCKED_RETRIES = 8
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class PublisherActivities:
     def __init__(
         self,
@@ -58,7 +55,7 @@ class PublisherActivities:
         channels: Mapping[str, Channel],
         *,
         approvals: ApprovalGate,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._drafts = drafts

@@ -11,10 +11,9 @@ A refusal is audited and is final for that request.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
-
 from temporalio.exceptions import ApplicationError
 
+from services.kit.audit_client import AuditRecorder
 from services.kit.auth import KeySet
 from services.kit.tokens import SignatureError
 from workflows.contracts import PublishRequest
@@ -27,18 +26,6 @@ from workflows.signatures import (
 )
 
 APPROVAL_REFUSED = "ApprovalRefused"
-
-
-class AuditRecorder(Protocol):
-    async def append(
-        self,
-        *,
-        actor: str,
-        action: str,
-        subject: str,
-        details: dict[str, Any] | None = None,
-        idempotency_key: str | None = None,
-    ) -> dict[str, Any]: ...
 
 
 class ApprovalGate:

@@ -27,6 +27,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from services.kit.files import replace_atomically
+
 
 @dataclass(frozen=True)
 class OutgoingMedia:
@@ -140,9 +142,7 @@ class SandboxChannel:
         folder.mkdir(parents=True, exist_ok=True)
         target = folder / item.digest
         if not target.exists():
-            partial = folder / f".{item.digest}.partial"
-            partial.write_bytes(item.data)
-            os.replace(partial, target)
+            replace_atomically(target, item.data)
         return {"digest": item.digest, "media_type": item.media_type, "path": f"media/{item.digest}"}
 
 

@@ -12,6 +12,7 @@ from temporalio.exceptions import ApplicationError
 
 from services.kit.auth import KeySet, StaticKeySet
 from services.kit.canonical import content_hash
+from services.kit.clock import utcnow
 from services.kit.db import session_scope
 from services.review.drafts_client import VersionSource
 from services.review.models import ReviewDecision, ReviewTask, Screening
@@ -19,7 +20,6 @@ from services.review.policy import LoadedPolicy
 from services.review.repository import ReviewRepository
 from services.review.screening.engine import Screener
 from services.review.screening.findings import ScreeningOutcome, media_consent_findings
-from services.review.service import now
 from services.review.signing import ReviewSigner
 from workflows.contracts import (
     CLOSE_REVIEW_TASKS,
@@ -101,7 +101,7 @@ class ReviewActivities:
             findings=[f.as_dict() for f in outcome.findings],
             blocking=outcome.blocking,
             author_id=content.get("author_id"),
-            created_at=now(),
+            created_at=utcnow(),
         )
         async with session_scope(self._sessionmaker) as session:
             ReviewRepository(session).add(screening)
@@ -157,7 +157,7 @@ class ReviewActivities:
             policy_version=self._policy.version,
             stages=stages,
             blocking_unresolved=blocking,
-            signed_at=now(),
+            signed_at=utcnow(),
             categories=categories,
         )
         return StagePlan(
@@ -201,7 +201,7 @@ class ReviewActivities:
                         policy_version=request.policy_version,
                         screening_id=request.screening_id,
                         status="open",
-                        opened_at=now(),
+                        opened_at=utcnow(),
                     )
                 )
 
@@ -209,7 +209,7 @@ class ReviewActivities:
     async def close_review_tasks(self, request: CloseReviewTasksInput) -> None:
         async with session_scope(self._sessionmaker) as session:
             await ReviewRepository(session).close_tasks(
-                request.draft_id, request.version, request.stages, now()
+                request.draft_id, request.version, request.stages, utcnow()
             )
 
     @activity.defn(name=RECORD_DECISION)
@@ -237,7 +237,7 @@ class ReviewActivities:
             task = await repo.task(record.draft_id, record.version, record.stage)
             if task is not None and task.status == "open":
                 task.status = "decided"
-                task.closed_at = now()
+                task.closed_at = utcnow()
 
     @property
     def all(self) -> list[Any]:

@@ -10,14 +10,7 @@ from typing import Protocol
 
 import httpx
 
-from services.kit.errors import ClearpostError, UpstreamUnavailable
-
-
-class TooManyAttempts(ClearpostError):
-    """The gateway locked the account or the client address after too many wrong passwords."""
-
-    status_code = 429
-    code = "too_many_attempts"
+from services.kit.errors import TooManyAttempts, UpstreamUnavailable
 
 
 class CredentialChecker(Protocol):

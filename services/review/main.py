@@ -17,6 +17,7 @@ from services.kit.auth import (
     gateway_revocations,
     install_internal_credentials,
 )
+from services.kit.clock import utcnow
 from services.kit.db import create_engine, create_sessionmaker, session_scope
 from services.kit.http import internal_client
 from services.kit.limits import LimitSettings
@@ -32,7 +33,6 @@ from services.review.offboarding import Offboarding
 from services.review.policy import LoadedPolicy, PolicyError, load_policy_file
 from services.review.repository import ReviewRepository
 from services.review.screening.engine import Screener
-from services.review.service import now
 from services.review.signing import KEY_NAME, ReviewSigner
 from services.review.ui.deps import UiState
 from services.review.ui.endpoints import router as ui_router
@@ -54,7 +54,7 @@ async def _record_policy(app: FastAPI, policy: LoadedPolicy, source: str) -> Non
                     name=policy.policy.name,
                     document=policy.document,
                     source=source,
-                    loaded_at=now(),
+                    loaded_at=utcnow(),
                 )
             )
 

@@ -17,22 +17,21 @@ import asyncio
 import logging
 from datetime import datetime
 
-from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from temporalio.client import Client, WorkflowUpdateFailedError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.client import Client
 
 from services.kit.audit_client import AuditClient
+from services.kit.clock import utcnow
 from services.kit.db import session_scope
-from services.review.models import OffboardedUser, ReviewDecision
-from services.review.service import now
-from services.review.ui.models import TaskClaim, UiSession
-from workflows.contracts import VOID_APPROVALS_UPDATE, ApprovalsVoided, VoidApprovals, workflow_id_for
+from services.kit.errors import UpstreamUnavailable
+from services.review.models import OffboardedUser
+from services.review.repository import ReviewRepository
+from services.review.ui.repository import UiRepository
+from workflows.client import ApprovalWorkflowClient
+from workflows.contracts import VoidApprovals
 
 log = logging.getLogger("clearpost.review.offboarding")
 ACTOR = "system:review-offboarding"
-# The workflow no longer takes updates (it finished) or never existed: nothing left to void.
-FINISHED = (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION)
 
 
 class Offboarding:
@@ -44,7 +43,7 @@ class Offboarding:
     ) -> None:
         self._sessionmaker = sessionmaker
         self._audit = audit
-        self._temporal = temporal
+        self._approvals = ApprovalWorkflowClient(temporal)
         self._lock = asyncio.Lock()
 
     async def on_revocations(self, revoked: dict[str, datetime]) -> None:
@@ -59,12 +58,7 @@ class Offboarding:
         if not revoked:
             return set()
         async with session_scope(self._sessionmaker) as session:
-            rows = await session.execute(
-                select(OffboardedUser.user_id, OffboardedUser.deactivated_at).where(
-                    OffboardedUser.user_id.in_(list(revoked))
-                )
-            )
-            return {(user_id, at) for user_id, at in rows.all()}
+            return await ReviewRepository(session).offboarded(list(revoked))
 
     async def offboard(self, user_id: str, deactivated_at: datetime) -> bool:
         """Undo what the user leaves behind; True when complete (False: retried next time)."""
@@ -74,11 +68,11 @@ class Offboarding:
         if not complete:
             return False
         async with session_scope(self._sessionmaker) as session:
-            session.add(
+            ReviewRepository(session).add(
                 OffboardedUser(
                     user_id=user_id,
                     deactivated_at=deactivated_at,
-                    completed_at=now(),
+                    completed_at=utcnow(),
                     voided_drafts=voided,
                 )
             )
@@ -93,8 +87,7 @@ class Offboarding:
 
     async def _end_sessions(self, user_id: str) -> None:
         async with session_scope(self._sessionmaker) as session:
-            result = await session.execute(delete(UiSession).where(UiSession.user_id == user_id))
-            ended = int(getattr(result, "rowcount", 0) or 0)
+            ended = await UiRepository(session).delete_sessions_of(user_id)
             if ended:
                 # Audited inside the unit of work: if the audit log refuses, the sessions stay and
                 # the next pass tries again (they are refused meanwhile: the user is revoked).
@@ -107,17 +100,14 @@ class Offboarding:
 
     async def _release_claims(self, user_id: str) -> None:
         async with session_scope(self._sessionmaker) as session:
-            claims = (
-                (await session.execute(select(TaskClaim).where(TaskClaim.holder_id == user_id)))
-                .scalars()
-                .all()
-            )
+            repo = UiRepository(session)
+            claims = await repo.claims_held_by(user_id)
             if not claims:
                 return
             released = [{"draft_id": c.draft_id, "stage": c.stage} for c in claims]
             for claim in claims:
-                await session.delete(claim)
-            await session.flush()
+                await repo.delete_claim(claim)
+            await repo.flush()
             await self._audit.append(
                 actor=ACTOR,
                 action="review.claims_released",
@@ -127,36 +117,28 @@ class Offboarding:
 
     async def _approved_drafts(self, user_id: str) -> list[str]:
         async with session_scope(self._sessionmaker) as session:
-            rows = await session.execute(
-                select(ReviewDecision.draft_id)
-                .where(ReviewDecision.decider_id == user_id, ReviewDecision.decision == "approve")
-                .distinct()
-            )
-            return sorted(rows.scalars().all())
+            return await ReviewRepository(session).drafts_approved_by(user_id)
 
     async def _void_approvals(self, user_id: str, deactivated_at: datetime) -> tuple[bool, list[str]]:
         drafts = await self._approved_drafts(user_id)
         if not drafts:
             return True, []
-        if self._temporal is None:
+        if not self._approvals.connected:
             log.warning("cannot void approvals of %s: not connected to Temporal", user_id)
             return False, []
         reason = f"the reviewer's account was deactivated at {deactivated_at.isoformat()}"
         complete, voided = True, []
         for draft_id in drafts:
-            handle = self._temporal.get_workflow_handle(workflow_id_for(draft_id))
             try:
-                result = await handle.execute_update(
-                    VOID_APPROVALS_UPDATE, VoidApprovals(user_id, reason), result_type=ApprovalsVoided
+                result = await self._approvals.void_approvals(draft_id, VoidApprovals(user_id, reason))
+            except UpstreamUnavailable as exc:
+                log.warning(
+                    "voiding %s's approval of %s failed, retrying later: %s", user_id, draft_id, exc.detail
                 )
-            except WorkflowUpdateFailedError:
-                continue  # refused: final, being published, or nothing of theirs left to void
-            except RPCError as exc:
-                if exc.status in FINISHED:
-                    continue
-                log.warning("voiding %s's approval of %s failed, retrying later: %s", user_id, draft_id, exc)
                 complete = False
                 continue
+            if result is None:
+                continue  # refused (final, being published, nothing of theirs left) or finished
             voided.append(draft_id)
             log.info("voided %s's approval of %s (stages %s)", user_id, draft_id, result.stages)
         return complete, voided

@@ -7,7 +7,14 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.kit.db import release_connection
-from services.review.models import FindingOverride, PolicyVersion, ReviewDecision, ReviewTask, Screening
+from services.review.models import (
+    FindingOverride,
+    OffboardedUser,
+    PolicyVersion,
+    ReviewDecision,
+    ReviewTask,
+    Screening,
+)
 from services.review.screening.findings import BLOCK
 
 
@@ -107,7 +114,25 @@ class ReviewRepository:
             if finding.get("severity") == BLOCK and index not in overridden
         )
 
-    def add(self, item: PolicyVersion | Screening | ReviewTask | ReviewDecision | FindingOverride) -> None:
+    async def drafts_approved_by(self, decider_id: str) -> list[str]:
+        statement = (
+            select(ReviewDecision.draft_id)
+            .where(ReviewDecision.decider_id == decider_id, ReviewDecision.decision == "approve")
+            .distinct()
+        )
+        return sorted((await self._session.execute(statement)).scalars().all())
+
+    async def offboarded(self, user_ids: Sequence[str]) -> set[tuple[str, datetime]]:
+        """(user, deactivated_at) of each of these users whose offboarding is complete."""
+        statement = select(OffboardedUser.user_id, OffboardedUser.deactivated_at).where(
+            OffboardedUser.user_id.in_(list(user_ids))
+        )
+        return {(user_id, at) for user_id, at in (await self._session.execute(statement)).all()}
+
+    def add(
+        self,
+        item: PolicyVersion | Screening | ReviewTask | ReviewDecision | FindingOverride | OffboardedUser,
+    ) -> None:
         self._session.add(item)
 
     async def flush(self) -> None:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from temporalio.client import Client, WorkflowUpdateFailedError
-from temporalio.service import RPCError
+from temporalio.client import Client
 
 from services.kit.audit_client import AuditClient
+from services.kit.clock import utcnow
 from services.kit.errors import (
     ClearpostError,
     Conflict,
@@ -18,7 +17,6 @@ from services.kit.errors import (
     Unprocessable,
     UpstreamUnavailable,
 )
-from services.kit.temporal import is_not_found, refusal_to_error
 from services.kit.tokens import Principal
 from services.review.credentials import CredentialChecker
 from services.review.drafts_client import VersionSource
@@ -40,20 +38,12 @@ from services.review.schemas import (
 from services.review.screening.engine import Screener
 from services.review.screening.findings import BLOCK
 from services.review.signing import ReviewSigner
+from workflows.client import ApprovalWorkflowClient
 from workflows.contracts import (
-    DECIDE_UPDATE,
-    OVERRIDE_FINDINGS_UPDATE,
-    DecisionAccepted,
     DecisionRequest,
-    FindingsOverridden,
     FindingsOverride,
     StageRequirement,
-    workflow_id_for,
 )
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 class ReviewService:
@@ -72,7 +62,7 @@ class ReviewService:
         self._repo = ReviewRepository(session)
         self._policy = policy
         self._audit = audit
-        self._temporal = temporal
+        self._approvals = ApprovalWorkflowClient(temporal)
         self._credentials = credentials
         self._screener = screener
         self._signer = signer
@@ -106,6 +96,36 @@ class ReviewService:
             )
         return items
 
+    async def require_in_queue(self, principal: Principal, draft_id: str, stage: str) -> None:
+        """403 unless the caller's queue holds this stage of this draft (the rule to claim it)."""
+        if not any(i.draft_id == draft_id for i in await self.queue(principal, stage=stage)):
+            raise Forbidden(f"the {stage} stage of this draft is not in your queue")
+
+    async def decidable_task(
+        self, draft_id: str, version: int, author_id: str, stage: str, principal: Principal
+    ) -> ReviewTask:
+        """The open task of `stage` on the draft's current `version` that `principal` may decide, or
+        the 403/404/409 that explains why not (the review UI shows it before anyone signs)."""
+        tasks = {t.stage: t for t in await self._repo.open_tasks_for(draft_id) if t.version == version}
+        task = tasks.get(stage)
+        stages = self._policy.policy.stages
+        roles = list(task.roles) if task else list(stages[stage].roles) if stage in stages else []
+        if not roles:
+            raise NotFound(f"there is no {stage!r} stage")
+        if not principal.has_any(*roles):
+            raise Forbidden(
+                f"the {stage} stage is decided by {', '.join(roles)}; your roles are "
+                f"{', '.join(sorted(principal.roles)) or 'none'}"
+            )
+        if author_id == principal.user_id:
+            raise Forbidden("authors do not review their own drafts")
+        if task is None:
+            raise Conflict(f"the {stage} stage is not waiting for a decision on the current version")
+        decided = (await self._repo.stages_decided_by(principal.user_id)).get(draft_id, set())
+        if decided - {stage}:
+            raise Forbidden(f"you decided the {', '.join(sorted(decided))} stage of this draft already")
+        return task
+
     async def decide(self, draft_id: str, data: DecisionIn, principal: Principal) -> DecisionOut:
         try:
             return await self._decide(draft_id, data, principal)
@@ -129,7 +149,7 @@ class ReviewService:
     async def _decide(self, draft_id: str, data: DecisionIn, principal: Principal) -> DecisionOut:
         if not principal.has_any(*REVIEW_ROLES):
             raise Forbidden("only legal, compliance and medical reviewers decide", code="refused")
-        if self._credentials is None or self._temporal is None:
+        if self._credentials is None or not self._approvals.connected:
             raise UpstreamUnavailable("decisions are unavailable: the service is not connected")
         if data.decision == "approve":
             await self._refuse_approval_over_blocking_findings(draft_id, data.content_hash)
@@ -140,7 +160,6 @@ class ReviewService:
             raise Forbidden(
                 "the password did not match; the decision was not signed", code="signature_failed"
             )
-        handle = self._temporal.get_workflow_handle(workflow_id_for(draft_id))
         tasks = await self._repo.open_tasks_for(draft_id)
         if not tasks or self._signer is None or self._drafts is None:
             raise NotFound(f"draft {draft_id} has no review in progress")
@@ -159,7 +178,7 @@ class ReviewService:
             decision=data.decision,
             reason=data.reason,
             signer=principal,
-            signed_at=now(),
+            signed_at=utcnow(),
         )
         await self._repo.release_connection()
         request = DecisionRequest(
@@ -172,14 +191,7 @@ class ReviewService:
             decider_roles=sorted(principal.roles),
             signed=signed,
         )
-        try:
-            accepted = await handle.execute_update(DECIDE_UPDATE, request, result_type=DecisionAccepted)
-        except WorkflowUpdateFailedError as exc:
-            raise refusal_to_error(exc) from exc
-        except RPCError as exc:
-            if is_not_found(exc):
-                raise NotFound(f"draft {draft_id} has no review in progress") from exc
-            raise UpstreamUnavailable(f"the workflow engine did not take the decision: {exc}") from exc
+        accepted = await self._approvals.decide(draft_id, request)
         return DecisionOut(
             draft_id=draft_id,
             stage=accepted.stage,
@@ -339,7 +351,7 @@ class ReviewService:
                     reviewer_id=principal.user_id,
                     reviewer_name=principal.name,
                     policy_version=self._policy.version,
-                    created_at=now(),
+                    created_at=utcnow(),
                 )
             )
         await self._repo.flush()
@@ -367,7 +379,7 @@ class ReviewService:
     ) -> None:
         """Every blocking finding is cleared: re-sign the requirement and hand it to the workflow,
         which alone decides whether approvals may now proceed."""
-        if self._temporal is None or self._signer is None:
+        if not self._approvals.connected or self._signer is None:
             raise UpstreamUnavailable("overrides are unavailable: the service is not connected")
         tasks = [t for t in await self._repo.tasks_for_version(draft_id, findings.version)]
         order = list(self._policy.policy.stages)
@@ -380,10 +392,9 @@ class ReviewService:
             policy_version=tasks[0].policy_version,
             stages=[StageRequirement(t.stage, list(t.roles)) for t in tasks],
             blocking_unresolved=0,
-            signed_at=now(),
+            signed_at=utcnow(),
             categories=list(findings.categories),
         )
-        handle = self._temporal.get_workflow_handle(workflow_id_for(draft_id))
         override = FindingsOverride(
             requirement=requirement,
             overrider_id=principal.user_id,
@@ -394,9 +405,4 @@ class ReviewService:
         # The audited override is committed before the workflow is asked: its handler runs this
         # service's activities, which need the pool (and, on SQLite, the write lock) (issue #13).
         await self._repo.release_connection()
-        try:
-            await handle.execute_update(OVERRIDE_FINDINGS_UPDATE, override, result_type=FindingsOverridden)
-        except WorkflowUpdateFailedError as exc:
-            raise refusal_to_error(exc) from exc
-        except RPCError as exc:
-            raise UpstreamUnavailable(f"the workflow engine did not take the override: {exc}") from exc
+        await self._approvals.override_findings(draft_id, override)

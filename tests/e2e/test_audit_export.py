@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from services.audit.cli import app as audit_cli
 from services.audit.offline import load_public_keys, verify_export
-from tests.e2e.test_spine import decide, draft_body, wait_for_status
+from tests.e2e.spine_fixtures import decide, draft_body, wait_for_status
 from tests.system import RunningSystem
 
 pytestmark = pytest.mark.e2e

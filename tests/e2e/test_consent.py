@@ -18,7 +18,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from tests.e2e.test_spine import decide, draft_body, wait_for_status
+from tests.e2e.spine_fixtures import decide, draft_body, wait_for_status
 from tests.system import RunningSystem
 
 # The whole system on SQLite only: the PostgreSQL system runs the spine, operations, audit and

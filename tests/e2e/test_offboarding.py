@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.test_spine import draft_body, wait_for_status
+from tests.e2e.spine_fixtures import draft_body, wait_for_status
 from tests.system import RunningSystem
 
 pytestmark = pytest.mark.e2e

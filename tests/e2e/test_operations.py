@@ -10,7 +10,7 @@ import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from tests.e2e.test_spine import BALANCED_BODY, draft_body, wait_for_status
+from tests.e2e.spine_fixtures import BALANCED_BODY, draft_body, wait_for_status
 from tests.system import RunningSystem
 from workflows.contracts import workflow_id_for
 

@@ -11,12 +11,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from services.kit.auth import StaticKeySet
 from services.kit.canonical import content_hash
 from services.kit.errors import NotFound
 from services.kit.tokens import DECISION_TYPE, REQUIREMENT_TYPE, load_or_create_signing_key, sign_record
 from services.publisher.approvals import ApprovalGate
 from services.publisher.schemas import ConsentVerdict, DraftReaders, VersionContent
+from tests.database import DatabaseTarget
 from tests.unit.recording_audit import RecordingAudit
 from workflows.contracts import PublishRequest
 from workflows.signatures import (
@@ -149,3 +152,11 @@ def outbox_lines(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def configure(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, target: DatabaseTarget) -> None:
+    """The publisher's settings for an app under test: its var dir, no Temporal, the database."""
+    monkeypatch.setenv("CLEARPOST_VAR_DIR", str(tmp_path))
+    monkeypatch.setenv("CLEARPOST_TEMPORAL_ENABLED", "false")
+    for name, value in target.settings_env().items():
+        monkeypatch.setenv(name, value)

@@ -17,7 +17,8 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from services.audit.activities import AuditActivities
-from services.audit.models import GENESIS_HASH, AuditEvent
+from services.audit.chain import GENESIS_HASH
+from services.audit.models import AuditEvent
 from services.audit.repository import AuditEventRepository
 from services.audit.schemas import AuditEventIn, VerifyResult
 from services.audit.service import AuditLog, AuditService, event_hash

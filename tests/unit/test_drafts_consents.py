@@ -11,15 +11,13 @@ import logging
 import socket
 import threading
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import uvicorn
-from fastapi import FastAPI
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from PIL import Image
@@ -27,7 +25,6 @@ from sqlalchemy import select
 from temporalio.exceptions import ApplicationError
 from typer.testing import CliRunner
 
-from services.drafts.activities import DraftActivities
 from services.drafts.cli import consents_app
 from services.drafts.consents import ConsentService
 from services.drafts.main import app as drafts_app
@@ -38,116 +35,25 @@ from services.kit.canonical import content_hash
 from services.kit.db import session_scope
 from services.kit.sealing import KeyRing, key_id
 from services.kit.telemetry import configure_logging, setup_tracing
-from services.kit.tokens import Principal, SigningKey, issue_access_token, load_or_create_signing_key
+from services.kit.tokens import load_or_create_signing_key
 from tests.database import DatabaseFactory
-from tests.unit.test_drafts_api import FakeChannels, RecordingAudit
-from tests.unit.test_drafts_media import FACE, jpeg_with_exif
-from workflows.contracts import CONSENT_REVOKED_SIGNAL, ConsentCheckInput, ConsentRevoked, DraftStateUpdate
+from tests.unit.consent_fixtures import (
+    COMPLIANCE,
+    INTERNAL_TOKEN,
+    LEGAL,
+    OTHER_AUTHOR,
+    PDF,
+    STORY,
+    Api,
+    FakeTemporal,
+    record,
+)
+from tests.unit.drafts_fixtures import FakeChannels, RecordingAudit
+from tests.unit.media_fixtures import FACE, jpeg_with_exif
+from workflows.contracts import CONSENT_REVOKED_SIGNAL, ConsentCheckInput, ConsentRevoked
 
-INTERNAL_TOKEN = "test-internal-token"
-AUTHOR, OTHER_AUTHOR, COMPLIANCE, LEGAL = "author-1", "author-2", "comp-1", "legal-1"
-PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 EXECUTABLE = b"\x7fELF\x02\x01\x01\x00" + b"\x00" * 200
 HTML = b"<!doctype html><html><body><img src=x onerror=alert(1)></body></html>"
-STORY = {
-    "title": "Maria's story",
-    "body": "After her knee surgery Maria walked the 5K with our rehab team.",
-    "channels": ["sandbox"],
-    "patient_content": True,
-}
-
-
-def record(**overrides: Any) -> dict[str, Any]:
-    return {
-        "patient_ref": "MRN-0042",
-        "first_name": "Maria",
-        "last_name": "Lopez",
-        "name_use": "first_name",
-        "story_use": True,
-        "channels": ["sandbox"],
-        "media_digests": [],
-        "collected_by": "Sam Social",
-        "collected_on": "2026-01-10",
-        "expires_on": (date.today() + timedelta(days=365)).isoformat(),
-        **overrides,
-    }
-
-
-@dataclass
-class FakeHandle:
-    workflow_id: str
-    sent: list[tuple[str, str, Any]]
-
-    async def signal(self, name: str, arg: Any) -> None:
-        self.sent.append((self.workflow_id, name, arg))
-
-
-@dataclass
-class FakeTemporal:
-    sent: list[tuple[str, str, Any]] = field(default_factory=list)
-
-    def get_workflow_handle(self, workflow_id: str) -> FakeHandle:
-        return FakeHandle(workflow_id, self.sent)
-
-
-@dataclass
-class Api:
-    app: FastAPI
-    http: httpx.AsyncClient
-    key: SigningKey
-    audit: RecordingAudit
-    temporal: FakeTemporal
-    var_dir: Path
-
-    def headers(self, *roles: str, user_id: str = AUTHOR) -> dict[str, str]:
-        principal = Principal(user_id=user_id, username=f"{user_id}@t", name=user_id, roles=frozenset(roles))
-        token = issue_access_token(
-            self.key, issuer="clearpost-gateway", audience="clearpost", principal=principal, ttl_seconds=300
-        )
-        return {"Authorization": f"Bearer {token}"}
-
-    @property
-    def compliance(self) -> dict[str, str]:
-        return self.headers("compliance", user_id=COMPLIANCE)
-
-    async def consent(self, form: bytes = PDF, **overrides: Any) -> httpx.Response:
-        return await self.http.post(
-            "/api/v1/consents",
-            data={"record": json.dumps(record(**overrides))},
-            files={"form": ("signed.pdf", form, "application/pdf")},
-            headers=self.compliance,
-        )
-
-    async def consent_id(self, **overrides: Any) -> str:
-        response = await self.consent(**overrides)
-        assert response.status_code == 201, response.text
-        consent_id: str = response.json()["id"]
-        return consent_id
-
-    async def draft(self, **overrides: Any) -> dict[str, Any]:
-        response = await self.http.post(
-            "/api/v1/drafts", json={**STORY, **overrides}, headers=self.headers("author")
-        )
-        assert response.status_code == 201, response.text
-        created: dict[str, Any] = response.json()
-        return created
-
-    async def upload(
-        self, draft_id: str, data: bytes, name: str = "photo.jpg", **form: str
-    ) -> httpx.Response:
-        return await self.http.post(
-            f"/api/v1/drafts/{draft_id}/media",
-            files={"file": (name, data, "image/jpeg")},
-            data=form,
-            headers=self.headers("author"),
-        )
-
-    async def project(self, draft_id: str, status: str, revision: int = 1) -> None:
-        activities = DraftActivities(self.app.state.sessionmaker, self.audit, FakeChannels())
-        await activities.update_draft_state(DraftStateUpdate(draft_id, revision, status, 1, None))
-
-    def gate(self) -> DraftActivities:
-        return DraftActivities(self.app.state.sessionmaker, self.audit, FakeChannels(), self.app.state.sealer)
 
 
 @pytest.fixture

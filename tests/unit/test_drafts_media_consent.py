@@ -30,8 +30,8 @@ from services.drafts.consent_check import (
 )
 from services.kit.auth import INTERNAL_HEADER
 from tests.unit import test_drafts_consents
-from tests.unit.test_drafts_consents import INTERNAL_TOKEN, STORY, Api
-from tests.unit.test_drafts_media import FACE
+from tests.unit.consent_fixtures import INTERNAL_TOKEN, STORY, Api
+from tests.unit.media_fixtures import FACE
 from workflows.contracts import ConsentCheckInput, MediaConsent
 
 api = test_drafts_consents.api  # the drafts API fixture: one fixture per resource

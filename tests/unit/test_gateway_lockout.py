@@ -15,8 +15,9 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from services.gateway.models import LoginThrottle, User
-from services.gateway.service import Passwords, utcnow
+from services.gateway.service import Passwords
 from services.gateway.throttles import LoginThrottles, ThrottleLimits
+from services.kit.clock import utcnow
 
 if TYPE_CHECKING:
     from tests.unit.gateway_fixtures import GatewayLogin

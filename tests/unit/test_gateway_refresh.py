@@ -13,7 +13,8 @@ from sqlalchemy import select
 
 from services.gateway.models import RefreshToken, User
 from services.gateway.seed import DEMO_PASSWORD
-from services.gateway.service import refresh_token_hash, utcnow
+from services.gateway.service import refresh_token_hash
+from services.kit.clock import utcnow
 from services.kit.tokens import verify_access_token
 
 if TYPE_CHECKING:

@@ -18,7 +18,7 @@ from services.gateway.main import app as gateway_asgi_app
 from services.review.main import app as review_asgi_app
 from services.review.schemas import OverrideByIndex, OverrideByRule, OverrideIn
 from tests.unit.audit_fixtures import AuditApp, audit_app
-from tests.unit.test_drafts_api import DRAFT, DraftsApi, api
+from tests.unit.drafts_fixtures import DRAFT, DraftsApi, api
 
 __all__ = ["api", "audit_app"]
 

@@ -13,8 +13,8 @@ from services.kit.tokens import Principal, SigningKey, issue_access_token, load_
 from services.publisher.activities import PublisherActivities
 from services.publisher.channels import UnknownChannelError
 from services.publisher.main import app
-from tests.database import DatabaseFactory, DatabaseTarget
-from tests.unit.publisher_fixtures import FakeDrafts, approval_gate, draft_version, signed_request
+from tests.database import DatabaseFactory
+from tests.unit.publisher_fixtures import FakeDrafts, approval_gate, configure, draft_version, signed_request
 
 
 @dataclass
@@ -29,13 +29,6 @@ class Api:
             self.key, issuer="clearpost-gateway", audience="clearpost", principal=principal, ttl_seconds=300
         )
         return {"Authorization": f"Bearer {token}"}
-
-
-def configure(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, target: DatabaseTarget) -> None:
-    monkeypatch.setenv("CLEARPOST_VAR_DIR", str(tmp_path))
-    monkeypatch.setenv("CLEARPOST_TEMPORAL_ENABLED", "false")
-    for name, value in target.settings_env().items():
-        monkeypatch.setenv(name, value)
 
 
 @pytest.fixture

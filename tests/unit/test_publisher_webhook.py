@@ -34,11 +34,11 @@ from tests.database import DatabaseFactory
 from tests.unit.publisher_fixtures import (
     FakeDrafts,
     approval_gate,
+    configure,
     draft_version,
     outbox_lines,
     signed_request,
 )
-from tests.unit.test_publisher_api import configure
 from tests.webhook import WebhookReceiver
 
 SECRET = b"s" * 40

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,15 +17,15 @@ from temporalio.testing import ActivityEnvironment
 
 from services.kit.canonical import content_hash
 from services.kit.db import create_engine, create_sessionmaker
-from services.kit.tokens import Principal, load_key_ring
+from services.kit.tokens import Principal
 from services.review.activities import ReviewActivities
 from services.review.config import DEFAULT_POLICY_FILE
 from services.review.models import ReviewDecision, ReviewTask, Screening
 from services.review.policy import LoadedPolicy, load_policy_file
 from services.review.repository import ReviewRepository
 from services.review.service import ReviewService
-from services.review.signing import KEY_NAME, ReviewSigner
 from tests.database import DatabaseFactory, DatabaseTarget
+from tests.unit.review_fixtures import SIGNER, FakeVersions
 from workflows.contracts import (
     CloseReviewTasksInput,
     DecisionRecord,
@@ -64,17 +62,6 @@ def version_content(
         "content_hash": content_hash(title=title, body=body, channels=channels, media_digests=[]),
         "author_id": AUTHOR,
     }
-
-
-SIGNER = ReviewSigner(load_key_ring(Path(tempfile.mkdtemp()), KEY_NAME))
-
-
-class FakeVersions:
-    def __init__(self, *versions: dict[str, Any]) -> None:
-        self.versions = {(v["draft_id"], v["version"]): v for v in versions}
-
-    async def get_version(self, draft_id: str, version: int) -> dict[str, Any]:
-        return self.versions[(draft_id, version)]
 
 
 @dataclass

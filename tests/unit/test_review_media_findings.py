@@ -25,11 +25,11 @@ from services.review.screening.findings import media_consent_findings
 from services.review.ui.presenters import highlight
 from tests.database import DatabaseFactory
 from tests.unit import test_review_ui, test_screening_api
-from tests.unit.test_review_activities import SIGNER, FakeVersions
-from tests.unit.test_review_ui import COMPLIANCE as UI_COMPLIANCE
-from tests.unit.test_review_ui import HASH as UI_HASH
-from tests.unit.test_review_ui import Ui
-from tests.unit.test_screening_api import AUTHOR, COMPLIANCE, LEGAL, PASSWORD, Api, Versions
+from tests.unit.review_fixtures import SIGNER, FakeVersions
+from tests.unit.review_ui_fixtures import COMPLIANCE as UI_COMPLIANCE
+from tests.unit.review_ui_fixtures import HASH as UI_HASH
+from tests.unit.review_ui_fixtures import Ui
+from tests.unit.screening_fixtures import AUTHOR, COMPLIANCE, LEGAL, PASSWORD, Api, Versions
 from workflows.contracts import ScreenVersionInput
 
 # The screening API's and the review UI's own fixtures: one fixture per resource.

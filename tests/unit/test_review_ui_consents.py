@@ -19,7 +19,7 @@ from PIL import Image
 from services.kit.errors import ClearpostError, Conflict, Forbidden, NotFound
 from services.review.ui.upstream import MAX_FILE_BYTES, Upload, UserApi
 from tests.unit import test_review_ui as base
-from tests.unit.test_review_ui import AUTHOR, COMPLIANCE, LEGAL, SAME_ORIGIN, FakeUserApi, Ui
+from tests.unit.review_ui_fixtures import AUTHOR, COMPLIANCE, LEGAL, SAME_ORIGIN, FakeUserApi, Ui
 
 ui = base.ui  # the same fixture: the review app on a real database, fakes behind the UI's interfaces
 

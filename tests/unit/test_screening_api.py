@@ -3,37 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
 from services.kit.auth import StaticKeySet
 from services.kit.canonical import content_hash
-from services.kit.tokens import Principal, SigningKey, issue_access_token, load_or_create_signing_key
+from services.kit.tokens import Principal, load_or_create_signing_key
 from services.review.activities import ReviewActivities
 from services.review.main import app as review_app
 from services.review.models import FindingOverride
 from tests.database import DatabaseFactory
 from tests.unit.recording_audit import RecordingAudit
+from tests.unit.screening_fixtures import AUTHOR, COMPLIANCE, LEGAL, PASSWORD, Api, FakeTemporal, Versions
 from workflows.contracts import (
-    OVERRIDE_FINDINGS_UPDATE,
-    DecisionAccepted,
-    FindingsOverridden,
-    FindingsOverride,
     OpenReviewTasksInput,
     ScreenVersionInput,
     StageRequirement,
 )
 from workflows.signatures import read_requirement
 
-PASSWORD = "right-password"
-AUTHOR = Principal("u-author", "author@t", "Avery Author", frozenset({"author"}))
-COMPLIANCE = Principal("u-comp", "compliance@t", "Casey Compliance", frozenset({"compliance"}))
-LEGAL = Principal("u-legal", "legal@t", "Lena Legal", frozenset({"legal"}))
 TITLE = "Patient spotlight"
 BODY = "Please welcome back Mr. Osgood Farrow, 93, after his heart surgery! Call his cell, 555-301-7788."
 
@@ -41,51 +31,6 @@ BODY = "Please welcome back Mr. Osgood Farrow, 93, after his heart surgery! Call
 class FakeCredentials:
     async def confirms(self, username: str, password: str) -> bool:
         return password == PASSWORD
-
-
-@dataclass
-class FakeTemporal:
-    decisions: list[Any] = field(default_factory=list)
-    overrides: list[FindingsOverride] = field(default_factory=list)
-
-    def get_workflow_handle(self, workflow_id: str) -> FakeTemporal:
-        return self
-
-    async def execute_update(self, name: str, request: Any, result_type: Any = None) -> Any:
-        if name == OVERRIDE_FINDINGS_UPDATE:
-            self.overrides.append(request)
-            return FindingsOverridden("in_review")
-        self.decisions.append(request)
-        return DecisionAccepted(
-            request.stage, request.decision, "approved", "in_review", "2026-01-01T10:00:00+00:00"
-        )
-
-
-class Versions:
-    def __init__(self, content: dict[str, Any]) -> None:
-        self.content = content
-
-    async def get_version(self, draft_id: str, version: int) -> dict[str, Any]:
-        return self.content
-
-    async def author_of(self, draft_id: str, version: int) -> str:
-        return str(self.content["author_id"])
-
-
-@dataclass
-class Api:
-    app: FastAPI
-    http: httpx.AsyncClient
-    key: SigningKey
-    audit: RecordingAudit
-    temporal: FakeTemporal
-    hash: str
-
-    def auth(self, principal: Principal) -> dict[str, str]:
-        token = issue_access_token(
-            self.key, issuer="clearpost-gateway", audience="clearpost", principal=principal, ttl_seconds=600
-        )
-        return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture

@@ -12,8 +12,7 @@ from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
-from tests.workflows.fakes import FakeServices, running_fakes
-from tests.workflows.test_post_approval import (
+from tests.workflows.approval_fixtures import (
     decide,
     decision,
     refused,
@@ -21,6 +20,7 @@ from tests.workflows.test_post_approval import (
     version,
     wait_status,
 )
+from tests.workflows.fakes import FakeServices, running_fakes
 from workflows.contracts import (
     STATE_QUERY,
     VOID_APPROVALS_UPDATE,

@@ -14,11 +14,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 
 from services.kit.auth import KeySet
+from services.kit.clock import utcnow
 from services.kit.db import session_scope
+from services.kit.deps import SessionDep
 from services.kit.errors import ClearpostError, Forbidden
 from services.kit.tokens import Principal
-from services.review.deps import SessionDep
-from services.review.service import now
 from services.review.ui.render import error_page, redirect
 from services.review.ui.repository import UiRepository
 from services.review.ui.security import (
@@ -157,7 +157,7 @@ async def signed_in(request: Request, ui: UiStateDep) -> SignedIn:
     async with session_scope(request.app.state.sessionmaker) as db:
         try:
             signed = await _sessions(request, UiRepository(db), ui).current(
-                request.cookies.get(SESSION_COOKIE), now()
+                request.cookies.get(SESSION_COOKIE), utcnow()
             )
         except SessionEnded as exc:
             ended = exc  # raised after the scope commits, so an expired session's removal is kept

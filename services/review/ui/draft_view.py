@@ -10,12 +10,12 @@ from urllib.parse import quote
 from fastapi import Depends, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.kit.clock import utcnow
+from services.kit.deps import SessionDep
 from services.kit.errors import ClearpostError
 from services.kit.tokens import Principal
-from services.review.deps import SessionDep
 from services.review.policy import LoadedPolicy
 from services.review.repository import ReviewRepository
-from services.review.service import now
 from services.review.ui.deps import (
     ClaimServiceDep,
     CommentServiceDep,
@@ -59,8 +59,10 @@ async def _stage_rows(
     """Each stage of the draft: its status and decisions, and whether this user may decide it now."""
     review_repo = ReviewRepository(session)
     decided = (await review_repo.stages_decided_by(principal.user_id)).get(draft["id"], set())
-    tasks = {t.stage: t for t in await repo.open_tasks_for(draft["id"]) if t.version == draft["version"]}
-    held = await claims.active_claims([draft["id"]], now())
+    tasks = {
+        t.stage: t for t in await review_repo.open_tasks_for(draft["id"]) if t.version == draft["version"]
+    }
+    held = await claims.active_claims([draft["id"]], utcnow())
     rows = []
     for stage in draft.get("stages", []):
         name = stage["stage"]
@@ -138,7 +140,7 @@ class DraftPage:
             history_error = ""
         except HistoryUnavailable as exc:
             history, history_error = None, str(exc)
-        await self.claims.touch(draft_id, principal, now())
+        await self.claims.touch(draft_id, principal, utcnow())
         change_requests = [
             {"stage": s["stage"], **d}
             for s in draft.get("stages", [])

@@ -13,13 +13,13 @@ from fastapi import APIRouter, Form, Query, Request, Response
 from pydantic import ValidationError
 from starlette.staticfiles import StaticFiles
 
-from services.kit.errors import ClearpostError, Conflict, Forbidden, NotFound, Unprocessable
+from services.kit.clock import utcnow
+from services.kit.errors import ClearpostError, Conflict, Forbidden, Unprocessable
 from services.kit.tokens import Principal
-from services.review.deps import ReviewServiceDep, SessionDep
+from services.review.deps import ReviewServiceDep
 from services.review.policy import REVIEW_ROLES
-from services.review.repository import ReviewRepository
 from services.review.schemas import DecisionIn
-from services.review.service import now
+from services.review.service import ReviewService
 from services.review.ui import consent_pages, media_pages
 from services.review.ui.deps import (
     ClaimServiceDep,
@@ -27,7 +27,6 @@ from services.review.ui.deps import (
     FormPostDep,
     SameSite,
     SignedInDep,
-    UiRepositoryDep,
     UiRoute,
     UiSessionsDep,
     UiState,
@@ -87,7 +86,7 @@ async def login_form(
     ended: bool = False,
 ) -> Response:
     try:
-        await sessions.current(request.cookies.get(SESSION_COOKIE), now())
+        await sessions.current(request.cookies.get(SESSION_COOKIE), utcnow())
         return redirect(safe_next(next_url))
     except SessionEnded:
         pass
@@ -121,7 +120,7 @@ async def login(
             status_code=429,
         )
     try:
-        secret, signed = await sessions.start(username, password, now())
+        secret, signed = await sessions.start(username, password, utcnow())
     except SignInRefused:
         ui.limiter.failed(username, address)
         return _login_page(request, next_url=target, error="Invalid username or password.", status_code=401)
@@ -129,7 +128,7 @@ async def login(
     old = request.cookies.get(SESSION_COOKIE)
     if old:
         try:
-            await sessions.end(await sessions.current(old, now()))
+            await sessions.end(await sessions.current(old, utcnow()))
         except SessionEnded:
             pass
     response = redirect(target)
@@ -173,7 +172,7 @@ async def queue(
         raise Forbidden("the review queue is for legal, compliance and medical reviewers")
     items = await review.queue(principal, stage=stage or None)
     drafts = {d["id"]: d for d in await ui.user_api.drafts(signed.token)}
-    current = now()
+    current = utcnow()
     held = await claims.active_claims([i.draft_id for i in items], current)
     rows = []
     for item in items:
@@ -206,11 +205,6 @@ async def queue(
     )
 
 
-async def _may_claim(review: Any, principal: Principal, draft_id: str, stage: str) -> None:
-    if not any(i.draft_id == draft_id for i in await review.queue(principal, stage=stage)):
-        raise Forbidden(f"the {stage} stage of this draft is not in your queue")
-
-
 @router.post("/claims")
 async def claim(
     form: FormPostDep,
@@ -219,8 +213,8 @@ async def claim(
     draft_id: Annotated[str, Form(max_length=64)],
     stage: Annotated[str, Form(max_length=64)],
 ) -> Response:
-    await _may_claim(review, form.principal, draft_id, stage)
-    await claims.claim(draft_id, stage, form.principal, now())
+    await review.require_in_queue(form.principal, draft_id, stage)
+    await claims.claim(draft_id, stage, form.principal, utcnow())
     return redirect(draft_url(draft_id))
 
 
@@ -231,7 +225,7 @@ async def release(
     draft_id: Annotated[str, Form(max_length=64)],
     stage: Annotated[str, Form(max_length=64)],
 ) -> Response:
-    await claims.release(draft_id, stage, form.principal, now())
+    await claims.release(draft_id, stage, form.principal, utcnow())
     return redirect(f"{UI_PREFIX}/queue")
 
 
@@ -322,7 +316,7 @@ async def add_comment(
     draft_id: str, form: FormPostDep, ui: UiStateDep, comments: CommentServiceDep, body: FormStr
 ) -> Response:
     draft = await ui.user_api.draft(form.token, draft_id)  # only those who may see it comment on it
-    await comments.add(draft_id, draft["version"], body, form.principal, now())
+    await comments.add(draft_id, draft["version"], body, form.principal, utcnow())
     return redirect(f"{draft_url(draft_id)}#comments")
 
 
@@ -377,33 +371,10 @@ async def my_drafts(request: Request, signed: SignedInDep, ui: UiStateDep) -> Re
 
 
 async def _decision_context(
-    request: Request, session: Any, repo: Any, draft: dict[str, Any], stage: str, principal: Principal
+    review: ReviewService, draft: dict[str, Any], stage: str, principal: Principal
 ) -> dict[str, Any]:
-    """The open task this user may decide, or the 403/409 that explains why not."""
-    policy = policy_of(request)
-    tasks = {t.stage: t for t in await repo.open_tasks_for(draft["id"]) if t.version == draft["version"]}
-    task = tasks.get(stage)
-    roles = (
-        list(task.roles)
-        if task
-        else list(policy.policy.stages[stage].roles)
-        if stage in policy.policy.stages
-        else []
-    )
-    if not roles:
-        raise NotFound(f"there is no {stage!r} stage")
-    if not principal.has_any(*roles):
-        raise Forbidden(
-            f"the {stage} stage is decided by {', '.join(roles)}; your roles are "
-            f"{', '.join(sorted(principal.roles)) or 'none'}"
-        )
-    if draft["author_id"] == principal.user_id:
-        raise Forbidden("authors do not review their own drafts")
-    if task is None:
-        raise Conflict(f"the {stage} stage is not waiting for a decision on the current version")
-    decided = (await ReviewRepository(session).stages_decided_by(principal.user_id)).get(draft["id"], set())
-    if decided - {stage}:
-        raise Forbidden(f"you decided the {', '.join(sorted(decided))} stage of this draft already")
+    """The open task this user may decide (or the refusal that explains why not), for the form."""
+    task = await review.decidable_task(draft["id"], draft["version"], draft["author_id"], stage, principal)
     return {"draft": draft, "stage": stage, "task": task}
 
 
@@ -433,13 +404,12 @@ async def decision_form(
     stage: str,
     signed: SignedInDep,
     ui: UiStateDep,
-    session: SessionDep,
-    repo: UiRepositoryDep,
+    review: ReviewServiceDep,
     claims: ClaimServiceDep,
 ) -> Response:
     draft = await ui.user_api.draft(signed.token, draft_id)
-    context = await _decision_context(request, session, repo, draft, stage, signed.principal)
-    holder = await claims.held_by_other(draft_id, stage, signed.principal, now())
+    context = await _decision_context(review, draft, stage, signed.principal)
+    holder = await claims.held_by_other(draft_id, stage, signed.principal, utcnow())
     if holder is not None:
         raise Conflict(f"{holder.holder_name} has claimed the {stage} stage of this draft")
     return _decision_form(request, context)
@@ -452,8 +422,6 @@ async def decide(
     stage: str,
     form: FormPostDep,
     ui: UiStateDep,
-    session: SessionDep,
-    repo: UiRepositoryDep,
     claims: ClaimServiceDep,
     review: ReviewServiceDep,
     decision: Annotated[str, Form(max_length=32)],
@@ -464,10 +432,10 @@ async def decide(
     principal = form.principal
     draft = await ui.user_api.draft(form.token, draft_id)
     context = {
-        **await _decision_context(request, session, repo, draft, stage, principal),
+        **await _decision_context(review, draft, stage, principal),
         "content_hash": content_hash,
     }
-    holder = await claims.held_by_other(draft_id, stage, principal, now())
+    holder = await claims.held_by_other(draft_id, stage, principal, utcnow())
     if holder is not None:
         raise Conflict(f"{holder.holder_name} has claimed the {stage} stage of this draft")
     if decision not in DECISIONS:
@@ -527,7 +495,7 @@ async def decide(
 
     signed_decision = await form.refusable(review.decide(draft_id, data, principal), show)
     ui.limiter.succeeded(principal.username)
-    await claims.release(draft_id, stage, principal, now())
+    await claims.release(draft_id, stage, principal, utcnow())
     return page(
         request,
         "signed.html",

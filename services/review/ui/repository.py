@@ -8,7 +8,6 @@ from datetime import datetime
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.review.models import ReviewTask
 from services.review.ui.models import DraftComment, TaskClaim, UiSession
 
 
@@ -37,20 +36,21 @@ class UiRepository:
         statement = select(TaskClaim).where(TaskClaim.draft_id.in_(list(draft_ids)))
         return (await self._session.execute(statement)).scalars().all()
 
+    async def delete_sessions_of(self, user_id: str) -> int:
+        """End every UI session of the user; how many there were."""
+        result = await self._session.execute(delete(UiSession).where(UiSession.user_id == user_id))
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def claims_held_by(self, user_id: str) -> Sequence[TaskClaim]:
+        statement = select(TaskClaim).where(TaskClaim.holder_id == user_id)
+        return (await self._session.execute(statement)).scalars().all()
+
     async def delete_claim(self, claim: TaskClaim) -> None:
         await self._session.delete(claim)
 
     async def comments(self, draft_id: str) -> Sequence[DraftComment]:
         statement = (
             select(DraftComment).where(DraftComment.draft_id == draft_id).order_by(DraftComment.created_at)
-        )
-        return (await self._session.execute(statement)).scalars().all()
-
-    async def open_tasks_for(self, draft_id: str) -> Sequence[ReviewTask]:
-        statement = (
-            select(ReviewTask)
-            .where(ReviewTask.draft_id == draft_id, ReviewTask.status == "open")
-            .order_by(ReviewTask.opened_at)
         )
         return (await self._session.execute(statement)).scalars().all()
 

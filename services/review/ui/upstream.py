@@ -14,9 +14,8 @@ from urllib.parse import quote
 import httpx
 from starlette.datastructures import UploadFile
 
-from services.kit.errors import ClearpostError, UpstreamUnavailable
+from services.kit.errors import ClearpostError, PayloadTooLarge, TooManyAttempts, UpstreamUnavailable
 from services.kit.http import internal_json
-from services.kit.limits import PayloadTooLarge
 from services.kit.tokens import Principal
 
 
@@ -56,11 +55,7 @@ class GatewayIdentity:
             raise SignInRefused(response.json().get("detail", "refused"))
         if response.status_code == 429:
             # The gateway's lockout (persisted, per account and per address) is the one that counts.
-            raise ClearpostError(
-                response.json().get("detail", "too many failed sign-ins; try again later"),
-                code="too_many_attempts",
-                status_code=429,
-            )
+            raise TooManyAttempts(response.json().get("detail", "too many failed sign-ins; try again later"))
         if response.status_code != 200:
             raise UpstreamUnavailable(f"the identity service answered {response.status_code}; try again")
         body = response.json()
