@@ -6,6 +6,7 @@ from fastapi import Depends, Request
 
 from services.drafts.consents import ConsentService
 from services.drafts.service import DraftService
+from services.drafts.takedowns import TakedownService
 from services.kit.deps import SessionDep
 
 
@@ -32,3 +33,10 @@ def get_consent_service(request: Request, session: SessionDep) -> ConsentService
 
 
 ConsentServiceDep = Annotated[ConsentService, Depends(get_consent_service)]
+
+
+def get_takedown_service(request: Request, session: SessionDep) -> TakedownService:
+    return TakedownService(session, audit=request.app.state.audit)
+
+
+TakedownServiceDep = Annotated[TakedownService, Depends(get_takedown_service)]
