@@ -19,6 +19,7 @@ def get_draft_service(request: Request, session: SessionDep) -> DraftService:
         channels=state.channels,
         media_store=state.media_store,
         publish_deadline_seconds=state.settings.publish_deadline_seconds,
+        reads=state.recent_reads,
     )
 
 
