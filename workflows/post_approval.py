@@ -12,7 +12,6 @@ decided another stage of this draft, and names the content hash under review.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -72,19 +71,26 @@ with workflow.unsafe.imports_passed_through():
         ScreenVersionInput,
         ScreenVersionResult,
         StagePlan,
-        StageRequirement,
         StageSnapshot,
         VersionSubmitted,
         VoidApprovals,
         WithdrawAccepted,
         WithdrawRequest,
     )
-    from workflows.signatures import Requirement, decision_problems, read_decision, read_requirement
+    from workflows.signatures import Requirement, read_requirement
+    from workflows.stages import (
+        STAGE_STATUS_FOR,
+        Stage,
+        all_approved,
+        check_signed_decision,
+        refuse,
+        round_outcome,
+        round_settled,
+        stage_is_open,
+    )
 
 SYSTEM_ACTOR = "system:workflow"
-SIGNATURE_MAX_AGE = timedelta(minutes=10)
 FINAL_STATUSES = ("published", "rejected", "withdrawn", "publish_failed")
-STAGE_STATUS_FOR = {"approve": "approved", "reject": "rejected", "request_changes": "changes_requested"}
 
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
 RETRY = RetryPolicy(
@@ -92,17 +98,6 @@ RETRY = RetryPolicy(
     maximum_interval=timedelta(seconds=30),
     non_retryable_error_types=["ContentMismatch", "UnknownChannel", "NotFound"],
 )
-
-
-@dataclass
-class _Stage:
-    requirement: StageRequirement
-    status: str = "pending"
-    decisions: list[DecisionSnapshot] = field(default_factory=list)
-
-
-def _refuse(kind: str, message: str) -> ApplicationError:
-    return ApplicationError(message, type=kind, non_retryable=True)
 
 
 @workflow.defn(name=POST_APPROVAL_WORKFLOW)
@@ -117,7 +112,7 @@ class PostApprovalWorkflow:
         self._status = "draft"
         self._note = ""
         self._policy_version = ""
-        self._stages: dict[str, _Stage] = {}
+        self._stages: dict[str, Stage] = {}
         self._stage_of_decider: dict[str, str] = {}
         self._withdrawal: WithdrawRequest | None = None
         self._publishing = False
@@ -210,7 +205,7 @@ class PostApprovalWorkflow:
             return "withdrawn"
         self._accept_requirement(plan, version)
         self._policy_version = plan.policy_version
-        self._stages = {s.name: _Stage(s) for s in plan.stages}
+        self._stages = {s.name: Stage(s) for s in plan.stages}
         self._approvals = {}
         await self._activity(
             OPEN_REVIEW_TASKS,
@@ -425,36 +420,36 @@ class PostApprovalWorkflow:
     @decide.validator
     def _check_decision(self, request: DecisionRequest) -> None:
         if self._status != "in_review" or self._current is None:
-            raise _refuse(REFUSED_CONFLICT, f"the draft is not in review (status: {self._status})")
+            raise refuse(REFUSED_CONFLICT, f"the draft is not in review (status: {self._status})")
         if request.decision not in DECISIONS:
-            raise _refuse(REFUSED_INVALID, f"decision must be one of {', '.join(DECISIONS)}")
+            raise refuse(REFUSED_INVALID, f"decision must be one of {', '.join(DECISIONS)}")
         if request.decision != "approve" and not request.reason.strip():
-            raise _refuse(REFUSED_INVALID, "a reason is required to reject or request changes")
+            raise refuse(REFUSED_INVALID, "a reason is required to reject or request changes")
         stage = self._stages.get(request.stage)
         if stage is None:
             required = ", ".join(self._stages) or "none"
-            raise _refuse(
+            raise refuse(
                 REFUSED_CONFLICT, f"stage {request.stage!r} is not required here (required: {required})"
             )
         if request.decider_id == self._author_id:
-            raise _refuse(REFUSED_FORBIDDEN, "the author of a draft may not decide on it")
+            raise refuse(REFUSED_FORBIDDEN, "the author of a draft may not decide on it")
         if not set(request.decider_roles) & set(stage.requirement.roles):
             roles = ", ".join(stage.requirement.roles)
-            raise _refuse(REFUSED_FORBIDDEN, f"the {request.stage} stage is decided by: {roles}")
+            raise refuse(REFUSED_FORBIDDEN, f"the {request.stage} stage is decided by: {roles}")
         earlier = self._stage_of_decider.get(request.decider_id)
         if earlier is not None and earlier != request.stage:
-            raise _refuse(
+            raise refuse(
                 REFUSED_FORBIDDEN,
                 f"you already decided the {earlier} stage of this draft; one person decides one stage",
             )
         if request.decider_id in self._offboarded:
-            raise _refuse(REFUSED_FORBIDDEN, "the decider was offboarded; their decisions no longer count")
+            raise refuse(REFUSED_FORBIDDEN, "the decider was offboarded; their decisions no longer count")
         if stage.status not in ("pending", "voided"):
-            raise _refuse(REFUSED_CONFLICT, f"the {request.stage} stage is already {stage.status}")
+            raise refuse(REFUSED_CONFLICT, f"the {request.stage} stage is already {stage.status}")
         if not self._stage_is_open(request.stage):
-            raise _refuse(REFUSED_CONFLICT, f"the {request.stage} stage waits for earlier stages")
+            raise refuse(REFUSED_CONFLICT, f"the {request.stage} stage waits for earlier stages")
         if request.content_hash != self._current.content_hash:
-            raise _refuse(
+            raise refuse(
                 REFUSED_CONFLICT,
                 f"the content changed: the decision names {request.content_hash[:12]}…, "
                 f"the version under review is {self._current.content_hash[:12]}…",
@@ -464,34 +459,7 @@ class PostApprovalWorkflow:
     def _check_signature(self, request: DecisionRequest) -> None:
         """The decision must carry the review service's signature over exactly these facts."""
         assert self._requirement is not None
-        try:
-            signed = read_decision(request.signed, self._keys)
-        except SignatureError as exc:
-            raise _refuse(REFUSED_FORBIDDEN, f"the decision is not validly signed: {exc}") from exc
-        claimed = (request.stage, request.decision, request.content_hash, request.decider_id, request.reason)
-        if (
-            signed.stage,
-            signed.decision,
-            signed.content_hash,
-            signed.signer_id,
-            signed.reason,
-        ) != claimed or set(signed.signer_roles) != set(request.decider_roles):
-            raise _refuse(REFUSED_FORBIDDEN, "the signed record does not match the decision it came with")
-        problems = decision_problems(self._requirement, signed)
-        if problems:
-            raise _refuse(REFUSED_FORBIDDEN, problems[0])
-        try:
-            signed_at = datetime.fromisoformat(signed.signed_at)
-        except ValueError as exc:
-            raise _refuse(REFUSED_FORBIDDEN, "the signing time is not a valid timestamp") from exc
-        if abs(workflow.now() - signed_at) > SIGNATURE_MAX_AGE:
-            raise _refuse(REFUSED_CONFLICT, "the signature is too old or from the future; sign again")
-        if request.decision == "approve" and self._requirement.blocking_unresolved:
-            raise _refuse(
-                REFUSED_CONFLICT,
-                f"{self._requirement.blocking_unresolved} blocking screening finding(s) must be fixed by the "
-                "author or overridden by compliance before approval",
-            )
+        check_signed_decision(request, self._requirement, self._keys, workflow.now())
 
     def _accept_requirement(self, plan: StagePlan, version: VersionSubmitted) -> None:
         try:
@@ -528,19 +496,19 @@ class PostApprovalWorkflow:
     @override_findings.validator
     def _check_override(self, request: FindingsOverride) -> None:
         if self._status != "in_review" or self._requirement is None or self._current is None:
-            raise _refuse(REFUSED_CONFLICT, f"the draft is not in review (status: {self._status})")
+            raise refuse(REFUSED_CONFLICT, f"the draft is not in review (status: {self._status})")
         if "compliance" not in request.overrider_roles:
-            raise _refuse(REFUSED_FORBIDDEN, "only compliance reviewers override blocking findings")
+            raise refuse(REFUSED_FORBIDDEN, "only compliance reviewers override blocking findings")
         if request.overrider_id == self._author_id:
-            raise _refuse(REFUSED_FORBIDDEN, "the author of a draft may not override its findings")
+            raise refuse(REFUSED_FORBIDDEN, "the author of a draft may not override its findings")
         if not request.reason.strip():
-            raise _refuse(REFUSED_INVALID, "an override needs a reason")
+            raise refuse(REFUSED_INVALID, "an override needs a reason")
         if not self._requirement.blocking_unresolved:
-            raise _refuse(REFUSED_CONFLICT, "there are no unresolved blocking findings")
+            raise refuse(REFUSED_CONFLICT, "there are no unresolved blocking findings")
         try:
             renewed = read_requirement(request.requirement, self._keys)
         except SignatureError as exc:
-            raise _refuse(REFUSED_FORBIDDEN, f"the renewed requirement is not validly signed: {exc}") from exc
+            raise refuse(REFUSED_FORBIDDEN, f"the renewed requirement is not validly signed: {exc}") from exc
         if renewed.blocking_unresolved or (
             renewed.draft_id,
             renewed.version,
@@ -552,7 +520,7 @@ class PostApprovalWorkflow:
             self._requirement.content_hash,
             self._requirement.stages,
         ):
-            raise _refuse(
+            raise refuse(
                 REFUSED_CONFLICT, "the renewed requirement must clear the findings and change nothing else"
             )
 
@@ -608,13 +576,13 @@ class PostApprovalWorkflow:
     @void_approvals.validator
     def _check_void(self, request: VoidApprovals) -> None:
         if self._status in FINAL_STATUSES or self._withdrawn or self._current is None:
-            raise _refuse(REFUSED_CONFLICT, f"nothing to void: the draft is {self._status}")
+            raise refuse(REFUSED_CONFLICT, f"nothing to void: the draft is {self._status}")
         if self._publishing:
-            raise _refuse(REFUSED_CONFLICT, "the post is being published; take it down instead")
+            raise refuse(REFUSED_CONFLICT, "the post is being published; take it down instead")
         if not request.reason.strip():
-            raise _refuse(REFUSED_INVALID, "voiding approvals needs a reason")
+            raise refuse(REFUSED_INVALID, "voiding approvals needs a reason")
         if not self._approved_by(request.user_id):
-            raise _refuse(REFUSED_CONFLICT, "this user holds no approval of the version under review")
+            raise refuse(REFUSED_CONFLICT, "this user holds no approval of the version under review")
 
     async def _reopen_tasks(self, names: list[str]) -> None:
         assert self._current is not None
@@ -657,9 +625,9 @@ class PostApprovalWorkflow:
     @withdraw.validator
     def _check_withdrawal(self, request: WithdrawRequest) -> None:
         if self._status in FINAL_STATUSES or self._withdrawal is not None:
-            raise _refuse(REFUSED_CONFLICT, f"a draft in status {self._status!r} cannot be withdrawn")
+            raise refuse(REFUSED_CONFLICT, f"a draft in status {self._status!r} cannot be withdrawn")
         if self._publishing:
-            raise _refuse(REFUSED_CONFLICT, "the post is being published; take it down instead")
+            raise refuse(REFUSED_CONFLICT, "the post is being published; take it down instead")
 
     @workflow.query(name=STATE_QUERY)
     def state(self) -> DraftStateUpdate:
@@ -672,31 +640,16 @@ class PostApprovalWorkflow:
         return self._withdrawal is not None
 
     def _stage_is_open(self, name: str) -> bool:
-        names = list(self._stages)
-        me = self._stages[name]
-        for earlier in names[: names.index(name)]:
-            other = self._stages[earlier]
-            sequential = not (me.requirement.parallel and other.requirement.parallel)
-            if sequential and other.status != "approved":
-                return False
-        return True
+        return stage_is_open(self._stages, name)
 
     def _all_approved(self) -> bool:
-        return bool(self._stages) and all(s.status == "approved" for s in self._stages.values())
+        return all_approved(self._stages)
 
     def _round_settled(self) -> bool:
-        statuses = [s.status for s in self._stages.values()]
-        return any(s in ("rejected", "changes_requested") for s in statuses) or all(
-            s == "approved" for s in statuses
-        )
+        return round_settled(self._stages)
 
     def _round_outcome(self) -> str:
-        statuses = [s.status for s in self._stages.values()]
-        if "rejected" in statuses:
-            return "rejected"
-        if "changes_requested" in statuses:
-            return "changes_requested"
-        return "approved"
+        return round_outcome(self._stages)
 
     async def _transition(self, status: str, action: str, details: dict[str, Any] | None = None) -> None:
         if self._withdrawn:

@@ -28,7 +28,7 @@ from services.drafts.consent_check import (
     consent_state,
 )
 from services.drafts.media import MediaRejected, off_loop, sanitize_image
-from services.drafts.models import Consent, Draft, DraftMedia, DraftVersion, TakedownTask
+from services.drafts.models import Consent, Draft, DraftMedia, DraftVersion
 from services.drafts.repository import ConsentRepository, DraftRepository
 from services.drafts.schemas import (
     ConsentCheckIn,
@@ -39,9 +39,9 @@ from services.drafts.schemas import (
     DraftConsents,
     RevocationEffect,
     RevocationOut,
-    TakedownOut,
 )
 from services.drafts.sealing import FieldSealer
+from services.drafts.takedowns import TakedownService
 from services.kit.audit_client import AuditClient
 from services.kit.clock import utcnow
 from services.kit.errors import (
@@ -65,11 +65,9 @@ from workflows.contracts import (
 log = logging.getLogger(__name__)
 
 CONSENT_ROLES = ("compliance", "admin")
-TAKEDOWN_ROLES = ("publisher", "admin")
 MAX_FORM_BYTES = 10 * 1024 * 1024
 # Statuses whose workflow is still running and must hear about a revocation.
 IN_WORKFLOW = ("screening", "in_review", "changes_requested", "approved", "scheduled")
-TAKEDOWN_REQUIRED = "takedown_required"
 
 
 @dataclass(frozen=True)
@@ -113,6 +111,7 @@ class ConsentService:
         self._sealer = sealer
         self._channels = channels
         self._approvals = ApprovalWorkflowClient(temporal)
+        self._takedowns = TakedownService(session, audit=audit)
 
     # --- sealing ---------------------------------------------------------------------------------
 
@@ -457,93 +456,10 @@ class ConsentService:
     async def _require_takedown(
         self, draft: Draft, consent_id: str, why: str, principal: Principal, now: datetime
     ) -> RevocationEffect:
-        locked = await self._drafts.get(draft.id, for_update=True)
-        assert locked is not None
-        task = await self._drafts.get_takedown_for(draft.id, consent_id)
-        if task is None:
-            task = TakedownTask(
-                id=str(uuid.uuid4()),
-                draft_id=draft.id,
-                version=locked.current_version,
-                consent_id=consent_id,
-                reason=why,
-                status="open",
-                created_at=now,
-                completed_at=None,
-                completed_by=None,
-                note="",
-            )
-            self._drafts.add(task)
-        # The workflow has finished once a post is published: the drafts service records the state.
-        locked.status, locked.state_note, locked.updated_at = TAKEDOWN_REQUIRED, why, now
-        await self._drafts.flush()
-        await self._audit.append(
-            actor=principal,
-            action="post.takedown_required",
-            subject=f"draft:{draft.id}",
-            details={
-                "version": task.version,
-                "consent_id": consent_id,
-                "reason": why,
-                "takedown_id": task.id,
-            },
-        )
+        task = await self._takedowns.require(draft.id, consent_id, why, principal, now)
         return RevocationEffect(
             draft_id=draft.id, status_before="published", action="takedown_required", detail=task.id
         )
-
-    # --- takedown tasks --------------------------------------------------------------------------
-
-    async def takedowns(
-        self, principal: Principal, *, status: str | None, draft_id: str | None
-    ) -> list[TakedownOut]:
-        if not principal.has_any(*TAKEDOWN_ROLES):
-            raise Forbidden("takedown tasks are for the publisher role and admins")
-        rows = await self._drafts.takedowns(status=status, draft_id=draft_id)
-        return [_takedown_out(t) for t in rows]
-
-    async def complete_takedown(self, task_id: str, note: str, principal: Principal) -> TakedownOut:
-        if not principal.has_any(*TAKEDOWN_ROLES):
-            raise Forbidden("takedown tasks are for the publisher role and admins")
-        task = await self._drafts.get_takedown(task_id, for_update=True)
-        if task is None:
-            raise NotFound(f"takedown task {task_id} does not exist")
-        if task.status == "done":
-            raise Conflict("the takedown task is already done", code="already_done")
-        task.status, task.completed_at, task.completed_by, task.note = (
-            "done",
-            utcnow(),
-            principal.user_id,
-            note,
-        )
-        await self._drafts.flush()
-        await self._audit.append(
-            actor=principal,
-            action="post.taken_down",
-            subject=f"draft:{task.draft_id}",
-            details={
-                "takedown_id": task.id,
-                "version": task.version,
-                "consent_id": task.consent_id,
-                "note": note,
-            },
-        )
-        return _takedown_out(task)
-
-
-def _takedown_out(task: TakedownTask) -> TakedownOut:
-    return TakedownOut(
-        id=task.id,
-        draft_id=task.draft_id,
-        version=task.version,
-        consent_id=task.consent_id,
-        reason=task.reason,
-        status=task.status,
-        created_at=task.created_at,
-        completed_at=task.completed_at,
-        completed_by=task.completed_by,
-        note=task.note,
-    )
 
 
 def version_facts(

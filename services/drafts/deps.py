@@ -6,6 +6,7 @@ from fastapi import Depends, Request
 
 from services.drafts.consents import ConsentService
 from services.drafts.service import DraftService
+from services.drafts.takedowns import TakedownService
 from services.kit.deps import SessionDep
 
 
@@ -18,6 +19,7 @@ def get_draft_service(request: Request, session: SessionDep) -> DraftService:
         channels=state.channels,
         media_store=state.media_store,
         publish_deadline_seconds=state.settings.publish_deadline_seconds,
+        reads=state.recent_reads,
     )
 
 
@@ -32,3 +34,10 @@ def get_consent_service(request: Request, session: SessionDep) -> ConsentService
 
 
 ConsentServiceDep = Annotated[ConsentService, Depends(get_consent_service)]
+
+
+def get_takedown_service(request: Request, session: SessionDep) -> TakedownService:
+    return TakedownService(session, audit=request.app.state.audit)
+
+
+TakedownServiceDep = Annotated[TakedownService, Depends(get_takedown_service)]

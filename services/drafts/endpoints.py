@@ -5,8 +5,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, File, Form, Path, Query, Request, Response, UploadFile, status
 from pydantic import ValidationError
 
-from services.drafts.consents import CONSENT_ROLES, MAX_FORM_BYTES, TAKEDOWN_ROLES
-from services.drafts.deps import ConsentServiceDep, DraftServiceDep
+from services.drafts.consents import CONSENT_ROLES, MAX_FORM_BYTES
+from services.drafts.deps import ConsentServiceDep, DraftServiceDep, TakedownServiceDep
 from services.drafts.media import MAX_BYTES as MAX_MEDIA_BYTES
 from services.drafts.schemas import (
     ConsentCheckIn,
@@ -31,6 +31,7 @@ from services.drafts.schemas import (
     VersionList,
     WithdrawIn,
 )
+from services.drafts.takedowns import TAKEDOWN_ROLES
 from services.kit.auth import CurrentPrincipal, InternalCaller, require_roles
 from services.kit.errors import PayloadTooLarge, Unprocessable
 
@@ -280,7 +281,7 @@ async def get_consent_form(
 @takedowns_router.get("", response_model=TakedownList)
 async def list_takedowns(
     principal: CurrentPrincipal,
-    service: ConsentServiceDep,
+    service: TakedownServiceDep,
     status_filter: Annotated[Literal["open", "done"] | None, Query(alias="status")] = None,
     draft_id: str | None = None,
 ) -> TakedownList:
@@ -290,7 +291,7 @@ async def list_takedowns(
 
 @takedowns_router.post("/{task_id}/complete", response_model=TakedownOut)
 async def complete_takedown(
-    task_id: str, principal: CurrentPrincipal, service: ConsentServiceDep, data: TakedownDone | None = None
+    task_id: str, principal: CurrentPrincipal, service: TakedownServiceDep, data: TakedownDone | None = None
 ) -> TakedownOut:
     """The publisher took the post down (by hand, until channels can delete posts)."""
     return await service.complete_takedown(task_id, data.note if data else "", principal)

@@ -12,6 +12,7 @@ from services.drafts.channels import PublisherChannelCatalog
 from services.drafts.config import get_settings
 from services.drafts.endpoints import consents_router, internal, router, takedowns_router
 from services.drafts.media_store import MediaStore
+from services.drafts.reads import RecentReads
 from services.drafts.schemas import document_channels
 from services.drafts.sealing import FieldSealer, load_consent_keys
 from services.kit.app import create_service_app
@@ -27,6 +28,7 @@ from workflows.contracts import DRAFTS_TASK_QUEUE
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings = get_settings()
     engine = create_engine(settings.database_url, schema=settings.database_schema)
+    app.state.recent_reads = RecentReads()
     app.state.settings = settings
     app.state.sessionmaker = create_sessionmaker(engine)
     install_internal_credentials(app, settings, "drafts")

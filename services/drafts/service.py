@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -16,6 +15,7 @@ from services.drafts.consents import version_facts
 from services.drafts.media import MediaRejected, detect_faces, off_loop, sanitize_image
 from services.drafts.media_store import MediaStore
 from services.drafts.models import Draft, DraftMedia, DraftVersion, VersionConsent
+from services.drafts.reads import RecentReads
 from services.drafts.repository import ConsentRepository, DraftRepository
 from services.drafts.schemas import (
     DraftIn,
@@ -41,7 +41,6 @@ from services.kit.errors import (
     UnsupportedMediaType,
     UpstreamUnavailable,
 )
-from services.kit.telemetry import current_trace_id
 from services.kit.tokens import Principal
 from workflows.client import ApprovalWorkflowClient
 from workflows.contracts import (
@@ -68,8 +67,10 @@ class DraftService:
         channels: ChannelCatalog,
         media_store: MediaStore | None = None,
         publish_deadline_seconds: int = PostApprovalInput.publish_deadline_seconds,
+        reads: RecentReads | None = None,
     ) -> None:
         self._repo = DraftRepository(session)
+        self._reads = reads or RecentReads()
         self._publish_deadline_seconds = publish_deadline_seconds
         self._consents = ConsentRepository(session)
         self._audit = audit
@@ -97,18 +98,20 @@ class DraftService:
     async def _record_read(
         self, action: str, draft: Draft, principal: Principal, what: str, details: dict[str, Any]
     ) -> None:
-        """Who read what of a draft (its text may be a patient's story): one event per reader, draft
-        and thing read within one trace, so a page that asks twice records one read. Without the
-        event the read fails, as consent reads do."""
-        trace_id = current_trace_id() or str(uuid.uuid4())
-        once = hashlib.sha256(f"{trace_id}\n{principal.user_id}\n{draft.id}\n{what}".encode()).hexdigest()
+        """Who read what of a draft, once per reader, draft, thing read and hour
+        (services/drafts/reads.py). Without the event the read fails, as consent reads do."""
+        key = self._reads.key(principal.user_id, draft.id, what, utcnow())
+        if self._reads.seen(key):
+            return
+        await self._repo.release_connection()  # no pooled connection across another service's answer
         await self._audit.append(
             actor=principal,
             action=action,
             subject=f"draft:{draft.id}",
             details=details,
-            idempotency_key=f"drafts:{action}:{once}",
+            idempotency_key=f"drafts:{action}:{key}",
         )
+        self._reads.remember(key)
 
     async def get(self, draft_id: str, principal: Principal) -> DraftOut:
         draft = await self._load(draft_id)
