@@ -94,6 +94,10 @@ def print_report(report: KindReport, in_flight: int) -> None:
     print(f"stuck posts: {stuck}; 5xx answers: {errors}; published twice: {report.twice}")
     for route, count in (many.server_errors + one.server_errors).most_common(5):
         print(f"  {count} x {route}")
+    per_post = ", ".join(
+        f"{route} {count / len(many.posts):.1f}" for route, count in many.requests.most_common()
+    )
+    print(f"API requests per post at {in_flight} in flight: {per_post}")
     total = sum(report.cpu.values())
     by_process = sorted(report.cpu.items(), key=lambda item: -item[1])
     print(

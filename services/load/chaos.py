@@ -59,7 +59,7 @@ def main(
     posts: Annotated[int, typer.Option(help="posts to publish")] = 200,
     in_flight: Annotated[int, typer.Option(help="drafts in flight at once")] = 20,
     rounds: Annotated[int, typer.Option(help="how many times each process is killed")] = 1,
-    spacing: Annotated[float, typer.Option(help="seconds between one restart and the next kill")] = 5.0,
+    spacing: Annotated[float, typer.Option(help="seconds between one restart and the next kill")] = 20.0,
     down: Annotated[float, typer.Option(help="seconds a killed process stays down")] = 3.0,
     max_minutes: Annotated[float, typer.Option(help="the run stops by itself after this")] = 15.0,
     kind: Annotated[str, typer.Option(help="sqlite or postgresql")] = "sqlite",

@@ -72,6 +72,7 @@ class RunResult:
     wall_seconds: float
     server_errors: Counter[str] = field(default_factory=Counter)
     transport_errors: Counter[str] = field(default_factory=Counter)
+    requests: Counter[str] = field(default_factory=Counter)
 
     @property
     def published(self) -> list[PostResult]:
@@ -102,6 +103,7 @@ class Team:
         self._signing_in: dict[str, asyncio.Lock] = {}
         self.server_errors: Counter[str] = Counter()
         self.transport_errors: Counter[str] = Counter()
+        self.requests: Counter[str] = Counter()
 
     async def close(self) -> None:
         await self.http.aclose()
@@ -126,13 +128,15 @@ class Team:
             headers = {}
             if username is not None:
                 headers["Authorization"] = f"Bearer {await self._token(username, fresh=attempt > 0)}"
+            self.requests[f"{method} {route or path}"] += 1
             try:
                 response = await self.http.request(method, path, headers=headers, **kwargs)
             except httpx.HTTPError as exc:
                 self.transport_errors[f"{method} {route or path}: {type(exc).__name__}"] += 1
                 return None
             if response.status_code >= 500:
-                self.server_errors[f"{method} {route or path}: {response.status_code}"] += 1
+                answer = f"{response.status_code} {_error(response)}"
+                self.server_errors[f"{method} {route or path}: {answer}"] += 1
             if response.status_code == 401 and username is not None and attempt == 0:
                 continue
             return response
@@ -141,6 +145,15 @@ class Team:
     async def sign_in_everyone(self) -> None:
         users = {*AUTHORS, *(u for names in REVIEWERS.values() for u in names)}
         await asyncio.gather(*(self._token(u) for u in sorted(users)))
+
+
+def _error(response: httpx.Response) -> str:
+    """The `error` code of a service's answer, and the start of its detail (for the report)."""
+    try:
+        body = response.json()
+        return f"{body.get('error', '')}: {str(body.get('detail', ''))[:80]}"
+    except ValueError:
+        return response.text[:80]
 
 
 class SignInFailed(RuntimeError):
@@ -254,6 +267,7 @@ async def run_posts(
     team = team or Team(gateway)
     run_id = uuid.uuid4().hex[:8]
     errors_before, transport_before = Counter(team.server_errors), Counter(team.transport_errors)
+    requests_before = Counter(team.requests)
     try:
         await team.sign_in_everyone()
         gate = asyncio.Semaphore(in_flight)
@@ -276,6 +290,7 @@ async def run_posts(
         wall_seconds=wall,
         server_errors=team.server_errors - errors_before,
         transport_errors=team.transport_errors - transport_before,
+        requests=team.requests - requests_before,
     )
 
 

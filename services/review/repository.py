@@ -138,6 +138,11 @@ class ReviewRepository:
     async def flush(self) -> None:
         await self._session.flush()
 
+    async def remove(self, items: Sequence[FindingOverride]) -> None:
+        for item in items:
+            await self._session.delete(item)
+        await self._session.flush()
+
     async def release_connection(self) -> None:
         """Before awaiting Temporal or another service: see services/kit/db.py."""
         await release_connection(self._session)

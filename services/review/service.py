@@ -337,8 +337,9 @@ class ReviewService:
             raise Forbidden(
                 "the password did not match; the override was not signed", code="signature_failed"
             )
+        added: list[FindingOverride] = []
         for finding in targets:
-            self._repo.add(
+            added.append(
                 FindingOverride(
                     id=str(uuid.uuid4()),
                     screening_id=current.screening_id,
@@ -354,6 +355,7 @@ class ReviewService:
                     created_at=utcnow(),
                 )
             )
+            self._repo.add(added[-1])
         await self._repo.flush()
         # The audit trail names the finding by index, rule and category, never the matched text (PHI).
         await self._audit.append(
@@ -371,7 +373,14 @@ class ReviewService:
         )
         result = await self._findings(draft_id)
         if result.unresolved_blocking == 0:
-            await self._renew_requirement(draft_id, result, principal, data.reason)
+            try:
+                await self._renew_requirement(draft_id, result, principal, data.reason)
+            except ClearpostError:
+                # The overrides were committed before the workflow was asked; it did not take the
+                # renewed requirement, so they are taken back and the reviewer can try again.
+                await self._repo.remove(added)
+                await self._repo.release_connection()
+                raise
         return result
 
     async def _renew_requirement(

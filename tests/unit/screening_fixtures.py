@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from temporalio.service import RPCError, RPCStatusCode
 
 from services.kit.tokens import Principal, SigningKey, issue_access_token
 from tests.unit.recording_audit import RecordingAudit
@@ -33,11 +34,14 @@ LEGAL = Principal("u-legal", "legal@t", "Lena Legal", frozenset({"legal"}))
 class FakeTemporal:
     decisions: list[Any] = field(default_factory=list)
     overrides: list[FindingsOverride] = field(default_factory=list)
+    down: bool = False  # the workflow engine does not answer
 
     def get_workflow_handle(self, workflow_id: str) -> FakeTemporal:
         return self
 
     async def execute_update(self, name: str, request: Any, result_type: Any = None) -> Any:
+        if self.down:
+            raise RPCError("unavailable", RPCStatusCode.UNAVAILABLE, b"")
         if name == OVERRIDE_FINDINGS_UPDATE:
             self.overrides.append(request)
             return FindingsOverridden("in_review")

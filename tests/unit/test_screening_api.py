@@ -170,6 +170,31 @@ async def test_the_decision_api_checks_the_author_with_the_drafts_service(api: A
     assert api.audit.events[-1]["action"] == "decision.refused"
 
 
+async def test_an_override_the_workflow_did_not_take_is_taken_back_and_can_be_retried(api: Api) -> None:
+    # The overrides are committed before the workflow is asked (no connection is held across the
+    # update, issue #13); when it does not answer they are removed again, as a rollback did.
+    current = (await api.http.get("/api/v1/reviews/d-1/findings", headers=api.auth(LEGAL))).json()
+    rules = sorted({f["rule"] for f in current["findings"] if f["severity"] == "block"})
+    url = "/api/v1/reviews/d-1/overrides"
+    override = {"content_hash": api.hash, "reason": "cleared with the patient", "password": PASSWORD}
+    for rule in rules[:-1]:
+        done = await api.http.post(url, json={**override, "finding_rule": rule}, headers=api.auth(COMPLIANCE))
+        assert done.status_code == 200, done.text
+    api.temporal.down = True
+    last = {**override, "finding_rule": rules[-1]}
+    failed = await api.http.post(url, json=last, headers=api.auth(COMPLIANCE))
+    assert failed.status_code == 503, failed.text
+    after = (await api.http.get("/api/v1/reviews/d-1/findings", headers=api.auth(LEGAL))).json()
+    assert after["unresolved_blocking"] >= 1
+    assert not any(f["overridden"] for f in after["findings"] if f["rule"] == rules[-1])
+
+    api.temporal.down = False
+    retried = await api.http.post(url, json=last, headers=api.auth(COMPLIANCE))
+    assert retried.status_code == 200, retried.text
+    assert retried.json()["unresolved_blocking"] == 0
+    assert len(api.temporal.overrides) == 1
+
+
 async def test_only_reviewers_and_the_author_see_findings(api: Api) -> None:
     stranger = Principal("u-x", "x@t", "Xavier", frozenset({"publisher"}))
     assert (await api.http.get("/api/v1/reviews/d-1/findings", headers=api.auth(stranger))).status_code == 403
