@@ -77,7 +77,9 @@ def age(since: datetime, now: datetime) -> str:
 
 
 @dataclass
-class Finding:
+class FindingMark:
+    """A finding as the draft page marks it in the text (numbered, located), not the screening's own."""
+
     number: int
     category: str
     severity: str
@@ -91,17 +93,17 @@ class Finding:
 @dataclass
 class Segment:
     text: str
-    findings: list[Finding] = field(default_factory=list)
+    findings: list[FindingMark] = field(default_factory=list)
 
 
 @dataclass
 class HighlightedText:
     title: list[Segment]
     body: list[Segment]
-    findings: list[Finding]
+    findings: list[FindingMark]
 
 
-def _segments(text: str, spans: list[tuple[int, int, Finding]]) -> list[Segment]:
+def _segments(text: str, spans: list[tuple[int, int, FindingMark]]) -> list[Segment]:
     cuts = {0, len(text)}
     for start, end, _ in spans:
         cuts.update((start, end))
@@ -121,11 +123,11 @@ def highlight(title: str, body: str, raw_findings: list[dict[str, Any]]) -> High
     cannot be found at all is still listed, just not marked.
     """
     screened = f"{title}\n{body}"
-    findings: list[Finding] = []
-    title_spans: list[tuple[int, int, Finding]] = []
-    body_spans: list[tuple[int, int, Finding]] = []
+    findings: list[FindingMark] = []
+    title_spans: list[tuple[int, int, FindingMark]] = []
+    body_spans: list[tuple[int, int, FindingMark]] = []
     for number, raw in enumerate(raw_findings, start=1):
-        finding = Finding(
+        finding = FindingMark(
             number=number,
             category=str(raw.get("category", "finding")),
             severity=str(raw.get("severity", "")),
