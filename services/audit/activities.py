@@ -8,7 +8,7 @@ from temporalio.exceptions import ApplicationError
 
 from services.audit.deps import current_trace_id
 from services.audit.schemas import AuditEventIn
-from services.audit.service import AuditLog
+from services.audit.writer import AuditLog
 from services.kit.errors import Conflict, Unprocessable
 from workflows.contracts import (
     APPEND_AUDIT_EVENT,

@@ -33,10 +33,12 @@ from typing import Annotated, Any
 import httpx
 import typer
 
+from services.audit.entries import hashed_entry
 from services.audit.merkle import leaf_hash, node_hash
 from services.audit.schemas import AuditEventIn
-from services.audit.service import AuditLog, AuditService, hashed_entry
+from services.audit.service import AuditService
 from services.audit.signing import load_or_create_audit_key
+from services.audit.writer import AuditLog
 from services.kit.canonical import canonical_json
 from services.kit.db import create_engine, create_sessionmaker, upgrade_to_head
 from services.kit.tokens import Principal, issue_access_token, load_or_create_signing_key

@@ -7,8 +7,9 @@ from opentelemetry import trace
 
 from services.audit.export import AuditExporter
 from services.audit.schemas import AuditEventIn
-from services.audit.service import AuditLog, AuditService
+from services.audit.service import AuditService
 from services.audit.signing import AuditKeyRing, AuditSigner
+from services.audit.writer import AuditLog
 from services.kit.auth import require_roles
 from services.kit.deps import SessionDep
 from services.kit.tokens import Principal

@@ -17,12 +17,14 @@ from typing import Any
 
 import orjson
 
+from services.audit.entries import OPTIONAL_FIELDS, hashed_bytes
 from services.audit.merkle import leaf_hash
 from services.audit.offline import EXPORT_FORMAT
 from services.audit.repository import AuditEventRepository, EventFilter
 from services.audit.schemas import AuditEventIn
-from services.audit.service import OPTIONAL_FIELDS, AuditLog, AuditService, hashed_bytes
+from services.audit.service import AuditService
 from services.audit.signing import AuditSigner, SignedTreeHead
+from services.audit.writer import AuditLog
 from services.kit.errors import UpstreamUnavailable
 from services.kit.tokens import Principal
 

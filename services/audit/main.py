@@ -12,8 +12,8 @@ from services.audit.activities import AuditActivities
 from services.audit.config import get_settings
 from services.audit.endpoints import router
 from services.audit.export import AuditExporter
-from services.audit.service import AuditLog
 from services.audit.signing import load_audit_key_ring, record_pending_rotations
+from services.audit.writer import AuditLog
 from services.kit.app import create_service_app
 from services.kit.auth import JwksKeySet, install_internal_credentials
 from services.kit.db import create_engine, create_sessionmaker

@@ -3,24 +3,16 @@ proving inclusion and consistency, and verifying the whole log."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import hashlib
-import json
 import logging
-import random
-import re
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any
 
-import orjson
 from cryptography.exceptions import InvalidSignature
-from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.audit.chain import GENESIS_HASH, draft_id_from_subject
+from services.audit.entries import canonical_value, entry_bytes, hashed_bytes, lifted_fields, to_out
 from services.audit.merkle import (
     EMPTY_ROOT,
     NodeKey,
@@ -38,157 +30,16 @@ from services.audit.schemas import AuditEventIn, AuditEventOut, VerifyResult
 from services.audit.signing import AuditSigner, SignedTreeHead
 from services.kit.canonical import canonical_json
 from services.kit.clock import utcnow
-from services.kit.db import session_scope
-from services.kit.errors import Conflict, NotFound, Unprocessable, UpstreamUnavailable
+from services.kit.errors import Conflict, NotFound
 
 log = logging.getLogger(__name__)
 
 VERIFY_BATCH_SIZE = 1000
-APPEND_ATTEMPTS = 8
-BACKOFF_BASE_SECONDS = 0.005
-# Hashed only when set, in this order of meaning: who, why, from where, what.
-OPTIONAL_FIELDS = (
-    "actor_name",
-    "actor_roles",
-    "reason",
-    "service",
-    "request_id",
-    "trace_id",
-    "content_hash",
-    "before",
-    "after",
-)
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
 def utc_now_iso() -> str:
     """Server UTC time as the fixed-width string that is hashed, stored and returned."""
     return utcnow().isoformat(timespec="microseconds")
-
-
-async def jittered_backoff(attempt: int) -> None:
-    await asyncio.sleep(random.uniform(0, BACKOFF_BASE_SECONDS * 2**attempt))
-
-
-def hashed_entry(
-    *,
-    seq: int,
-    at: str,
-    actor: str,
-    action: str,
-    subject: str,
-    details: dict[str, Any],
-    idempotency_key: str,
-    prev_hash: str,
-    **optional: Any,
-) -> dict[str, Any]:
-    """The fields an event's hash (and its Merkle leaf) covers; optional ones only when set."""
-    entry: dict[str, Any] = {
-        "seq": seq,
-        "at": at,
-        "actor": actor,
-        "action": action,
-        "subject": subject,
-        "details": details,
-        "idempotency_key": idempotency_key,
-        "prev_hash": prev_hash,
-    }
-    for name in OPTIONAL_FIELDS:
-        value = optional.get(name)
-        if value is not None:
-            entry[name] = value
-    return entry
-
-
-def event_hash(**fields: Any) -> str:
-    return hashlib.sha256(canonical_json(hashed_entry(**fields))).hexdigest()
-
-
-def entry_of(event: AuditEvent) -> dict[str, Any]:
-    return hashed_entry(
-        seq=event.seq,
-        at=event.at,
-        actor=event.actor,
-        action=event.action,
-        subject=event.subject,
-        details=event.details,
-        idempotency_key=event.idempotency_key,
-        prev_hash=event.prev_hash,
-        **{name: getattr(event, name) for name in OPTIONAL_FIELDS},
-    )
-
-
-def entry_bytes(event: AuditEvent) -> bytes:
-    """The exact bytes hashed: RFC 8785 canonical JSON of the entry."""
-    return canonical_json(entry_of(event))
-
-
-def hashed_bytes(event: AuditEvent) -> bytes:
-    """The bytes the stored hash covers, fast: orjson with sorted keys is RFC 8785 for the usual
-    entry (no floats, BMP keys), and when its bytes hash to the stored hash they are, by SHA-256,
-    the very bytes that were hashed. Otherwise (or after tampering) the RFC 8785 bytes."""
-    fast = orjson.dumps(entry_of(event), option=orjson.OPT_SORT_KEYS)
-    if hashlib.sha256(fast).hexdigest() == event.hash:
-        return fast
-    return entry_bytes(event)
-
-
-def stored_event_hash(event: AuditEvent) -> str:
-    return hashlib.sha256(entry_bytes(event)).hexdigest()
-
-
-def canonical_value(value: Any, what: str) -> Any:
-    """`value` exactly as JSON storage will give it back, so the hash survives the round trip."""
-    try:
-        return json.loads(canonical_json(value))
-    except (ValueError, TypeError) as exc:  # rfc8785.CanonicalizationError is a ValueError
-        raise Unprocessable(f"{what} must be plain JSON: {exc}") from exc
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value.strip() else None
-
-
-def _roles(value: Any) -> list[str] | None:
-    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
-        return sorted(value)
-    return None
-
-
-def lifted_fields(entry: AuditEventIn, details: dict[str, Any]) -> dict[str, Any]:
-    """Explicit who/why/where fields, else the well-known keys producers already put in details."""
-    content_hash = entry.content_hash or _text(details.get("content_hash"))
-    return {
-        "actor_name": entry.actor_name
-        or _text(details.get("actor_name"))
-        or _text(details.get("decider_name")),
-        "actor_roles": _roles(entry.actor_roles)
-        or _roles(details.get("actor_roles"))
-        or _roles(details.get("decider_roles")),
-        "reason": _text(entry.reason) or _text(details.get("reason")),
-        "service": entry.service or _text(details.get("service")),
-        "request_id": entry.request_id,
-        "trace_id": entry.trace_id,
-        "content_hash": content_hash if content_hash and _HEX64.match(content_hash) else None,
-        "before": canonical_value(entry.before, "before") if entry.before is not None else None,
-        "after": canonical_value(entry.after, "after") if entry.after is not None else None,
-    }
-
-
-def to_out(event: AuditEvent) -> AuditEventOut:
-    return AuditEventOut(
-        seq=event.seq,
-        at=event.at,
-        actor=event.actor,
-        action=event.action,
-        subject=event.subject,
-        draft_id=event.draft_id,
-        details=event.details,
-        idempotency_key=event.idempotency_key,
-        prev_hash=event.prev_hash,
-        hash=event.hash,
-        **{name: getattr(event, name) for name in OPTIONAL_FIELDS},
-    )
 
 
 def head_of(row: AuditTreeHead) -> SignedTreeHead:
@@ -514,93 +365,3 @@ def _first_problem(event: AuditEvent, *, expected_seq: int, prev_hash: str) -> t
     if event.draft_id != draft_id_from_subject(event.subject):
         return data, "draft_id does not match subject"
     return data, None
-
-
-def _sqlite_busy(exc: OperationalError) -> bool:
-    """SQLite refuses (without waiting) a read transaction's upgrade to write after another commit."""
-    return "database is locked" in str(exc.orig)
-
-
-@dataclass(frozen=True)
-class Appended:
-    event: AuditEventOut
-    created: bool
-
-
-class AuditLog:
-    """The single way events enter the log, shared by the HTTP route and the Temporal activity.
-
-    The chain needs the tail read, the insert and the commit to happen as one step: the asyncio
-    lock serializes that step inside this process and is held until the commit, so this class
-    owns its unit of work instead of borrowing the request's. Another process racing for the same
-    seq (or the same idempotency key, or the same tree node) loses on the primary key / unique
-    constraint and retries on the new tail. With a signer, every `head_every_events`-th event
-    also gets a signed tree head in the same transaction.
-    """
-
-    def __init__(
-        self,
-        sessionmaker: async_sessionmaker[AsyncSession],
-        *,
-        attempts: int = APPEND_ATTEMPTS,
-        clock: Callable[[], str] = utc_now_iso,
-        backoff: Callable[[int], Awaitable[None]] = jittered_backoff,
-        signer: AuditSigner | None = None,
-        head_every_events: int = 0,
-    ) -> None:
-        self._sessionmaker = sessionmaker
-        self._attempts = attempts
-        self._clock = clock
-        self._backoff = backoff
-        self._lock = asyncio.Lock()
-        self._unit_of_work = session_scope
-        self.signer = signer
-        self._head_every_events = head_every_events
-
-    @property
-    def sessionmaker(self) -> async_sessionmaker[AsyncSession]:
-        return self._sessionmaker
-
-    def now(self) -> str:
-        return self._clock()
-
-    async def append(self, entry: AuditEventIn) -> Appended:
-        async with self._lock:
-            for attempt in range(self._attempts):
-                try:
-                    async with self._unit_of_work(self._sessionmaker) as session:
-                        event, created = await AuditService(session).append(
-                            entry,
-                            at=self._clock(),
-                            signer=self.signer,
-                            head_every_events=self._head_every_events,
-                        )
-                        result = Appended(event=to_out(event), created=created)
-                except (IntegrityError, OperationalError) as exc:
-                    if isinstance(exc, OperationalError) and not _sqlite_busy(exc):
-                        raise
-                    # Another process took this seq (or key); wait a moment so the two writers
-                    # stop colliding in lockstep, then link after the new tail.
-                    await self._backoff(attempt)
-                    continue
-                return result
-        raise UpstreamUnavailable("the audit log is busy with other writers; try again")
-
-    async def sign_tree_head(self, *, only_if_grown: bool = False) -> SignedTreeHead | None:
-        """Sign the current tree (kept in the heads table); with only_if_grown, skip an unchanged tree."""
-        if self.signer is None:
-            raise UpstreamUnavailable("the audit log has no signing key")
-        for attempt in range(self._attempts):
-            try:
-                async with self._unit_of_work(self._sessionmaker) as session:
-                    service = AuditService(session)
-                    if only_if_grown:
-                        latest = await service.latest_head()
-                        if latest is not None and latest.tree_size >= await service.tree_size():
-                            return None
-                    return await service.sign_tree_head(self.signer, timestamp=self._clock())
-            except (IntegrityError, OperationalError) as exc:
-                if isinstance(exc, OperationalError) and not _sqlite_busy(exc):
-                    raise
-                await self._backoff(attempt)  # another process signed the same size: read theirs
-        raise UpstreamUnavailable("the audit log is busy with other writers; try again")

@@ -12,8 +12,8 @@ import httpx
 import pytest
 from sqlalchemy import text
 
+from services.audit.entries import event_hash
 from services.audit.main import app
-from services.audit.service import event_hash
 from services.kit.auth import INTERNAL_HEADER, InternalCallers, StaticKeySet, load_internal_token
 from services.kit.settings import KitSettings
 from services.kit.tokens import Principal, SigningKey, issue_access_token, load_or_create_signing_key

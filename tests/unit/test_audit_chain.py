@@ -18,10 +18,12 @@ from temporalio.testing import ActivityEnvironment
 
 from services.audit.activities import AuditActivities
 from services.audit.chain import GENESIS_HASH
+from services.audit.entries import event_hash
 from services.audit.models import AuditEvent
 from services.audit.repository import AuditEventRepository
 from services.audit.schemas import AuditEventIn, VerifyResult
-from services.audit.service import AuditLog, AuditService, event_hash
+from services.audit.service import AuditService
+from services.audit.writer import AuditLog
 from services.kit.db import create_engine, create_sessionmaker
 from services.kit.errors import Conflict, Unprocessable, UpstreamUnavailable
 from tests.database import DatabaseFactory, DatabaseTarget

@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 import pytest
 
+from services.audit.entries import event_hash
 from services.audit.main import app
 from services.audit.merkle import stored_nodes
 from services.audit.offline import (
@@ -21,7 +22,6 @@ from services.audit.offline import (
     verify_export,
     verify_export_file,
 )
-from services.audit.service import event_hash
 from services.audit.signing import AuditSigner
 from tests.unit.audit_fixtures import DRAFT, AuditApp, audit_app
 
@@ -246,8 +246,8 @@ async def stored(seq: int | None = None) -> dict[str, Any]:
     """One event as stored (read straight from the table, so reading it records nothing)."""
     from sqlalchemy import select
 
+    from services.audit.entries import to_out
     from services.audit.models import AuditEvent
-    from services.audit.service import to_out
 
     async with app.state.sessionmaker() as session:
         statement = select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(1)
