@@ -20,14 +20,8 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from services.audit.offline import (
-    ExportInvalid,
-    ExportReport,
-    TrustedKeys,
-    check_consistency,
-    load_public_keys,
-    verify_export_file,
-)
+from services.audit.offline import ExportReport, verify_export_file
+from services.audit.signed_formats import ExportInvalid, TrustedKeys, check_consistency, load_public_keys
 from services.audit.signing import KeyRotation, rotate_audit_key
 from services.kit.audit_client import operator
 

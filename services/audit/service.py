@@ -24,9 +24,9 @@ from services.audit.merkle import (
     stored_nodes,
 )
 from services.audit.models import AuditEvent, AuditTreeHead, AuditTreeNode
-from services.audit.offline import TrustedKeys, tree_head_message
 from services.audit.repository import AuditEventRepository
 from services.audit.schemas import AuditEventIn, AuditEventOut, VerifyResult
+from services.audit.signed_formats import TrustedKeys, tree_head_message
 from services.audit.signing import AuditSigner, SignedTreeHead
 from services.kit.canonical import canonical_json
 from services.kit.clock import utcnow

@@ -16,14 +16,14 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from services.audit.offline import (
+from services.audit.schemas import AuditEventIn
+from services.audit.signed_formats import (
     TrustedKeys,
     export_statement,
     key_id_for,
     public_jwk,
     tree_head_message,
 )
-from services.audit.schemas import AuditEventIn
 from services.kit.keyfiles import KeyRingFiles, create_key_file, read_or_create
 
 KEY_NAME = "audit-signing"

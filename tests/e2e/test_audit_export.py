@@ -9,7 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from services.audit.cli import app as audit_cli
-from services.audit.offline import load_public_keys, verify_export
+from services.audit.offline import verify_export
+from services.audit.signed_formats import load_public_keys
 from tests.e2e.spine_fixtures import decide, draft_body, wait_for_status
 from tests.system import RunningSystem
 

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import text
 
 from services.audit.main import app
-from services.audit.offline import TrustedKeys, load_public_keys
+from services.audit.signed_formats import TrustedKeys, load_public_keys
 from services.kit.auth import INTERNAL_HEADER, StaticKeySet
 from services.kit.tokens import Principal, SigningKey, issue_access_token, load_or_create_signing_key
 from tests.database import DatabaseFactory

@@ -15,13 +15,8 @@ import pytest
 from services.audit.entries import event_hash
 from services.audit.main import app
 from services.audit.merkle import stored_nodes
-from services.audit.offline import (
-    ExportInvalid,
-    ExportReport,
-    TrustedKeys,
-    verify_export,
-    verify_export_file,
-)
+from services.audit.offline import ExportReport, verify_export, verify_export_file
+from services.audit.signed_formats import ExportInvalid, TrustedKeys
 from services.audit.signing import AuditSigner
 from tests.unit.audit_fixtures import DRAFT, AuditApp, audit_app
 
@@ -368,7 +363,7 @@ async def test_deleting_the_newest_events_is_found_against_the_last_signed_head(
 
 
 async def test_consistency_proofs_link_heads_and_expose_rewrites(audit_app: AuditApp, tmp_path: Path) -> None:
-    from services.audit.offline import check_consistency
+    from services.audit.signed_formats import check_consistency
 
     keys = await audit_app.trusted_keys(tmp_path)
     await filled(audit_app, 5)

@@ -19,13 +19,8 @@ from typer.testing import CliRunner
 
 import services.audit.cli as audit_cli
 from services.audit.main import app
-from services.audit.offline import (
-    ExportInvalid,
-    check_consistency,
-    check_tree_head,
-    load_public_keys,
-    verify_export_file,
-)
+from services.audit.offline import verify_export_file
+from services.audit.signed_formats import ExportInvalid, check_consistency, check_tree_head, load_public_keys
 from services.audit.signing import load_audit_key_ring, load_or_create_audit_key
 from services.keys_cli import keys_app
 from services.kit.audit_client import deliver_pending_key_events
