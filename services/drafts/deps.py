@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from services.drafts.consents import ConsentService
+from services.drafts.draft_media import DraftMediaService
 from services.drafts.service import DraftService
 from services.drafts.takedowns import TakedownService
 from services.kit.deps import SessionDep
@@ -41,3 +42,19 @@ def get_takedown_service(request: Request, session: SessionDep) -> TakedownServi
 
 
 TakedownServiceDep = Annotated[TakedownService, Depends(get_takedown_service)]
+
+
+def get_draft_media_service(request: Request, session: SessionDep) -> DraftMediaService:
+    state = request.app.state
+    return DraftMediaService(
+        session,
+        audit=state.audit,
+        temporal=state.temporal,
+        channels=state.channels,
+        media_store=state.media_store,
+        publish_deadline_seconds=state.settings.publish_deadline_seconds,
+        reads=state.recent_reads,
+    )
+
+
+DraftMediaServiceDep = Annotated[DraftMediaService, Depends(get_draft_media_service)]

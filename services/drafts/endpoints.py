@@ -6,7 +6,12 @@ from fastapi import APIRouter, File, Form, Path, Query, Request, Response, Uploa
 from pydantic import ValidationError
 
 from services.drafts.consents import CONSENT_ROLES, MAX_FORM_BYTES
-from services.drafts.deps import ConsentServiceDep, DraftServiceDep, TakedownServiceDep
+from services.drafts.deps import (
+    ConsentServiceDep,
+    DraftMediaServiceDep,
+    DraftServiceDep,
+    TakedownServiceDep,
+)
 from services.drafts.media import MAX_BYTES as MAX_MEDIA_BYTES
 from services.drafts.schemas import (
     ConsentCheckIn,
@@ -117,7 +122,7 @@ async def withdraw_draft(
 async def add_media(
     draft_id: str,
     principal: CurrentPrincipal,
-    service: DraftServiceDep,
+    service: DraftMediaServiceDep,
     file: Annotated[UploadFile, File(description="A JPEG, PNG or WebP image (checked by content)")],
     staff_stock: Annotated[bool, Form(description="The image shows staff or is a stock photo")] = False,
     consent_id: Annotated[str | None, Form(max_length=64, description="The consent covering it")] = None,
@@ -137,7 +142,7 @@ async def add_media(
     responses={200: {"content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}}}},
 )
 async def get_media(
-    draft_id: str, digest: Digest, principal: CurrentPrincipal, service: DraftServiceDep
+    draft_id: str, digest: Digest, principal: CurrentPrincipal, service: DraftMediaServiceDep
 ) -> Response:
     """The stored (sanitized) image, for whoever may read the draft."""
     data, media_type = await service.media_bytes(draft_id, digest, principal)
@@ -146,7 +151,7 @@ async def get_media(
 
 @router.delete("/{draft_id}/media/{digest}", response_model=DraftOut)
 async def remove_media(
-    draft_id: str, digest: Digest, principal: CurrentPrincipal, service: DraftServiceDep
+    draft_id: str, digest: Digest, principal: CurrentPrincipal, service: DraftMediaServiceDep
 ) -> DraftOut:
     """A new version without the image (the author, while the draft is editable)."""
     return await service.remove_media(draft_id, digest, principal)
@@ -154,7 +159,11 @@ async def remove_media(
 
 @router.patch("/{draft_id}/media/{digest}", response_model=MediaOut)
 async def update_media(
-    draft_id: str, digest: Digest, data: MediaPatch, principal: CurrentPrincipal, service: DraftServiceDep
+    draft_id: str,
+    digest: Digest,
+    data: MediaPatch,
+    principal: CurrentPrincipal,
+    service: DraftMediaServiceDep,
 ) -> MediaOut:
     """The author marks the image staff/stock (a compliance reviewer must confirm) or names its consent."""
     return await service.update_media(draft_id, digest, data, principal)
@@ -162,7 +171,7 @@ async def update_media(
 
 @router.post("/{draft_id}/media/{digest}/confirm-staff-stock", response_model=MediaOut)
 async def confirm_staff_stock(
-    draft_id: str, digest: Digest, principal: CurrentPrincipal, service: DraftServiceDep
+    draft_id: str, digest: Digest, principal: CurrentPrincipal, service: DraftMediaServiceDep
 ) -> MediaOut:
     """Compliance confirms the author's staff/stock mark: the faces in it stop counting as a patient."""
     return await service.confirm_staff_stock(draft_id, digest, principal)
@@ -329,7 +338,7 @@ async def draft_readers(draft_id: str, service: DraftServiceDep) -> DraftReaders
 
 
 @internal.get("/media/{digest}", response_class=Response, responses={200: BINARY})
-async def stored_media(digest: Digest, service: DraftServiceDep) -> Response:
+async def stored_media(digest: Digest, service: DraftMediaServiceDep) -> Response:
     """A sanitized image by digest, for the publisher (services only)."""
     data, media_type = await service.stored_media(digest)
     return Response(data, media_type=media_type, headers=DOWNLOAD_HEADERS)

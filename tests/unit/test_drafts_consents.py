@@ -426,8 +426,8 @@ async def test_an_upload_over_the_limit_is_413(api: Api) -> None:
 @pytest.mark.parametrize(
     ("module", "function", "kind"),
     [
-        ("services.drafts.service", "sanitize_image", "media"),
-        ("services.drafts.service", "detect_faces", "media"),
+        ("services.drafts.draft_media", "sanitize_image", "media"),
+        ("services.drafts.draft_media", "detect_faces", "media"),
         ("services.drafts.consents", "sanitize_image", "form"),
     ],
 )
