@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 
@@ -10,10 +10,12 @@ from services.drafts.service import DraftService
 from services.drafts.takedowns import TakedownService
 from services.kit.deps import SessionDep
 
+Service = TypeVar("Service", bound=DraftService)
 
-def get_draft_service(request: Request, session: SessionDep) -> DraftService:
+
+def _draft_service_of(kind: type[Service], request: Request, session: Any) -> Service:
     state = request.app.state
-    return DraftService(
+    return kind(
         session,
         audit=state.audit,
         temporal=state.temporal,
@@ -22,6 +24,10 @@ def get_draft_service(request: Request, session: SessionDep) -> DraftService:
         publish_deadline_seconds=state.settings.publish_deadline_seconds,
         reads=state.recent_reads,
     )
+
+
+def get_draft_service(request: Request, session: SessionDep) -> DraftService:
+    return _draft_service_of(DraftService, request, session)
 
 
 DraftServiceDep = Annotated[DraftService, Depends(get_draft_service)]
@@ -45,16 +51,7 @@ TakedownServiceDep = Annotated[TakedownService, Depends(get_takedown_service)]
 
 
 def get_draft_media_service(request: Request, session: SessionDep) -> DraftMediaService:
-    state = request.app.state
-    return DraftMediaService(
-        session,
-        audit=state.audit,
-        temporal=state.temporal,
-        channels=state.channels,
-        media_store=state.media_store,
-        publish_deadline_seconds=state.settings.publish_deadline_seconds,
-        reads=state.recent_reads,
-    )
+    return _draft_service_of(DraftMediaService, request, session)
 
 
 DraftMediaServiceDep = Annotated[DraftMediaService, Depends(get_draft_media_service)]

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 import httpx
 
+from services.kit.background import in_background
 from services.kit.errors import ClearpostError
 from services.kit.http import internal_json
 from services.kit.tokens import Principal
@@ -123,10 +124,5 @@ async def delivering_pending_key_events(
             await deliver_pending_key_events(http, keys_dir)
             await asyncio.sleep(interval)
 
-    task = asyncio.create_task(loop(), name="pending-key-events")
-    try:
+    async with in_background(loop, name="pending-key-events"):
         yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task

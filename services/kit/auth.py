@@ -17,6 +17,7 @@ import httpx
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from services.kit.background import in_background
 from services.kit.errors import Forbidden, Unauthorized
 from services.kit.files import replace_atomically
 from services.kit.keyfiles import new_token, read_or_create
@@ -160,13 +161,8 @@ class RevocationList:
                 await self.refresh()
                 await asyncio.sleep(self.interval)
 
-        task = asyncio.create_task(loop(), name="revocation-list")
-        try:
+        async with in_background(loop, name="revocation-list"):
             yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
 
 def gateway_revocations(http: httpx.AsyncClient, gateway_url: str, internal_token: str) -> RevocationSource:
