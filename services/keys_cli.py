@@ -20,7 +20,6 @@ approvals it signed are refused by the publisher and need new signatures.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -35,6 +34,7 @@ from services.audit.signing import (
     record_rotation_pending,
 )
 from services.kit.audit_client import operator
+from services.kit.clock import utcnow
 from services.kit.keyfiles import KeyRingFiles
 from services.kit.settings import KitSettings
 from services.kit.tokens import load_key_ring, rotate_signing_key
@@ -50,7 +50,7 @@ def _rotate_es256(service: str, ring: str) -> Callable[[Path], tuple[str, str, s
             retired=retired,
             current=current,
             actor=operator(),
-            at=datetime.now(UTC),
+            at=utcnow(),
         )
         return retired, current, record_rotation(rotation)
 
@@ -149,7 +149,7 @@ def revoke(
         revoked=kid,
         reason=reason,
         actor=operator(),
-        at=datetime.now(UTC),
+        at=utcnow(),
     )
     typer.echo(f"{service}: revoked key {kid}; nothing it signed verifies any more")
     typer.echo(f"restart the {service} service if it was signing with {kid}")

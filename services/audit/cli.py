@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -24,6 +23,7 @@ from services.audit.offline import ExportReport, verify_export_file
 from services.audit.signed_formats import ExportInvalid, TrustedKeys, check_consistency, load_public_keys
 from services.audit.signing import KeyRotation, rotate_audit_key
 from services.kit.audit_client import operator
+from services.kit.clock import utcnow
 
 app = typer.Typer(help="The audit trail: export it, verify an export offline, prove consistency.")
 # soft_wrap: never break a path or a hash across lines (the output is read by people and scripts)
@@ -326,7 +326,7 @@ def consistency(
 def rotate_signing_key(keys_dir: Path) -> tuple[str, str, str]:
     """Rotate the audit service's Ed25519 key; returns (retired kid, new kid, what became of its
     audit event)."""
-    rotation = rotate_audit_key(keys_dir, actor=operator(), at=datetime.now(UTC))
+    rotation = rotate_audit_key(keys_dir, actor=operator(), at=utcnow())
     return rotation.retired_key_id, rotation.key_id, record_rotation(rotation)
 
 

@@ -20,13 +20,13 @@ import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
 import httpx
 
+from services.kit.clock import utcnow
 from services.kit.files import replace_atomically
 
 
@@ -130,7 +130,7 @@ class SandboxChannel:
             return {
                 **publication.described(),
                 "media": [self._store_media(item) for item in publication.media],
-                "published_at": datetime.now(UTC).isoformat(),
+                "published_at": utcnow().isoformat(),
             }
 
         await asyncio.to_thread(self._ledger.append_once, publication.publication_id, record)
@@ -344,7 +344,7 @@ class WebhookChannel:
             "version": publication.version,
             "content_hash": publication.content_hash,
             "external_id": external_id,
-            "delivered_at": datetime.now(UTC).isoformat(),
+            "delivered_at": utcnow().isoformat(),
         }
         await asyncio.to_thread(self._ledger.append_once, publication.publication_id, lambda: record)
         return external_id
