@@ -27,6 +27,7 @@ import pytest
 from sqlalchemy import text
 
 from services.kit.db import create_engine, upgrade_to_head
+from services.kit.db import drop_schemas as drop_postgres_schemas
 
 POSTGRES_URL = os.environ.get(
     "CLEARPOST_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -154,16 +155,4 @@ async def database(migrated_databases: MigratedDatabases, tmp_path: Path) -> Asy
 
 def drop_schemas(prefix: str) -> None:
     """Drop every schema a run created under `prefix` (the e2e system's services)."""
-
-    async def _drop() -> None:
-        engine = create_engine(POSTGRES_URL)
-        async with engine.begin() as connection:
-            rows = await connection.execute(
-                text("SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE :p"),
-                {"p": f"{prefix}%"},
-            )
-            for (name,) in rows.all():
-                await connection.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
-        await engine.dispose()
-
-    _off_loop(asyncio.run, _drop())
+    _off_loop(asyncio.run, drop_postgres_schemas(POSTGRES_URL, prefix))

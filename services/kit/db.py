@@ -203,3 +203,16 @@ def run_migrations(config: Config, target_metadata: MetaData) -> None:
         await engine.dispose()
 
     asyncio.run(_run())
+
+
+async def drop_schemas(url: str, prefix: str) -> None:
+    """Drop the schemas one PostgreSQL run created under `prefix`."""
+    engine = create_engine(url)
+    async with engine.begin() as connection:
+        rows = await connection.execute(
+            text("SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE :p"),
+            {"p": f"{prefix}%"},
+        )
+        for (name,) in rows.all():
+            await connection.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
+    await engine.dispose()

@@ -23,9 +23,8 @@ from types import TracebackType
 from typing import IO
 
 import httpx
-from sqlalchemy import text
 
-from services.kit.db import create_engine
+from services.kit.db import drop_schemas
 from services.kit.settings import SERVICE_NAMES
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
@@ -228,16 +227,3 @@ class Stack:
             asyncio.run(drop_schemas(self.postgres_url, self.schema_prefix))
         if self._owns_var_dir and not os.environ.get("CLEARPOST_LOAD_KEEP"):
             shutil.rmtree(self.var_dir, ignore_errors=True)
-
-
-async def drop_schemas(url: str, prefix: str) -> None:
-    """Drop the schemas one PostgreSQL run created under `prefix`."""
-    engine = create_engine(url)
-    async with engine.begin() as connection:
-        rows = await connection.execute(
-            text("SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE :p"),
-            {"p": f"{prefix}%"},
-        )
-        for (name,) in rows.all():
-            await connection.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
-    await engine.dispose()

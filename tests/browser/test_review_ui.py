@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
+from tests.e2e.spine_fixtures import wait_for_status
 from tests.system import DEMO_PASSWORD, RunningSystem
 
 pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("system", ["sqlite"], indirect=True)]
@@ -39,19 +39,8 @@ async def create_and_submit(system: RunningSystem, body: str, title: str = "Hear
         draft_id: str = created.json()["id"]
         submitted = await author.post(f"/api/v1/drafts/{draft_id}/submit")
         assert submitted.status_code == 200, submitted.text
-        await wait_for_status(author, draft_id, "in_review")
+        await wait_for_status(author, draft_id, "in_review", wait_seconds=WAIT_SECONDS)
         return draft_id
-
-
-async def wait_for_status(client: httpx.AsyncClient, draft_id: str, *statuses: str) -> dict[str, Any]:
-    deadline = time.monotonic() + WAIT_SECONDS
-    draft: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        draft = (await client.get(f"/api/v1/drafts/{draft_id}")).json()
-        if draft.get("status") in statuses:
-            return draft
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"draft {draft_id} never reached {statuses}; last: {draft}")
 
 
 class Watched:
@@ -167,14 +156,14 @@ async def test_compliance_and_legal_review_a_draft_to_publication(
     await page.screenshot(path=output_dir / "03-changes-requested.png", full_page=True)
 
     async with system.client("author@demo") as author:
-        await wait_for_status(author, draft_id, "changes_requested")
+        await wait_for_status(author, draft_id, "changes_requested", wait_seconds=WAIT_SECONDS)
         revised = await author.put(
             f"/api/v1/drafts/{draft_id}",
             json={"title": "Heart health month", "body": BODY_V2, "channels": ["sandbox"]},
         )
         assert revised.status_code == 200, revised.text
         assert (await author.post(f"/api/v1/drafts/{draft_id}/submit")).status_code == 200
-        await wait_for_status(author, draft_id, "in_review")
+        await wait_for_status(author, draft_id, "in_review", wait_seconds=WAIT_SECONDS)
 
     await queue_row(page, draft_id, "compliance")
     await page.goto(f"/review/drafts/{draft_id}")
@@ -192,7 +181,7 @@ async def test_compliance_and_legal_review_a_draft_to_publication(
     assert await legal.page.get_by_role("heading", name="Signed: Approved").is_visible()
 
     async with system.client("author@demo") as author:
-        published = await wait_for_status(author, draft_id, "published")
+        published = await wait_for_status(author, draft_id, "published", wait_seconds=WAIT_SECONDS)
         assert published["version"] == 2
         publications = (await author.get("/api/v1/publications", params={"draft_id": draft_id})).json()
         assert publications

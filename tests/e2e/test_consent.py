@@ -10,7 +10,7 @@ import asyncio
 import io
 import json
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from PIL import Image
 
 from tests.e2e.spine_fixtures import decide, draft_body, wait_for_status
 from tests.system import RunningSystem
+from tests.unit.consent_fixtures import record
 
 # The whole system on SQLite only: the PostgreSQL system runs the spine, operations, audit and
 # offboarding suites; this one would double `make test` for little (its storage is unit-tested on both).
@@ -50,19 +51,7 @@ def consents_client(system: RunningSystem, user: str = "compliance@demo") -> htt
 
 
 async def new_consent(system: RunningSystem, **overrides: Any) -> dict[str, Any]:
-    fields = {
-        "patient_ref": f"MRN-{time.monotonic_ns()}",
-        "first_name": "Maria",
-        "last_name": "Lopez",
-        "name_use": "first_name",
-        "story_use": True,
-        "channels": ["sandbox"],
-        "media_digests": [],
-        "collected_by": "Sam Social",
-        "collected_on": "2026-01-10",
-        "expires_on": (date.today() + timedelta(days=365)).isoformat(),
-        **overrides,
-    }
+    fields = record(**{"patient_ref": f"MRN-{time.monotonic_ns()}", **overrides})
     async with consents_client(system) as client:
         response = await client.post(
             "/api/v1/consents", data={"record": json.dumps(fields)}, files={"form": ("form.pdf", PDF)}
