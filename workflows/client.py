@@ -12,7 +12,8 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from temporalio.client import Client, WorkflowUpdateFailedError
-from temporalio.exceptions import ApplicationError
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from services.kit.errors import (
@@ -26,12 +27,15 @@ from services.kit.errors import (
 from workflows.contracts import (
     CONSENT_REVOKED_SIGNAL,
     DECIDE_UPDATE,
+    LIVE_POST_WORKFLOW,
     OVERRIDE_FINDINGS_UPDATE,
     POST_APPROVAL_WORKFLOW,
+    PUBLISHING_RESUMED_SIGNAL,
     REFUSED_CONFLICT,
     REFUSED_FORBIDDEN,
     STATE_QUERY,
     SUBMIT_VERSION_SIGNAL,
+    TAKEDOWN_SIGNAL,
     VOID_APPROVALS_UPDATE,
     WITHDRAW_UPDATE,
     WORKFLOW_TASK_QUEUE,
@@ -42,11 +46,14 @@ from workflows.contracts import (
     DraftStateUpdate,
     FindingsOverridden,
     FindingsOverride,
+    LivePostInput,
     PostApprovalInput,
+    TakedownRequest,
     VersionSubmitted,
     VoidApprovals,
     WithdrawAccepted,
     WithdrawRequest,
+    live_post_workflow_id,
     workflow_id_for,
 )
 
@@ -124,6 +131,47 @@ class ApprovalWorkflowClient:
             await handle.signal(CONSENT_REVOKED_SIGNAL, signal)
         except RPCError as exc:
             raise UpstreamUnavailable(str(exc)) from exc
+
+    async def publishing_resumed(self, draft_id: str) -> None:
+        """Wake a post a pause held; a workflow that has ended meanwhile needs nothing."""
+        handle = self._temporal("signalling").get_workflow_handle(workflow_id_for(draft_id))
+        try:
+            await handle.signal(PUBLISHING_RESUMED_SIGNAL)
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                return
+            raise UpstreamUnavailable(str(exc)) from exc
+
+    async def watch_live_post(self, draft_id: str) -> None:
+        """Start the draft's LivePostWorkflow (expiry timer, takedown); one already running is kept."""
+        try:
+            await self._temporal("watching the live post").start_workflow(
+                LIVE_POST_WORKFLOW,
+                LivePostInput(draft_id),
+                id=live_post_workflow_id(draft_id),
+                task_queue=WORKFLOW_TASK_QUEUE,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            )
+        except WorkflowAlreadyStartedError:
+            return
+        except RPCError as exc:
+            raise UpstreamUnavailable(
+                f"the workflow engine did not start the live post's watch: {exc}"
+            ) from exc
+
+    async def take_down(self, draft_id: str, request: TakedownRequest) -> None:
+        """Tell the live post's workflow to take it down (starting one if none runs)."""
+        try:
+            await self._temporal("taking down").start_workflow(
+                LIVE_POST_WORKFLOW,
+                LivePostInput(draft_id),
+                id=live_post_workflow_id(draft_id),
+                task_queue=WORKFLOW_TASK_QUEUE,
+                start_signal=TAKEDOWN_SIGNAL,
+                start_signal_args=[request],
+            )
+        except RPCError as exc:
+            raise UpstreamUnavailable(f"the workflow engine did not take the takedown: {exc}") from exc
 
     async def state(self, draft_id: str) -> DraftStateUpdate:
         handle = self._temporal("reading the workflow").get_workflow_handle(workflow_id_for(draft_id))

@@ -18,6 +18,7 @@ PUBLISHER_TASK_QUEUE = "clearpost-publisher"
 AUDIT_TASK_QUEUE = "clearpost-audit"
 
 POST_APPROVAL_WORKFLOW = "PostApprovalWorkflow"
+LIVE_POST_WORKFLOW = "LivePostWorkflow"
 
 # Activity names
 SCREEN_DRAFT_VERSION = "screen_draft_version"
@@ -29,6 +30,9 @@ UPDATE_DRAFT_STATE = "update_draft_state"
 PUBLISH_POST = "publish_post"
 APPEND_AUDIT_EVENT = "append_audit_event"
 CHECK_CONSENT = "check_consent"
+LIVE_POST_PLAN = "live_post_plan"
+TAKE_DOWN_POST = "take_down_post"
+TAKEDOWN_FAILED = "takedown_failed"
 
 # Signal / update / query names
 SUBMIT_VERSION_SIGNAL = "submit_version"
@@ -38,6 +42,12 @@ OVERRIDE_FINDINGS_UPDATE = "override_findings"
 VOID_APPROVALS_UPDATE = "void_approvals"
 STATE_QUERY = "state"
 CONSENT_REVOKED_SIGNAL = "consent_revoked"
+# A live post must come down now (an emergency takedown, or a revoked consent).
+TAKEDOWN_SIGNAL = "takedown"
+# The publisher lifted the pause that held this draft's post: try publishing again now.
+PUBLISHING_RESUMED_SIGNAL = "publishing_resumed"
+# The publish activity's answer while a pause covers one of the post's channels (nothing was posted).
+PUBLISHING_PAUSED = "PublishingPaused"
 
 DECISIONS = ("approve", "reject", "request_changes")
 
@@ -49,6 +59,10 @@ REFUSED_INVALID = "Invalid"
 
 def workflow_id_for(draft_id: str) -> str:
     return f"draft-{draft_id}"
+
+
+def live_post_workflow_id(draft_id: str) -> str:
+    return f"live-post-{draft_id}"
 
 
 # --- workflow input, signals, updates ------------------------------------------------------------
@@ -352,6 +366,51 @@ class PublicationRef:
 @dataclass
 class PublishResult:
     publications: list[PublicationRef]
+
+
+# --- live posts: expiry and takedown ------------------------------------------------------------
+
+
+@dataclass
+class LivePostInput:
+    """Which draft's live post to watch. Everything else (when it expires, what happens then,
+    which publications to delete) the publisher reads from its own records."""
+
+    draft_id: str
+
+
+@dataclass
+class LivePostPlan:
+    # ISO 8601 expiry, or None for content without a lifetime; status of the publisher's record.
+    expires_at: str | None
+    on_expiry: str
+    status: str
+
+
+@dataclass
+class TakedownRequest:
+    """Signal: take the post down. Who asked is recorded by the publisher when the request is
+    accepted (the HTTP route, with password re-entry); the signal only carries the request id."""
+
+    request_id: str
+    cause: str = "takedown"  # takedown | consent_revoked
+
+
+@dataclass
+class TakedownInput:
+    draft_id: str
+    # "takedown" (a person asked; the publisher holds who and why), "consent_revoked", "expired".
+    cause: str
+    request_id: str = ""
+    # Why the takedown failed for good (TAKEDOWN_FAILED only).
+    reason: str = ""
+
+
+@dataclass
+class TakedownResult:
+    status: str  # taken_down | takedown_failed
+    removed: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
 
 
 # --- audit activity ------------------------------------------------------------------------------

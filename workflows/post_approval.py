@@ -37,6 +37,8 @@ with workflow.unsafe.imports_passed_through():
         POST_APPROVAL_WORKFLOW,
         PUBLISH_POST,
         PUBLISHER_TASK_QUEUE,
+        PUBLISHING_PAUSED,
+        PUBLISHING_RESUMED_SIGNAL,
         RECORD_DECISION,
         REFUSED_CONFLICT,
         REFUSED_FORBIDDEN,
@@ -93,6 +95,8 @@ SYSTEM_ACTOR = "system:workflow"
 FINAL_STATUSES = ("published", "rejected", "withdrawn", "publish_failed")
 
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
+# A held post looks again this often whether or not the resume signal arrived.
+HOLD_RECHECK = timedelta(minutes=10)
 RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     maximum_interval=timedelta(seconds=30),
@@ -126,6 +130,8 @@ class PostApprovalWorkflow:
         # A consent this draft relies on was revoked: it leaves the path to publication.
         self._revoked: ConsentRevoked | None = None
         self._screened_categories: list[str] = []
+        # The publisher lifted a pause that held this post.
+        self._resumed = False
 
     # --- the process ----------------------------------------------------------------------------
 
@@ -139,7 +145,7 @@ class PostApprovalWorkflow:
             self._submissions.clear()
             outcome = await self._review_round(self._current)
             while outcome == "approved":
-                if await self._wait_for_schedule():
+                if self._withdrawn or await self._wait_for_schedule():
                     break
                 if self._revoked is not None:
                     await self._consent_revoked_back_to_author()
@@ -147,7 +153,8 @@ class PostApprovalWorkflow:
                 if self._all_approved():
                     # Consent is checked again immediately before publishing: it may have expired.
                     if await self._consent_holds(self._current, self._screened_categories, "publish.blocked"):
-                        await self._publish(self._current)
+                        if await self._publish(self._current):
+                            continue  # a pause held it and was lifted: every check again, then publish
                     break
                 # An approval was voided (its reviewer was offboarded): back to review.
                 outcome = await self._await_decisions(self._current)
@@ -281,7 +288,8 @@ class PostApprovalWorkflow:
             return False
         return self._withdrawn
 
-    async def _publish(self, version: VersionSubmitted) -> None:
+    async def _publish(self, version: VersionSubmitted) -> bool:
+        """Publish; True when a pause held the post and has since been lifted (try again)."""
         self._publishing = True
         try:
             result = await self._activity(
@@ -300,10 +308,13 @@ class PostApprovalWorkflow:
                 schedule_to_close=self._publish_deadline,
             )
         except ActivityError as exc:
+            if isinstance(exc.cause, ApplicationError) and exc.cause.type == PUBLISHING_PAUSED:
+                self._publishing = False
+                return await self._hold(exc.cause.message)
             reason = _failure_reason(exc, self._publish_deadline)
             self._note = f"publishing failed: {reason}"
             await self._transition("publish_failed", "post.publish_failed", {"reason": reason})
-            return
+            return False
         await self._transition(
             "published",
             "post.published",
@@ -313,6 +324,33 @@ class PostApprovalWorkflow:
                 ]
             },
         )
+        return False
+
+    async def _hold(self, reason: str) -> bool:
+        """A pause covers the post's channels: hold (nothing was posted) until the publisher signals
+        the resume, looking again every HOLD_RECHECK in case a signal was missed. False when it was
+        withdrawn meanwhile."""
+        self._note = f"held: {reason}"
+        await self._transition("held", "post.held", {"reason": reason})
+        self._resumed = False
+        try:
+            await workflow.wait_condition(
+                lambda: (
+                    self._resumed or self._withdrawn or self._revoked is not None or not self._all_approved()
+                ),
+                timeout=HOLD_RECHECK,
+                timeout_summary="publishing pause recheck",
+            )
+        except TimeoutError:
+            pass
+        return not self._withdrawn
+
+    def _hold_over(self) -> bool:
+        return self._resumed or self._withdrawn or self._revoked is not None or not self._all_approved()
+
+    @workflow.signal(name=PUBLISHING_RESUMED_SIGNAL)
+    def publishing_resumed(self) -> None:
+        self._resumed = True
 
     async def _consent_holds(self, version: VersionSubmitted, categories: list[str], action: str) -> bool:
         """Patient content needs an active consent covering its names, images and channels."""
@@ -555,7 +593,7 @@ class PostApprovalWorkflow:
         self._stage_of_decider.pop(request.user_id, None)
         self._offboarded.add(request.user_id)
         previous = self._status
-        if previous in ("approved", "scheduled"):
+        if previous in ("approved", "scheduled", "held"):
             self._status = "in_review"
         self._note = f"approval voided: {request.reason}"
         # Everything above runs before the first await: a decision or the publish step sees it.

@@ -42,6 +42,10 @@ class Requirement:
     # "" and ().
     signed_at: str = ""
     categories: tuple[str, ...] = ()
+    # How long the approved content may stay live (the policy's `lifetimes`; 0: no limit) and what
+    # happens at the end: "pull" (taken down) or "re_review" (taken down, and back to review).
+    lifetime_days: int = 0
+    on_expiry: str = ""
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,8 @@ def requirement_claims(requirement: Requirement) -> dict[str, Any]:
         "blocking_unresolved": requirement.blocking_unresolved,
         "signed_at": requirement.signed_at,
         "categories": list(requirement.categories),
+        "lifetime_days": requirement.lifetime_days,
+        "on_expiry": requirement.on_expiry,
     }
 
 
@@ -126,6 +132,8 @@ def read_requirement(token: str, keys: dict[str, dict[str, Any]]) -> Requirement
         blocking_unresolved=_field(claims, "blocking_unresolved", int),
         signed_at=_optional(claims, "signed_at", str, ""),
         categories=tuple(_strings(_optional(claims, "categories", list, []), "categories")),
+        lifetime_days=_optional(claims, "lifetime_days", int, 0),
+        on_expiry=_optional(claims, "on_expiry", str, ""),
     )
 
 

@@ -67,7 +67,7 @@ log = logging.getLogger(__name__)
 CONSENT_ROLES = ("compliance", "admin")
 MAX_FORM_BYTES = 10 * 1024 * 1024
 # Statuses whose workflow is still running and must hear about a revocation.
-IN_WORKFLOW = ("screening", "in_review", "changes_requested", "approved", "scheduled")
+IN_WORKFLOW = ("screening", "in_review", "changes_requested", "approved", "scheduled", "held")
 
 
 @dataclass(frozen=True)

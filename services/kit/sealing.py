@@ -12,9 +12,11 @@ import base64
 import binascii
 import hashlib
 import hmac
+import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -85,3 +87,34 @@ def load_key_ring(path: Path, configured: str | None, previous: Sequence[str] = 
         stored = read_or_create(path, lambda: base64.b64encode(AESGCM.generate_key(bit_length=256)))
         key = decode_key(stored.decode(errors="replace"), what=f"{what} in {path}")
     return KeyRing(key, previous=[decode_key(p, what=f"previous {what}") for p in previous], what=what)
+
+
+class FieldSealer:
+    """Stored values: `key id (16 hex) || nonce || ciphertext`, the AAD naming column and row."""
+
+    def __init__(self, ring: KeyRing) -> None:
+        self._ring = ring
+        # Keyed by the current key: after a rotation, stored indexes must be recomputed.
+        self._index_key = ring.derive(b"clearpost blind index")
+
+    @property
+    def key_id(self) -> str:
+        return self._ring.current_id
+
+    def seal(self, plaintext: bytes, *, context: str) -> bytes:
+        return self._ring.current_id.encode() + self._ring.seal(plaintext, aad=context.encode())
+
+    def open(self, sealed: bytes, *, context: str) -> bytes:
+        kid = sealed[:KEY_ID_LENGTH].decode(errors="replace")
+        return self._ring.open(kid, sealed[KEY_ID_LENGTH:], aad=context.encode())
+
+    def blind_index(self, value: str) -> str:
+        """A keyed hash to look a value up by equality without storing it (case and spaces ignored)."""
+        normalized = " ".join(value.split()).casefold()
+        return hmac.new(self._index_key, normalized.encode(), hashlib.sha256).hexdigest()
+
+    def seal_json(self, value: Any, *, context: str) -> bytes:
+        return self.seal(json.dumps(value, sort_keys=True).encode(), context=context)
+
+    def open_json(self, sealed: bytes, *, context: str) -> Any:
+        return json.loads(self.open(sealed, context=context))

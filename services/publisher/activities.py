@@ -1,5 +1,11 @@
 """The publisher's Temporal activity: post one approved version, at most once per channel.
 
+Before anything is posted: the approvals are verified, the content hash recomputed, the consent
+gate asked and the pauses read; while a pause covers one of the post's channels nothing is
+posted and the answer is `PublishingPaused` (the workflow holds the post until the resume).
+Once every channel has it, the live post is recorded with its lifetime and its LivePostWorkflow
+(expiry, takedown) is started.
+
 Retries are safe because each step leaves a trace the next attempt reads:
 1. a `pending` publication row is committed before anything leaves the building;
 2. the channel is asked whether it already has that publication id, and posted to only if not;
@@ -10,14 +16,16 @@ A crash between any two steps makes the retry pick up where the first attempt st
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from services.kit.audit_client import AuditRecorder
 from services.kit.canonical import content_hash
 from services.kit.clock import utcnow
 from services.kit.errors import ClearpostError
@@ -29,11 +37,21 @@ from services.publisher.channels import (
     OutgoingMedia,
     OutgoingPost,
 )
+from services.publisher.directory import UnknownChannels, blocking_pauses
 from services.publisher.drafts_client import VersionSource
-from services.publisher.models import PUBLISHED, Publication
+from services.publisher.models import PUBLISHED, HeldPost, Publication
+from services.publisher.repository import PauseRepository
 from services.publisher.schemas import VersionContent
 from services.publisher.service import ContentHashConflict, PublicationService
-from workflows.contracts import PUBLISH_POST, PublicationRef, PublishRequest, PublishResult
+from services.publisher.takedowns import TakedownService
+from workflows.contracts import (
+    PUBLISH_POST,
+    PUBLISHING_PAUSED,
+    PublicationRef,
+    PublishRequest,
+    PublishResult,
+)
+from workflows.signatures import Requirement
 
 CONTENT_MISMATCH = "ContentMismatch"
 CHANNEL_NOT_CONFIGURED = "ChannelNotConfigured"
@@ -47,41 +65,106 @@ CHANNEL_UNAVAILABLE = "ChannelUnavailable"
 LOCKED_RETRIES = 8
 
 
+class ChannelResolver(Protocol):
+    async def resolve(self, names: Sequence[str]) -> dict[str, Channel]:
+        """The channels by name; UnknownChannels names those that do not exist."""
+        ...
+
+
+class StaticChannels:
+    """A fixed set of channels (the configured ones; tests)."""
+
+    def __init__(self, channels: Mapping[str, Channel]) -> None:
+        self._channels = channels
+
+    async def resolve(self, names: Sequence[str]) -> dict[str, Channel]:
+        missing = [name for name in names if name not in self._channels]
+        if missing:
+            raise UnknownChannels(missing)
+        return {name: self._channels[name] for name in names}
+
+
+class LiveWatch(Protocol):
+    async def watch_live_post(self, draft_id: str) -> None: ...
+
+
 class PublisherActivities:
     def __init__(
         self,
         sessionmaker: async_sessionmaker[AsyncSession],
         drafts: VersionSource,
-        channels: Mapping[str, Channel],
+        channels: Mapping[str, Channel] | ChannelResolver,
         *,
         approvals: ApprovalGate,
+        audit: AuditRecorder | None = None,
+        live_watch: LiveWatch | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._drafts = drafts
-        self._channels = channels
+        self._channels: ChannelResolver = (
+            StaticChannels(channels) if isinstance(channels, Mapping) else channels
+        )
         self._approvals = approvals
+        self._audit = audit or approvals.audit
+        self._live_watch = live_watch
         self._clock = clock
 
     @activity.defn(name=PUBLISH_POST)
     async def publish_post(self, request: PublishRequest) -> PublishResult:
         channel_names = list(dict.fromkeys(request.channels))
-        unknown = [name for name in channel_names if name not in self._channels]
-        if unknown:
+        try:
+            channels = await self._channels.resolve(channel_names)
+        except UnknownChannels as exc:
             raise ApplicationError(
-                f"channels not configured on this publisher: {', '.join(unknown)}",
+                f"channels not configured on this publisher: {', '.join(exc.names)}",
                 type=CHANNEL_NOT_CONFIGURED,
                 non_retryable=True,
-            )
+            ) from exc
         content = await self._fetch(request)
         requirement = await self._approvals.check(request, author_id=content.author_id)
-        self._verify(request, content, channel_names)
+        self._verify(request, content, channels)
         await self._consent_holds(request, channel_names, list(requirement.categories))
+        await self._not_paused(request, channel_names)
         media = await self._fetch_media(content)
-        refs = [
-            await self._publish_on(self._channels[name], request, content, media) for name in channel_names
-        ]
+        refs = [await self._publish_on(channels[name], request, content, media) for name in channel_names]
+        await self._went_live(request, requirement)
         return PublishResult(publications=refs)
+
+    async def _not_paused(self, request: PublishRequest, channels: list[str]) -> None:
+        """While a pause covers any of the channels, hold the post: nothing is posted anywhere."""
+        async with self._sessionmaker() as session, session.begin():
+            reasons = await blocking_pauses(session, channels)
+            pauses = PauseRepository(session)
+            if not reasons:
+                await pauses.release(request.draft_id)
+                return
+            await pauses.hold(
+                HeldPost(
+                    draft_id=request.draft_id, version=request.version, scopes=channels, held_at=self._clock()
+                )
+            )
+        raise ApplicationError("; ".join(reasons), type=PUBLISHING_PAUSED, non_retryable=True)
+
+    async def _went_live(self, request: PublishRequest, requirement: Requirement) -> None:
+        """Keep the live post and its lifetime (from the signed requirement), and watch it."""
+        for attempt in range(2):
+            try:
+                async with self._sessionmaker() as session, session.begin():
+                    await TakedownService(session, audit=self._audit).record_live(
+                        draft_id=request.draft_id,
+                        version=request.version,
+                        content_hash=request.content_hash,
+                        lifetime_days=requirement.lifetime_days,
+                        on_expiry=requirement.on_expiry,
+                        now=self._clock(),
+                    )
+                break
+            except IntegrityError:
+                if attempt:  # a concurrent attempt recorded it first: the second pass finds its row
+                    raise
+        if self._live_watch is not None:
+            await self._live_watch.watch_live_post(request.draft_id)
 
     async def _consent_holds(
         self, request: PublishRequest, channels: list[str], categories: list[str]
@@ -129,7 +212,9 @@ class PublisherActivities:
                 ) from exc
             raise  # the drafts service is down or busy: a later attempt may succeed
 
-    def _verify(self, request: PublishRequest, content: VersionContent, channel_names: list[str]) -> None:
+    def _verify(
+        self, request: PublishRequest, content: VersionContent, channels: Mapping[str, Channel]
+    ) -> None:
         """Refuse anything but the exact content whose hash was approved."""
         recomputed = content_hash(
             title=content.title,
@@ -149,17 +234,21 @@ class PublisherActivities:
                 type=CONTENT_MISMATCH,
                 non_retryable=True,
             )
-        not_approved = [name for name in channel_names if name not in content.channels]
+        not_approved = [name for name in channels if name not in content.channels]
         if not_approved:
             raise ApplicationError(
                 f"draft {request.draft_id} v{request.version} was not approved for {', '.join(not_approved)}",
                 type=CHANNEL_NOT_APPROVED,
                 non_retryable=True,
             )
-        too_long = [name for name in channel_names if len(content.body) > self._channels[name].max_length]
+        too_long = [
+            f"{name} ({channel.measure(content.body)} of {channel.max_length})"
+            for name, channel in channels.items()
+            if channel.measure(content.body) > channel.max_length
+        ]
         if too_long:
             raise ApplicationError(
-                f"the body ({len(content.body)} characters) is longer than {', '.join(too_long)} allows",
+                f"the body is longer than {', '.join(too_long)} allows",
                 type=CONTENT_TOO_LONG,
                 non_retryable=True,
             )
@@ -195,9 +284,14 @@ class PublisherActivities:
             except ChannelUnavailable as exc:
                 # Retried by Temporal; the pending row and the channel's record keep it at most once.
                 raise ApplicationError(f"{channel.name}: {exc}", type=CHANNEL_UNAVAILABLE) from exc
+            url = await channel.url_of(publication.id)
             async with self._sessionmaker() as session, session.begin():
                 publication = await PublicationService(session).mark_published(
-                    publication.id, external_id=external_id, now=self._clock()
+                    publication.id,
+                    external_id=external_id,
+                    now=self._clock(),
+                    url=url,
+                    network=getattr(channel, "network", None),
                 )
         activity.logger.info("draft %s v%s is on %s", request.draft_id, request.version, channel.name)
         return PublicationRef(channel=channel.name, publication_id=publication.id, status=publication.status)

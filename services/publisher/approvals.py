@@ -33,6 +33,10 @@ class ApprovalGate:
         self._keys = review_keys
         self._audit = audit
 
+    @property
+    def audit(self) -> AuditRecorder:
+        return self._audit
+
     async def check(self, request: PublishRequest, *, author_id: str) -> Requirement:
         """The verified requirement, or an audited, final refusal."""
         requirement, problems = await self.problems(request, author_id=author_id)

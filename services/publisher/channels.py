@@ -73,12 +73,24 @@ class Channel(Protocol):
     @property
     def max_length(self) -> int: ...
 
+    def measure(self, text: str) -> int:
+        """The text's length as the channel counts it against `max_length`."""
+        ...
+
     async def already_posted(self, publication_id: str) -> str | None:
         """The external id if this publication is on the channel already, else None."""
         ...
 
     async def post(self, publication: OutgoingPost) -> str:
         """Post it and return the channel's id for it."""
+        ...
+
+    async def url_of(self, publication_id: str) -> str | None:
+        """Where the public sees the post, if the channel has a public address for it."""
+        ...
+
+    async def remove(self, publication_id: str, external_id: str) -> dict[str, object]:
+        """Take the post down; the channel's answer as evidence. Safe to repeat."""
         ...
 
 
@@ -110,8 +122,32 @@ class SandboxChannel:
     name = "sandbox"
     max_length = 5000
 
-    def __init__(self, outbox_dir: Path) -> None:
-        self._ledger = Ledger(outbox_dir / f"{self.name}.jsonl")
+    def __init__(self, outbox_dir: Path, name: str = "sandbox") -> None:
+        self.name = name
+        self._ledger = Ledger(outbox_dir / f"{name}.jsonl")
+        self._removed = Ledger(outbox_dir / f"{name}-removed.jsonl")
+
+    def measure(self, text: str) -> int:
+        return len(text)
+
+    async def url_of(self, publication_id: str) -> str | None:
+        return None
+
+    async def remove(self, publication_id: str, external_id: str) -> dict[str, object]:
+        """Removal is a line in `<outbox>/<name>-removed.jsonl` (once per publication)."""
+
+        def record() -> dict[str, object]:
+            return {
+                "publication_id": publication_id,
+                "external_id": external_id,
+                "removed_at": utcnow().isoformat(),
+            }
+
+        line = await asyncio.to_thread(self._removed.append_once, publication_id, record)
+        return {"channel": self.name, "answer": "removed from the sandbox outbox", **line}
+
+    async def is_removed(self, publication_id: str) -> bool:
+        return await asyncio.to_thread(self._removed.find, publication_id) is not None
 
     @property
     def path(self) -> Path:
@@ -284,6 +320,7 @@ class WebhookChannel:
         config: WebhookConfig,
         outbox_dir: Path,
         *,
+        name: str = "webhook",
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -293,7 +330,8 @@ class WebhookChannel:
         if config.timeout_seconds <= 0:
             raise ChannelConfigError("the webhook timeout must be positive")
         self._config = config
-        self._ledger = Ledger(outbox_dir / f"{self.name}.jsonl")
+        self.name = name
+        self._ledger = Ledger(outbox_dir / f"{name}.jsonl")
         self._transport = transport
         self._clock = clock
 
@@ -314,29 +352,7 @@ class WebhookChannel:
         existing = await self.already_posted(publication.publication_id)
         if existing is not None:
             return existing
-        body = json.dumps(self._payload(publication), ensure_ascii=False, separators=(",", ":")).encode()
-        timestamp = str(int(self._clock()))
-        headers = {
-            "Content-Type": "application/json",
-            TIMESTAMP_HEADER: timestamp,
-            SIGNATURE_HEADER: webhook_signature(self._config.secret, timestamp, body),
-            IDEMPOTENCY_HEADER: publication.publication_id,
-        }
-        seconds = self._config.timeout_seconds
-        try:
-            # No proxies from the environment and no redirects: the post goes to the configured URL only.
-            async with httpx.AsyncClient(
-                timeout=seconds, follow_redirects=False, trust_env=False, transport=self._transport
-            ) as client:
-                response = await client.post(self._config.url, content=body, headers=headers)
-        except httpx.TimeoutException as exc:
-            raise ChannelUnavailable(
-                f"the webhook at {self._where} did not answer within {seconds:g} s"
-            ) from exc
-        except httpx.HTTPError as exc:
-            raise ChannelUnavailable(
-                f"the webhook at {self._where} could not be reached ({type(exc).__name__}: {exc})"
-            ) from exc
+        response = await self._send(self._payload(publication), publication.publication_id)
         external_id = self._accepted(response, publication.publication_id)
         record = {
             "publication_id": publication.publication_id,
@@ -348,6 +364,51 @@ class WebhookChannel:
         }
         await asyncio.to_thread(self._ledger.append_once, publication.publication_id, lambda: record)
         return external_id
+
+    def measure(self, text: str) -> int:
+        return len(text)
+
+    async def url_of(self, publication_id: str) -> str | None:
+        return None
+
+    async def remove(self, publication_id: str, external_id: str) -> dict[str, object]:
+        """A signed `{"event": "takedown"}` POST to the same URL, Idempotency-Key `takedown:<id>`;
+        a 2xx, 404 or 410 answer means the receiver no longer shows the post."""
+        event = {"event": "takedown", "publication_id": publication_id, "external_id": external_id}
+        response = await self._send(event, f"takedown:{publication_id}")
+        if not (200 <= response.status_code < 300 or response.status_code in (404, 409, 410)):
+            self._accepted(response, publication_id)  # raises with the receiver's answer
+        return {
+            "channel": self.name,
+            "status_code": response.status_code,
+            "answer": response.text[:200],
+            "removed_at": utcnow().isoformat(),
+        }
+
+    async def _send(self, document: dict[str, Any], idempotency_key: str) -> httpx.Response:
+        body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+        timestamp = str(int(self._clock()))
+        headers = {
+            "Content-Type": "application/json",
+            TIMESTAMP_HEADER: timestamp,
+            SIGNATURE_HEADER: webhook_signature(self._config.secret, timestamp, body),
+            IDEMPOTENCY_HEADER: idempotency_key,
+        }
+        seconds = self._config.timeout_seconds
+        try:
+            # No proxies from the environment and no redirects: the post goes to the configured URL only.
+            async with httpx.AsyncClient(
+                timeout=seconds, follow_redirects=False, trust_env=False, transport=self._transport
+            ) as client:
+                return await client.post(self._config.url, content=body, headers=headers)
+        except httpx.TimeoutException as exc:
+            raise ChannelUnavailable(
+                f"the webhook at {self._where} did not answer within {seconds:g} s"
+            ) from exc
+        except httpx.HTTPError as exc:
+            raise ChannelUnavailable(
+                f"the webhook at {self._where} could not be reached ({type(exc).__name__}: {exc})"
+            ) from exc
 
     def _payload(self, publication: OutgoingPost) -> dict[str, Any]:
         return {

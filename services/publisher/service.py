@@ -70,8 +70,18 @@ class PublicationService:
                 f"not {content_hash}"
             )
 
-    async def mark_published(self, publication_id: str, *, external_id: str, now: datetime) -> Publication:
+    async def mark_published(
+        self,
+        publication_id: str,
+        *,
+        external_id: str,
+        now: datetime,
+        url: str | None = None,
+        network: str | None = None,
+    ) -> Publication:
         await self._repository.mark_published(publication_id, external_id=external_id, at=now)
+        if url is not None or network is not None:
+            await self._repository.set_url(publication_id, url, network)
         publication = await self._repository.get(publication_id)
         if publication is None:
             raise NotFound(f"publication {publication_id} does not exist")

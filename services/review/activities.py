@@ -146,8 +146,16 @@ class ReviewActivities:
             blocking = await repo.unresolved_blocking(screening.id)
             categories, products = list(screening.categories), list(screening.products)
         patient_content = bool(content.get("patient_content")) or request.patient_content
+        channels = [str(c) for c in content.get("channels", [])]
         stages = self._policy.required_stages(
-            product_mentioned=bool(products), patient_content=patient_content, categories=categories
+            product_mentioned=bool(products),
+            patient_content=patient_content,
+            categories=categories,
+            products=products,
+            channels=channels,
+        )
+        lifetime = self._policy.lifetime(
+            products=products, patient_content=patient_content, categories=categories, channels=channels
         )
         requirement = self._signer.requirement(
             draft_id=request.draft_id,
@@ -159,6 +167,7 @@ class ReviewActivities:
             blocking_unresolved=blocking,
             signed_at=utcnow(),
             categories=categories,
+            lifetime=lifetime,
         )
         return StagePlan(
             policy_version=self._policy.version,

@@ -4,8 +4,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from services.kit.credentials import GatewayCredentialChecker
 from services.kit.deps import SessionDep
-from services.review.credentials import GatewayCredentialChecker
 from services.review.service import ReviewService
 
 

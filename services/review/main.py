@@ -18,6 +18,7 @@ from services.kit.auth import (
     install_internal_credentials,
 )
 from services.kit.clock import utcnow
+from services.kit.credentials import GatewayCredentialChecker
 from services.kit.db import create_engine, create_sessionmaker, session_scope
 from services.kit.http import internal_client
 from services.kit.limits import LimitSettings
@@ -25,7 +26,6 @@ from services.kit.temporal import connect, running_worker
 from services.kit.tokens import load_key_ring
 from services.review.activities import ReviewActivities
 from services.review.config import get_settings
-from services.review.credentials import GatewayCredentialChecker
 from services.review.drafts_client import DraftsVersionSource
 from services.review.endpoints import router
 from services.review.models import PolicyVersion

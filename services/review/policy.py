@@ -41,6 +41,19 @@ class Condition(_Strict):
     product_mentioned: bool | None = None
     patient_content: bool | None = None
     categories_any: list[str] | None = None
+    # Catalog product names (any of them mentioned) and channel account names (any targeted).
+    products_any: list[str] | None = None
+    channels_any: list[str] | None = None
+
+
+class Lifetime(_Strict):
+    """How long approved content matching `when` may stay live, and what happens then: `pull`
+    takes it down; `re_review` takes it down and sends the draft back to review."""
+
+    when: Condition | None = None
+    days: int = Field(ge=1, le=3650)
+    on_expiry: Literal["pull", "re_review"] = "pull"
+    why: str = ""
 
 
 class Rule(_Strict):
@@ -111,6 +124,7 @@ class Policy(_Strict):
     catalog: list[Product] = []
     allow_list: AllowList = AllowList()
     screening: ScreeningPolicy = ScreeningPolicy()
+    lifetimes: list[Lifetime] = []
 
     @model_validator(mode="after")
     def _rules_name_stages(self) -> Policy:
@@ -131,12 +145,35 @@ class LoadedPolicy(BaseModel):
     document: dict[str, Any]
     policy: Policy
 
+    def lifetime(
+        self, *, products: list[str], patient_content: bool, categories: list[str], channels: list[str]
+    ) -> tuple[int, str] | None:
+        """The shortest lifetime of every matching `lifetimes` entry (days, on_expiry); None if none.
+        On a tie, `pull` wins over `re_review`."""
+        matching = [
+            (entry.days, 0 if entry.on_expiry == "pull" else 1, entry.on_expiry)
+            for entry in self.policy.lifetimes
+            if _matches(entry.when, bool(products), patient_content, categories, products, channels)
+        ]
+        if not matching:
+            return None
+        days, _, on_expiry = min(matching)
+        return days, on_expiry
+
     def required_stages(
-        self, *, product_mentioned: bool, patient_content: bool, categories: list[str]
+        self,
+        *,
+        product_mentioned: bool,
+        patient_content: bool,
+        categories: list[str],
+        products: list[str] | None = None,
+        channels: list[str] | None = None,
     ) -> list[StageRequirement]:
         wanted: set[str] = set()
         for rule in self.policy.rules:
-            if _matches(rule.when, product_mentioned, patient_content, categories):
+            if _matches(
+                rule.when, product_mentioned, patient_content, categories, products or [], channels or []
+            ):
                 wanted.update(rule.require)
         stages = [
             StageRequirement(name=name, roles=list(stage.roles), parallel=stage.parallel)
@@ -148,12 +185,25 @@ class LoadedPolicy(BaseModel):
         return stages
 
 
-def _matches(when: Condition | None, product: bool, patient: bool, categories: list[str]) -> bool:
+def _matches(
+    when: Condition | None,
+    product: bool,
+    patient: bool,
+    categories: list[str],
+    products: list[str] = [],  # noqa: B006 - read only
+    channels: list[str] = [],  # noqa: B006 - read only
+) -> bool:
     if when is None:
         return True
     if when.product_mentioned is not None and when.product_mentioned != product:
         return False
     if when.patient_content is not None and when.patient_content != patient:
+        return False
+    if when.products_any is not None:
+        wanted = {name.casefold() for name in when.products_any}
+        if not wanted & {name.casefold() for name in products}:
+            return False
+    if when.channels_any is not None and not set(when.channels_any) & set(channels):
         return False
     return not (when.categories_any is not None and not set(when.categories_any) & set(categories))
 

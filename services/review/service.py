@@ -9,6 +9,7 @@ from temporalio.client import Client
 
 from services.kit.audit_client import AuditClient
 from services.kit.clock import utcnow
+from services.kit.credentials import CredentialChecker
 from services.kit.errors import (
     ClearpostError,
     Conflict,
@@ -18,7 +19,6 @@ from services.kit.errors import (
     UpstreamUnavailable,
 )
 from services.kit.tokens import Principal
-from services.review.credentials import CredentialChecker
 from services.review.drafts_client import VersionSource
 from services.review.models import FindingOverride, ReviewTask, Screening
 from services.review.policy import REVIEW_ROLES, LoadedPolicy

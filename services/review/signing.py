@@ -44,6 +44,7 @@ class ReviewSigner:
         blocking_unresolved: int,
         signed_at: datetime,
         categories: list[str],
+        lifetime: tuple[int, str] | None = None,
     ) -> str:
         if not stages:
             raise ValueError("a stage requirement names at least one stage")
@@ -57,6 +58,8 @@ class ReviewSigner:
             blocking_unresolved=blocking_unresolved,
             signed_at=signed_at.isoformat(),
             categories=tuple(sorted(categories)),
+            lifetime_days=lifetime[0] if lifetime else 0,
+            on_expiry=lifetime[1] if lifetime else "",
         )
         return sign_record(self._ring.current, requirement_claims(record), typ=REQUIREMENT_TYPE)
 

@@ -230,6 +230,7 @@ class NetworkAdapter(Protocol):
     async def replies(self, account: AccountCredentials, external_id: str) -> list[Reply]: ...
 
 
+@runtime_checkable
 class OAuthNetwork(Protocol):
     """An adapter whose accounts connect through the browser (OAuth 2.0 authorization code)."""
 

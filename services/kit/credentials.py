@@ -1,4 +1,5 @@
-"""Password re-entry at signing: the gateway owns credentials, so the review service asks it.
+"""Password re-entry for signed actions (decisions, overrides, takedowns, pauses): the gateway
+owns credentials, so services ask it.
 
 The password goes only to the gateway's token endpoint (the same check as a login) and nowhere
 else: not into the workflow, the decision record, the audit trail or any log.
