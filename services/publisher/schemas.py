@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 
 class VersionContent(BaseModel):
@@ -52,8 +53,14 @@ class PublicationOut(BaseModel):
     external_id: str | None
     created_at: datetime
     published_at: datetime | None
+    network: str | None = None
+    # Where the public sees the post (None for channels without public addresses).
+    url: str | None = None
+    removed_at: datetime | None = None
+    # The network's answer to the takedown's delete: ids, status, time.
+    removal: dict[str, object] | None = None
 
-    @field_validator("created_at", "published_at")
+    @field_validator("created_at", "published_at", "removed_at")
     @classmethod
     def _utc(cls, value: datetime | None) -> datetime | None:
         # SQLite hands timestamps back without their offset; they were written in UTC.
@@ -67,9 +74,160 @@ class PublicationList(BaseModel):
 
 
 class ChannelOut(BaseModel):
+    """One channel a draft may name: its network, its length rule and whether it can be used now
+    (`usable`: connected, its credentials accepted, not paused; `reason` says why not)."""
+
     name: str
     max_length: int
+    network: str = ""
+    unit: str = "characters"
+    status: str = "ok"
+    reason: str = ""
+    paused: bool = False
+    usable: bool = True
 
 
 class ChannelList(BaseModel):
     channels: list[ChannelOut]
+
+
+# --- channel accounts ------------------------------------------------------------------------
+
+
+ACCOUNT_NETWORKS = Literal[
+    "facebook", "instagram", "linkedin", "x", "mastodon", "bluesky", "sandbox", "webhook"
+]
+
+
+class ChannelAccountIn(BaseModel):
+    """Connect an account without a browser: Mastodon (`access_token`), Bluesky (`identifier`,
+    `app_password`), a named sandbox outbox, or a webhook (`base_url`, `secret`). Facebook,
+    Instagram, LinkedIn and X connect through `GET /api/v1/channel-accounts/{network}/authorize`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    network: ACCOUNT_NETWORKS
+    name: str = Field(min_length=1, max_length=64)
+    base_url: str | None = Field(default=None, max_length=300)
+    access_token: SecretStr | None = Field(default=None, max_length=4096)
+    identifier: str | None = Field(default=None, max_length=256)
+    app_password: SecretStr | None = Field(default=None, max_length=256)
+    secret: SecretStr | None = Field(default=None, max_length=1024)
+
+
+class ChannelAccountOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    name: str
+    network: str
+    base_url: str
+    status: str
+    status_reason: str
+    account_ref: str | None
+    display_name: str | None
+    scopes: list[str]
+    facts: dict[str, str]
+    expires_at: datetime | None
+    connected_by: str
+    connected_at: datetime
+    checked_at: datetime | None
+    disconnected_at: datetime | None
+    paused: bool = False
+    usable: bool = True
+
+    @field_validator("expires_at", "connected_at", "checked_at", "disconnected_at")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+class ChannelAccountList(BaseModel):
+    accounts: list[ChannelAccountOut]
+
+
+class AuthorizationStarted(BaseModel):
+    """Where to send the admin's browser; the network sends it back to the callback."""
+
+    authorization_url: str
+    expires_at: datetime
+
+
+# --- takedown, pause, live posts -------------------------------------------------------------
+
+
+class SignedAction(BaseModel):
+    """A reason, and the password re-entered: what a takedown, a pause and a resume need."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=3, max_length=2000)
+    password: str = Field(min_length=1, max_length=1024, repr=False)
+
+
+class PauseIn(SignedAction):
+    # Pause one connected account (by name) instead of all publishing.
+    account: str | None = Field(default=None, max_length=64)
+
+
+class PauseOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    scope: str
+    reason: str
+    paused_by: str
+    paused_at: datetime
+
+
+class PublishingState(BaseModel):
+    """Whether anything is paused now: the review UI shows a banner while `paused_all` is set."""
+
+    paused_all: bool
+    pauses: list[PauseOut]
+    held: list[str]
+
+
+class ResumeOut(BaseModel):
+    scope: str
+    woken: list[str]
+
+
+class TakedownAccepted(BaseModel):
+    draft_id: str
+    status: str
+    request_id: str
+
+
+class InternalTakedownIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=2000)
+    cause: Literal["consent_revoked", "takedown"] = "consent_revoked"
+
+
+class LivePostOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    draft_id: str
+    version: int
+    status: str
+    published_at: datetime
+    expires_at: datetime | None
+    on_expiry: str
+    takedown_reason: str
+    takedown_failure: str
+    takedown_requested_at: datetime | None
+    takedown_completed_at: datetime | None
+
+    @field_validator("published_at", "expires_at", "takedown_requested_at", "takedown_completed_at")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+class LivePostList(BaseModel):
+    live_posts: list[LivePostOut]

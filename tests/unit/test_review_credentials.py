@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from services.kit.credentials import GatewayCredentialChecker
 from services.kit.errors import ClearpostError, TooManyAttempts
-from services.review.credentials import GatewayCredentialChecker
 from services.review.ui.upstream import GatewayIdentity, SignInRefused
 
 
