@@ -7,11 +7,7 @@ fails (a PDS answers a duplicate key with an error, today a 500): either way the
 returned. The record itself (text, facets, images, `createdAt` from the first attempt, kept in a
 checkpoint) is the same on every attempt.
 
-Sessions: `com.atproto.server.createSession` with the handle and app password gives an access JWT
-(short-lived; an expired one answers 400 `ExpiredToken`) and a refresh JWT (single use:
-`refreshSession` rotates it). The adapter keeps the newest session in memory per account and falls
-back to a new session from the app password when a stored refresh JWT no longer works; 401
-`AuthenticationRequired` from createSession means the app password was revoked.
+Sessions (createSession, refreshSession, the app-password fallback) live in bluesky_xrpc.py.
 
 API followed: https://docs.bsky.app/docs/api/ (com-atproto-server-create-session, -refresh-session,
 com-atproto-repo-create-record, -get-record, -delete-record, -upload-blob,
@@ -59,9 +55,8 @@ from services.publisher.networks.bluesky_text import (
     facet_spans,
     tid_for,
 )
-from services.publisher.networks.http import NetworkHttp
+from services.publisher.networks.bluesky_xrpc import XrpcSessions, describe, mapping
 
-DEFAULT_PDS = "https://bsky.social"
 POST_COLLECTION = "app.bsky.feed.post"
 MAX_IMAGES = 4
 MAX_IMAGE_BYTES = 1_000_000
@@ -69,36 +64,6 @@ THREAD_DEPTH = 10
 
 CHECKPOINT_CREATED_AT = "bluesky:created_at"
 CHECKPOINT_BLOB = "bluesky:blob:"  # + digest -> the blob ref JSON uploadBlob answered
-
-
-@dataclasses.dataclass
-class Session:
-    access_jwt: str = dataclasses.field(repr=False)
-    refresh_jwt: str = dataclasses.field(repr=False)
-    did: str
-    handle: str
-
-
-def _describe(response: httpx.Response) -> str:
-    """XRPC errors are `{"error": "Name", "message": "..."}`."""
-    name, message = _error_of(response)
-    if name or message:
-        return f"{name}: {message}" if name and message else name or message
-    return response.text[:300].strip()
-
-
-def _error_of(response: httpx.Response) -> tuple[str, str]:
-    try:
-        document = response.json()
-    except ValueError:
-        return "", ""
-    if not isinstance(document, dict):
-        return "", ""
-    return str(document.get("error") or "")[:100], str(document.get("message") or "")[:300]
-
-
-def _mapping(value: object) -> Mapping[str, Any]:
-    return value if isinstance(value, dict) else {}
 
 
 def split_at_uri(uri: str) -> tuple[str, str, str]:
@@ -126,126 +91,8 @@ class BlueskyAdapter:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._config = config
-        self._transport = transport
-        self._sleep = sleep
         self._clock = clock
-        self._http: dict[str, NetworkHttp] = {}
-        self._sessions: dict[tuple[str, str], Session] = {}
-
-    def _api(self, account: AccountCredentials) -> NetworkHttp:
-        base = account.base_url or self._config.api_base_url or DEFAULT_PDS
-        http = self._http.get(base)
-        if http is None:
-            http = NetworkHttp(
-                self.network,
-                base,
-                timeout_seconds=self._config.timeout_seconds,
-                max_wait_seconds=self._config.max_wait_seconds,
-                describe=_describe,
-                transport=self._transport,
-                sleep=self._sleep,
-                clock=self._clock,
-            )
-            self._http[base] = http
-        return http
-
-    # --- sessions -------------------------------------------------------------------------------
-
-    def _key(self, account: AccountCredentials) -> tuple[str, str]:
-        return (self._api(account).base_url, account.identifier or account.account_ref or account.name)
-
-    async def _create_session(self, account: AccountCredentials) -> Session:
-        if not account.identifier or not account.app_password:
-            raise CredentialsRejected("bluesky: no handle and app password are stored for this account")
-        response = await self._api(account).request(
-            "POST",
-            "/xrpc/com.atproto.server.createSession",
-            replay_safe=True,
-            json_body={"identifier": account.identifier, "password": account.app_password},
-        )
-        return self._remember(account, response)
-
-    async def _refresh_session(self, account: AccountCredentials, refresh_jwt: str) -> Session | None:
-        """A new session from the refresh JWT, or None when the PDS no longer takes it."""
-        api = self._api(account)
-        response = await api.request(
-            "POST",
-            "/xrpc/com.atproto.server.refreshSession",
-            replay_safe=True,
-            token=refresh_jwt,
-            ok=(400, 401),
-        )
-        if response.status_code in (400, 401):
-            return None
-        return self._remember(account, response)
-
-    def _remember(self, account: AccountCredentials, response: httpx.Response) -> Session:
-        body = _mapping(response.json())
-        session = Session(
-            access_jwt=str(body["accessJwt"]),
-            refresh_jwt=str(body["refreshJwt"]),
-            did=str(body["did"]),
-            handle=str(body.get("handle") or account.identifier or ""),
-        )
-        self._sessions[self._key(account)] = session
-        return session
-
-    async def _session(self, account: AccountCredentials) -> Session:
-        cached = self._sessions.get(self._key(account))
-        if cached is not None:
-            return cached
-        access, refresh = account.settings.get("access_jwt"), account.settings.get("refresh_jwt")
-        if access and refresh and account.account_ref:
-            handle = account.settings.get("handle") or account.identifier or account.account_ref
-            session = Session(access, refresh, account.account_ref, handle)
-            self._sessions[self._key(account)] = session
-            return session
-        return await self._create_session(account)
-
-    async def _renew(self, account: AccountCredentials, stale: Session) -> Session:
-        self._sessions.pop(self._key(account), None)
-        renewed = await self._refresh_session(account, stale.refresh_jwt)
-        if renewed is not None:
-            return renewed
-        if not account.app_password:
-            raise CredentialsRejected(
-                "bluesky: the session expired and no app password is stored", expired=True
-            )
-        return await self._create_session(account)
-
-    async def _xrpc(
-        self,
-        account: AccountCredentials,
-        method: str,
-        nsid: str,
-        *,
-        replay_safe: bool = True,
-        allow: frozenset[str] = frozenset(),
-        **kwargs: Any,
-    ) -> tuple[httpx.Response, Session]:
-        """One authenticated XRPC call, renewing the session once if the PDS says it ran out. A 400
-        whose error name is in `allow` (e.g. RecordNotFound) is returned, not raised."""
-        api = self._api(account)
-        session = await self._session(account)
-        for attempt in (1, 2):
-            response = await api.request(
-                method,
-                f"/xrpc/{nsid}",
-                replay_safe=replay_safe,
-                token=session.access_jwt,
-                ok=(400, 401),
-                **kwargs,
-            )
-            status = response.status_code
-            name, _ = _error_of(response)
-            if (status == 401 or name in ("ExpiredToken", "InvalidToken")) and attempt == 1:
-                session = await self._renew(account, session)
-                continue
-            if status in (400, 401) and name not in allow:
-                raise api.refusal(response, f"bluesky {method} {nsid}")
-            return response, session
-        raise AssertionError("unreachable")  # pragma: no cover
+        self._xrpc = XrpcSessions(config, transport=transport, sleep=sleep, clock=clock)
 
     # --- limits and account ---------------------------------------------------------------------
 
@@ -261,14 +108,14 @@ class BlueskyAdapter:
     async def check_account(self, account: AccountCredentials) -> AccountCheck:
         """A fresh session (refreshed, else created from the app password), kept in `renewed`."""
         try:
-            self._sessions.pop(self._key(account), None)
+            self._xrpc.forget(account)
             refresh = account.settings.get("refresh_jwt")
-            session = await self._refresh_session(account, refresh) if refresh else None
+            session = await self._xrpc.refresh_session(account, refresh) if refresh else None
             if session is None and not account.app_password and refresh:
                 raise CredentialsRejected(
                     "bluesky: the session expired and no app password is stored", expired=True
                 )
-            session = session or await self._create_session(account)
+            session = session or await self._xrpc.create_session(account)
         except CredentialsRejected as exc:
             return AccountCheck(status=ACCOUNT_EXPIRED if exc.expired else ACCOUNT_REVOKED, reason=str(exc))
         except MissingScopes as exc:
@@ -318,11 +165,11 @@ class BlueskyAdapter:
                 blob = await self._upload(account, media.digest, media.media_type, media.data, checkpoints)
                 images.append({"alt": "", "image": blob})
             record["embed"] = {"$type": "app.bsky.embed.images", "images": images}
-        session = await self._session(account)
+        session = await self._xrpc.session(account)
         body = {"repo": session.did, "collection": POST_COLLECTION, "rkey": rkey, "record": record}
         try:
             # Replay-safe: the key is fixed, so a replay cannot make a second record.
-            response, session = await self._xrpc(
+            response, session = await self._xrpc.call(
                 account, "POST", "com.atproto.repo.createRecord", json_body=body
             )
         except (NetworkRejected, NetworkUnavailable):
@@ -331,7 +178,7 @@ class BlueskyAdapter:
             if found is not None:
                 return found
             raise
-        answer = _mapping(response.json())
+        answer = mapping(response.json())
         uri = str(answer["uri"])
         evidence = {"uri": uri, "cid": answer.get("cid"), "record": record}
         return PostedRef(external_id=uri, url=post_url(session.handle, rkey), evidence=evidence)
@@ -348,14 +195,14 @@ class BlueskyAdapter:
         return facets
 
     async def _resolve_handle(self, account: AccountCredentials, handle: str) -> str | None:
-        response, _ = await self._xrpc(
+        response, _ = await self._xrpc.call(
             account,
             "GET",
             "com.atproto.identity.resolveHandle",
             params={"handle": handle},
             allow=frozenset({"InvalidRequest", "HandleNotFound"}),
         )
-        did = _mapping(response.json()).get("did") if response.status_code == 200 else None
+        did = mapping(response.json()).get("did") if response.status_code == 200 else None
         return str(did) if did else None
 
     async def _upload(
@@ -364,15 +211,15 @@ class BlueskyAdapter:
         """The blob ref for one image; uploads are content-addressed, so a replay is harmless."""
         stored = await checkpoints.get(CHECKPOINT_BLOB + digest)
         if stored:
-            return _mapping(json.loads(stored))
-        response, _ = await self._xrpc(
+            return mapping(json.loads(stored))
+        response, _ = await self._xrpc.call(
             account,
             "POST",
             "com.atproto.repo.uploadBlob",
             content=data,
             headers={"Content-Type": media_type},
         )
-        blob = _mapping(_mapping(response.json()).get("blob"))
+        blob = mapping(mapping(response.json()).get("blob"))
         await checkpoints.put(CHECKPOINT_BLOB + digest, json.dumps(blob))
         return blob
 
@@ -381,8 +228,8 @@ class BlueskyAdapter:
     ) -> PostedRef | None:
         """The record under this publication's key, whenever it was made (`since` is not needed)."""
         rkey = tid_for(request.idempotency_key)
-        session = await self._session(account)
-        response, session = await self._xrpc(
+        session = await self._xrpc.session(account)
+        response, session = await self._xrpc.call(
             account,
             "GET",
             "com.atproto.repo.getRecord",
@@ -391,7 +238,7 @@ class BlueskyAdapter:
         )
         if response.status_code != 200:
             return None
-        answer = _mapping(response.json())
+        answer = mapping(response.json())
         evidence = {"uri": answer.get("uri"), "cid": answer.get("cid"), "record": answer.get("value")}
         return PostedRef(
             external_id=str(answer["uri"]), url=post_url(session.handle, rkey), evidence=evidence
@@ -403,16 +250,16 @@ class BlueskyAdapter:
         repo, collection, rkey = split_at_uri(external_id)
         where = {"repo": repo, "collection": collection, "rkey": rkey}
         # deleteRecord succeeds for a key that holds nothing, so ask first whether it is there.
-        response, _ = await self._xrpc(
+        response, _ = await self._xrpc.call(
             account, "GET", "com.atproto.repo.getRecord", params=where, allow=frozenset({"RecordNotFound"})
         )
         if response.status_code != 200:
-            return DeletedRef(external_id, response.status_code, _describe(response), already_gone=True)
-        response, _ = await self._xrpc(account, "POST", "com.atproto.repo.deleteRecord", json_body=where)
+            return DeletedRef(external_id, response.status_code, describe(response), already_gone=True)
+        response, _ = await self._xrpc.call(account, "POST", "com.atproto.repo.deleteRecord", json_body=where)
         return DeletedRef(external_id, response.status_code, "deleted")
 
     async def replies(self, account: AccountCredentials, external_id: str) -> list[Reply]:
-        response, _ = await self._xrpc(
+        response, _ = await self._xrpc.call(
             account,
             "GET",
             "app.bsky.feed.getPostThread",
@@ -422,14 +269,14 @@ class BlueskyAdapter:
 
         def walk(node: Mapping[str, Any]) -> None:
             for child in node.get("replies") or []:
-                view = _mapping(child)
-                post = _mapping(view.get("post"))
+                view = mapping(child)
+                post = mapping(view.get("post"))
                 if not post:
                     continue  # notFoundPost / blockedPost
-                record = _mapping(post.get("record"))
-                author = _mapping(post.get("author"))
+                record = mapping(post.get("record"))
+                author = mapping(post.get("author"))
                 uri = str(post.get("uri") or "")
-                parent = _mapping(_mapping(record.get("reply")).get("parent")).get("uri")
+                parent = mapping(mapping(record.get("reply")).get("parent")).get("uri")
                 handle = str(author.get("handle") or author.get("did") or "")
                 replies.append(
                     Reply(
@@ -443,7 +290,7 @@ class BlueskyAdapter:
                 )
                 walk(view)
 
-        walk(_mapping(_mapping(response.json()).get("thread")))
+        walk(mapping(mapping(response.json()).get("thread")))
         return replies
 
 
