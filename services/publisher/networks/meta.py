@@ -42,7 +42,7 @@ GRAPH_VERSION = "v21.0"
 DEFAULT_GRAPH_URL = "https://graph.facebook.com"
 DEFAULT_AUTH_URL = "https://www.facebook.com"
 
-TOKEN_CODE = 190
+TOKEN_CODES = frozenset({190, 102, 2500})  # invalid/expired/revoked token, no token
 EXPIRED_SUBCODE = 463
 PERMISSION_CODES = frozenset({10, *range(200, 300)})
 RATE_LIMIT_CODES = frozenset({4, 17, 32, 613, 80001, 80002, 80004, 80005, 80006})
@@ -232,7 +232,7 @@ class MetaGraph:
     @staticmethod
     def refusal(error: GraphError, where: str) -> Exception:
         detail = f"{where}: HTTP {error.status} ({error.describe()})"
-        if error.code == TOKEN_CODE or (error.code is None and error.status == 401):
+        if error.code in TOKEN_CODES or (error.code is None and error.status == 401):
             return CredentialsRejected(detail, expired=error.subcode == EXPIRED_SUBCODE)
         if error.code in PERMISSION_CODES or (error.code is None and error.status == 403):
             return MissingScopes(detail, scopes=_scopes_named(error.message))
