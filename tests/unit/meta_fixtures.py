@@ -35,5 +35,6 @@ def meta_world() -> Iterator[MetaWorld]:
 @pytest.fixture
 def media_host() -> Iterator[MediaHost]:
     images: dict[str, tuple[bytes, str]] = {}
-    with ServedApp(create_media_app(images)) as served:
-        yield MediaHost(images, served)
+    app = create_media_app(images)
+    with ServedApp(app) as served:
+        yield MediaHost(images, served, app.state.fetched)

@@ -59,6 +59,7 @@ class MediaHost:
 
     images: dict[str, tuple[bytes, str]]
     served: ServedApp
+    fetched: list[str]  # the names Instagram (the fake) fetched
 
     def url(self, name: str) -> str:
         return f"{self.served.url}/media/{name}"

@@ -148,7 +148,7 @@ class FakeMeta:
     call_budget: int = 200
     regain_minutes: int = 1
     spent_until: float | None = None
-    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(17_841_400_000_000_000))
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(18_100_000_000_000_000))
 
     # --- building the world --------------------------------------------------------------------
 
