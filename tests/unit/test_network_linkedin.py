@@ -135,6 +135,21 @@ async def test_accept_then_hang_is_ambiguous_and_the_retry_finds_the_one_post(wo
     assert len(world.fake.posts) == 1
 
 
+async def test_a_duplicate_refusal_after_an_unseen_earlier_attempt_returns_that_post(world: World) -> None:
+    account, checkpoints = world.account(), MemoryCheckpoints()
+    world.fake.plan.hang_next("POST", "/rest/posts", 1.5)
+    with pytest.raises(AmbiguousOutcome):
+        await world.adapter(timeout=0.5).post(account, request(), checkpoints)
+    (first,) = world.fake.posts
+    world.fake.unlisted.add(first)  # find cannot see it yet; LinkedIn's duplicate refusal names it
+    again = await world.adapter().post(account, request(), checkpoints)
+    assert again.external_id == first and len(world.fake.posts) == 1
+    # Another publication with the same text is refused, not handed this post.
+    other = PostRequest(publication_id="pub-2", idempotency_key="pub-2:linkedin", text="Clinic open today.")
+    with pytest.raises(NetworkRejected, match="duplicate"):
+        await world.adapter().post(account, other, MemoryCheckpoints())
+
+
 async def test_5xx_on_create_is_ambiguous_and_the_retry_posts_once(world: World) -> None:
     account, checkpoints = world.account(), MemoryCheckpoints()
     world.fake.plan.fail_next("POST", "/rest/posts", 500)

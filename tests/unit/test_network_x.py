@@ -139,14 +139,13 @@ async def test_find_matches_a_bare_domain_link_with_links_normalised(world: Worl
     assert other is None
 
 
-async def test_a_fresh_checkpoint_lost_and_a_duplicate_refused_still_returns_the_one_post(
-    world: World,
-) -> None:
+async def test_the_same_text_from_another_publication_is_refused_not_claimed(world: World) -> None:
     account = world.account()
-    first = await world.adapter().post(account, request(), MemoryCheckpoints())
-    # Another attempt whose checkpoint note was lost: X refuses the duplicate, post finds the first.
-    again = await world.adapter().post(account, request(), MemoryCheckpoints())
-    assert again.external_id == first.external_id and len(world.fake.tweets) == 1
+    await world.adapter().post(account, request(), MemoryCheckpoints())
+    other = PostRequest(publication_id="pub-2", idempotency_key="pub-2:x", text=TEXT)
+    with pytest.raises(NetworkRejected, match="duplicate"):
+        await world.adapter().post(account, other, MemoryCheckpoints())
+    assert len(world.fake.tweets) == 1
 
 
 async def test_5xx_on_create_is_ambiguous_and_the_retry_posts_once(world: World) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -49,6 +50,7 @@ MAX_COMMENTARY = 3000
 MAX_IMAGES = 20
 FIND_PAGE = 50
 CLOCK_SKEW = timedelta(minutes=2)
+DUPLICATE_OF = re.compile(r"duplicate of (urn:li:(?:share|ugcPost):\d+)")
 
 
 def escape_little(text: str) -> str:
@@ -308,14 +310,24 @@ class LinkedInAdapter:
             body["content"] = {"multiImage": {"images": [{"id": urn} for urn in images]}}
         started = str(json.loads(previous)["started_at"]) if previous else self._now().isoformat()
         await checkpoints.put(key, json.dumps({"started_at": started}))
-        response = await self._api.request(
-            "POST",
-            "/rest/posts",
-            replay_safe=False,
-            token=account.access_token,
-            headers=self._headers(),
-            json_body=body,
-        )
+        try:
+            response = await self._api.request(
+                "POST",
+                "/rest/posts",
+                replay_safe=False,
+                token=account.access_token,
+                headers=self._headers(),
+                json_body=body,
+            )
+        except NetworkRejected as exc:
+            # LinkedIn refuses a commentary its page posted moments ago ("Content is a duplicate of
+            # urn:li:share:..."): that earlier post is ours when this publication's attempt made it.
+            duplicate = DUPLICATE_OF.search(str(exc))
+            if duplicate is None or previous is None:
+                raise
+            urn = duplicate.group(1)
+            await checkpoints.put(key, json.dumps({"started_at": started, "urn": urn}))
+            return PostedRef(urn, post_url(urn), {"duplicate_of": urn})
         urn = response.headers.get("x-restli-id", "")
         if not urn:
             raise NetworkRejected("linkedin: the post was created but no x-restli-id came back")

@@ -4,7 +4,8 @@ X has no idempotency key, so `post` records a checkpoint before it sends and, wh
 attempt's fate is unknown, asks `find` (the user's posts since the first attempt with the same text)
 before sending again. X answers text with links replaced by t.co links: `find` puts the original
 links back from `entities.urls` and, failing an exact match, compares with every link normalised.
-X's own duplicate-content refusal (403) is a second guard: on it `post` returns the post `find` sees.
+X's own duplicate-content refusal (403) is a second guard after an earlier attempt of the same
+publication: `post` then returns the post `find` sees.
 """
 
 from __future__ import annotations
@@ -269,7 +270,11 @@ class XAdapter:
                 raise NetworkRejected(str(exc)) from None
             if "duplicate" not in str(exc).lower():
                 raise
-            # X refused the text as a duplicate: the earlier attempt did post it.
+            if not previous:
+                # Not our earlier attempt: the same text is already on the account (another
+                # publication, or by hand). Claiming it would tie a takedown to the wrong post.
+                raise NetworkRejected(f"{exc} (posted before this publication tried)") from None
+            # X refused the text as a duplicate of what this publication's earlier attempt posted.
             found = await self.find(account, request, checkpoints, since=started)
             if found is None:
                 raise NetworkRejected(

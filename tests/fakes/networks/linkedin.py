@@ -75,6 +75,8 @@ class FakeLinkedInState:
     organizations: dict[str, str] = field(default_factory=lambda: {"2414183": "Clearpost Clinic"})
     posts: dict[str, FakePost] = field(default_factory=dict)
     deleted: list[str] = field(default_factory=list)
+    # Posts the author listing does not show yet (LinkedIn's listing lags behind creates).
+    unlisted: set[str] = field(default_factory=set)
     images: dict[str, FakeImage] = field(default_factory=dict)
     comments: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     versions_seen: list[str] = field(default_factory=list)
@@ -352,6 +354,9 @@ def create_app(*, client_id: str = "li-client", client_secret: str = "li-secret"
             image = state.images.get(urn)
             if image is None or image.data is None or image.owner != author:
                 return error(422, f"{urn} is not an uploaded image of {author}", code="UNPROCESSABLE_ENTITY")
+        for earlier in state.posts.values():
+            if earlier.author == author and earlier.commentary == body["commentary"]:
+                return error(422, f"Content is a duplicate of {earlier.urn}", code="UNPROCESSABLE_ENTITY")
         urn = f"urn:li:share:{state.next_id()}"
         state.posts[urn] = FakePost(urn, author, body["commentary"], content, int(time.time() * 1000), body)
         return Response(status_code=201, headers={"x-restli-id": urn})
@@ -366,7 +371,7 @@ def create_app(*, client_id: str = "li-client", client_secret: str = "li-secret"
             return error(400, "q=author and author are required", code="ILLEGAL_ARGUMENT")
         count = int(query.get("count", "10"))
         found = sorted(
-            (p for p in state.posts.values() if p.author == query["author"]),
+            (p for p in state.posts.values() if p.author == query["author"] and p.urn not in state.unlisted),
             key=lambda p: p.created_at_ms,
             reverse=True,
         )
