@@ -29,6 +29,7 @@ from services.drafts.consent_check import (
 )
 from services.drafts.media import MediaRejected, off_loop, sanitize_image
 from services.drafts.models import Consent, Draft, DraftMedia, DraftVersion
+from services.drafts.publisher_client import TakedownRequester
 from services.drafts.repository import ConsentRepository, DraftRepository
 from services.drafts.schemas import (
     ConsentCheckIn,
@@ -46,6 +47,7 @@ from services.kit.audit_client import AuditClient
 from services.kit.clock import utcnow
 from services.kit.errors import (
     BadRequest,
+    ClearpostError,
     Conflict,
     Forbidden,
     NotFound,
@@ -104,7 +106,9 @@ class ConsentService:
         sealer: FieldSealer,
         channels: ChannelCatalog | None = None,
         temporal: Client | None = None,
+        publisher: TakedownRequester | None = None,
     ) -> None:
+        self._publisher = publisher
         self._repo = ConsentRepository(session)
         self._drafts = DraftRepository(session)
         self._audit = audit
@@ -457,8 +461,20 @@ class ConsentService:
         self, draft: Draft, consent_id: str, why: str, principal: Principal, now: datetime
     ) -> RevocationEffect:
         task = await self._takedowns.require(draft.id, consent_id, why, principal, now)
+        detail = task.id
+        if self._publisher is not None:
+            # The publisher deletes it from every network and reports back (live-state); if it
+            # cannot be asked now, the task stays open for the publisher role, with why.
+            try:
+                await self._publisher.take_down(
+                    draft.id, reason=f"consent revoked: {why}", cause="consent_revoked"
+                )
+            except ClearpostError as exc:
+                log.warning("the publisher was not told to take down draft %s: %s", draft.id, exc.detail)
+                task.note = f"the automatic takedown could not be started: {exc.detail}"
+                detail = f"{task.id} (automatic takedown not started: {exc.detail})"
         return RevocationEffect(
-            draft_id=draft.id, status_before="published", action="takedown_required", detail=task.id
+            draft_id=draft.id, status_before="published", action="takedown_required", detail=detail
         )
 
 

@@ -36,7 +36,12 @@ DraftServiceDep = Annotated[DraftService, Depends(get_draft_service)]
 def get_consent_service(request: Request, session: SessionDep) -> ConsentService:
     state = request.app.state
     return ConsentService(
-        session, audit=state.audit, sealer=state.sealer, channels=state.channels, temporal=state.temporal
+        session,
+        audit=state.audit,
+        sealer=state.sealer,
+        channels=state.channels,
+        temporal=state.temporal,
+        publisher=getattr(state, "publisher", None),
     )
 
 

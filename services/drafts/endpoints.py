@@ -25,6 +25,8 @@ from services.drafts.schemas import (
     DraftList,
     DraftOut,
     DraftReaders,
+    LiveStateIn,
+    LiveStateOut,
     MediaOut,
     MediaPatch,
     RevocationOut,
@@ -37,8 +39,8 @@ from services.drafts.schemas import (
     WithdrawIn,
 )
 from services.drafts.takedowns import TAKEDOWN_ROLES
-from services.kit.auth import CurrentPrincipal, InternalCaller, require_roles
-from services.kit.errors import PayloadTooLarge, Unprocessable
+from services.kit.auth import CallingService, CurrentPrincipal, InternalCaller, require_roles
+from services.kit.errors import Forbidden, PayloadTooLarge, Unprocessable
 
 router = APIRouter(prefix="/api/v1/drafts", tags=["drafts"])
 # The role gate runs before the body is read, so nobody else gets to upload a form or a reason.
@@ -329,6 +331,27 @@ async def consent_check(
 ) -> ConsentCheckOut:
     """The consent gate for one exact version now (the publisher asks before every post)."""
     return await service.check_now(draft_id, version, data)
+
+
+@internal.post("/drafts/{draft_id}/live-state", response_model=LiveStateOut)
+async def live_state(
+    draft_id: str,
+    data: LiveStateIn,
+    caller: CallingService,
+    takedowns: TakedownServiceDep,
+    drafts: DraftServiceDep,
+) -> LiveStateOut:
+    """The publisher: what became of the draft's live post. `taken_down` (deleted from every
+    network; open takedown tasks close), `takedown_failed` (with why), or `re_review` (taken down at
+    the end of its approved lifetime; the same content goes back to review as a new version)."""
+    if caller != "publisher":
+        raise Forbidden("only the publisher reports what became of a live post")
+    status = "taken_down" if data.status == "re_review" else data.status
+    before = await takedowns.record_outcome(draft_id, status=status, reason=data.reason, cause=data.cause)
+    version = None
+    if data.status == "re_review":
+        version = await drafts.re_review(draft_id, data.reason)
+    return LiveStateOut(draft_id=draft_id, status_before=before, status=data.status, version=version)
 
 
 @internal.get("/drafts/{draft_id}/readers", response_model=DraftReaders)

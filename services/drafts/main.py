@@ -12,6 +12,7 @@ from services.drafts.channels import PublisherChannelCatalog
 from services.drafts.config import get_settings
 from services.drafts.endpoints import consents_router, internal, router, takedowns_router
 from services.drafts.media_store import MediaStore
+from services.drafts.publisher_client import PublisherTakedowns
 from services.drafts.reads import RecentReads
 from services.drafts.schemas import document_channels
 from services.drafts.sealing import FieldSealer, load_consent_keys
@@ -39,7 +40,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     async with (
         httpx.AsyncClient() as http,
         internal_client(settings.service_url("audit"), app.state.internal_token) as audit_http,
+        internal_client(settings.service_url("publisher"), app.state.internal_token) as publisher_http,
     ):
+        app.state.publisher = PublisherTakedowns(publisher_http)
         app.state.key_set = JwksKeySet(f"{settings.service_url('gateway')}/api/v1/auth/jwks", http)
         app.state.audit = AuditClient(audit_http, "drafts")
         app.state.channels = PublisherChannelCatalog(http, settings.service_url("publisher"))

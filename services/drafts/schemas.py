@@ -330,6 +330,25 @@ class RevocationOut(BaseModel):
     effects: list[RevocationEffect]
 
 
+# --- live posts (the publisher reports) ---------------------------------------------------------
+
+
+class LiveStateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal["taken_down", "takedown_failed", "re_review"]
+    reason: str = Field(max_length=4000)
+    cause: str = Field(default="takedown", max_length=64)
+
+
+class LiveStateOut(BaseModel):
+    draft_id: str
+    status_before: str
+    status: str
+    # The version sent back to review (re_review only).
+    version: int | None = None
+
+
 # --- takedown tasks -----------------------------------------------------------------------------
 
 

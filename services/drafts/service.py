@@ -47,7 +47,9 @@ from workflows.contracts import (
 
 EDITABLE = ("draft", "changes_requested")
 SUBMITTABLE = ("draft", "changes_requested")
-FINAL = ("published", "rejected", "withdrawn", "takedown_required")
+FINAL = ("published", "rejected", "withdrawn", "takedown_required", "taken_down", "takedown_failed")
+# Who submits a post again when its approved lifetime ends and the policy says `re_review`.
+LIFETIME_ACTOR = Principal(user_id="system:lifetime", username="system", name="Clearpost (lifetime ended)")
 READER_ROLES = ("legal", "compliance", "medical", "publisher", "auditor", "admin")
 
 
@@ -389,6 +391,45 @@ class DraftService:
             details={"version": version.version, "content_hash": version.content_hash},
         )
         return self._out(draft, version, await self._repo.media(draft.id))
+
+    async def re_review(self, draft_id: str, reason: str) -> int:
+        """The approved lifetime of a live post ended and the policy says `re_review`: the
+        publisher took it down; the same content comes back as a new version, submitted for
+        review again (unscheduled). Reviewers approve it afresh; nothing carries over. The new
+        version's number."""
+        draft = await self._load(draft_id, for_update=True)
+        if draft.status not in ("published", "taken_down", "takedown_required", "takedown_failed"):
+            raise Conflict(f"draft {draft_id} is {draft.status!r}, not a live post", code="not_published")
+        current = await self._repo.get_version(draft.id, draft.current_version)
+        assert current is not None
+        data = self._as_input(current).model_copy(update={"scheduled_at": None})
+        version = await self._append_version(draft, data, LIFETIME_ACTOR, list(current.media_digests))
+        draft.status, draft.state_note = "screening", f"back in review: {reason}"
+        await self._repo.flush()
+        submitted = VersionSubmitted(
+            version=version.version,
+            content_hash=version.content_hash,
+            channels=list(version.channels),
+            patient_content=version.patient_content,
+            submitted_by=LIFETIME_ACTOR.user_id,
+            scheduled_at=None,
+        )
+        await self._repo.release_connection()  # the workflow's first activity writes this row
+        await self._approvals.start(
+            PostApprovalInput(
+                draft_id=draft.id,
+                author_id=draft.author_id,
+                publish_deadline_seconds=self._publish_deadline_seconds,
+            ),
+            submitted,
+        )
+        await self._audit.append(
+            actor=LIFETIME_ACTOR.user_id,
+            action="draft.sent_to_re_review",
+            subject=f"draft:{draft.id}",
+            details={"version": version.version, "content_hash": version.content_hash, "reason": reason},
+        )
+        return version.version
 
     async def withdraw(self, draft_id: str, principal: Principal, reason: str) -> DraftOut:
         # No row lock here: a submitted draft's withdrawal waits on the workflow, whose handler

@@ -18,6 +18,10 @@ from services.kit.tokens import Principal
 
 TAKEDOWN_ROLES = ("publisher", "admin")
 TAKEDOWN_REQUIRED = "takedown_required"
+TAKEN_DOWN = "taken_down"
+TAKEDOWN_FAILED = "takedown_failed"
+# Statuses a live post's draft can be in; the publisher reports what became of it from these.
+LIVE_STATUSES = ("published", TAKEDOWN_REQUIRED, TAKEDOWN_FAILED)
 
 
 class TakedownService:
@@ -62,6 +66,33 @@ class TakedownService:
             },
         )
         return task
+
+    async def record_outcome(self, draft_id: str, *, status: str, reason: str, cause: str) -> str:
+        """The publisher took the post down from every network (`taken_down`: open tasks close) or
+        could not (`takedown_failed`, with why): the draft shows it; audited. The status before."""
+        draft = await self._drafts.get(draft_id, for_update=True)
+        if draft is None:
+            raise NotFound(f"draft {draft_id} does not exist")
+        before = draft.status
+        if before not in (*LIVE_STATUSES, TAKEN_DOWN):
+            raise Conflict(f"draft {draft_id} is {before!r}, not a published post", code="not_published")
+        now = utcnow()
+        draft.status, draft.state_note, draft.updated_at = status, reason, now
+        closed = []
+        if status == TAKEN_DOWN:
+            for task in await self._drafts.takedowns(status="open", draft_id=draft_id):
+                task.status, task.completed_at, task.completed_by = "done", now, "service:publisher"
+                task.note = "removed from every network by the publisher"
+                closed.append(task.id)
+        await self._drafts.flush()
+        if before != status:
+            await self._audit.append(
+                actor="service:publisher",
+                action=f"draft.{status}",
+                subject=f"draft:{draft_id}",
+                details={"status_before": before, "reason": reason, "cause": cause, "takedown_ids": closed},
+            )
+        return before
 
     async def takedowns(
         self, principal: Principal, *, status: str | None, draft_id: str | None

@@ -7,6 +7,7 @@ with flat memory.
 
 from __future__ import annotations
 
+import re
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 
 import httpx
@@ -29,8 +30,16 @@ ROUTES: dict[str, str] = {
     "/review": "review",
     "/api/v1/publications": "publisher",
     "/api/v1/channels": "publisher",
+    "/api/v1/channel-accounts": "publisher",
+    "/api/v1/publishing": "publisher",
+    "/api/v1/live-posts": "publisher",
+    "/public/v1/media": "publisher",
     "/api/v1/audit": "audit",
 }
+# Paths under another service's prefix that this one owns: (pattern, service), tried first.
+PATTERN_ROUTES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"^/api/v1/drafts/[^/]+/takedown$"), "publisher"),
+)
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 # Origin and Sec-Fetch-Site let the review UI refuse cross-site form posts (CSRF); the gateway
 # adds X-Forwarded-* of its own (never the caller's) so the UI knows its public origin and scheme.
@@ -78,8 +87,12 @@ class UpstreamProxy:
     def __init__(self, http: httpx.AsyncClient, settings: KitSettings) -> None:
         self._http = http
         self._bases = {prefix: settings.service_url(service) for prefix, service in ROUTES.items()}
+        self._patterns = [(pattern, settings.service_url(service)) for pattern, service in PATTERN_ROUTES]
 
     def base_for(self, path: str) -> str | None:
+        for pattern, base in self._patterns:
+            if pattern.match(path):
+                return base
         for prefix, base in self._bases.items():
             if path == prefix or path.startswith(prefix + "/"):
                 return base

@@ -150,7 +150,7 @@ class AccountService:
     async def connect(
         self,
         credentials: AccountCredentials,
-        principal: Principal,
+        actor: Principal | str,
         *,
         secrets: Mapping[str, Any] | None = None,
         replace_existing: bool = False,
@@ -179,7 +179,7 @@ class AccountService:
         account = existing or ChannelAccount(id=str(uuid.uuid4()), name=credentials.name)
         account.network = credentials.network
         account.base_url = credentials.base_url
-        account.connected_by = principal.user_id
+        account.connected_by = actor.user_id if isinstance(actor, Principal) else actor
         account.connected_at = now
         account.disconnected_at = None
         self._apply(account, effective, check, now, secrets=secrets)
@@ -187,7 +187,7 @@ class AccountService:
             self._repository.add(account)
         await self._repository.flush()
         await self._audit.append(
-            actor=principal,
+            actor=actor,
             action="channel_account.connected",
             subject=f"channel_account:{account.name}",
             details={

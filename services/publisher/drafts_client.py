@@ -63,6 +63,14 @@ class DraftsVersionClient:
             raise ClearpostError(f"image {digest[:12]} does not match its digest", code="media_mismatch")
         return response.content, response.headers.get("content-type", "application/octet-stream")
 
+    async def live_state(self, draft_id: str, *, status: str, reason: str, cause: str) -> None:
+        """Tell the drafts service what became of the live post: `taken_down`, `takedown_failed`,
+        or `re_review` (taken down at the end of its lifetime; back to review)."""
+        path = f"/internal/v1/drafts/{quote(draft_id, safe='')}/live-state"
+        await internal_json(
+            self._http, "POST", path, json={"status": status, "reason": reason, "cause": cause}
+        )
+
     async def readers(self, draft_id: str) -> DraftReaders:
         path = f"/internal/v1/drafts/{quote(draft_id, safe='')}/readers"
         return DraftReaders.model_validate(await internal_json(self._http, "GET", path))

@@ -1,14 +1,24 @@
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from services.kit.auth import CurrentPrincipal
-from services.publisher.deps import ChannelsDep, PublicationServiceDep
-from services.publisher.schemas import ChannelList, ChannelOut, PublicationList, PublicationOut
+from services.kit.auth import CurrentPrincipal, require_roles
+from services.kit.errors import BadRequest
+from services.publisher.deps import DirectoryDep, PublicationServiceDep, TakedownServiceDep
+from services.publisher.schemas import (
+    ChannelList,
+    ChannelOut,
+    LivePostList,
+    LivePostOut,
+    PublicationList,
+    PublicationOut,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["publisher"])
+STAFF = ("publisher", "compliance", "legal", "medical", "auditor", "admin")
 
 
 @router.get("/publications", response_model=PublicationList)
@@ -17,12 +27,48 @@ async def list_publications(
     publications: PublicationServiceDep,
     draft_id: Annotated[str, Query(min_length=1, max_length=36)],
 ) -> PublicationList:
-    """The publication records of one draft, for those who may read the draft (its author, the
-    reviewing, publishing, auditing and admin roles), as the drafts service decides."""
+    """The publication records of one draft (with each post's public URL and, once taken down, the
+    network's answer), for those who may read the draft (its author, the reviewing, publishing,
+    auditing and admin roles), as the drafts service decides."""
     rows = await publications.list_for_draft(draft_id, principal)
     return PublicationList(publications=[PublicationOut.model_validate(row) for row in rows])
 
 
 @router.get("/channels", response_model=ChannelList)
-async def list_channels(_: CurrentPrincipal, channels: ChannelsDep) -> ChannelList:
-    return ChannelList(channels=[ChannelOut(name=c.name, max_length=c.max_length) for c in channels.values()])
+async def list_channels(_: CurrentPrincipal, directory: DirectoryDep) -> ChannelList:
+    """Every channel a draft may name: configured channels and connected accounts, with their
+    length rule and whether they can be used now (`usable`; `reason` says why not)."""
+    entries = await directory.entries()
+    return ChannelList(
+        channels=[
+            ChannelOut(
+                name=e.name,
+                max_length=e.max_length,
+                network=e.network,
+                unit=e.unit,
+                status=e.status,
+                reason=e.reason,
+                paused=e.paused,
+                usable=e.usable,
+            )
+            for e in entries
+        ]
+    )
+
+
+@router.get("/live-posts", response_model=LivePostList, dependencies=[require_roles(*STAFF)])
+async def list_live_posts(
+    takedowns: TakedownServiceDep,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    expiring_within_days: Annotated[int | None, Query(ge=1, le=3650)] = None,
+) -> LivePostList:
+    """Posts that went live (by publication time, `start` <= t < `end`), or, with
+    `expiring_within_days`, the live ones whose approved lifetime ends within that many days."""
+    if start is not None and end is not None and end <= start:
+        raise BadRequest("`end` must be after `start`", code="invalid_range")
+    if expiring_within_days is not None:
+        rows = await takedowns.expiring(timedelta(days=expiring_within_days))
+    else:
+        rows = await takedowns.published_between(start, end)
+    return LivePostList(live_posts=[LivePostOut.model_validate(row) for row in rows])

@@ -1,39 +1,58 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.kit.app import create_service_app
 from services.kit.audit_client import AuditClient
 from services.kit.auth import JwksKeySet, install_internal_credentials
+from services.kit.credentials import GatewayCredentialChecker
 from services.kit.db import create_engine, create_sessionmaker
 from services.kit.http import internal_client
+from services.kit.sealing import FieldSealer
 from services.kit.temporal import connect, running_worker
+from services.publisher import account_endpoints, operations_endpoints, public_media
+from services.publisher.accounts import AccountService, CredentialSeal
 from services.publisher.activities import PublisherActivities
 from services.publisher.approvals import ApprovalGate
 from services.publisher.channels import build_channels
 from services.publisher.config import get_settings
+from services.publisher.directory import ChannelDirectory
 from services.publisher.drafts_client import DraftsVersionClient
 from services.publisher.endpoints import router
+from services.publisher.networks import DEFAULT_API_URLS, build_adapters
+from services.publisher.public_media import MediaLinks
+from services.publisher.takedowns import LivePostActivities
+from workflows.client import ApprovalWorkflowClient
 from workflows.contracts import PUBLISHER_TASK_QUEUE
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings = get_settings()
-    # Before anything else: a configured channel without an implementation must stop startup.
+    # Before anything else: a configured channel without an implementation, or unusable network
+    # settings, must stop startup.
     channels = build_channels(
         settings.publisher_channels, outbox_dir=settings.outbox_dir, webhook=settings.webhook_config()
     )
+    adapters = build_adapters(settings.network_configs())
+    app.state.oauth_clients = settings.oauth_clients()
     settings.outbox_dir.mkdir(parents=True, exist_ok=True)
     engine = create_engine(settings.database_url, schema=settings.database_schema)
     app.state.settings = settings
-    app.state.sessionmaker = create_sessionmaker(engine)
+    app.state.sessionmaker = sessionmaker = create_sessionmaker(engine)
     install_internal_credentials(app, settings, "publisher")
-    app.state.channels = channels
+    keys = settings.credential_keys()
+    app.state.sealer = sealer = FieldSealer(keys)
+    app.state.adapters = adapters
+    app.state.media_links = links = MediaLinks(
+        keys.derive(b"clearpost public media links"), settings.public_base_url
+    )
     try:
         async with (
             httpx.AsyncClient() as http,
@@ -41,22 +60,58 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             internal_client(settings.service_url("audit"), app.state.internal_token) as audit_http,
         ):
             app.state.key_set = JwksKeySet(f"{settings.gateway_url}/api/v1/auth/jwks", http)
-            app.state.drafts = DraftsVersionClient(drafts_http)
+            app.state.drafts = drafts = DraftsVersionClient(drafts_http)
+            app.state.audit = audit = AuditClient(audit_http, "publisher")
+            app.state.credentials = GatewayCredentialChecker(http, settings.service_url("gateway"))
+            seal = CredentialSeal(sealer)
+
+            def accounts(session: AsyncSession) -> AccountService:
+                return AccountService(
+                    session, seal=seal, adapters=adapters, audit=audit, default_base_urls=DEFAULT_API_URLS
+                )
+
+            app.state.account_service = accounts
+            app.state.directory = directory = ChannelDirectory(
+                channels,
+                sessionmaker,
+                adapters,
+                accounts,
+                outbox_dir=settings.outbox_dir,
+                media_url=links.url,
+            )
             review_keys = JwksKeySet(f"{settings.service_url('review')}/api/v1/reviews/keys", http)
-            gate = ApprovalGate(review_keys, AuditClient(audit_http, "publisher"))
+            gate = ApprovalGate(review_keys, audit)
             if settings.temporal_enabled:
                 client = await connect(settings)
+                app.state.workflows = workflows = ApprovalWorkflowClient(client)
                 activities = PublisherActivities(
-                    app.state.sessionmaker, app.state.drafts, channels, approvals=gate
+                    sessionmaker, drafts, directory, approvals=gate, audit=audit, live_watch=workflows
                 )
-                async with running_worker(client, PUBLISHER_TASK_QUEUE, [activities.publish_post]):
+                live = LivePostActivities(sessionmaker, directory, drafts, audit)
+                handlers: list[Callable[..., Any]] = [
+                    activities.publish_post,
+                    live.live_post_plan,
+                    live.take_down_post,
+                    live.takedown_failed,
+                ]
+                async with running_worker(client, PUBLISHER_TASK_QUEUE, handlers):
                     yield
             else:
+                app.state.workflows = ApprovalWorkflowClient(None)
                 yield
     finally:
         await engine.dispose()
 
 
 app = create_service_app(
-    service="publisher", title="Clearpost publisher", lifespan=lifespan, routers=[router]
+    service="publisher",
+    title="Clearpost publisher",
+    lifespan=lifespan,
+    routers=[
+        router,
+        account_endpoints.router,
+        operations_endpoints.router,
+        operations_endpoints.internal,
+        public_media.router,
+    ],
 )

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from authlib.integrations.httpx_client import AsyncOAuth2Client  # type: ignore[import-untyped]
 from authlib.integrations.base_client.errors import OAuthError  # type: ignore[import-untyped]
+from authlib.integrations.httpx_client import AsyncOAuth2Client  # type: ignore[import-untyped]
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.kit.audit_client import AuditRecorder
@@ -130,7 +130,9 @@ class OAuthFlow:
         )
         return str(url), now + STATE_LIFETIME
 
-    async def finish(self, network: str, *, code: str | None, state: str, error: str | None) -> ChannelAccount:
+    async def finish(
+        self, network: str, *, code: str | None, state: str, error: str | None
+    ) -> ChannelAccount:
         state_hash = hashlib.sha256(state.encode()).hexdigest()
         pending = await self._repository.take_state(state_hash, now=utcnow())
         if pending is None or pending.network != network:
@@ -145,17 +147,25 @@ class OAuthFlow:
                 subject=f"channel_account:{pending.name}",
                 details={"network": network, "error": (error or "no code")[:200]},
             )
-            raise BadRequest(f"{network} did not authorize the account: {error or 'no code'}", code="oauth_refused")
+            raise BadRequest(
+                f"{network} did not authorize the account: {error or 'no code'}", code="oauth_refused"
+            )
         adapter, client = self._oauth(network)
         endpoints = adapter.oauth_endpoints()
-        verifier = self._sealer.open(pending.verifier, context=f"publisher.oauth_states:{state_hash}").decode()
+        verifier = self._sealer.open(
+            pending.verifier, context=f"publisher.oauth_states:{state_hash}"
+        ).decode()
         try:
-            async with self._client(client, endpoints.scopes, pending.redirect_uri, endpoints.token_auth) as oauth:
+            async with self._client(
+                client, endpoints.scopes, pending.redirect_uri, endpoints.token_auth
+            ) as oauth:
                 token: Mapping[str, Any] = await oauth.fetch_token(
                     endpoints.token_url, code=code, code_verifier=verifier if endpoints.pkce else None
                 )
         except (OAuthError, ValueError) as exc:
-            raise BadRequest(f"{network} refused the authorization code: {exc}", code="oauth_refused") from exc
+            raise BadRequest(
+                f"{network} refused the authorization code: {exc}", code="oauth_refused"
+            ) from exc
         credentials = await adapter.account_from_grant(pending.name, dict(token), target=pending.target)
         return await self._accounts.connect(credentials, pending.created_by)
 

@@ -32,6 +32,9 @@ class PauseService:
     async def active(self) -> Sequence[PublishingPause]:
         return await self._repository.active()
 
+    async def held(self) -> Sequence[HeldPost]:
+        return await self._repository.held()
+
     async def blocking(self, channels: Sequence[str]) -> Sequence[PublishingPause]:
         """The active pauses that stop a post to these channels (all publishing, or one of them)."""
         return await self._repository.active([ALL, *channels])

@@ -148,6 +148,23 @@ class TakedownService:
     async def expiring(self, within: timedelta) -> Sequence[LivePost]:
         return await self._live.expiring(utcnow() + within)
 
+    async def published_between(self, start: datetime | None, end: datetime | None) -> Sequence[LivePost]:
+        return await self._live.between(start, end)
+
+    async def abandon(self, draft_id: str, request_id: str, why: str) -> None:
+        """The takedown could not be handed to its workflow: recorded as failed, visibly."""
+        live = await self._live.get(draft_id, for_update=True)
+        if live is None or live.status != TAKING_DOWN:
+            return
+        live.status, live.takedown_failure = TAKEDOWN_FAILED, why[:2000]
+        await self._live.flush()
+        await self._audit.append(
+            actor=SYSTEM,
+            action="post.takedown_failed",
+            subject=f"draft:{draft_id}",
+            details={"reason": why, "request_id": request_id, "removed": []},
+        )
+
 
 class LivePostActivities:
     def __init__(

@@ -48,7 +48,7 @@ async def api(
 async def publish(draft_id: str, version: int) -> str:
     content = draft_version(draft_id, version)
     activities = PublisherActivities(
-        app.state.sessionmaker, FakeDrafts(content), app.state.channels, approvals=approval_gate()
+        app.state.sessionmaker, FakeDrafts(content), app.state.directory, approvals=approval_gate()
     )
     request = signed_request(draft_id, version, content.content_hash, ["sandbox"])
     result = await activities.publish_post(request)
@@ -76,6 +76,10 @@ async def test_publications_are_listed_by_draft(api: Api) -> None:
         "external_id",
         "created_at",
         "published_at",
+        "network",
+        "url",
+        "removed_at",
+        "removal",
     }
     assert publications[0]["status"] == "published"
     assert publications[0]["content_hash"] == draft_version("d-1", 1).content_hash
@@ -135,7 +139,20 @@ async def test_channels_lists_the_configured_channels(api: Api) -> None:
     response = await api.http.get("/api/v1/channels", headers=api.headers("reviewer"))
 
     assert response.status_code == 200
-    assert response.json() == {"channels": [{"name": "sandbox", "max_length": 5000}]}
+    assert response.json() == {
+        "channels": [
+            {
+                "name": "sandbox",
+                "max_length": 5000,
+                "network": "sandbox",
+                "unit": "characters",
+                "status": "ok",
+                "reason": "",
+                "paused": False,
+                "usable": True,
+            }
+        ]
+    }
 
 
 async def test_an_unimplemented_configured_channel_stops_startup(

@@ -299,8 +299,8 @@ async def test_the_publisher_lists_the_webhook_channel_where_configured(
     monkeypatch.setenv("CLEARPOST_PUBLISHER_WEBHOOK_MAX_LENGTH", "280")
 
     async with app.router.lifespan_context(app):
-        assert sorted(app.state.channels) == ["sandbox", "webhook"]
-        assert app.state.channels["webhook"].max_length == 280
+        assert sorted(app.state.directory.configured) == ["sandbox", "webhook"]
+        assert app.state.directory.configured["webhook"].max_length == 280
 
     monkeypatch.delenv("CLEARPOST_PUBLISHER_WEBHOOK_URL")
     with pytest.raises(ChannelConfigError, match="CLEARPOST_PUBLISHER_WEBHOOK_URL"):
