@@ -67,7 +67,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
             def accounts(session: AsyncSession) -> AccountService:
                 return AccountService(
-                    session, seal=seal, adapters=adapters, audit=audit, default_base_urls=DEFAULT_API_URLS
+                    session,
+                    seal=seal,
+                    adapters=app.state.adapters,
+                    audit=app.state.audit,
+                    default_base_urls=DEFAULT_API_URLS,
                 )
 
             app.state.account_service = accounts

@@ -195,6 +195,10 @@ class LivePostActivities:
     async def take_down_post(self, order: TakedownInput) -> TakedownResult:
         """Delete every publication of the draft still up; safe to repeat (removed ones are skipped)."""
         live, publications = await self._begin(order)
+        if live.status == TAKEN_DOWN:  # a retry after the takedown finished: the same answer
+            return TakedownResult(
+                status=TAKEN_DOWN, removed=[p.channel for p in publications if p.status == REMOVED]
+            )
         removed: list[str] = []
         refused: list[str] = []
         transient: list[str] = []
@@ -251,6 +255,8 @@ class LivePostActivities:
                         "on_expiry": live.on_expiry,
                     },
                 )
+            elif live.status == TAKEN_DOWN:
+                return live, list(await PublicationRepository(session).list_for_draft(order.draft_id))
             elif live.status not in (TAKING_DOWN, TAKEDOWN_FAILED):
                 raise ApplicationError(
                     f"draft {order.draft_id} is {live.status}, not being taken down",

@@ -19,6 +19,7 @@ class ServedApp:
             probe.bind((host, 0))
             self.port = probe.getsockname()[1]
         self.host = host
+        self.app = app
         config = uvicorn.Config(app, host=host, port=self.port, log_level="warning", lifespan="off")
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)

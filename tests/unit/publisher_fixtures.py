@@ -60,12 +60,15 @@ def signed_request(
     approvals: list[str] | None = None,
     author_id: str = "author-1",
     stages: tuple[SignedStage, ...] = STAGES,
+    lifetime_days: int = 0,
+    on_expiry: str = "",
 ) -> PublishRequest:
     """A publish request carrying a signed requirement and, by default, both stages approved."""
     requirement = Requirement(
         draft_id=draft_id, version=version, content_hash=version_hash, author_id=author_id,
         policy_version="p-test", stages=stages, blocking_unresolved=0,
         signed_at=datetime.now(UTC).isoformat(), categories=("phi",),
+        lifetime_days=lifetime_days, on_expiry=on_expiry,
     )  # fmt: skip
     if approvals is None:
         approvals = [
@@ -119,6 +122,11 @@ class FakeDrafts:
         self.calls = 0
         self.consent = ConsentVerdict(ok=True)
         self.consent_asked: list[dict[str, Any]] = []
+        # What the publisher reported about live posts (POST /internal/v1/drafts/{id}/live-state).
+        self.live_states: list[dict[str, str]] = []
+
+    async def live_state(self, draft_id: str, *, status: str, reason: str, cause: str) -> None:
+        self.live_states.append({"draft_id": draft_id, "status": status, "reason": reason, "cause": cause})
 
     async def consent_check(
         self, draft_id: str, version: int, *, content_hash: str, channels: list[str], categories: list[str]
