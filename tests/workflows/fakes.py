@@ -21,13 +21,17 @@ from workflows.contracts import (
     CHECK_CONSENT,
     CLOSE_REVIEW_TASKS,
     DRAFTS_TASK_QUEUE,
+    LIVE_POST_PLAN,
     OPEN_REVIEW_TASKS,
     PLAN_REVIEW_STAGES,
     PUBLISH_POST,
     PUBLISHER_TASK_QUEUE,
+    PUBLISHING_PAUSED,
     RECORD_DECISION,
     REVIEW_TASK_QUEUE,
     SCREEN_DRAFT_VERSION,
+    TAKE_DOWN_POST,
+    TAKEDOWN_FAILED,
     UPDATE_DRAFT_STATE,
     AuditEventInput,
     AuditEventRecorded,
@@ -36,6 +40,8 @@ from workflows.contracts import (
     ConsentCheckResult,
     DecisionRecord,
     DraftStateUpdate,
+    LivePostInput,
+    LivePostPlan,
     OpenReviewTasksInput,
     PlanStagesInput,
     PublicationRef,
@@ -45,6 +51,8 @@ from workflows.contracts import (
     ScreenVersionResult,
     StagePlan,
     StageRequirement,
+    TakedownInput,
+    TakedownResult,
 )
 from workflows.signatures import MEANINGS, Requirement, SignedStage, requirement_claims
 from workflows.worker import build_worker
@@ -88,6 +96,12 @@ class FakeServices:
     consent_checks: list[ConsentCheckInput] = field(default_factory=list)
     channel_down: bool = False  # every publish attempt fails for now, as a channel that is down
     publish_attempts: int = 0
+    paused: bool = False  # the publisher answers PublishingPaused, as while a pause covers a channel
+    # The publisher's live-post record (LIVE_POST_PLAN) and what the takedown activities were asked.
+    live_plan: LivePostPlan = field(default_factory=lambda: LivePostPlan(None, "pull", "live"))
+    takedowns: list[TakedownInput] = field(default_factory=list)
+    takedown_failures: list[TakedownInput] = field(default_factory=list)
+    takedown_down: bool = False  # every takedown attempt fails for now, as a network that is down
 
     @property
     def actions(self) -> list[str]:
@@ -150,12 +164,32 @@ class FakeServices:
     @activity.defn(name=PUBLISH_POST)
     async def publish(self, request: PublishRequest) -> PublishResult:
         self.publish_attempts += 1
+        if self.paused:
+            raise ApplicationError(
+                "all publishing is paused: crisis", type=PUBLISHING_PAUSED, non_retryable=True
+            )
         if self.channel_down:
             raise ApplicationError("webhook: the receiver did not answer", type="ChannelUnavailable")
         self.published.append(request)
         return PublishResult(
             [PublicationRef(c, f"pub-{len(self.published)}-{c}", "published") for c in request.channels]
         )
+
+    @activity.defn(name=LIVE_POST_PLAN)
+    async def live_post_plan(self, request: LivePostInput) -> LivePostPlan:
+        return self.live_plan
+
+    @activity.defn(name=TAKE_DOWN_POST)
+    async def take_down(self, order: TakedownInput) -> TakedownResult:
+        self.takedowns.append(order)
+        if self.takedown_down:
+            raise ApplicationError("mastodon: HTTP 503", type="TakedownIncomplete")
+        return TakedownResult(status="taken_down", removed=["sandbox"])
+
+    @activity.defn(name=TAKEDOWN_FAILED)
+    async def takedown_failed(self, order: TakedownInput) -> TakedownResult:
+        self.takedown_failures.append(order)
+        return TakedownResult(status="takedown_failed", failed=[order.reason])
 
     @activity.defn(name=APPEND_AUDIT_EVENT)
     async def append_audit(self, event: AuditEventInput) -> AuditEventRecorded:
@@ -175,7 +209,7 @@ async def running_fakes(client: Client, fakes: FakeServices) -> AsyncIterator[No
             fakes.record_decision,
         ],
         DRAFTS_TASK_QUEUE: [fakes.update_state, fakes.check_consent],
-        PUBLISHER_TASK_QUEUE: [fakes.publish],
+        PUBLISHER_TASK_QUEUE: [fakes.publish, fakes.live_post_plan, fakes.take_down, fakes.takedown_failed],
         AUDIT_TASK_QUEUE: [fakes.append_audit],
     }
     async with contextlib.AsyncExitStack() as stack:
