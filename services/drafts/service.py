@@ -215,7 +215,7 @@ class DraftService:
     # --- writes ------------------------------------------------------------------------------
 
     async def _validate(self, data: DraftIn, bearer_token: str) -> None:
-        known = await self._channels.names(bearer_token)
+        known = await self._channels.known(bearer_token, list(data.channels))
         unknown = [c for c in data.channels if c not in known]
         if unknown:
             raise BadRequest(
@@ -226,6 +226,14 @@ class DraftService:
         # current state (409, 404) rather than making the request malformed (400).
         if data.scheduled_at is not None and data.scheduled_at <= utcnow():
             raise Conflict("scheduled_at must be in the future", code="invalid_schedule")
+        if data.scheduled_at is not None:
+            # Scheduling for an expired, revoked or paused account is refused before anyone signs.
+            problems = await self._channels.unusable(bearer_token, list(data.channels))
+            if problems:
+                listed = "; ".join(f"{name}: {why}" for name, why in problems.items())
+                raise Conflict(
+                    f"cannot schedule for a channel that cannot take it: {listed}", code="channel_unusable"
+                )
         await self._check_consents_exist(data.consent_ids)
 
     async def _check_consents_exist(self, consent_ids: Sequence[str]) -> None:

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 from services.kit.auth import CurrentPrincipal, require_roles
 from services.kit.errors import BadRequest
 from services.publisher.deps import DirectoryDep, PublicationServiceDep, TakedownServiceDep
+from services.publisher.directory import ChannelDirectory
 from services.publisher.schemas import (
     ChannelList,
     ChannelOut,
@@ -38,6 +39,10 @@ async def list_publications(
 async def list_channels(_: CurrentPrincipal, directory: DirectoryDep) -> ChannelList:
     """Every channel a draft may name: configured channels and connected accounts, with their
     length rule and whether they can be used now (`usable`; `reason` says why not)."""
+    return await channel_list(directory)
+
+
+async def channel_list(directory: ChannelDirectory) -> ChannelList:
     entries = await directory.entries()
     return ChannelList(
         channels=[

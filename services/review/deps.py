@@ -24,6 +24,7 @@ def get_review_service(request: Request, session: SessionDep) -> ReviewService:
         screener=getattr(state, "screener", None),
         signer=getattr(state, "signer", None),
         drafts=getattr(state, "drafts", None),
+        channels=getattr(state, "channel_states", None),
     )
 
 

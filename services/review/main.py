@@ -25,6 +25,7 @@ from services.kit.limits import LimitSettings
 from services.kit.temporal import connect, running_worker
 from services.kit.tokens import load_key_ring
 from services.review.activities import ReviewActivities
+from services.review.channels_client import PublisherChannelStates
 from services.review.config import get_settings
 from services.review.drafts_client import DraftsVersionSource
 from services.review.endpoints import router
@@ -82,12 +83,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         httpx.AsyncClient() as http,
         internal_client(settings.service_url("audit"), app.state.internal_token) as audit_http,
         internal_client(settings.service_url("drafts"), app.state.internal_token) as drafts_http,
+        internal_client(settings.service_url("publisher"), app.state.internal_token) as publisher_http,
         # Key rotations `clearpost keys` could not hand to the audit service yet.
         delivering_pending_key_events(audit_http, settings.service_keys_dir("review")),
     ):
         app.state.key_set = JwksKeySet(f"{settings.service_url('gateway')}/api/v1/auth/jwks", http)
         app.state.audit = AuditClient(audit_http, "review")
         app.state.drafts = DraftsVersionSource(drafts_http)
+        app.state.channel_states = PublisherChannelStates(publisher_http)
         app.state.credentials = GatewayCredentialChecker(http, settings.service_url("gateway"))
         app.state.ui = UiState(
             identity=GatewayIdentity(http, settings.service_url("gateway")),

@@ -19,6 +19,7 @@ from services.kit.errors import (
     UpstreamUnavailable,
 )
 from services.kit.tokens import Principal
+from services.review.channels_client import ChannelStates
 from services.review.drafts_client import VersionSource
 from services.review.models import FindingOverride, ReviewTask, Screening
 from services.review.policy import REVIEW_ROLES, LoadedPolicy
@@ -58,7 +59,9 @@ class ReviewService:
         screener: Screener | None = None,
         signer: ReviewSigner | None = None,
         drafts: VersionSource | None = None,
+        channels: ChannelStates | None = None,
     ) -> None:
+        self._channels = channels
         self._repo = ReviewRepository(session)
         self._policy = policy
         self._audit = audit
@@ -146,6 +149,24 @@ class ReviewService:
                 )
             raise
 
+    async def _refuse_approval_to_unusable_channels(self, draft_id: str) -> None:
+        """An approval for an account that is expired, revoked, missing scopes or paused is refused
+        with the reason before anyone signs (the publisher's fact, asked now)."""
+        if self._channels is None or self._drafts is None:
+            return
+        tasks = await self._repo.open_tasks_for(draft_id)
+        if not tasks:
+            return
+        await self._repo.release_connection()
+        content = await self._drafts.get_version(draft_id, tasks[-1].version)
+        problems = await self._channels.unusable([str(c) for c in content.get("channels", [])])
+        if problems:
+            listed = "; ".join(f"{name}: {why}" for name, why in problems.items())
+            raise Conflict(
+                f"this post cannot be approved while a channel it goes to cannot take it: {listed}",
+                code="channel_unusable",
+            )
+
     async def _decide(self, draft_id: str, data: DecisionIn, principal: Principal) -> DecisionOut:
         if not principal.has_any(*REVIEW_ROLES):
             raise Forbidden("only legal, compliance and medical reviewers decide", code="refused")
@@ -153,6 +174,7 @@ class ReviewService:
             raise UpstreamUnavailable("decisions are unavailable: the service is not connected")
         if data.decision == "approve":
             await self._refuse_approval_over_blocking_findings(draft_id, data.content_hash)
+            await self._refuse_approval_to_unusable_channels(draft_id)
         # No pooled connection is held across a call to another service or to Temporal: the
         # update below waits for this service's own record_decision activity (issue #13).
         await self._repo.release_connection()

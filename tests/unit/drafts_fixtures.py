@@ -38,10 +38,19 @@ class FakeChannels:
 
     configured: set[str] = field(default_factory=lambda: {"sandbox"})
     tokens: list[str] = field(default_factory=list)
+    # Channels that cannot take a post now, with why (an expired account, a pause).
+    problems: dict[str, str] = field(default_factory=dict)
 
     async def names(self, bearer_token: str) -> set[str]:
         self.tokens.append(bearer_token)
         return set(self.configured)
+
+    async def known(self, bearer_token: str, names: list[str]) -> set[str]:
+        return await self.names(bearer_token)
+
+    async def unusable(self, bearer_token: str, names: list[str]) -> dict[str, str]:
+        self.tokens.append(bearer_token)
+        return {name: why for name, why in self.problems.items() if name in names}
 
 
 @dataclass

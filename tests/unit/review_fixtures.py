@@ -18,3 +18,15 @@ class FakeVersions:
 
     async def get_version(self, draft_id: str, version: int) -> dict[str, Any]:
         return self.versions[(draft_id, version)]
+
+
+class FakeChannelStates:
+    """The publisher's answer to "can these channels take a post now?": all can, unless told."""
+
+    def __init__(self) -> None:
+        self.problems: dict[str, str] = {}
+        self.asked: list[list[str]] = []
+
+    async def unusable(self, names: list[str]) -> dict[str, str]:
+        self.asked.append(list(names))
+        return {name: why for name, why in self.problems.items() if name in names}

@@ -362,6 +362,21 @@ async def test_a_scheduled_draft_reaches_the_workflow_engine_on_submit(
     assert response.json()["error"] == "upstream_unavailable"
 
 
+async def test_scheduling_for_a_channel_that_cannot_take_the_post_is_refused_with_why(api: DraftsApi) -> None:
+    api.channels.problems["sandbox"] = "expired (the token ran out)"
+    when = (datetime.now(UTC) + timedelta(days=3)).isoformat()
+    body = {"title": "Flu clinic", "body": "Walk-ins welcome.", "channels": ["sandbox"], "scheduled_at": when}
+
+    refused = await api.http.post("/api/v1/drafts", json=body, headers=api.as_user("author"))
+
+    assert refused.status_code == 409 and refused.json()["error"] == "channel_unusable"
+    assert "sandbox: expired" in refused.json()["detail"]
+    unscheduled = await api.http.post(
+        "/api/v1/drafts", json={**body, "scheduled_at": None}, headers=api.as_user("author")
+    )
+    assert unscheduled.status_code == 201  # a draft may be written; approval is refused until it is fixed
+
+
 @dataclass
 class RecordingTemporal:
     """Takes the workflow start a submit makes (no engine in this suite)."""

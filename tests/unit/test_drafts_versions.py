@@ -26,6 +26,12 @@ class OneChannel:
     async def names(self, bearer_token: str) -> set[str]:
         return {"sandbox"}
 
+    async def known(self, bearer_token: str, names: list[str]) -> set[str]:
+        return {"sandbox"}
+
+    async def unusable(self, bearer_token: str, names: list[str]) -> dict[str, str]:
+        return {}
+
 
 def headers(key: SigningKey, user_id: str, *roles: str) -> dict[str, str]:
     principal = Principal(user_id=user_id, username=f"{user_id}@t", name=user_id, roles=frozenset(roles))

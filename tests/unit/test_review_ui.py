@@ -28,6 +28,7 @@ from services.review.ui.security import FailureLimiter
 from services.review.ui.upstream import AuditDraftHistory
 from tests.database import DatabaseFactory
 from tests.unit.recording_audit import RecordingAudit
+from tests.unit.review_fixtures import FakeChannelStates
 from tests.unit.review_ui_fixtures import (
     AUTHOR,
     BODY,
@@ -52,10 +53,13 @@ class FakeCredentials:
 
 
 class FakeDrafts:
-    """The drafts service's internal version route, as far as decisions read it: the author."""
+    """The drafts service's internal version route, as far as decisions read it: author, channels."""
 
     async def author_of(self, draft_id: str, version: int) -> str:
         return AUTHOR.user_id
+
+    async def get_version(self, draft_id: str, version: int) -> dict[str, object]:
+        return {"author_id": AUTHOR.user_id, "channels": ["sandbox"]}
 
 
 @pytest.fixture
@@ -74,6 +78,7 @@ async def ui(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database: Database
         review_app.state.credentials = FakeCredentials()
         review_app.state.temporal = temporal
         review_app.state.drafts = FakeDrafts()
+        review_app.state.channel_states = FakeChannelStates()
         review_app.state.ui = UiState(
             identity=identity,  # type: ignore[arg-type]
             user_api=user_api,  # type: ignore[arg-type]

@@ -16,6 +16,7 @@ from services.review.main import app as review_app
 from services.review.models import FindingOverride
 from tests.database import DatabaseFactory
 from tests.unit.recording_audit import RecordingAudit
+from tests.unit.review_fixtures import FakeChannelStates
 from tests.unit.screening_fixtures import AUTHOR, COMPLIANCE, LEGAL, PASSWORD, Api, FakeTemporal, Versions
 from workflows.contracts import (
     OpenReviewTasksInput,
@@ -48,6 +49,7 @@ async def api(
         state = review_app.state
         state.key_set = StaticKeySet({key.kid: key.public_jwk})
         state.audit, state.credentials, state.temporal = audit, FakeCredentials(), temporal
+        state.channel_states = FakeChannelStates()
         digest = content_hash(title=TITLE, body=BODY, channels=["sandbox"], media_digests=[])
         content = {
             "title": TITLE,
@@ -213,3 +215,30 @@ async def test_the_author_cannot_override(api: Api) -> None:
     assert response.status_code == 403
     async with api.app.state.sessionmaker() as session:
         assert (await session.get(FindingOverride, "any")) is None
+
+
+async def test_an_approval_for_a_channel_that_cannot_take_the_post_is_refused_before_signing(
+    api: Api,
+) -> None:
+    """An expired, revoked or paused account is the publisher's fact, asked before anyone signs."""
+    findings = (await api.http.get("/api/v1/reviews/d-1/findings", headers=api.auth(LEGAL))).json()
+    for rule in sorted({f["rule"] for f in findings["findings"] if f["severity"] == "block"}):
+        override = {"finding_rule": rule, "content_hash": api.hash, "reason": "cleared", "password": PASSWORD}
+        done = await api.http.post(
+            "/api/v1/reviews/d-1/overrides", json=override, headers=api.auth(COMPLIANCE)
+        )
+        assert done.status_code == 200, done.text
+    states: FakeChannelStates = api.app.state.channel_states
+    states.problems["sandbox"] = "revoked (the network refused the token)"
+    approve = {"stage": "legal", "decision": "approve", "content_hash": api.hash, "password": "wrong"}
+
+    refused = await api.http.post("/api/v1/reviews/d-1/decisions", json=approve, headers=api.auth(LEGAL))
+
+    assert refused.status_code == 409 and refused.json()["error"] == "channel_unusable"
+    assert "sandbox: revoked" in refused.json()["detail"]
+    assert api.temporal.decisions == [] and states.asked == [["sandbox"]]
+    states.problems.clear()
+    accepted = await api.http.post(
+        "/api/v1/reviews/d-1/decisions", json={**approve, "password": PASSWORD}, headers=api.auth(LEGAL)
+    )
+    assert accepted.status_code == 200, accepted.text

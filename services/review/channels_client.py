@@ -1,0 +1,35 @@
+"""Whether the channels a version goes to can take it now: the publisher's fact, asked before a
+reviewer signs an approval, so nobody approves a post for an expired, revoked or paused account."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+import httpx
+
+from services.kit.http import internal_json
+
+
+class ChannelStates(Protocol):
+    async def unusable(self, names: Sequence[str]) -> dict[str, str]:
+        """Each named channel that cannot be published to now, with why (unknown ones included)."""
+        ...
+
+
+class PublisherChannelStates:
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self._http = http
+
+    async def unusable(self, names: Sequence[str]) -> dict[str, str]:
+        answer = await internal_json(self._http, "GET", "/internal/v1/channels")
+        known = {c["name"]: c for c in answer["channels"]}
+        problems: dict[str, str] = {}
+        for name in names:
+            channel = known.get(name)
+            if channel is None:
+                problems[name] = "not connected"
+            elif not channel["usable"]:
+                why = "paused" if channel["paused"] else channel["status"]
+                problems[name] = why + (f" ({channel['reason']})" if channel.get("reason") else "")
+        return problems
