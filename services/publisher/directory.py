@@ -29,6 +29,7 @@ class ChannelEntry:
     status: str
     reason: str
     paused: bool
+    fold: int | None = None
 
     @property
     def usable(self) -> bool:
@@ -110,11 +111,11 @@ class ChannelDirectory:
             for account in accounts:
                 if account.name in self.configured:
                     continue
-                max_length, unit = 5000, "characters"
+                max_length, unit, fold = 5000, "characters", None
                 adapter = self._adapters.get(account.network)
                 if adapter is not None and account.credentials is not None:
                     limits = adapter.limits(service.credentials(account))
-                    max_length, unit = limits.max_length, limits.unit
+                    max_length, unit, fold = limits.max_length, limits.unit, limits.fold
                 entries.append(
                     ChannelEntry(
                         name=account.name,
@@ -124,6 +125,7 @@ class ChannelDirectory:
                         status=account.status,
                         reason=account.status_reason,
                         paused=ALL in paused or account.name in paused,
+                        fold=fold,
                     )
                 )
         return entries

@@ -55,6 +55,7 @@ async def channel_list(directory: ChannelDirectory) -> ChannelList:
                 reason=e.reason,
                 paused=e.paused,
                 usable=e.usable,
+                fold=e.fold,
             )
             for e in entries
         ]

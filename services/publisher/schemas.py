@@ -85,6 +85,8 @@ class ChannelOut(BaseModel):
     reason: str = ""
     paused: bool = False
     usable: bool = True
+    # Characters the network's feed shows before "more" (None: the whole text).
+    fold: int | None = None
 
 
 class ChannelList(BaseModel):

@@ -14,9 +14,11 @@ from services.kit.auth import KeySet, StaticKeySet
 from services.kit.canonical import content_hash
 from services.kit.clock import utcnow
 from services.kit.db import session_scope
+from services.review.channels_client import ChannelStates
 from services.review.drafts_client import VersionSource
 from services.review.models import ReviewDecision, ReviewTask, Screening
 from services.review.policy import LoadedPolicy
+from services.review.renditions import rendition_findings
 from services.review.repository import ReviewRepository
 from services.review.screening.engine import Screener
 from services.review.screening.findings import ScreeningOutcome, media_consent_findings
@@ -47,7 +49,9 @@ class ReviewActivities:
         signer: ReviewSigner,
         screener: Screener | None = None,
         published_keys: KeySet | None = None,
+        channels: ChannelStates | None = None,
     ) -> None:
+        self._channels = channels
         self._sessionmaker = sessionmaker
         self._policy = policy
         self._screener = screener or Screener(policy)
@@ -80,6 +84,24 @@ class ReviewActivities:
             consent_on_file=bool(content.get("consent_on_file", content.get("consent_id") is not None)),
             kind="post",
         )
+        if self._channels is not None:
+            # What each network shows before "more" is screened as well (services/review/renditions.py).
+            renditions = await self._channels.renditions([str(c) for c in content["channels"]])
+            folded = rendition_findings(
+                self._screener,
+                title=content["title"],
+                body=content["body"],
+                renditions=renditions,
+                whole=outcome.findings,
+                patient_content=bool(content.get("patient_content")) or request.patient_content,
+                consent_on_file=bool(content.get("consent_on_file", content.get("consent_id") is not None)),
+            )
+            if folded:
+                outcome = ScreeningOutcome(
+                    findings=sorted([*outcome.findings, *folded], key=lambda f: (f.start, f.end, f.category)),
+                    products=outcome.products,
+                    drugs=outcome.drugs,
+                )
         text_categories = outcome.categories
         # Each image that shows a patient without a valid consent is a finding of its own.
         media = media_consent_findings(

@@ -4,6 +4,7 @@ reviewer signs an approval, so nobody approves a post for an expired, revoked or
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 import httpx
@@ -11,15 +12,38 @@ import httpx
 from services.kit.http import internal_json
 
 
+@dataclass(frozen=True)
+class Rendition:
+    """How one channel shows a post: its network and how much of the text its feed shows before
+    "more" (None: all of it)."""
+
+    channel: str
+    network: str
+    fold: int | None
+
+
 class ChannelStates(Protocol):
     async def unusable(self, names: Sequence[str]) -> dict[str, str]:
         """Each named channel that cannot be published to now, with why (unknown ones included)."""
+        ...
+
+    async def renditions(self, names: Sequence[str]) -> list[Rendition]:
+        """The named channels the publisher knows, with how each shows a post."""
         ...
 
 
 class PublisherChannelStates:
     def __init__(self, http: httpx.AsyncClient) -> None:
         self._http = http
+
+    async def renditions(self, names: Sequence[str]) -> list[Rendition]:
+        answer = await internal_json(self._http, "GET", "/internal/v1/channels")
+        known = {c["name"]: c for c in answer["channels"]}
+        return [
+            Rendition(name, str(known[name].get("network", "")), known[name].get("fold"))
+            for name in names
+            if name in known
+        ]
 
     async def unusable(self, names: Sequence[str]) -> dict[str, str]:
         answer = await internal_json(self._http, "GET", "/internal/v1/channels")

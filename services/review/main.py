@@ -127,6 +127,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 screener=app.state.screener,
                 signer=app.state.signer,
                 published_keys=app.state.published_keys,
+                channels=app.state.channel_states,
             )
             async with running_worker(app.state.temporal, REVIEW_TASK_QUEUE, activities.all):
                 yield

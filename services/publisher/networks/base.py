@@ -180,6 +180,9 @@ class NetworkLimits:
     max_hashtags: int | None = None
     requires_image: bool = False
     max_image_bytes: int | None = None
+    # How many characters a feed shows before it cuts the text off behind "more" (None: all of it).
+    # Screening checks that what fair balance needs is shown before this fold (docs/channels.md).
+    fold: int | None = None
 
 
 class Checkpoints(Protocol):

@@ -39,6 +39,8 @@ from services.publisher.networks.meta_accounts import MetaAccounts
 SCOPES = ("pages_manage_posts", "pages_read_engagement", "pages_show_list", "pages_manage_engagement")
 REQUIRED_SCOPES = ("pages_manage_posts", "pages_read_engagement", "pages_show_list")
 MAX_MESSAGE = 63_206  # Meta's limit on a Page post's message
+# The news feed shows about the first 480 characters of a post before "See more".
+FOLD = 480
 MAX_IMAGES = 10
 MAX_IMAGE_BYTES = 4 * 1024 * 1024  # Graph's limit for photo uploads by `source`
 CLOCK_SKEW = timedelta(minutes=5)  # `since` is taken this much earlier than our clock says
@@ -110,7 +112,11 @@ class FacebookAdapter:
 
     def limits(self, account: AccountCredentials) -> NetworkLimits:
         return NetworkLimits(
-            max_length=MAX_MESSAGE, measure=len, max_images=MAX_IMAGES, max_image_bytes=MAX_IMAGE_BYTES
+            max_length=MAX_MESSAGE,
+            measure=len,
+            max_images=MAX_IMAGES,
+            max_image_bytes=MAX_IMAGE_BYTES,
+            fold=FOLD,
         )
 
     # --- posts ---------------------------------------------------------------------------------

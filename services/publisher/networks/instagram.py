@@ -53,6 +53,8 @@ SCOPES = (
 )
 REQUIRED_SCOPES = ("instagram_basic", "instagram_content_publish", "pages_show_list", "pages_read_engagement")
 MAX_CAPTION = 2_200
+# Feeds show about the first 125 characters of a caption before "... more".
+FOLD = 125
 MAX_HASHTAGS = 30
 MAX_IMAGES = 10
 MAX_IMAGE_BYTES = 8 * 1024 * 1024
@@ -147,6 +149,7 @@ class InstagramAdapter:
             max_hashtags=MAX_HASHTAGS,
             requires_image=True,
             max_image_bytes=MAX_IMAGE_BYTES,
+            fold=FOLD,
         )
 
     # --- posts ---------------------------------------------------------------------------------

@@ -47,6 +47,8 @@ LINKEDIN_VERSION = "202605"
 SCOPES = ("w_organization_social", "r_organization_social", "rw_organization_admin")
 RESERVED = frozenset("|{}@[]()<>#\\*_~")
 MAX_COMMENTARY = 3000
+# The feed shows about the first 210 characters of a post before "...see more".
+FOLD = 210
 MAX_IMAGES = 20
 FIND_PAGE = 50
 CLOCK_SKEW = timedelta(minutes=2)
@@ -196,7 +198,7 @@ class LinkedInAdapter:
 
     def limits(self, account: AccountCredentials) -> NetworkLimits:
         # LinkedIn counts the commentary a viewer sees; escapes are not part of it.
-        return NetworkLimits(max_length=MAX_COMMENTARY, measure=len, max_images=MAX_IMAGES)
+        return NetworkLimits(max_length=MAX_COMMENTARY, measure=len, max_images=MAX_IMAGES, fold=FOLD)
 
     async def check_account(self, account: AccountCredentials) -> AccountCheck:
         renewed: AccountCredentials | None = None
