@@ -22,6 +22,12 @@ class ChannelCatalog(Protocol):
         """Each named channel that cannot be published to now, with why."""
         ...
 
+    async def misfits(
+        self, bearer_token: str, body: str, names: list[str], media_count: int
+    ) -> dict[str, list[str]]:
+        """Each named channel whose rendition of `body` does not fit, with what is wrong."""
+        ...
+
 
 class PublisherChannelCatalog:
     """Reads `GET /api/v1/channels` from the publisher with the caller's own token; cached briefly,
@@ -59,6 +65,25 @@ class PublisherChannelCatalog:
         if any(name not in channels for name in names):
             channels = await self._channels(bearer_token, fresh=True)
         return set(channels)
+
+    async def misfits(
+        self, bearer_token: str, body: str, names: list[str], media_count: int
+    ) -> dict[str, list[str]]:
+        url = self._url.removesuffix("/channels") + "/renditions"
+        try:
+            response = await self._http.post(
+                url,
+                json={"body": body, "channels": names, "media_count": media_count},
+                headers={"Authorization": f"Bearer {bearer_token}"},
+                timeout=10.0,
+            )
+            response.raise_for_status()
+            renditions = response.json()["renditions"]
+        except (httpx.HTTPError, KeyError, TypeError, ValueError) as exc:
+            raise UpstreamUnavailable(
+                f"the renditions could not be checked with the publisher: {exc}"
+            ) from exc
+        return {r["channel"]: list(r["problems"]) for r in renditions if r["problems"]}
 
     async def unusable(self, bearer_token: str, names: list[str]) -> dict[str, str]:
         channels = await self._channels(bearer_token, fresh=True)

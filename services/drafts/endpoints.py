@@ -103,9 +103,12 @@ async def revise_draft(
 
 
 @router.post("/{draft_id}/submit", response_model=DraftOut)
-async def submit_draft(draft_id: str, principal: CurrentPrincipal, service: DraftServiceDep) -> DraftOut:
-    """Send the current version into screening and review."""
-    return await service.submit(draft_id, principal)
+async def submit_draft(
+    draft_id: str, principal: CurrentPrincipal, service: DraftServiceDep, request: Request
+) -> DraftOut:
+    """Send the current version into screening and review (every channel's rendition must fit,
+    with the images a network needs)."""
+    return await service.submit(draft_id, principal, _bearer(request))
 
 
 @router.post("/{draft_id}/withdraw", response_model=DraftOut)

@@ -35,6 +35,7 @@ from services.kit.errors import (
     Conflict,
     Forbidden,
     NotFound,
+    Unprocessable,
 )
 from services.kit.tokens import Principal
 from workflows.client import ApprovalWorkflowClient
@@ -214,7 +215,26 @@ class DraftService:
 
     # --- writes ------------------------------------------------------------------------------
 
-    async def _validate(self, data: DraftIn, bearer_token: str) -> None:
+    async def _check_renditions(
+        self, bearer_token: str, body: str, channels: Sequence[str], media_count: int, *, final: bool
+    ) -> None:
+        """Every channel's rendition must fit as written: nothing is ever cut or rewritten. Before
+        submitting, a network that needs an image (Instagram) must have one too."""
+        misfits = await self._channels.misfits(bearer_token, body, [*channels], media_count)
+        if not final:
+            misfits = {
+                name: kept
+                for name, problems in misfits.items()
+                if (kept := [p for p in problems if p != "needs at least one image"])
+            }
+        if misfits:
+            listed = "; ".join(f"{name}: {', '.join(problems)}" for name, problems in misfits.items())
+            raise Unprocessable(
+                f"the text does not fit every channel as written (nothing is cut): {listed}",
+                code="rendition_does_not_fit",
+            )
+
+    async def _validate(self, data: DraftIn, bearer_token: str, media_count: int = 0) -> None:
         known = await self._channels.known(bearer_token, list(data.channels))
         unknown = [c for c in data.channels if c not in known]
         if unknown:
@@ -226,6 +246,7 @@ class DraftService:
         # current state (409, 404) rather than making the request malformed (400).
         if data.scheduled_at is not None and data.scheduled_at <= utcnow():
             raise Conflict("scheduled_at must be in the future", code="invalid_schedule")
+        await self._check_renditions(bearer_token, data.body, list(data.channels), media_count, final=False)
         if data.scheduled_at is not None:
             # Scheduling for an expired, revoked or paused account is refused before anyone signs.
             problems = await self._channels.unusable(bearer_token, list(data.channels))
@@ -324,9 +345,9 @@ class DraftService:
             raise Forbidden("only the draft's author may change it")
         if draft.status not in EDITABLE:
             raise Conflict(f"a draft in status {draft.status!r} cannot be changed", code="not_editable")
-        await self._validate(data, bearer_token)
         previous = await self._repo.get_version(draft.id, draft.current_version)
         assert previous is not None
+        await self._validate(data, bearer_token, len(previous.media_digests))
         # The images stay with the draft until the author removes them (DELETE .../media/{digest}).
         version = await self._append_version(draft, data, principal, list(previous.media_digests))
         await self._audit.append(
@@ -352,7 +373,7 @@ class DraftService:
         await self._repo.flush()
         return version
 
-    async def submit(self, draft_id: str, principal: Principal) -> DraftOut:
+    async def submit(self, draft_id: str, principal: Principal, bearer_token: str) -> DraftOut:
         draft = await self._load(draft_id, for_update=True)
         if draft.author_id != principal.user_id:
             raise Forbidden("only the draft's author may submit it")
@@ -362,6 +383,9 @@ class DraftService:
         assert version is not None
         if version.scheduled_at is not None and version.scheduled_at <= utcnow():
             raise Conflict("scheduled_at has passed; set a new time or none", code="invalid_schedule")
+        await self._check_renditions(
+            bearer_token, version.body, list(version.channels), len(version.media_digests), final=True
+        )
         if (
             draft.status == "changes_requested"
             and draft.stages

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Query
 from services.kit.auth import CurrentPrincipal, require_roles
 from services.kit.errors import BadRequest
 from services.publisher.deps import DirectoryDep, PublicationServiceDep, TakedownServiceDep
-from services.publisher.directory import ChannelDirectory
+from services.publisher.directory import ChannelDirectory, UnknownChannels
+from services.publisher.renditions import check_renditions
 from services.publisher.schemas import (
     ChannelList,
     ChannelOut,
@@ -16,6 +17,9 @@ from services.publisher.schemas import (
     LivePostOut,
     PublicationList,
     PublicationOut,
+    RenditionList,
+    RenditionOut,
+    RenditionsIn,
 )
 
 router = APIRouter(prefix="/api/v1", tags=["publisher"])
@@ -58,6 +62,34 @@ async def channel_list(directory: ChannelDirectory) -> ChannelList:
                 fold=e.fold,
             )
             for e in entries
+        ]
+    )
+
+
+@router.post("/renditions", response_model=RenditionList)
+async def renditions(_: CurrentPrincipal, data: RenditionsIn, directory: DirectoryDep) -> RenditionList:
+    """What each channel will show of a body (exactly the body: nothing is rewritten or cut), its
+    length as that network counts it, and what keeps it from fitting. Unknown channels: 400."""
+    try:
+        checks = await check_renditions(
+            directory, body=data.body, channels=data.channels, media_count=data.media_count
+        )
+    except UnknownChannels as exc:
+        raise BadRequest(f"unknown channel(s): {', '.join(exc.names)}", code="unknown_channel") from exc
+    return RenditionList(
+        renditions=[
+            RenditionOut(
+                channel=c.channel,
+                network=c.network,
+                text=c.text,
+                length=c.length,
+                max_length=c.max_length,
+                unit=c.unit,
+                fold=c.fold,
+                fits=c.fits,
+                problems=c.problems,
+            )
+            for c in checks
         ]
     )
 

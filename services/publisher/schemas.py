@@ -93,6 +93,33 @@ class ChannelList(BaseModel):
     channels: list[ChannelOut]
 
 
+class RenditionsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    body: str = Field(max_length=100_000)
+    channels: list[str] = Field(min_length=1, max_length=20)
+    media_count: int = Field(default=0, ge=0, le=100)
+
+
+class RenditionOut(BaseModel):
+    """One channel's rendition: the exact text it shows, its length as the network counts it, and
+    what keeps it from fitting (empty: it fits)."""
+
+    channel: str
+    network: str
+    text: str
+    length: int
+    max_length: int
+    unit: str
+    fold: int | None
+    fits: bool
+    problems: list[str]
+
+
+class RenditionList(BaseModel):
+    renditions: list[RenditionOut]
+
+
 # --- channel accounts ------------------------------------------------------------------------
 
 

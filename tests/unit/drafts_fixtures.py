@@ -40,6 +40,8 @@ class FakeChannels:
     tokens: list[str] = field(default_factory=list)
     # Channels that cannot take a post now, with why (an expired account, a pause).
     problems: dict[str, str] = field(default_factory=dict)
+    too_long: set[str] = field(default_factory=set)
+    image_required: set[str] = field(default_factory=set)
 
     async def names(self, bearer_token: str) -> set[str]:
         self.tokens.append(bearer_token)
@@ -51,6 +53,16 @@ class FakeChannels:
     async def unusable(self, bearer_token: str, names: list[str]) -> dict[str, str]:
         self.tokens.append(bearer_token)
         return {name: why for name, why in self.problems.items() if name in names}
+
+    async def misfits(
+        self, bearer_token: str, body: str, names: list[str], media_count: int
+    ) -> dict[str, list[str]]:
+        """Channels named in `too_long` refuse every body; an `image_required` one wants an image."""
+        found = {name: ["999 characters of 280 allowed"] for name in names if name in self.too_long}
+        found.update(
+            {n: ["needs at least one image"] for n in names if n in self.image_required and not media_count}
+        )
+        return found
 
 
 @dataclass

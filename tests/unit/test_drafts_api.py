@@ -420,3 +420,23 @@ async def test_the_readers_route_gives_the_drafts_read_rule_to_services(api: Dra
         "reader_roles": ["legal", "compliance", "medical", "publisher", "auditor", "admin"],
     }
     assert unknown.status_code == 404
+
+
+async def test_a_text_that_does_not_fit_a_channel_is_an_error_for_the_author(api: DraftsApi) -> None:
+    api.channels.too_long = {"sandbox"}
+    body = {"title": "Flu clinic", "body": "Walk-ins welcome.", "channels": ["sandbox"]}
+
+    refused = await api.http.post("/api/v1/drafts", json=body, headers=api.as_user("author"))
+
+    assert refused.status_code == 422 and refused.json()["error"] == "rendition_does_not_fit"
+    assert "sandbox: 999 characters of 280 allowed" in refused.json()["detail"]
+    assert "nothing is cut" in refused.json()["detail"]
+
+
+async def test_a_network_that_needs_an_image_is_checked_at_submit(api: DraftsApi) -> None:
+    api.channels.image_required = {"sandbox"}
+    draft = await api.create()  # writing it without the image yet is fine
+
+    refused = await api.http.post(f"/api/v1/drafts/{draft['id']}/submit", headers=api.as_user("author"))
+
+    assert refused.status_code == 422 and "needs at least one image" in refused.json()["detail"]

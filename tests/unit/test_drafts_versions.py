@@ -32,6 +32,11 @@ class OneChannel:
     async def unusable(self, bearer_token: str, names: list[str]) -> dict[str, str]:
         return {}
 
+    async def misfits(
+        self, bearer_token: str, body: str, names: list[str], media_count: int
+    ) -> dict[str, list[str]]:
+        return {}
+
 
 def headers(key: SigningKey, user_id: str, *roles: str) -> dict[str, str]:
     principal = Principal(user_id=user_id, username=f"{user_id}@t", name=user_id, roles=frozenset(roles))

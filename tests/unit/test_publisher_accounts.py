@@ -401,3 +401,38 @@ async def test_the_takedown_route_needs_the_role_a_reason_and_the_password(api: 
     assert short.status_code == 422
     missing = await api.http.post("/api/v1/drafts/d-1/takedown", json=body, headers=api.headers("publisher"))
     assert missing.status_code == 404 and missing.json()["error"] == "not_published"
+
+
+async def test_renditions_are_measured_as_each_network_counts_and_never_cut(api: Api) -> None:
+    await api.connect_mastodon()
+    link = "https://clinic.example.org/" + "a" * 200  # Mastodon counts every link as 23
+    fits = f"{'x' * 470} {link}"
+    too_long = "y" * 501
+
+    answer = await api.http.post(
+        "/api/v1/renditions",
+        json={"body": fits, "channels": ["clinic-mastodon", "sandbox"]},
+        headers=api.headers("author"),
+    )
+    refused = await api.http.post(
+        "/api/v1/renditions",
+        json={"body": too_long, "channels": ["clinic-mastodon"]},
+        headers=api.headers("author"),
+    )
+
+    assert answer.status_code == 200, answer.text
+    mastodon, sandbox = answer.json()["renditions"]
+    assert (mastodon["network"], mastodon["length"], mastodon["fits"], mastodon["text"]) == (
+        "mastodon",
+        494,
+        True,
+        fits,
+    )
+    assert sandbox["length"] == len(fits)
+    [rendition] = refused.json()["renditions"]
+    assert rendition["fits"] is False and rendition["problems"] == ["501 characters of 500 allowed"]
+    assert rendition["text"] == too_long  # shown as written, not truncated
+    unknown = await api.http.post(
+        "/api/v1/renditions", json={"body": "hi", "channels": ["nowhere"]}, headers=api.headers("author")
+    )
+    assert unknown.status_code == 400 and unknown.json()["error"] == "unknown_channel"

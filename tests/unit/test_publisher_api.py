@@ -150,6 +150,7 @@ async def test_channels_lists_the_configured_channels(api: Api) -> None:
                 "reason": "",
                 "paused": False,
                 "usable": True,
+                "fold": None,
             }
         ]
     }
