@@ -293,6 +293,22 @@ class PublisherActivities:
                     url=url,
                     network=getattr(channel, "network", None),
                 )
+            # The trail names where the post is: its network, external id and public URL.
+            await self._audit.append(
+                actor="system:publisher",
+                action="post.live_on_channel",
+                subject=f"draft:{request.draft_id}",
+                details={
+                    "version": request.version,
+                    "content_hash": request.content_hash,
+                    "publication_id": publication.id,
+                    "channel": channel.name,
+                    "network": publication.network,
+                    "external_id": publication.external_id,
+                    "url": publication.url,
+                },
+                idempotency_key=f"publisher:live:{publication.id}",
+            )
         activity.logger.info("draft %s v%s is on %s", request.draft_id, request.version, channel.name)
         return PublicationRef(channel=channel.name, publication_id=publication.id, status=publication.status)
 

@@ -17,12 +17,15 @@ from services.kit.tokens import Principal
 from services.publisher.deps import (
     AccountServiceDep,
     CredentialsDep,
+    DirectoryDep,
     PauseServiceDep,
     TakedownServiceDep,
     WorkflowsDep,
 )
+from services.publisher.endpoints import channel_list
 from services.publisher.pauses import ALL, PAUSE_ROLES
 from services.publisher.schemas import (
+    ChannelList,
     InternalTakedownIn,
     PauseIn,
     PauseOut,
@@ -135,6 +138,13 @@ async def resume(
         except ClearpostError:
             continue
     return ResumeOut(scope=scope, woken=[h.draft_id for h in woken])
+
+
+@internal.get("/channels", response_model=ChannelList)
+async def internal_channels(directory: DirectoryDep) -> ChannelList:
+    """The channels and whether each can be published to now, for the review service's check
+    before an approval is signed and its screening of each rendition (services only)."""
+    return await channel_list(directory)
 
 
 @internal.post(
