@@ -440,3 +440,74 @@ async def test_a_network_that_needs_an_image_is_checked_at_submit(api: DraftsApi
     refused = await api.http.post(f"/api/v1/drafts/{draft['id']}/submit", headers=api.as_user("author"))
 
     assert refused.status_code == 422 and "needs at least one image" in refused.json()["detail"]
+
+
+class Callers:
+    """The internal callers this drafts service knows, by token (the publisher among them)."""
+
+    def __init__(self, tokens: dict[str, str]) -> None:
+        self._tokens = tokens
+
+    def identify(self, token: str) -> str | None:
+        return self._tokens.get(token)
+
+
+async def published_draft(api: DraftsApi, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    from sqlalchemy import update
+
+    from services.drafts.models import Draft
+
+    draft = await api.create()
+    async with api.app.state.sessionmaker() as session, session.begin():
+        await session.execute(update(Draft).where(Draft.id == draft["id"]).values(status="published"))
+    monkeypatch.setattr(
+        api.app.state, "internal_callers", Callers({"publisher-token": "publisher", INTERNAL_TOKEN: "drafts"})
+    )
+    return draft
+
+
+async def test_the_publisher_reports_a_takedown_and_the_draft_shows_it(
+    api: DraftsApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    draft = await published_draft(api, monkeypatch)
+    path = f"/internal/v1/drafts/{draft['id']}/live-state"
+    body = {"status": "taken_down", "reason": "Wrong dosage", "cause": "takedown"}
+
+    refused = await api.http.post(path, json=body, headers={INTERNAL_HEADER: INTERNAL_TOKEN})
+    done = await api.http.post(path, json=body, headers={INTERNAL_HEADER: "publisher-token"})
+
+    assert refused.status_code == 403  # only the publisher says what became of a live post
+    assert done.status_code == 200, done.text
+    assert done.json()["status_before"] == "published"
+    shown = await api.http.get(f"/api/v1/drafts/{draft['id']}", headers=api.as_user("author"))
+    assert shown.json()["status"] == "taken_down"
+    assert "draft.taken_down" in api.audit.actions()
+    withdrawn = await api.http.post(
+        f"/api/v1/drafts/{draft['id']}/withdraw", json={"reason": "x"}, headers=api.as_user("author")
+    )
+    assert withdrawn.status_code == 409  # final
+
+
+async def test_an_expired_post_goes_back_to_review_as_a_new_version(
+    api: DraftsApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = RecordingTemporal()
+    monkeypatch.setattr(api.app.state, "temporal", engine)
+    draft = await published_draft(api, monkeypatch)
+    body = {"status": "re_review", "reason": "the approved lifetime ended", "cause": "expired"}
+
+    answer = await api.http.post(
+        f"/internal/v1/drafts/{draft['id']}/live-state",
+        json=body,
+        headers={INTERNAL_HEADER: "publisher-token"},
+    )
+
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["version"] == 2
+    shown = (await api.http.get(f"/api/v1/drafts/{draft['id']}", headers=api.as_user("author"))).json()
+    assert shown["status"] == "screening" and shown["version"] == 2
+    assert shown["content_hash"] == draft["content_hash"]  # the same content, approved afresh
+    [started] = engine.started
+    assert started.draft_id == draft["id"]
+    actions = api.audit.actions()
+    assert actions.index("draft.taken_down") < actions.index("draft.sent_to_re_review")
