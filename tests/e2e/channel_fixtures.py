@@ -12,6 +12,7 @@ from contextlib import ExitStack
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from tests.database import postgres_answers
 from tests.e2e.channel_support import (
     BLUESKY_HANDLE,
     BLUESKY_PASSWORD,
@@ -83,9 +84,12 @@ def channels_system(
     temporal_dev_server: WorkflowEnvironment,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[RunningSystem]:
-    """A system of its own (SQLite) whose publisher posts to the fakes."""
+    """A system of its own whose publisher posts to the fakes. One system, to keep the suite's time:
+    on PostgreSQL where it answers (it enforces what SQLite lets pass, such as column lengths),
+    otherwise on SQLite files."""
+    kind = "postgresql" if postgres_answers() else "sqlite"
     with start_system(
-        "sqlite", temporal_dev_server, tmp_path_factory, extra_env=network_fakes.publisher_env()
+        kind, temporal_dev_server, tmp_path_factory, extra_env=network_fakes.publisher_env()
     ) as running:
         for network in ("facebook", "instagram"):
             fake: FakeMeta = getattr(network_fakes, network)

@@ -15,6 +15,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from temporalio.api.enums.v1 import EventType
+from temporalio.testing import WorkflowEnvironment
 
 from tests.e2e.channel_support import (
     FACEBOOK_TIMEOUT_SECONDS,
@@ -28,6 +30,7 @@ from tests.e2e.channel_support import (
 )
 from tests.e2e.spine_fixtures import decide, wait_for_status
 from tests.system import DEMO_PASSWORD, RunningSystem
+from workflows.contracts import PUBLISH_POST, workflow_id_for
 
 pytest_plugins = ["tests.e2e.channel_fixtures"]
 pytestmark = pytest.mark.e2e
@@ -247,13 +250,16 @@ async def test_pause_all_holds_a_scheduled_post_past_its_time_and_resume_publish
 
 
 async def test_a_create_accepted_but_answered_too_late_is_posted_once(
-    channels_system: RunningSystem, network_fakes: NetworkFakes, connected_accounts: dict[str, str]
+    channels_system: RunningSystem,
+    network_fakes: NetworkFakes,
+    connected_accounts: dict[str, str],
+    temporal_dev_server: WorkflowEnvironment,
 ) -> None:
-    """Facebook has no idempotency key: the fake stores the post, then answers after the
-    publisher's timeout. The retry looks before it posts and finds the one post."""
+    """Facebook has no idempotency key: the fake stores the post, then answers only after the
+    publisher's timeout. Temporal runs the publish again, which looks before it posts and finds it."""
     feed = f"/{PAGE_ID}/feed"
     facebook = connected_accounts["facebook"]
-    creates_before = network_fakes.facebook.requests.count(("POST", feed))
+    seen_before = len(network_fakes.facebook.requests)
     network_fakes.facebook.hang_next(feed, FACEBOOK_TIMEOUT_SECONDS + 3)
     marker = uuid.uuid4().hex[:10]
     draft = await approved_draft(channels_system, [facebook], marked_text(marker))
@@ -263,10 +269,27 @@ async def test_a_create_accepted_but_answered_too_late_is_posted_once(
     assert network_fakes.facebook.hangs == {}, "the create was answered late, as planned"
     [post] = on_the_fakes(network_fakes, marker)["facebook"]
     assert (await publications_of(channels_system, draft["id"]))[facebook]["external_id"] == post
-    assert network_fakes.facebook.requests.count(("POST", feed)) == creates_before + 1
-    # The second attempt asked the Page for its recent posts instead of posting again.
-    after_create = network_fakes.facebook.requests[network_fakes.facebook.requests.index(("POST", feed)) :]
-    assert ("GET", f"/{PAGE_ID}/published_posts") in after_create
+
+    requests = network_fakes.facebook.requests[seen_before:]
+    assert requests.count(("POST", feed)) == 1
+    # The next attempt asked the Page for its recent posts instead of posting again.
+    assert ("GET", f"/{PAGE_ID}/published_posts") in requests[requests.index(("POST", feed)) :]
+    history = await temporal_dev_server.client.get_workflow_handle(
+        workflow_id_for(draft["id"])
+    ).fetch_history()
+    publish_ids = {
+        e.event_id
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+        and e.activity_task_scheduled_event_attributes.activity_type.name == PUBLISH_POST
+    }
+    attempts = [
+        e.activity_task_started_event_attributes.attempt
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
+        and e.activity_task_started_event_attributes.scheduled_event_id in publish_ids
+    ]
+    assert attempts and max(attempts) >= 2, attempts
 
 
 async def test_a_token_the_network_revoked_shows_on_the_account_after_a_check(
