@@ -98,9 +98,12 @@ async def connect_direct(
         return await admin.post("/api/v1/channel-accounts", json=body)
 
 
-async def connect_through_browser(system: RunningSystem, network: str, name: str) -> httpx.Response:
-    """What the admin's browser does: start, let the network's page approve, come back."""
-    target = OAUTH_TARGETS[network]
+async def connect_through_browser(
+    system: RunningSystem, network: str, name: str, *, target: str | None = None
+) -> httpx.Response:
+    """What the admin's browser does: start, let the network's page approve, come back. `target`:
+    the page / Instagram user / organization to post as (the seeded one unless given)."""
+    target = target or OAUTH_TARGETS[network]
     params = {"name": name, **({"target": target} if target else {})}
     async with system.client("admin@demo") as admin:
         started = await admin.get(f"/api/v1/channel-accounts/{network}/authorize", params=params)

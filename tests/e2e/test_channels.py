@@ -326,3 +326,14 @@ async def test_a_token_the_network_revoked_shows_on_the_account_after_a_check(
     assert all(by_name[name]["status"] == "ok" for name in connected_accounts.values() if name in by_name)
     unusable = {c["name"] for c in channels if not c["usable"]}
     assert {mastodon_name, x_name} <= unusable
+
+
+async def test_a_grant_for_a_page_the_user_does_not_manage_connects_nothing(
+    channels_system: RunningSystem, connected_accounts: dict[str, str]
+) -> None:
+    refused = await connect_through_browser(channels_system, "facebook", "someone-elses-page", target="999")
+    assert refused.status_code == 400, refused.text
+    assert "999" in refused.json()["detail"]
+    async with channels_system.client("admin@demo") as admin:
+        listed = (await admin.get("/api/v1/channel-accounts")).json()["accounts"]
+    assert "someone-elses-page" not in {a["name"] for a in listed}
