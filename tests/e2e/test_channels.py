@@ -148,6 +148,13 @@ async def test_an_approved_post_goes_live_once_on_each_network_with_its_url(
     assert network_fakes.x.tweets[live["x"][0]].media_ids
     actions = [e["action"] for e in await audit_actions(channels_system, live_draft["id"])]
     assert actions.count("post.published") == 1 and "draft.approved" in actions
+    async with channels_system.client("author@demo") as author:
+        listed = (await author.get("/api/v1/channels")).json()["channels"]
+    channels = {c["name"]: c for c in listed}
+    for network in NETWORKS:
+        channel = channels[connected_accounts[network]]
+        assert (channel["network"], channel["status"], channel["usable"]) == (network, "ok", True), channel
+    assert channels[connected_accounts["x"]]["max_length"] == 280
 
 
 async def test_one_takedown_removes_the_post_from_every_network_that_can_delete(
