@@ -13,7 +13,8 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -100,7 +101,20 @@ def system(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[RunningSystem]:
     """The running system, once on SQLite files and once with every service on PostgreSQL."""
-    kind: str = request.param
+    with start_system(request.param, temporal_dev_server, tmp_path_factory) as running:
+        yield running
+
+
+@contextmanager
+def start_system(
+    kind: str,
+    temporal_dev_server: WorkflowEnvironment,
+    tmp_path_factory: pytest.TempPathFactory,
+    *,
+    extra_env: Mapping[str, str] | None = None,
+) -> Iterator[RunningSystem]:
+    """Start every service and the worker on `kind` ("sqlite" or "postgresql"), with `extra_env`
+    on top of the suite's environment (a suite that needs its own settings starts its own system)."""
     database_env: dict[str, str] = {}
     if kind == "postgresql":
         if not postgres_answers():
@@ -136,6 +150,7 @@ def system(
         "CLEARPOST_PUBLISHER_WEBHOOK_SECRET_FILE": str(webhook_secret),
         **{f"CLEARPOST_{name.upper()}_URL": url for name, url in urls.items()},
         **database_env,
+        **(extra_env or {}),
     }
     clearpost = [sys.executable, "-m", "services.cli"]
     subprocess.run([*clearpost, "migrate"], env=env, cwd=REPO_ROOT, check=True, capture_output=True)

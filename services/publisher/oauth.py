@@ -24,10 +24,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.kit.audit_client import AuditRecorder
 from services.kit.clock import utcnow
-from services.kit.errors import BadRequest, Conflict
+from services.kit.errors import BadRequest, Conflict, UpstreamUnavailable
 from services.kit.sealing import FieldSealer
 from services.kit.tokens import Principal
 from services.publisher.accounts import DISCONNECTED, AccountService, check_name
+from services.publisher.channels import ChannelRejected, ChannelUnavailable
 from services.publisher.models import ChannelAccount, OAuthState
 from services.publisher.networks.base import NetworkAdapter, OAuthNetwork
 from services.publisher.repository import AccountRepository
@@ -166,7 +167,21 @@ class OAuthFlow:
             raise BadRequest(
                 f"{network} refused the authorization code: {exc}", code="oauth_refused"
             ) from exc
-        credentials = await adapter.account_from_grant(pending.name, dict(token), target=pending.target)
+        try:
+            credentials = await adapter.account_from_grant(pending.name, dict(token), target=pending.target)
+        except (ChannelRejected, ValueError) as exc:
+            # e.g. the target is not a page this user manages: the admin's mistake, not a crash.
+            await self._audit.append(
+                actor=pending.created_by,
+                action="channel_account.authorization_refused",
+                subject=f"channel_account:{pending.name}",
+                details={"network": network, "error": str(exc)[:200]},
+            )
+            raise BadRequest(
+                f"the {network} account could not be connected: {exc}", code="account_refused"
+            ) from exc
+        except ChannelUnavailable as exc:
+            raise UpstreamUnavailable(f"{network} did not answer; try again: {exc}") from exc
         return await self._accounts.connect(credentials, pending.created_by)
 
     def _client(
