@@ -68,6 +68,11 @@ class FakePublisherApi(FakeUserApi):
         if fields["password"] != PASSWORD:
             raise Forbidden(f"the password did not match; {nothing}", code="signature_failed")
 
+    async def drafts(self, token: str) -> list[dict[str, Any]]:
+        """Summaries, as GET /api/v1/drafts gives them: without `scheduled_at` or the text."""
+        keys = ("id", "version", "status", "title", "channels", "author_id", "author_name", "updated_at")
+        return [{k: d[k] for k in keys if k in d} for d in self.drafts_by_id.values()]
+
     async def channel_accounts(self, token: str) -> list[dict[str, Any]]:
         return list(self.accounts.values())
 
