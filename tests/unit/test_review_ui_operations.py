@@ -145,7 +145,7 @@ async def test_a_takedown_the_publisher_cannot_start_is_shown_with_its_reason(
 
 @pytest.mark.parametrize(
     ("status", "label"),
-    [("taken_down", "- Taken down"), ("takedown_failed", "✗ Takedown failed"), ("held", "‖ Held")],
+    [("taken_down", "⊘ Taken down"), ("takedown_failed", "✗ Takedown failed"), ("held", "‖ Held")],
 )
 async def test_draft_statuses_after_publishing_have_their_labels(
     ui: Ui, publisher: FakePublisherApi, status: str, label: str
@@ -172,7 +172,7 @@ async def test_a_removed_publication_shows_the_networks_answer(ui: Ui, publisher
     found = re.search(r'<tr data-channel="clinic-masto">(.*?)</tr>', html, re.S)
     assert found is not None
     removed = text_of(found.group(1))
-    assert "- Removed" in removed and "Removed at 2026-12-02T09:15:00+00:00" in removed
+    assert "⊘ Removed" in removed and "Removed at 2026-12-02T09:15:00+00:00" in removed
     assert "The network answered 200: “{&#34;id&#34;: &#34;ext-clinic-masto&#34;}”" in removed
     assert "Take down from every network" in html  # the bluesky copy is still up: try again
 
