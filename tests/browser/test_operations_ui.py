@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -35,12 +35,16 @@ WAIT_SECONDS = 60
 
 
 @pytest.fixture
-def mastodon() -> Iterator[tuple[FakeMastodon, str]]:
+async def mastodon(system: RunningSystem) -> AsyncIterator[tuple[FakeMastodon, str]]:
+    """A fake instance for the test; the account the test connects to it is disconnected after it, so
+    the shared system's later tests see only their own channels."""
     app = create_app(domain="mastodon.example", max_characters=500)
     fake: FakeMastodon = app.state.fake
     fake.add_account("clinic", TOKEN)
     with ServedApp(app) as served:
         yield fake, served.url
+    async with system.client("admin@demo") as admin:
+        await admin.delete(f"/api/v1/channel-accounts/{ACCOUNT}")
 
 
 async def approved_for(system: RunningSystem, channel: str) -> str:
