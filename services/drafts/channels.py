@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from typing import Protocol
 
 import httpx
@@ -11,7 +12,10 @@ from services.kit.errors import UpstreamUnavailable
 
 
 class ChannelCatalog(Protocol):
-    async def names(self, bearer_token: str) -> set[str]: ...
+    async def names(self, bearer_token: str, *, including: Collection[str] = ()) -> set[str]:
+        """The channel names drafts may target; asked afresh when a name in `including` is not
+        among those last read (a channel account connected since)."""
+        ...
 
 
 class PublisherChannelCatalog:
@@ -25,8 +29,9 @@ class PublisherChannelCatalog:
         self._cached: set[str] = set()
         self._fetched_at = 0.0
 
-    async def names(self, bearer_token: str) -> set[str]:
-        if self._cached and time.monotonic() - self._fetched_at < self.TTL_SECONDS:
+    async def names(self, bearer_token: str, *, including: Collection[str] = ()) -> set[str]:
+        fresh = time.monotonic() - self._fetched_at < self.TTL_SECONDS
+        if self._cached and fresh and self._cached.issuperset(including):
             return self._cached
         try:
             response = await self._http.get(

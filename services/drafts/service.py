@@ -215,7 +215,7 @@ class DraftService:
     # --- writes ------------------------------------------------------------------------------
 
     async def _validate(self, data: DraftIn, bearer_token: str) -> None:
-        known = await self._channels.names(bearer_token)
+        known = await self._channels.names(bearer_token, including=data.channels)
         unknown = [c for c in data.channels if c not in known]
         if unknown:
             raise BadRequest(

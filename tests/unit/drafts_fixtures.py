@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,7 +39,7 @@ class FakeChannels:
     configured: set[str] = field(default_factory=lambda: {"sandbox"})
     tokens: list[str] = field(default_factory=list)
 
-    async def names(self, bearer_token: str) -> set[str]:
+    async def names(self, bearer_token: str, *, including: Collection[str] = ()) -> set[str]:
         self.tokens.append(bearer_token)
         return set(self.configured)
 

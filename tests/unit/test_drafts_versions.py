@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ class NoAudit:
 
 
 class OneChannel:
-    async def names(self, bearer_token: str) -> set[str]:
+    async def names(self, bearer_token: str, *, including: Collection[str] = ()) -> set[str]:
         return {"sandbox"}
 
 
