@@ -210,7 +210,7 @@ class ConsentService:
     ) -> ConsentOut:
         self._require(principal)
         if self._channels is not None:
-            known = await self._channels.names(bearer_token)
+            known = await self._channels.known(bearer_token, list(data.channels))
             unknown = [c for c in data.channels if c not in known]
             if unknown:
                 raise BadRequest(

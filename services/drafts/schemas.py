@@ -128,6 +128,8 @@ class DraftSummary(BaseModel):
     author_id: str
     author_name: str
     updated_at: datetime
+    # When it is to be published (UTC), for the review UI's calendar; None: as soon as it is approved.
+    scheduled_at: datetime | None = None
 
 
 class DraftList(BaseModel):

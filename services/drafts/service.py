@@ -180,6 +180,7 @@ class DraftService:
                 author_id=d.author_id,
                 author_name=d.author_name,
                 updated_at=d.updated_at,
+                scheduled_at=versions[d.id].scheduled_at if d.id in versions else None,
             )
             for d in drafts
         ]

@@ -32,6 +32,12 @@ COMPLIANCE_2 = Principal("u-comp2", "compliance2@t", "Riley Second", frozenset({
 LEGAL = Principal("u-legal", "legal@t", "Lena Legal", frozenset({"legal"}))
 
 
+ADMIN = Principal("u-admin", "admin@t", "Adrian Admin", frozenset({"admin"}))
+
+
+PUBLISHER = Principal("u-pub", "publisher@t", "Parker Publisher", frozenset({"publisher"}))
+
+
 TITLE = "Heart health month"
 
 
@@ -64,7 +70,7 @@ class FakeIdentity:
         return IssuedTokens(token, self.ttl, f"refresh-{principal.user_id}-{self.issued}")
 
     async def sign_in(self, username: str, password: str) -> IssuedTokens:
-        users = {p.username: p for p in (AUTHOR, COMPLIANCE, COMPLIANCE_2, LEGAL)}
+        users = {p.username: p for p in (AUTHOR, COMPLIANCE, COMPLIANCE_2, LEGAL, ADMIN, PUBLISHER)}
         if username not in users or password != PASSWORD:
             raise SignInRefused("invalid username or password")
         return self._tokens(users[username])
@@ -114,6 +120,14 @@ class FakeUserApi:
 
     async def channel_limits(self, token: str) -> dict[str, int]:
         return {"sandbox": 40}
+
+    # The publisher's answers when nothing is paused or published (tests/unit/review_ui_publisher.py
+    # has a fake publisher with accounts, publications, pauses and live posts).
+    async def publishing(self, token: str, *, wait_seconds: float = 15.0) -> dict[str, Any]:
+        return {"paused_all": False, "pauses": [], "held": []}
+
+    async def publications(self, token: str, draft_id: str) -> list[dict[str, Any]]:
+        return []
 
     consents_by_draft: dict[str, dict[str, Any]] = field(default_factory=dict)
     forms: dict[str, bytes] = field(default_factory=dict)

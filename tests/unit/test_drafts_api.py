@@ -266,6 +266,17 @@ async def test_authors_list_their_own_drafts_and_reviewers_all(api: DraftsApi) -
     assert await listed(api.as_user("compliance", user_id="reviewer-1")) == {mine["id"], theirs["id"]}
 
 
+async def test_the_list_says_when_each_draft_is_to_be_published(api: DraftsApi) -> None:
+    when = (datetime.now(UTC) + timedelta(days=3)).replace(microsecond=0)
+    later = await api.create(scheduled_at=when.isoformat())
+    now = await api.create(title="At once")
+
+    listed = (await api.http.get("/api/v1/drafts", headers=api.as_user("author"))).json()["drafts"]
+
+    times = {d["id"]: d["scheduled_at"] for d in listed}
+    assert datetime.fromisoformat(times[later["id"]]) == when and times[now["id"]] is None
+
+
 async def test_withdrawing_a_never_submitted_draft_ends_it_here(api: DraftsApi) -> None:
     draft = await api.create()
 

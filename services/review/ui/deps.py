@@ -19,7 +19,7 @@ from services.kit.db import session_scope
 from services.kit.deps import SessionDep
 from services.kit.errors import ClearpostError, Forbidden
 from services.kit.tokens import Principal
-from services.review.ui.render import error_page, redirect
+from services.review.ui.render import STAFF_ROLES, error_page, redirect
 from services.review.ui.repository import UiRepository
 from services.review.ui.security import (
     SESSION_COOKIE,
@@ -164,7 +164,23 @@ async def signed_in(request: Request, ui: UiStateDep) -> SignedIn:
     if ended is not None:
         raise ended
     request.state.signed_in = signed
+    request.state.publishing = await publishing_state(ui, signed)
     return signed
+
+
+# The banner must not hold up every page when the publisher is slow: it is left out instead.
+BANNER_WAIT_SECONDS = 3.0
+
+
+async def publishing_state(ui: UiState, signed: SignedIn) -> dict[str, Any] | None:
+    """GET /api/v1/publishing for the pause banner on every page (the staff who may read it), or
+    None when the user may not read it or the publisher does not answer."""
+    if not signed.principal.has_any(*STAFF_ROLES):
+        return None
+    try:
+        return await ui.user_api.publishing(signed.token, wait_seconds=BANNER_WAIT_SECONDS)
+    except ClearpostError:
+        return None
 
 
 SignedInDep = Annotated[SignedIn, Depends(signed_in)]
@@ -198,14 +214,20 @@ class FormPost:
         return self.signed.token
 
     async def refusable(
-        self, call: Awaitable[T], show: Callable[[ClearpostError], Awaitable[Response | None]]
+        self,
+        call: Awaitable[T],
+        show: Callable[[ClearpostError], Awaitable[Response | None]],
+        *,
+        every_error: bool = False,
     ) -> T:
         """The result of `call`; if it is refused with a reason the user can act on, the page `show`
-        renders for that refusal instead (it may return None to leave the error to the error page)."""
+        renders for that refusal instead (it may return None to leave the error to the error page).
+        `every_error`: any upstream error is shown in the page (a network that did not answer, say),
+        so nothing typed is lost."""
         try:
             return await call
         except ClearpostError as exc:
-            if exc.status_code not in REFUSALS_SHOWN_IN_PAGE:
+            if exc.status_code not in REFUSALS_SHOWN_IN_PAGE and not every_error:
                 raise
             response = await show(exc)
             if response is None:

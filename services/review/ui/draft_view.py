@@ -24,7 +24,7 @@ from services.review.ui.deps import (
     UiStateDep,
 )
 from services.review.ui.presenters import channel_previews, highlight, referenced_products, word_diff
-from services.review.ui.render import CONSENT_ROLES, page
+from services.review.ui.render import CONSENT_ROLES, TAKEDOWN_ROLES, page
 from services.review.ui.repository import UiRepository
 from services.review.ui.security import UI_PREFIX
 from services.review.ui.service import ClaimService, CommentService
@@ -33,6 +33,8 @@ from services.review.ui.upstream import MAX_FILE_BYTES, HistoryUnavailable
 
 # The drafts service lets the author change a draft (text, consents, images) only in these states.
 EDITABLE = ("draft", "changes_requested")
+# A draft whose post is (or may still be) on its networks: a takedown can be asked for.
+LIVE = ("published", "takedown_required", "takedown_failed")
 
 
 def draft_url(draft_id: str) -> str:
@@ -99,6 +101,17 @@ async def _draft_consents(
         return None, exc.detail
 
 
+async def _publications(ui: UiState, token: str, draft: dict[str, Any]) -> tuple[list[dict[str, Any]], str]:
+    """Where the draft went (network, URL, status, removal evidence): asked whatever the status, as a
+    draft sent back to review when its lifetime ended keeps the records of its earlier post."""
+    if draft["status"] == "draft":
+        return [], ""
+    try:
+        return await ui.user_api.publications(token, draft["id"]), ""
+    except ClearpostError as exc:
+        return [], exc.detail
+
+
 @dataclass
 class DraftPage:
     request: Request
@@ -118,9 +131,13 @@ class DraftPage:
         revision: dict[str, Any] | None = None,
         media_error: str = "",
         upload: dict[str, Any] | None = None,
+        takedown_error: str = "",
+        takedown_reason: str = "",
+        takedown_started: bool = False,
     ) -> Response:
-        """The page. A refused form passes its reason (`revise_error`, `media_error`) and what was typed
-        (`revision`: the new version's fields; `upload`: the image form's), shown in place."""
+        """The page. A refused form passes its reason (`revise_error`, `media_error`, `takedown_error`)
+        and what was typed (`revision`: the new version's fields; `upload`: the image form's;
+        `takedown_reason`), shown in place."""
         principal, ui = signed.principal, self.ui
         # The drafts service decides who may see the draft; nothing below is shown unless it agrees.
         draft = await ui.user_api.draft(signed.token, draft_id)
@@ -149,6 +166,7 @@ class DraftPage:
         ]
         is_author = draft["author_id"] == principal.user_id
         consents, consents_error = await _draft_consents(ui, signed.token, draft)
+        publications, publications_error = await _publications(ui, signed.token, draft)
         return page(
             self.request,
             "draft.html",
@@ -188,6 +206,14 @@ class DraftPage:
                 "media_error": media_error,
                 "upload": upload or {"staff_stock": False, "consent_id": ""},
                 "max_file_mb": MAX_FILE_BYTES // (1024 * 1024),
+                "publications": publications,
+                "publications_error": publications_error,
+                "may_take_down": principal.has_any(*TAKEDOWN_ROLES)
+                and draft["status"] in LIVE
+                and any(p["status"] == "published" for p in publications),
+                "takedown_error": takedown_error,
+                "takedown_reason": takedown_reason,
+                "takedown_started": takedown_started,
             },
             status_code=status_code,
         )

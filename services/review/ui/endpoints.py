@@ -1,7 +1,8 @@
 """The review UI's pages: sign-in, the queue, a draft, deciding, commenting and an author's drafts.
 
-The images of a draft (media_pages.py) and consent records (consent_pages.py) have their own modules,
-included in this router.
+The images of a draft (media_pages.py), consent records (consent_pages.py), channel accounts
+(channel_pages.py), takedown and pause (operations_pages.py) and the calendar (calendar_pages.py) have
+their own modules, included in this router.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from services.review.deps import ReviewServiceDep
 from services.review.policy import REVIEW_ROLES
 from services.review.schemas import DecisionIn
 from services.review.service import ReviewService
-from services.review.ui import consent_pages, media_pages
+from services.review.ui import calendar_pages, channel_pages, consent_pages, media_pages, operations_pages
 from services.review.ui.deps import (
     ClaimServiceDep,
     CommentServiceDep,
@@ -307,8 +308,13 @@ async def create_draft(
 
 
 @router.get("/drafts/{draft_id}")
-async def draft_page(draft_id: str, signed: SignedInDep, pages: DraftPageDep) -> Response:
-    return await pages.render(signed, draft_id)
+async def draft_page(
+    draft_id: str,
+    signed: SignedInDep,
+    pages: DraftPageDep,
+    takedown: Annotated[Literal["started", ""], Query()] = "",
+) -> Response:
+    return await pages.render(signed, draft_id, takedown_started=takedown == "started")
 
 
 @router.post("/drafts/{draft_id}/comments")
@@ -512,3 +518,6 @@ async def decide(
 
 router.include_router(media_pages.router)
 router.include_router(consent_pages.router)
+router.include_router(channel_pages.router)
+router.include_router(operations_pages.router)
+router.include_router(calendar_pages.router)

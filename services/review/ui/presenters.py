@@ -34,6 +34,18 @@ STATUS_LABELS = {
     "pending": "Pending",
     "closed": "Closed",
     "open": "Open",
+    # publications and live posts
+    "removed": "Removed",
+    "live": "Live",
+    "taking_down": "Being taken down",
+    "takedown_required": "Takedown required",
+    # channel accounts
+    "ok": "OK",
+    "expired": "Expired",
+    "revoked": "Revoked",
+    "missing_scopes": "Missing permissions",
+    "unreachable": "Unreachable",
+    "disconnected": "Disconnected",
 }
 # Status is told by a word and a symbol, never by colour alone.
 STATUS_SYMBOLS = {
@@ -46,6 +58,17 @@ STATUS_SYMBOLS = {
     "changes_requested": "↺",
     "withdrawn": "-",
     "closed": "-",
+    "removed": "⊘",
+    "taken_down": "⊘",
+    "taking_down": "…",
+    "takedown_required": "!",
+    "live": "✓",
+    "ok": "✓",
+    "expired": "⌛",
+    "revoked": "✗",
+    "missing_scopes": "!",
+    "unreachable": "?",
+    "disconnected": "-",
 }
 
 

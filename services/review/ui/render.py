@@ -21,6 +21,12 @@ from services.review.ui.presenters import (
 HERE = Path(__file__).resolve().parent
 # Who may see consent records and signed forms (the drafts service enforces it; the UI hides the rest).
 CONSENT_ROLES = ("compliance", "admin")
+# The publisher's rules, mirrored so pages offer only what it would allow (it enforces them).
+CHANNEL_READER_ROLES = ("admin", "publisher", "compliance")
+TAKEDOWN_ROLES = ("publisher", "compliance", "admin")
+PAUSE_ROLES = ("compliance", "admin")
+# Who may read the publishing state and live posts: the calendar and the pause banner.
+STAFF_ROLES = ("publisher", "compliance", "legal", "medical", "auditor", "admin")
 STATIC_DIR = HERE / "static"
 
 environment = Environment(
@@ -53,6 +59,11 @@ def page(
         "is_reviewer": bool(signed and signed.principal.has_any("legal", "compliance", "medical")),
         "is_author": bool(signed and signed.principal.has_any("author")),
         "may_manage_consents": bool(signed and signed.principal.has_any(*CONSENT_ROLES)),
+        "may_view_channels": bool(signed and signed.principal.has_any(*CHANNEL_READER_ROLES)),
+        "may_pause": bool(signed and signed.principal.has_any(*PAUSE_ROLES)),
+        "may_view_calendar": bool(signed and signed.principal.has_any(*STAFF_ROLES)),
+        # GET /api/v1/publishing as fetched for this request (deps.signed_in), for the pause banner.
+        "publishing": getattr(request.state, "publishing", None),
     }
     html = environment.get_template(template).render({**base, **(context or {})})
     return HTMLResponse(html, status_code=status_code)

@@ -21,6 +21,13 @@ CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
 )
+# The channels pages' "connect" form is answered with a redirect to the network's authorization page,
+# and form-action governs the redirects after a form post too: there (only) it also allows what the
+# publisher accepts as an authorization address (https, or plain http to loopback, for local fakes).
+CHANNELS_PATH = f"{UI_PREFIX}/channels"
+CHANNELS_CONTENT_SECURITY_POLICY = CONTENT_SECURITY_POLICY.replace(
+    "form-action 'self'", "form-action 'self' https: http://127.0.0.1:* http://localhost:* http://[::1]:*"
+)
 SECURITY_HEADERS = {
     "content-security-policy": CONTENT_SECURITY_POLICY,
     "x-content-type-options": "nosniff",
@@ -137,6 +144,9 @@ class UiSecurityHeaders:
             await self.app(scope, receive, send)
             return
         static = path.startswith(f"{UI_PREFIX}/static/")
+        policy: dict[str, str] = {}
+        if path == CHANNELS_PATH or path.startswith(CHANNELS_PATH + "/"):
+            policy["content-security-policy"] = CHANNELS_CONTENT_SECURITY_POLICY
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -145,7 +155,7 @@ class UiSecurityHeaders:
                     for k, v in message.get("headers", [])
                     if k.decode().lower() not in SECURITY_HEADERS
                 ]
-                headers += [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+                headers += [(k.encode(), v.encode()) for k, v in {**SECURITY_HEADERS, **policy}.items()]
                 if not static:
                     headers = [(k, v) for k, v in headers if k.decode().lower() != "cache-control"]
                     headers.append((b"cache-control", b"no-store"))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 from urllib.parse import quote
 
@@ -266,6 +267,90 @@ class UserApi:
             token, "POST", f"{self._consent(consent_id)}/revoke", json={"reason": reason}
         )
         return revocation
+
+    # --- the publisher: channel accounts, publications, takedown, pause, live posts -------------
+
+    def _accounts(self, suffix: str = "") -> str:
+        return f"{self._publisher}/api/v1/channel-accounts{suffix}"
+
+    async def channel_accounts(self, token: str) -> list[dict[str, Any]]:
+        body = await self._call(token, "GET", self._accounts())
+        accounts: list[dict[str, Any]] = body["accounts"]
+        return accounts
+
+    async def connect_account(self, token: str, fields: dict[str, Any]) -> dict[str, Any]:
+        """Connect a Mastodon or Bluesky account (`ChannelAccountIn`); the publisher checks it first."""
+        account: dict[str, Any] = await self._call(token, "POST", self._accounts(), json=fields)
+        return account
+
+    async def authorization_url(self, token: str, network: str, name: str, target: str | None) -> str:
+        """Where to send the admin's browser to connect an OAuth account (asked for as JSON)."""
+        params = {"name": name, **({"target": target} if target else {})}
+        body = await self._call(
+            token, "GET", self._accounts(f"/{quote(network, safe='')}/authorize"), params=params
+        )
+        return str(body["authorization_url"])
+
+    async def check_account(self, token: str, name: str) -> dict[str, Any]:
+        account: dict[str, Any] = await self._call(
+            token, "POST", self._accounts(f"/{quote(name, safe='')}/check")
+        )
+        return account
+
+    async def disconnect_account(self, token: str, name: str) -> dict[str, Any]:
+        url = self._accounts(f"/{quote(name, safe='')}")
+        account: dict[str, Any] = await self._call(token, "DELETE", url)
+        return account
+
+    async def publications(self, token: str, draft_id: str) -> list[dict[str, Any]]:
+        """Each network a draft went to: its URL, status and, once taken down, the removal evidence."""
+        body = await self._call(
+            token, "GET", f"{self._publisher}/api/v1/publications", params={"draft_id": draft_id}
+        )
+        publications: list[dict[str, Any]] = body["publications"]
+        return publications
+
+    async def take_down(self, token: str, draft_id: str, reason: str, password: str) -> dict[str, Any]:
+        accepted: dict[str, Any] = await self._call(
+            token,
+            "POST",
+            f"{self._publisher}/api/v1/drafts/{quote(draft_id, safe='')}/takedown",
+            json={"reason": reason, "password": password},
+        )
+        return accepted
+
+    async def publishing(self, token: str, *, wait_seconds: float = 15.0) -> dict[str, Any]:
+        """What is paused now and which posts it holds (the banner on every page)."""
+        state: dict[str, Any] = await self._call(
+            token, "GET", f"{self._publisher}/api/v1/publishing", wait_seconds=wait_seconds
+        )
+        return state
+
+    async def pause_or_resume(self, token: str, action: str, fields: dict[str, Any]) -> dict[str, Any]:
+        """`action` is `pause` or `resume`; `fields` are the reason, the password and maybe an account."""
+        answer: dict[str, Any] = await self._call(
+            token, "POST", f"{self._publisher}/api/v1/publishing/{quote(action, safe='')}", json=fields
+        )
+        return answer
+
+    async def live_posts(
+        self,
+        token: str,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        expiring_within_days: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Posts that went live in [start, end), or the live ones expiring within that many days."""
+        params: dict[str, str] = {}
+        if expiring_within_days is not None:
+            params["expiring_within_days"] = str(expiring_within_days)
+        for key, value in (("start", start), ("end", end)):
+            if value is not None:
+                params[key] = value.isoformat()
+        body = await self._call(token, "GET", f"{self._publisher}/api/v1/live-posts", params=params)
+        posts: list[dict[str, Any]] = body["live_posts"]
+        return posts
 
 
 class HistoryUnavailable(Exception):
