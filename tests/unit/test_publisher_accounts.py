@@ -30,7 +30,7 @@ from tests.fakes.networks.x import create_app as x_app
 from tests.fakes.serve import ServedApp
 from tests.unit.publisher_fixtures import FakeDrafts, approval_gate, configure, draft_version, signed_request
 from tests.unit.recording_audit import RecordingAudit
-from workflows.contracts import TakedownInput
+from workflows.contracts import LivePostInput, TakedownInput
 
 TOKEN = "mastodon-token-1"
 PASSWORD = "correct horse"
@@ -436,3 +436,31 @@ async def test_renditions_are_measured_as_each_network_counts_and_never_cut(api:
         "/api/v1/renditions", json={"body": "hi", "channels": ["nowhere"]}, headers=api.headers("author")
     )
     assert unknown.status_code == 400 and unknown.json()["error"] == "unknown_channel"
+
+
+async def test_at_the_end_of_its_lifetime_a_post_is_pulled_and_sent_back_to_review(api: Api) -> None:
+    content = draft_version("d-7", 1, channels=("sandbox",))
+    drafts = FakeDrafts(content)
+    activities = PublisherActivities(
+        app.state.sessionmaker, drafts, app.state.directory, approvals=approval_gate(api.audit)
+    )
+    request = signed_request(
+        "d-7", 1, content.content_hash, ["sandbox"], lifetime_days=365, on_expiry="re_review"
+    )
+    await activities.publish_post(request)
+    live = LivePostActivities(app.state.sessionmaker, app.state.directory, drafts, api.audit)
+    plan = await live.live_post_plan(LivePostInput("d-7"))
+    assert plan.status == "live" and plan.on_expiry == "re_review" and plan.expires_at is not None
+    listed = await api.http.get(
+        "/api/v1/live-posts", params={"expiring_within_days": 366}, headers=api.headers("compliance")
+    )
+    assert [p["draft_id"] for p in listed.json()["live_posts"]] == ["d-7"]
+
+    result = await live.take_down_post(TakedownInput("d-7", "expired"))
+
+    assert result.status == "taken_down" and result.removed == ["sandbox"]
+    assert drafts.live_states[-1]["status"] == "re_review"
+    actions = api.audit.actions()
+    assert (
+        actions.index("post.lifetime_set") < actions.index("post.expired") < actions.index("post.taken_down")
+    )
