@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, status
 
 from services.kit.auth import CallingService, InternalCaller, require_roles
 from services.kit.credentials import CredentialChecker
@@ -30,6 +30,7 @@ from services.publisher.schemas import (
     PauseIn,
     PauseOut,
     PublishingState,
+    RemovedByHand,
     ResumeOut,
     SignedAction,
     TakedownAccepted,
@@ -86,6 +87,29 @@ async def take_down(
     request_id = await takedowns.request(draft_id, data.reason, principal, cause="takedown")
     await _hand_over(session, takedowns, workflows, draft_id, request_id, "takedown")
     return TakedownAccepted(draft_id=draft_id, status="taking_down", request_id=request_id)
+
+
+@router.post("/publications/{publication_id}/removed-by-hand", response_model=RemovedByHand)
+async def removed_by_hand(
+    publication_id: str,
+    data: SignedAction,
+    request: Request,
+    session: SessionDep,
+    takedowns: TakedownServiceDep,
+    credentials: CredentialsDep,
+    principal: Annotated[Principal, require_roles(*TAKEDOWN_ROLES)],
+) -> RemovedByHand:
+    """Record that a post was removed by hand on a network whose API cannot delete it (Instagram):
+    `reason` says what was done (publisher, compliance, admin; password). When nothing of the draft
+    is left up, its takedown is done and the draft shows `taken_down`."""
+    await _confirm(credentials, principal, data.password, "nothing was recorded")
+    live = await takedowns.removed_by_hand(publication_id, data.reason, principal)
+    if live is not None:
+        await release_connection(session)
+        await request.app.state.drafts.live_state(
+            live.draft_id, status="taken_down", reason=live.takedown_reason, cause="removed_by_hand"
+        )
+    return RemovedByHand(publication_id=publication_id, takedown_done=live is not None)
 
 
 @router.get("/publishing", response_model=PublishingState, dependencies=[STAFF])

@@ -223,6 +223,12 @@ class ResumeOut(BaseModel):
     woken: list[str]
 
 
+class RemovedByHand(BaseModel):
+    publication_id: str
+    # True when this was the last of the draft's posts still up: its takedown is done.
+    takedown_done: bool
+
+
 class TakedownAccepted(BaseModel):
     draft_id: str
     status: str

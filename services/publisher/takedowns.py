@@ -145,6 +145,54 @@ class TakedownService:
         )
         return request_id
 
+    async def removed_by_hand(self, publication_id: str, note: str, principal: Principal) -> LivePost | None:
+        """Someone removed a post by hand on a network that cannot delete through its API (Instagram):
+        the publication is recorded removed, with who and their note as evidence; once nothing of the
+        draft is left up, its takedown is done. The live post when that finished it, else None."""
+        publication = await self._publications.get(publication_id)
+        if publication is None:
+            raise NotFound(f"publication {publication_id} does not exist")
+        if publication.status != PUBLISHED:
+            raise Conflict(f"publication {publication_id} is {publication.status}, not live", code="not_live")
+        now = utcnow()
+        evidence: dict[str, object] = {
+            "by_hand": True,
+            "by": principal.user_id,
+            "note": note,
+            "external_id": publication.external_id,
+            "removed_at": now.isoformat(),
+        }
+        await self._publications.mark_removed(publication_id, evidence=evidence, at=now)
+        await self._audit.append(
+            actor=principal,
+            action="post.removed_by_hand",
+            subject=f"draft:{publication.draft_id}",
+            details={
+                "publication_id": publication_id,
+                "channel": publication.channel,
+                "network": publication.network,
+                "url": publication.url,
+                "note": note,
+            },
+        )
+        remaining = [
+            p
+            for p in await self._publications.list_for_draft(publication.draft_id)
+            if p.status == PUBLISHED and p.id != publication_id
+        ]
+        live = await self._live.get(publication.draft_id, for_update=True)
+        if remaining or live is None or live.status not in (TAKING_DOWN, TAKEDOWN_FAILED):
+            return None
+        live.status, live.takedown_completed_at, live.takedown_failure = TAKEN_DOWN, now, ""
+        await self._live.flush()
+        await self._audit.append(
+            actor=principal,
+            action="post.taken_down",
+            subject=f"draft:{publication.draft_id}",
+            details={"version": live.version, "cause": "removed_by_hand", "reason": live.takedown_reason},
+        )
+        return live
+
     async def expiring(self, within: timedelta) -> Sequence[LivePost]:
         return await self._live.expiring(utcnow() + within)
 

@@ -171,6 +171,11 @@ EXPECTED: dict[str, Any] = {
     # The network's redirect: the one-time `state` is the credential (400 without a valid one).
     "publisher GET /api/v1/channel-accounts/{network}/callback": PUBLIC,
     "publisher POST /api/v1/drafts/{draft_id}/takedown": {"admin", "compliance", "publisher"},
+    "publisher POST /api/v1/publications/{publication_id}/removed-by-hand": {
+        "admin",
+        "compliance",
+        "publisher",
+    },
     "publisher GET /api/v1/publishing": {"admin", "auditor", "compliance", "legal", "medical", "publisher"},
     "publisher POST /api/v1/publishing/pause": {"admin", "compliance"},
     "publisher POST /api/v1/publishing/resume": {"admin", "compliance"},

@@ -242,12 +242,17 @@ async def test_refresh_gives_a_working_page_token(meta_world: MetaWorld) -> None
     assert (await ig.check_account(renewed)).status == ACCOUNT_OK
 
 
-async def test_delete_is_not_supported_and_says_what_to_do(meta_world: MetaWorld) -> None:
+async def test_delete_asks_graph_and_where_it_cannot_says_what_to_do(
+    meta_world: MetaWorld, media_host: MediaHost
+) -> None:
     ig = adapter(meta_world)
     account = await connect(meta_world, ig)
+    posted = await ig.post(account, images(media_host, 1), MemoryCheckpoints())
     with pytest.raises(NotSupported, match="by hand in the Instagram app"):
-        await ig.delete(account, "17900000000000000")
-    assert ("DELETE", "/17900000000000000") not in meta_world.fake.requests
+        await ig.delete(account, posted.external_id)
+    assert ("DELETE", f"/{posted.external_id}") in meta_world.fake.requests
+    gone = await ig.delete(account, "17900000000000000")  # a post that is not there: nothing to do
+    assert gone.already_gone
 
 
 async def test_replies_are_the_medias_comments(meta_world: MetaWorld, media_host: MediaHost) -> None:

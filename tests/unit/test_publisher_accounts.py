@@ -464,3 +464,37 @@ async def test_at_the_end_of_its_lifetime_a_post_is_pulled_and_sent_back_to_revi
     assert (
         actions.index("post.lifetime_set") < actions.index("post.expired") < actions.index("post.taken_down")
     )
+
+
+async def test_a_post_removed_by_hand_finishes_a_takedown_the_network_could_not(api: Api) -> None:
+    content = draft_version("d-8", 1, channels=("sandbox",))
+    drafts = FakeDrafts(content)
+    app.state.drafts = drafts
+    activities = PublisherActivities(
+        app.state.sessionmaker, drafts, app.state.directory, approvals=approval_gate(api.audit)
+    )
+    [ref] = (
+        await activities.publish_post(signed_request("d-8", 1, content.content_hash, ["sandbox"]))
+    ).publications
+    async with app.state.sessionmaker() as session, session.begin():
+        takedowns = TakedownService(session, audit=api.audit)
+        request_id = await takedowns.request("d-8", "Recall", "u-compliance", cause="takedown")
+        await takedowns.abandon("d-8", request_id, "instagram: Graph cannot delete published media")
+    body = {"reason": "Deleted in the Instagram app at 10:02", "password": PASSWORD}
+    path = f"/api/v1/publications/{ref.publication_id}/removed-by-hand"
+    wrong = await api.http.post(path, json={**body, "password": "x"}, headers=api.headers("publisher"))
+    assert wrong.status_code == 403
+
+    done = await api.http.post(path, json=body, headers=api.headers("publisher"))
+
+    assert done.status_code == 200, done.text
+    assert done.json() == {"publication_id": ref.publication_id, "takedown_done": True}
+    async with app.state.sessionmaker() as session:
+        row = await session.get(Publication, ref.publication_id)
+        record = await session.get(LivePost, "d-8")
+    assert row is not None and row.status == "removed" and row.removal and row.removal["by_hand"] is True
+    assert record is not None and record.status == "taken_down"
+    assert drafts.live_states[-1]["status"] == "taken_down"
+    assert api.audit.actions()[-2:] == ["post.removed_by_hand", "post.taken_down"]
+    again = await api.http.post(path, json=body, headers=api.headers("publisher"))
+    assert again.status_code == 409

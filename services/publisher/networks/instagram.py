@@ -224,10 +224,26 @@ class InstagramAdapter:
         return PostedRef(external_id=media_id, url=url, evidence={"found": True, **earliest})
 
     async def delete(self, account: AccountCredentials, external_id: str) -> DeletedRef:
-        raise NotSupported(
-            f"instagram: the Instagram Graph API cannot delete published media; remove post {external_id} "
-            "by hand in the Instagram app (open the post, ..., Delete) and mark the takedown done"
-        )
+        """Asks Graph to delete the media (`DELETE /{ig-media-id}`, which Meta's IG Media reference
+        does not list; third parties report it works for accounts connected with Facebook Login).
+        Where Graph answers that it cannot, NotSupported says how to remove it by hand; the
+        takedown then ends visibly failed until someone records the removal
+        (`POST /api/v1/publications/{id}/removed-by-hand`)."""
+        token, _ig_id = _require(account)
+        try:
+            answer = await self.graph.call(
+                "DELETE", self.graph.path(external_id), token=token, replay_safe=True
+            )
+        except GraphObjectMissing as exc:
+            return DeletedRef(external_id=external_id, status_code=404, answer=str(exc), already_gone=True)
+        except NetworkRejected as exc:
+            if "unsupported" not in str(exc).lower():
+                raise
+            raise NotSupported(
+                f"instagram: Graph cannot delete published media ({exc}); remove post {external_id} "
+                "by hand in the Instagram app (open the post, ..., Delete), then record it as removed by hand"
+            ) from exc
+        return DeletedRef(external_id=external_id, status_code=200, answer=json.dumps(answer))
 
     async def replies(self, account: AccountCredentials, external_id: str) -> list[Reply]:
         token, _ig_id = _require(account)
