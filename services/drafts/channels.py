@@ -90,7 +90,8 @@ class PublisherChannelCatalog:
         problems = {}
         for name in names:
             channel = channels.get(name)
-            if channel is not None and not channel.get("usable", True):
-                why = "paused" if channel.get("paused") else str(channel.get("status", "unusable"))
+            # A pause holds posts until the resume; only an account's own state refuses them.
+            if channel is not None and channel.get("status", "ok") != "ok":
+                why = str(channel["status"])
                 problems[name] = why + (f" ({channel['reason']})" if channel.get("reason") else "")
         return problems

@@ -249,7 +249,8 @@ class DraftService:
             raise Conflict("scheduled_at must be in the future", code="invalid_schedule")
         await self._check_renditions(bearer_token, data.body, list(data.channels), media_count, final=False)
         if data.scheduled_at is not None:
-            # Scheduling for an expired, revoked or paused account is refused before anyone signs.
+            # Scheduling for an expired, revoked or unreachable account is refused before anyone
+            # signs (a pause is not: it only holds the post until the resume).
             problems = await self._channels.unusable(bearer_token, list(data.channels))
             if problems:
                 listed = "; ".join(f"{name}: {why}" for name, why in problems.items())

@@ -1,5 +1,6 @@
 """Whether the channels a version goes to can take it now: the publisher's fact, asked before a
-reviewer signs an approval, so nobody approves a post for an expired, revoked or paused account."""
+reviewer signs an approval, so nobody approves a post for an expired, revoked or unreachable account
+(a pause only holds posts until the resume)."""
 
 from __future__ import annotations
 
@@ -53,7 +54,8 @@ class PublisherChannelStates:
             channel = known.get(name)
             if channel is None:
                 problems[name] = "not connected"
-            elif not channel["usable"]:
-                why = "paused" if channel["paused"] else channel["status"]
+            elif channel["status"] != "ok":
+                # A pause holds posts until the resume; only an account's own state refuses them.
+                why = channel["status"]
                 problems[name] = why + (f" ({channel['reason']})" if channel.get("reason") else "")
         return problems

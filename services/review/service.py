@@ -150,7 +150,7 @@ class ReviewService:
             raise
 
     async def _refuse_approval_to_unusable_channels(self, draft_id: str) -> None:
-        """An approval for an account that is expired, revoked, missing scopes or paused is refused
+        """An approval for an account that is expired, revoked, missing scopes or unreachable is refused
         with the reason before anyone signs (the publisher's fact, asked now)."""
         if self._channels is None or self._drafts is None:
             return

@@ -213,7 +213,9 @@ async def test_a_patient_story_with_consent_publishes(system: RunningSystem) -> 
     assert published["status"] == "published", published
 
 
-async def test_revoking_after_publishing_marks_takedown_required(system: RunningSystem) -> None:
+async def test_revoking_after_publishing_takes_the_post_down_through_the_publisher(
+    system: RunningSystem,
+) -> None:
     consent = await new_consent(system)
     async with system.client("author@demo") as author:
         draft = await create_draft(author, {**STORY, "consent_ids": [consent["id"]]})
@@ -230,19 +232,26 @@ async def test_revoking_after_publishing_marks_takedown_required(system: Running
         (draft["id"], "takedown_required")
     ]
 
+    # The publisher takes it down from every channel it went to, and the task closes on its own.
     async with system.client("author@demo") as author:
-        flagged = (await author.get(f"/api/v1/drafts/{draft['id']}")).json()
-    assert flagged["status"] == "takedown_required" and consent["id"] in flagged["note"]
+        down = await wait_for_status(author, draft["id"], "taken_down")
+    assert "consent revoked" in down["note"]
     async with consents_client(system, "publisher@demo") as publisher:
         tasks = (await publisher.get("/api/v1/takedowns", params={"draft_id": draft["id"]})).json()[
             "takedowns"
         ]
-    assert [(t["consent_id"], t["status"]) for t in tasks] == [(consent["id"], "open")]
+        publications = (await publisher.get("/api/v1/publications", params={"draft_id": draft["id"]})).json()[
+            "publications"
+        ]
+    assert [(t["consent_id"], t["status"]) for t in tasks] == [(consent["id"], "done")]
+    assert publications and all(p["status"] == "removed" and p["removal"] for p in publications)
     async with system.client("auditor@demo") as auditor:
         events = (await auditor.get("/api/v1/audit/events", params={"draft_id": draft["id"]})).json()[
             "events"
         ]
-    assert "post.takedown_required" in [e["action"] for e in events]
+    actions = [e["action"] for e in events]
+    assert actions.index("post.takedown_required") < actions.index("post.takedown_requested")
+    assert actions.index("post.removed_from_channel") < actions.index("post.taken_down")
 
 
 async def test_a_patient_story_without_consent_is_refused_and_says_why(system: RunningSystem) -> None:

@@ -220,7 +220,7 @@ async def test_the_author_cannot_override(api: Api) -> None:
 async def test_an_approval_for_a_channel_that_cannot_take_the_post_is_refused_before_signing(
     api: Api,
 ) -> None:
-    """An expired, revoked or paused account is the publisher's fact, asked before anyone signs."""
+    """An expired, revoked or unreachable account is the publisher's fact, asked before anyone signs."""
     findings = (await api.http.get("/api/v1/reviews/d-1/findings", headers=api.auth(LEGAL))).json()
     for rule in sorted({f["rule"] for f in findings["findings"] if f["severity"] == "block"}):
         override = {"finding_rule": rule, "content_hash": api.hash, "reason": "cleared", "password": PASSWORD}
