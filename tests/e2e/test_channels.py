@@ -216,6 +216,19 @@ async def test_one_takedown_removes_the_post_from_every_network_that_can_delete(
     assert "post.taken_down" not in actions
     assert actions.index("post.takedown_requested") < actions.index("post.takedown_failed")
 
+    # Removed by hand in the Instagram app and recorded: the takedown is done.
+    async with channels_system.client("publisher@demo") as publisher:
+        recorded = await publisher.post(
+            f"/api/v1/publications/{publications[instagram]['id']}/removed-by-hand",
+            json={"reason": "Deleted in the Instagram app", "password": DEMO_PASSWORD},
+        )
+    assert recorded.status_code == 200, recorded.text
+    assert recorded.json()["takedown_done"] is True
+    async with channels_system.client("author@demo") as author:
+        assert (await wait_for_status(author, live_draft["id"], "taken_down"))["status"] == "taken_down"
+    actions = [e["action"] for e in await audit_actions(channels_system, live_draft["id"])]
+    assert actions.index("post.removed_by_hand") < actions.index("post.taken_down")
+
 
 async def test_pause_all_holds_a_scheduled_post_past_its_time_and_resume_publishes_it_once(
     channels_system: RunningSystem, network_fakes: NetworkFakes, connected_accounts: dict[str, str]
