@@ -161,10 +161,31 @@ class _RedactQueries(logging.Filter):
         return True
 
 
+# Requests an operator does not need a line for at the default level: services' polls of each other
+# (the revocation list every few seconds, key sets, channel states) and probes.
+QUIET_PATHS = ("/internal/", "/healthz", "/readyz", "/metrics")
+
+
+class _QuietRoutine(logging.Filter):
+    """Access lines of internal calls and health probes, and httpx's line per outgoing request,
+    are debug-level: at INFO a public request logs one line and a poll logs none."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if logging.getLogger().isEnabledFor(logging.DEBUG):
+            return True
+        if record.name == "httpx" and record.levelno <= logging.INFO:
+            return False
+        if record.name == "uvicorn.access" and isinstance(record.args, tuple) and len(record.args) >= 3:
+            path = str(record.args[2])
+            return not any(path.startswith(quiet) for quiet in QUIET_PATHS)
+        return True
+
+
 def configure_logging(process: str, *, level: str = "INFO", fmt: str = "json") -> None:
     """Root logging for a process: JSON lines with service, trace_id and span_id (or plain text)."""
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(_TraceContext(process))
+    handler.addFilter(_QuietRoutine())
     handler.addFilter(_RedactQueries())
     formatter: logging.Formatter
     if fmt == "json":
