@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
+import subprocess
 import sys
 from pathlib import Path
 from typing import Annotated
 
+import httpx
 import typer
 import uvicorn
 
@@ -17,6 +20,7 @@ from services.keys_cli import keys_app
 from services.kit.db import upgrade_to_head
 from services.kit.settings import SERVICE_NAMES, KitSettings
 from services.kit.telemetry import configure_logging
+from services.readiness import wait_until_ready
 from services.review import cli as review_cli
 
 app = typer.Typer(help="Clearpost: compliance-gated social publishing.", no_args_is_help=True)
@@ -122,11 +126,30 @@ def run() -> None:
         seed_demo()
     procfile = Path(__file__).resolve().parent.parent / "Procfile"
     gateway = settings.service_url("gateway")
+    honcho = Path(sys.executable).parent / "honcho"
+    supervisor = subprocess.Popen([str(honcho), "start", "-f", str(procfile), "-d", str(procfile.parent)])
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda number, _frame: supervisor.send_signal(number))
+    typer.echo("Clearpost is starting: waiting for every service's /readyz ...")
+    with httpx.Client(trust_env=False) as client:
+        readiness = wait_until_ready(
+            {name: settings.service_url(name) for name in SERVICE_NAMES},
+            supervisor.poll,
+            client=client,
+            progress=typer.echo,
+        )
+    if not readiness.ready:
+        if readiness.exited is None:
+            supervisor.send_signal(signal.SIGTERM)
+            supervisor.wait()
+        why = "; ".join(f"{name}: {state}" for name, state in readiness.waiting.items())
+        typer.echo(f"clearpost run: Clearpost did not start ({why}); the error is above.", err=True)
+        raise typer.Exit(readiness.exited or 1)
     typer.echo(
         "\n".join(
             [
                 "",
-                "Clearpost is starting:",
+                "Clearpost is ready:",
                 f"  API (gateway)      {gateway}/api/v1   docs: {gateway}/docs",
                 f"  Review UI          {gateway}/review/   (compliance@demo, legal@demo, author@demo)",
                 f"  Temporal UI        http://127.0.0.1:{settings.temporal_ui_port}",
@@ -139,8 +162,7 @@ def run() -> None:
             ]
         )
     )
-    honcho = Path(sys.executable).parent / "honcho"
-    os.execv(str(honcho), [str(honcho), "start", "-f", str(procfile), "-d", str(procfile.parent)])
+    raise typer.Exit(supervisor.wait())
 
 
 if __name__ == "__main__":
