@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from services.kit.auth import CurrentPrincipal, require_roles
-from services.kit.errors import BadRequest
+from services.kit.errors import NotFound
 from services.publisher.deps import DirectoryDep, PublicationServiceDep, TakedownServiceDep
 from services.publisher.directory import ChannelDirectory, UnknownChannels
 from services.publisher.renditions import check_renditions
@@ -75,7 +75,7 @@ async def renditions(_: CurrentPrincipal, data: RenditionsIn, directory: Directo
             directory, body=data.body, channels=data.channels, media_count=data.media_count
         )
     except UnknownChannels as exc:
-        raise BadRequest(f"unknown channel(s): {', '.join(exc.names)}", code="unknown_channel") from exc
+        raise NotFound(f"unknown channel(s): {', '.join(exc.names)}", code="unknown_channel") from exc
     return RenditionList(
         renditions=[
             RenditionOut(
@@ -101,10 +101,9 @@ async def list_live_posts(
     end: datetime | None = None,
     expiring_within_days: Annotated[int | None, Query(ge=1, le=3650)] = None,
 ) -> LivePostList:
-    """Posts that went live (by publication time, `start` <= t < `end`), or, with
+    """Posts that went live (by publication time, `start` <= t < `end`; none when `end` is not
+    after `start`), or, with
     `expiring_within_days`, the live ones whose approved lifetime ends within that many days."""
-    if start is not None and end is not None and end <= start:
-        raise BadRequest("`end` must be after `start`", code="invalid_range")
     if expiring_within_days is not None:
         rows = await takedowns.expiring(timedelta(days=expiring_within_days))
     else:

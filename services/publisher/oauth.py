@@ -137,7 +137,7 @@ class OAuthFlow:
         state_hash = hashlib.sha256(state.encode()).hexdigest()
         pending = await self._repository.take_state(state_hash, now=utcnow())
         if pending is None or pending.network != network:
-            raise BadRequest(
+            raise Conflict(
                 "this authorization is unknown, was used already or has expired; start again",
                 code="invalid_state",
             )

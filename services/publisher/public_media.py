@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
 from services.kit.errors import Forbidden, NotFound
@@ -49,9 +49,9 @@ class MediaLinks:
 @router.get("/media/{digest}", response_class=Response)
 async def public_media(
     request: Request,
-    digest: str,
-    expires: Annotated[int, Query(ge=0)],
-    signature: Annotated[str, Query(min_length=64, max_length=64)],
+    digest: Annotated[str, Path(pattern="^[0-9a-f]{64}$")],
+    expires: Annotated[int, Query(ge=0, le=2**53)],
+    signature: Annotated[str, Query(pattern="^[0-9a-f]{64}$")],
 ) -> Response:
     links: MediaLinks = request.app.state.media_links
     links.check(digest, expires, signature)

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
@@ -97,7 +97,7 @@ class RenditionsIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     body: str = Field(max_length=100_000)
-    channels: list[str] = Field(min_length=1, max_length=20)
+    channels: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(min_length=1, max_length=20)
     media_count: int = Field(default=0, ge=0, le=100)
 
 

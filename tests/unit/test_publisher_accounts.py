@@ -256,11 +256,11 @@ async def test_a_callback_state_works_once(api: Api) -> None:
 
     replayed = await api.http.get(f"{back.path}?{back.query}")
 
-    assert replayed.status_code == 400 and replayed.json()["error"] == "invalid_state"
+    assert replayed.status_code == 409 and replayed.json()["error"] == "invalid_state"
     forged = await api.http.get(
         "/api/v1/channel-accounts/x/callback", params={"state": "x" * 43, "code": "c"}
     )
-    assert forged.status_code == 400 and forged.json()["error"] == "invalid_state"
+    assert forged.status_code == 409 and forged.json()["error"] == "invalid_state"
 
 
 async def test_a_network_without_a_registered_app_says_which_setting_is_missing(api: Api) -> None:
@@ -435,7 +435,7 @@ async def test_renditions_are_measured_as_each_network_counts_and_never_cut(api:
     unknown = await api.http.post(
         "/api/v1/renditions", json={"body": "hi", "channels": ["nowhere"]}, headers=api.headers("author")
     )
-    assert unknown.status_code == 400 and unknown.json()["error"] == "unknown_channel"
+    assert unknown.status_code == 404 and unknown.json()["error"] == "unknown_channel"
 
 
 async def test_at_the_end_of_its_lifetime_a_post_is_pulled_and_sent_back_to_review(api: Api) -> None:
