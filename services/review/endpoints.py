@@ -67,7 +67,12 @@ async def override_findings(
     return await service.override(draft_id, data, principal)
 
 
-@router.post("/reviews/{draft_id}/feedback", response_model=MarkOut, status_code=201)
+@router.post(
+    "/reviews/{draft_id}/feedback",
+    response_model=MarkOut,
+    status_code=201,
+    dependencies=[require_roles("compliance", "legal", "medical")],
+)
 async def mark_screening(
     draft_id: str, data: FeedbackIn, principal: CurrentPrincipal, service: FeedbackServiceDep
 ) -> MarkOut:
@@ -76,7 +81,11 @@ async def mark_screening(
     return await service.mark(draft_id, data, principal)
 
 
-@router.get("/reviews/{draft_id}/feedback", response_model=DraftFeedback)
+@router.get(
+    "/reviews/{draft_id}/feedback",
+    response_model=DraftFeedback,
+    dependencies=[require_roles("admin", "auditor", "compliance", "legal", "medical")],
+)
 async def screening_feedback(
     draft_id: str, principal: CurrentPrincipal, service: FeedbackServiceDep
 ) -> DraftFeedback:
@@ -84,7 +93,11 @@ async def screening_feedback(
     return await service.marks(draft_id, principal)
 
 
-@router.get("/screenings/allow-list/proposals", response_model=Proposals)
+@router.get(
+    "/screenings/allow-list/proposals",
+    response_model=Proposals,
+    dependencies=[require_roles("admin", "auditor", "compliance")],
+)
 async def allow_list_proposals(
     principal: CurrentPrincipal,
     service: FeedbackServiceDep,
@@ -94,7 +107,11 @@ async def allow_list_proposals(
     return Proposals(proposals=await service.proposals(principal, None if status == "all" else status))
 
 
-@router.post("/screenings/allow-list/proposals/{proposal_id}/approve", response_model=ProposalOut)
+@router.post(
+    "/screenings/allow-list/proposals/{proposal_id}/approve",
+    response_model=ProposalOut,
+    dependencies=[require_roles("compliance")],
+)
 async def approve_allow_list_proposal(
     proposal_id: str, data: ProposalDecisionIn, principal: CurrentPrincipal, service: FeedbackServiceDep
 ) -> ProposalOut:
@@ -102,7 +119,11 @@ async def approve_allow_list_proposal(
     return await service.decide_proposal(proposal_id, True, data, principal)
 
 
-@router.post("/screenings/allow-list/proposals/{proposal_id}/reject", response_model=ProposalOut)
+@router.post(
+    "/screenings/allow-list/proposals/{proposal_id}/reject",
+    response_model=ProposalOut,
+    dependencies=[require_roles("compliance")],
+)
 async def reject_allow_list_proposal(
     proposal_id: str, data: ProposalDecisionIn, principal: CurrentPrincipal, service: FeedbackServiceDep
 ) -> ProposalOut:
