@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from services.kit.canonical import content_hash
 from services.kit.tokens import Principal
 from services.review.feedback import passage_digest
 from services.review.models import AllowListProposal, ScreeningMark
@@ -211,3 +212,58 @@ async def test_a_rejected_proposal_changes_nothing(api: Api) -> None:
     text = {"text": "Cardiac rehab after surgery: call Marisol at 555-301-7788, my cell."}
     response = await api.http.post("/api/v1/screenings", json=text, headers=api.auth(LEGAL))
     assert "phi.phone" in {f["rule"] for f in response.json()["findings"]}
+
+
+async def test_a_worker_with_its_own_screener_stores_later_screenings_with_the_approved_entry(
+    api: Api,
+) -> None:
+    """The workflow activity of another process (its own engine, built before the approval) reads the
+    approved entries before it screens a new version."""
+    from services.review.activities import ReviewActivities
+    from services.review.models import Screening
+    from services.review.screening.engine import Screener
+    from tests.unit.screening_fixtures import Versions
+    from workflows.contracts import ScreenVersionInput
+
+    state = api.app.state
+    body = "Marisol Quenby led our cardiac rehab walk after surgery."
+    digest = content_hash(title=TITLE, body=body, channels=["sandbox"], media_digests=[])
+    version = {
+        "title": TITLE,
+        "body": body,
+        "channels": ["sandbox"],
+        "media_digests": [],
+        "content_hash": digest,
+        "consent_id": None,
+        "patient_content": False,
+        "author_id": AUTHOR.user_id,
+    }
+    worker = ReviewActivities(
+        state.sessionmaker,
+        state.policy,
+        Versions(version),
+        screener=Screener(state.policy),
+        signer=state.signer,
+    )
+    name = await _index(api, "phi.patient_name")
+    mark = {
+        "mark": "wrong",
+        "content_hash": api.hash,
+        "finding_index": name,
+        "reason": "staff",
+        "ours": "staff",
+    }
+    proposal = (await api.http.post(URL, json=mark, headers=api.auth(LEGAL))).json()["proposal"]
+    before = await worker.screen_draft_version(ScreenVersionInput("d-1", 2, digest, False))
+    approved = await api.http.post(
+        f"{PROPOSALS}/{proposal['id']}/approve", json={"reason": "staff"}, headers=api.auth(COMPLIANCE)
+    )
+    assert approved.status_code == 200, approved.text
+
+    after = await worker.screen_draft_version(ScreenVersionInput("d-1", 3, digest, False))
+
+    async with state.sessionmaker() as session:
+        first = await session.get(Screening, before.screening_id)
+        second = await session.get(Screening, after.screening_id)
+    assert first is not None and "phi" in first.categories
+    assert second is not None and "phi" not in second.categories, second.findings
