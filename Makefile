@@ -62,8 +62,8 @@ typecheck: install ## mypy (strict) over services and workflows
 
 
 .PHONY: eval-screening
-eval-screening: install ## Screening recall/precision per category, clean false flags, presidio defaults beside; every corpus, or CORPUS=FILE [PRODUCTS=FILE]; ABLATION=1 one row per part off
-	$(BIN)/python -m services.review.screening.eval $(if $(CORPUS),--corpus $(CORPUS)) $(if $(PRODUCTS),--products $(PRODUCTS)) $(if $(ABLATION),--ablation)
+eval-screening: install ## Screening recall/precision per category, clean false flags, presidio defaults beside; every corpus, or CORPUS=FILE [PRODUCTS=FILE]; ABLATION=1 one row per part off; FEEDBACK=1 also the examples reviewers' marks make
+	$(BIN)/python -m services.review.screening.eval $(if $(CORPUS),--corpus $(CORPUS)) $(if $(PRODUCTS),--products $(PRODUCTS)) $(if $(ABLATION),--ablation) $(if $(FEEDBACK),--feedback)
 
 .PHONY: bench
 bench: install ## Benchmarks, printed: screening; audit (1,000,000 events); the pipeline at 20 and 1 in flight vs bare Temporal, SQLite and PostgreSQL (minutes)

@@ -24,7 +24,7 @@ from services.readiness import wait_until_ready
 from services.review import cli as review_cli
 
 app = typer.Typer(help="Clearpost: compliance-gated social publishing.", no_args_is_help=True)
-app.command("screen")(review_cli.screen)
+app.add_typer(review_cli.screen_app, name="screen")
 app.add_typer(audit_cli.app, name="audit")
 app.add_typer(keys_app, name="keys")
 app.add_typer(consents_app, name="consents")

@@ -16,6 +16,7 @@ from services.kit.clock import utcnow
 from services.kit.db import session_scope
 from services.review.channels_client import ChannelStates
 from services.review.drafts_client import VersionSource
+from services.review.feedback import refresh_allow_list
 from services.review.models import ReviewDecision, ReviewTask, Screening
 from services.review.policy import LoadedPolicy
 from services.review.renditions import rendition_findings
@@ -75,6 +76,9 @@ class ReviewActivities:
                 type="ContentMismatch",
                 non_retryable=True,
             )
+        async with session_scope(self._sessionmaker) as session:
+            # The allow-list entries compliance approved, whichever process approved them.
+            await refresh_allow_list(ReviewRepository(session), self._screener)
         outcome = self._screener.screen(
             f"{content['title']}\n{content['body']}",
             # The drafts service owns the flag; the workflow's copy may only add to it.

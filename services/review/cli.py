@@ -1,13 +1,17 @@
-"""`clearpost screen`: batch screening of a JSONL file with the same engine the review service uses."""
+"""`clearpost screen`: batch screening of a JSONL file with the same engine the review service uses;
+`clearpost screen feedback export`: reviewers' marks as labeled examples (feedback_export.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 import typer
+from typer import _click  # typer 0.29 vendors click: its Context, not the click package's
+from typer.core import TyperGroup
 
 from services.review.config import DEFAULT_POLICY_FILE
 from services.review.policy import PolicyError, load_policy_file
@@ -82,7 +86,55 @@ def screen_lines(screener: Screener, lines: TextIO, out: TextIO) -> int:
     return bad
 
 
-@app.command()
+class ScreenCommands(TyperGroup):
+    """`clearpost screen [OPTIONS] INPUT.jsonl` screens a file, as it always has (and `--help` is its
+    help); a first argument that names a sub-command (`feedback`) runs that instead. A file named like
+    one is given as `./feedback`."""
+
+    def parse_args(self, ctx: _click.Context, args: list[str]) -> list[str]:
+        if not args or args[0] not in self.commands:
+            args = [SCREEN_FILE, *args]
+        return super().parse_args(ctx, args)
+
+
+SCREEN_FILE = "file"
+screen_app = typer.Typer(
+    cls=ScreenCommands,
+    help="Screen a JSONL file (`clearpost screen [OPTIONS] INPUT.jsonl`), or work with reviewers' feedback.",
+)
+feedback_app = typer.Typer(help="Reviewers' marks on screenings (the review database).", no_args_is_help=True)
+screen_app.add_typer(feedback_app, name="feedback")
+app.add_typer(screen_app, name="screen")
+
+
+@feedback_app.command("export")
+def export_feedback(
+    out: Path | None = typer.Option(None, "--out", metavar="FILE", help="Write here instead of stdout"),
+) -> None:
+    """Write every reviewer's marks as labeled examples in the corpus schema (id, kind, text, context,
+    expect, why), one version a line, from the review database the review service's settings name."""
+    from services.review.config import get_settings
+    from services.review.feedback_export import read_feedback, write_examples
+
+    settings = get_settings()
+    try:
+        feedback = asyncio.run(read_feedback(settings.database_url, settings.database_schema))
+    except Exception as exc:  # any database problem ends the command with its message
+        typer.echo(f"clearpost screen feedback export: cannot read the review database: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    if out is None:
+        count = write_examples(feedback.examples, sys.stdout)
+    else:
+        try:
+            with out.open("w", encoding="utf-8") as target:
+                count = write_examples(feedback.examples, target)
+        except OSError as exc:
+            typer.echo(f"clearpost screen feedback export: cannot write {out}: {exc.strerror}", err=True)
+            raise typer.Exit(1) from exc
+    typer.echo(f"clearpost screen feedback export: {count} labeled example(s)", err=True)
+
+
+@screen_app.command(SCREEN_FILE, hidden=True)
 def screen(
     input_file: Path = typer.Argument(
         ..., metavar="INPUT.jsonl", help="One JSON object a line: id, kind, text, context"
@@ -96,6 +148,8 @@ def screen(
 
     A bad line gets `{"line": N, "error": "..."}` and the run goes on; exit 0 when every line was
     read, 2 when any was bad, 1 when the products, policy or input file cannot be used.
+
+    Reviewers' marks as labeled examples: `clearpost screen feedback export [--out FILE]`.
     """
     try:
         loaded = load_policy_file(policy)

@@ -6,6 +6,7 @@ from fastapi import Depends, Request
 
 from services.kit.credentials import GatewayCredentialChecker
 from services.kit.deps import SessionDep
+from services.review.feedback import ScreeningFeedbackService
 from services.review.service import ReviewService
 
 
@@ -29,3 +30,16 @@ def get_review_service(request: Request, session: SessionDep) -> ReviewService:
 
 
 ReviewServiceDep = Annotated[ReviewService, Depends(get_review_service)]
+
+
+def get_feedback_service(request: Request, session: SessionDep) -> ScreeningFeedbackService:
+    state = request.app.state
+    return ScreeningFeedbackService(
+        session,
+        audit=state.audit,
+        drafts=getattr(state, "drafts", None),
+        screener=getattr(state, "screener", None),
+    )
+
+
+FeedbackServiceDep = Annotated[ScreeningFeedbackService, Depends(get_feedback_service)]

@@ -1,17 +1,23 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request
 
 from services.kit.auth import CurrentPrincipal, require_roles
-from services.review.deps import ReviewServiceDep
+from services.review.deps import FeedbackServiceDep, ReviewServiceDep
 from services.review.schemas import (
     DecisionIn,
     DecisionOut,
+    DraftFeedback,
     DraftFindings,
+    FeedbackIn,
+    MarkOut,
     OverrideIn,
     PolicyOut,
+    ProposalDecisionIn,
+    ProposalOut,
+    Proposals,
     Queue,
     ScreeningIn,
     ScreeningOut,
@@ -61,10 +67,74 @@ async def override_findings(
     return await service.override(draft_id, data, principal)
 
 
+@router.post(
+    "/reviews/{draft_id}/feedback",
+    response_model=MarkOut,
+    status_code=201,
+    dependencies=[require_roles("compliance", "legal", "medical")],
+)
+async def mark_screening(
+    draft_id: str, data: FeedbackIn, principal: CurrentPrincipal, service: FeedbackServiceDep
+) -> MarkOut:
+    """A reviewer marks a finding of the current screening wrong (a PHI one may propose "this is
+    ours" for the allow-list) or a passage it missed, bound to `content_hash`; audited."""
+    return await service.mark(draft_id, data, principal)
+
+
+@router.get(
+    "/reviews/{draft_id}/feedback",
+    response_model=DraftFeedback,
+    dependencies=[require_roles("admin", "auditor", "compliance", "legal", "medical")],
+)
+async def screening_feedback(
+    draft_id: str, principal: CurrentPrincipal, service: FeedbackServiceDep
+) -> DraftFeedback:
+    """Every reviewer's mark on the draft's screenings (reviewers, auditors, admins)."""
+    return await service.marks(draft_id, principal)
+
+
+@router.get(
+    "/screenings/allow-list/proposals",
+    response_model=Proposals,
+    dependencies=[require_roles("admin", "auditor", "compliance")],
+)
+async def allow_list_proposals(
+    principal: CurrentPrincipal,
+    service: FeedbackServiceDep,
+    status: Literal["pending", "approved", "rejected", "all"] = "pending",
+) -> Proposals:
+    """Allow-list entries proposed by "this is ours" marks (compliance, auditors, admins)."""
+    return Proposals(proposals=await service.proposals(principal, None if status == "all" else status))
+
+
+@router.post(
+    "/screenings/allow-list/proposals/{proposal_id}/approve",
+    response_model=ProposalOut,
+    dependencies=[require_roles("compliance")],
+)
+async def approve_allow_list_proposal(
+    proposal_id: str, data: ProposalDecisionIn, principal: CurrentPrincipal, service: FeedbackServiceDep
+) -> ProposalOut:
+    """A compliance reviewer other than the proposer approves: every later screening allows the value."""
+    return await service.decide_proposal(proposal_id, True, data, principal)
+
+
+@router.post(
+    "/screenings/allow-list/proposals/{proposal_id}/reject",
+    response_model=ProposalOut,
+    dependencies=[require_roles("compliance")],
+)
+async def reject_allow_list_proposal(
+    proposal_id: str, data: ProposalDecisionIn, principal: CurrentPrincipal, service: FeedbackServiceDep
+) -> ProposalOut:
+    """A compliance reviewer other than the proposer rejects the proposal, with a reason."""
+    return await service.decide_proposal(proposal_id, False, data, principal)
+
+
 @router.post("/screenings", response_model=ScreeningOut)
 async def screen_text(data: ScreeningIn, _: CurrentPrincipal, service: ReviewServiceDep) -> ScreeningOut:
     """Screen a text with the current policy (nothing is stored)."""
-    return service.screen_text(data)
+    return await service.screen_text(data)
 
 
 @router.get(

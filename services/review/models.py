@@ -115,3 +115,52 @@ class OffboardedUser(Base):
     deactivated_at: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
     completed_at: Mapped[datetime] = mapped_column(UTCDateTime())
     voided_drafts: Mapped[list[str]] = mapped_column(JSON)
+
+
+class ScreeningMark(Base):
+    """A reviewer's correction of one screening, bound to the version it judged: a finding marked
+    wrong (`mark` "wrong", with its index) or a passage the screener missed (`mark` "missed")."""
+
+    __tablename__ = "screening_marks"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    screening_id: Mapped[str] = mapped_column(String(36), index=True)
+    draft_id: Mapped[str] = mapped_column(String(36), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    mark: Mapped[str] = mapped_column(String(16))  # wrong | missed
+    category: Mapped[str] = mapped_column(String(64))
+    finding_index: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    finding_rule: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    # The finding's matched text, or the missed passage exactly as it appears in the version.
+    passage: Mapped[str] = mapped_column(Text)
+    start: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    reason: Mapped[str] = mapped_column(Text)
+    # What was screened (title + "\n" + body) and its consent flag: the labeled example's text and
+    # context, kept here because the review service never reads the drafts service's tables.
+    screened_text: Mapped[str] = mapped_column(Text)
+    consent_on_file: Mapped[bool] = mapped_column(Boolean)
+    reviewer_id: Mapped[str] = mapped_column(String(64))
+    reviewer_name: Mapped[str] = mapped_column(String(200))
+    reviewer_roles: Mapped[list[str]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class AllowListProposal(Base):
+    """A "this is ours" proposal from a wrong PHI mark; once a second compliance reviewer approves it,
+    the value is part of the allow-list every later screening uses."""
+
+    __tablename__ = "allow_list_proposals"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    mark_id: Mapped[str] = mapped_column(String(36), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # staff | address | phone | email | organization | ...
+    value: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), index=True)  # pending | approved | rejected
+    proposer_id: Mapped[str] = mapped_column(String(64))
+    proposer_name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    decider_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    decider_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    decision_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -8,12 +8,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.kit.db import release_connection
 from services.review.models import (
+    AllowListProposal,
     FindingOverride,
     OffboardedUser,
     PolicyVersion,
     ReviewDecision,
     ReviewTask,
     Screening,
+    ScreeningMark,
 )
 from services.review.screening.findings import BLOCK
 
@@ -129,9 +131,60 @@ class ReviewRepository:
         )
         return {(user_id, at) for user_id, at in (await self._session.execute(statement)).all()}
 
+    # --- reviewers' feedback on screenings ------------------------------------------------------
+
+    async def marks_for_draft(self, draft_id: str) -> Sequence[ScreeningMark]:
+        statement = (
+            select(ScreeningMark)
+            .where(ScreeningMark.draft_id == draft_id)
+            .order_by(ScreeningMark.created_at, ScreeningMark.id)
+        )
+        return (await self._session.execute(statement)).scalars().all()
+
+    async def all_marks(self) -> Sequence[ScreeningMark]:
+        statement = select(ScreeningMark).order_by(ScreeningMark.created_at, ScreeningMark.id)
+        return (await self._session.execute(statement)).scalars().all()
+
+    async def marks_by_id(self, mark_ids: Sequence[str]) -> dict[str, ScreeningMark]:
+        statement = select(ScreeningMark).where(ScreeningMark.id.in_(list(mark_ids)))
+        return {m.id: m for m in (await self._session.execute(statement)).scalars().all()}
+
+    async def screenings(self, screening_ids: Sequence[str]) -> dict[str, Screening]:
+        statement = select(Screening).where(Screening.id.in_(list(screening_ids)))
+        return {s.id: s for s in (await self._session.execute(statement)).scalars().all()}
+
+    async def proposal(self, proposal_id: str) -> AllowListProposal | None:
+        return await self._session.get(AllowListProposal, proposal_id)
+
+    async def proposals(self, status: str | None = None) -> Sequence[AllowListProposal]:
+        statement = select(AllowListProposal).order_by(AllowListProposal.created_at, AllowListProposal.id)
+        if status is not None:
+            statement = statement.where(AllowListProposal.status == status)
+        return (await self._session.execute(statement)).scalars().all()
+
+    async def proposals_for_marks(self, mark_ids: Sequence[str]) -> dict[str, AllowListProposal]:
+        statement = select(AllowListProposal).where(AllowListProposal.mark_id.in_(list(mark_ids)))
+        return {p.mark_id: p for p in (await self._session.execute(statement)).scalars().all()}
+
+    async def approved_allow_list(self) -> list[tuple[str, str]]:
+        """(kind, value) of every approved proposal, oldest first."""
+        statement = (
+            select(AllowListProposal.kind, AllowListProposal.value)
+            .where(AllowListProposal.status == "approved")
+            .order_by(AllowListProposal.decided_at, AllowListProposal.id)
+        )
+        return [(kind, value) for kind, value in (await self._session.execute(statement)).all()]
+
     def add(
         self,
-        item: PolicyVersion | Screening | ReviewTask | ReviewDecision | FindingOverride | OffboardedUser,
+        item: PolicyVersion
+        | Screening
+        | ReviewTask
+        | ReviewDecision
+        | FindingOverride
+        | OffboardedUser
+        | ScreeningMark
+        | AllowListProposal,
     ) -> None:
         self._session.add(item)
 

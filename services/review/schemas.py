@@ -174,3 +174,114 @@ class PolicyOut(BaseModel):
     version: str
     name: str
     document: dict[str, Any]
+
+
+# --- reviewers teach the screener (services/review/feedback.py) ------------------------------------
+
+ScreeningCategory = Literal[
+    "phi", "consent_missing", "fda_fair_balance", "fda_unapproved_claim", "adverse_event"
+]
+# What a wrongly flagged text may be instead: the organization's own (an allow-list field).
+AllowListKind = Literal["staff", "address", "phone", "email", "organization", "handle", "domain"]
+ALLOW_LIST_KINDS: tuple[str, ...] = ("staff", "address", "phone", "email", "organization", "handle", "domain")
+
+
+def _not_blank(value: str, what: str) -> str:
+    if not _NOT_BLANK.search(value):
+        raise ValueError(f"{what} is required")
+    return value
+
+
+class MarkWrongIn(BaseModel):
+    """A finding of the current screening is wrong; for a PHI finding, optionally: it is ours."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mark: Literal["wrong"]
+    content_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+    finding_index: int = Field(ge=0)
+    reason: str = Field(min_length=1, max_length=1000, json_schema_extra={"pattern": NOT_BLANK})
+    ours: AllowListKind | None = Field(
+        default=None, description="propose the flagged text for the allow-list as the organization's own"
+    )
+
+    @field_validator("reason")
+    @classmethod
+    def _reason(cls, value: str) -> str:
+        return _not_blank(value, "a reason")
+
+
+class MarkMissedIn(BaseModel):
+    """A passage of the version the screener should have flagged, exactly as it appears in the text."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mark: Literal["missed"]
+    content_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+    passage: str = Field(min_length=1, max_length=2000, json_schema_extra={"pattern": NOT_BLANK})
+    category: ScreeningCategory
+    reason: str = Field(default="", max_length=1000)
+
+    @field_validator("passage")
+    @classmethod
+    def _passage(cls, value: str) -> str:
+        return _not_blank(value, "the passage")
+
+
+FeedbackIn = Annotated[MarkWrongIn | MarkMissedIn, Field(discriminator="mark")]
+
+
+class ProposalOut(BaseModel):
+    id: str
+    mark_id: str
+    draft_id: str | None = None
+    version: int | None = None
+    kind: str
+    value: str
+    status: str
+    proposer_id: str
+    proposer_name: str
+    created_at: datetime
+    decider_id: str | None = None
+    decider_name: str | None = None
+    decision_reason: str | None = None
+    decided_at: datetime | None = None
+
+
+class MarkOut(BaseModel):
+    id: str
+    mark: str
+    draft_id: str
+    version: int
+    content_hash: str
+    screening_id: str
+    category: str
+    finding_index: int | None
+    finding_rule: str | None
+    passage: str
+    start: int | None
+    reason: str
+    reviewer_id: str
+    reviewer_name: str
+    created_at: datetime
+    proposal: ProposalOut | None = None
+
+
+class DraftFeedback(BaseModel):
+    draft_id: str
+    marks: list[MarkOut]
+
+
+class Proposals(BaseModel):
+    proposals: list[ProposalOut]
+
+
+class ProposalDecisionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=1000, json_schema_extra={"pattern": NOT_BLANK})
+
+    @field_validator("reason")
+    @classmethod
+    def _reason(cls, value: str) -> str:
+        return _not_blank(value, "a reason")

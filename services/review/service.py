@@ -21,6 +21,7 @@ from services.kit.errors import (
 from services.kit.tokens import Principal
 from services.review.channels_client import ChannelStates
 from services.review.drafts_client import VersionSource
+from services.review.feedback import refresh_allow_list
 from services.review.models import FindingOverride, ReviewTask, Screening
 from services.review.policy import REVIEW_ROLES, LoadedPolicy
 from services.review.repository import ReviewRepository
@@ -224,8 +225,11 @@ class ReviewService:
             content_hash=data.content_hash,
         )
 
-    def screen_text(self, data: ScreeningIn) -> ScreeningOut:
+    async def screen_text(self, data: ScreeningIn) -> ScreeningOut:
         screener = self._screener or Screener(self._policy)
+        # With the allow-list entries compliance approved, whichever process approved them.
+        await refresh_allow_list(self._repo, screener)
+        await self._repo.release_connection()
         outcome = screener.screen(
             data.text,
             patient_content=data.patient_content,

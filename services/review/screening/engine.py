@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from presidio_analyzer import RecognizerResult
 from spacy.tokens import Doc, Span
 
-from services.review.policy import LoadedPolicy, Product
+from services.review.policy import AllowList, LoadedPolicy, Product
 from services.review.screening import lexicon
 from services.review.screening.catalog import ProductMatcher, ProductMention
 from services.review.screening.findings import Finding, ScreeningOutcome
@@ -162,12 +162,14 @@ class Screener:
         self._catalog = ProductMatcher(
             policy.policy.catalog if catalog is None else catalog, two_edits="fuzzy_products" not in without
         )
-        allow = policy.policy.allow_list
+        self._extra = AllowList()
+        self._use_allow_list(policy.policy.allow_list)
+
+    def _use_allow_list(self, allow: AllowList) -> None:
+        emails = {e.lower() for e in allow.emails}
         self._phones = {_digits(p) for p in allow.phones}
-        self._emails = {e.lower() for e in allow.emails}
-        self._domains = {d.lower().lstrip("@") for d in allow.domains} | {
-            e.split("@")[-1] for e in self._emails
-        }
+        self._emails = emails
+        self._domains = {d.lower().lstrip("@") for d in allow.domains} | {e.split("@")[-1] for e in emails}
         self._handles = {h.lower().lstrip("@") for h in allow.handles}
         self._addresses = [_norm(a).split(",")[0] for a in allow.addresses]
         self._staff = [_norm(re.sub(r"^(?:dr|mr|mrs|ms)\.?\s+", "", s, flags=_I)) for s in allow.staff]
@@ -176,6 +178,27 @@ class Screener:
     @property
     def policy(self) -> LoadedPolicy:
         return self._policy
+
+    @property
+    def extra_allow_list(self) -> AllowList:
+        """The entries added to the policy's allow-list since the screener was built (approved
+        reviewer proposals, services/review/feedback.py)."""
+        return self._extra
+
+    def extend_allow_list(self, extra: AllowList) -> None:
+        """Screen from now on with the policy's allow-list plus `extra` (which replaces any earlier
+        extra). Only the allow-list sets are rebuilt; the language stack and catalog stay."""
+        if extra == self._extra:
+            return
+        base = self._policy.policy.allow_list
+        merged = AllowList(
+            **{
+                name: list(dict.fromkeys([*getattr(base, name), *getattr(extra, name)]))
+                for name in AllowList.model_fields
+            }
+        )
+        self._use_allow_list(merged)
+        self._extra = extra
 
     def screen(
         self,

@@ -1,7 +1,7 @@
 """`make eval-screening`: per-category precision/recall and clean-text false flags on labeled corpora.
 
     python -m services.review.screening.eval [--corpus FILE.jsonl|DIR ...] [--products FILE.json]
-        [--policy POLICY.yaml] [--without PART ...] [--ablation] [--show-errors]
+        [--policy POLICY.yaml] [--without PART ...] [--ablation] [--show-errors] [--feedback]
 
 Each `--corpus` is a labeled JSONL file (or a directory holding screening-dev.jsonl); its catalog
 is `--products`, else the `products-*.json` named like it (screening-dev-2.jsonl ->
@@ -9,7 +9,10 @@ products-dev-2.json). Without `--corpus`, every `screening-*.jsonl` in ../shared
 repository is scored, one table each. PHI is also scored for presidio-analyzer's default
 recognizers in the same offline setup, side by side: a text counts as PHI for presidio when any
 recognizer fires. `--without PART` switches one part of the engine off; `--ablation` prints one
-row per part switched off (the ablation table in docs/screening.md).
+row per part switched off (the ablation table in docs/screening.md). `--feedback` also scores the
+examples reviewers' marks make (services/review/feedback_export.py, read from the review database the
+service's settings name), with the policy's catalog and the allow-list entries compliance approved:
+does the screener now get right what its reviewers corrected?
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from typing import Any
 import typer
 
 from services.review.config import DEFAULT_POLICY_FILE
-from services.review.policy import load_policy_file
+from services.review.policy import AllowList, load_policy_file
 from services.review.screening.catalog import load_catalog_file
 from services.review.screening.engine import PARTS, Screener
 from services.review.screening.findings import CATEGORIES
@@ -120,9 +123,16 @@ def evaluate(
         catalog=load_catalog_file(products or products_file(corpus)),
         without=without,
     )
+    return evaluate_items(load_corpus(corpus), screener, corpus_file(corpus).name, baseline=baseline)
+
+
+def evaluate_items(
+    items: list[dict[str, Any]], screener: Screener, name: str, *, baseline: bool = True
+) -> Report:
+    """Score `screener` on labeled examples (the corpus schema)."""
     presidio = presidio_defaults() if baseline else None
-    report = Report(corpus=corpus_file(corpus).name)
-    for item in load_corpus(corpus):
+    report = Report(corpus=name)
+    for item in items:
         context = item.get("context") or {}
         outcome = screener.screen(
             item["text"], consent_on_file=bool(context.get("consent_on_file")), kind=item.get("kind", "post")
@@ -197,6 +207,25 @@ def ablation(corpus: Path, policy_file: Path, products: Path | None = None) -> s
     return "\n".join(lines)
 
 
+def evaluate_feedback(policy_file: Path, examples: list[dict[str, Any]], allow_list: AllowList) -> Report:
+    """The reviewers' examples, screened as the service screens now: the policy's own catalog and its
+    allow-list with the approved entries."""
+    screener = Screener(load_policy_file(policy_file))
+    screener.extend_allow_list(allow_list)
+    return evaluate_items(examples, screener, f"reviewers' feedback ({len(examples)} marked versions)")
+
+
+def _feedback_report(policy_file: Path) -> Report:
+    import asyncio
+
+    from services.review.config import get_settings
+    from services.review.feedback_export import read_feedback
+
+    settings = get_settings()
+    feedback = asyncio.run(read_feedback(settings.database_url, settings.database_schema))
+    return evaluate_feedback(policy_file, feedback.examples, feedback.allow_list)
+
+
 def default_corpora(directory: Path = DEFAULT_CORPUS) -> list[Path]:
     return sorted(directory.glob("screening-*.jsonl"))
 
@@ -212,6 +241,9 @@ def main(
     without: list[str] = typer.Option([], help=f"Switch a part of the engine off: {', '.join(PARTS)}"),
     show_errors: bool = typer.Option(False, "--show-errors", help="List every text the engine got wrong"),
     ablate: bool = typer.Option(False, "--ablation", help="Score the engine once per part switched off"),
+    feedback: bool = typer.Option(
+        False, "--feedback", help="Also score the examples reviewers' marks make (the review database)"
+    ),
 ) -> None:
     corpora = corpus or default_corpora()
     unknown = set(without) - set(PARTS)
@@ -227,6 +259,11 @@ def main(
             continue
         report = evaluate(path, policy, products=products, without=frozenset(without))
         typer.echo(("\n" if i else "") + render(report))
+        if show_errors:
+            typer.echo("\n" + "\n".join(report.errors))
+    if feedback and not ablate:
+        report = _feedback_report(policy)
+        typer.echo("\n" + render(report))
         if show_errors:
             typer.echo("\n" + "\n".join(report.errors))
 

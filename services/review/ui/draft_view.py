@@ -14,8 +14,10 @@ from services.kit.clock import utcnow
 from services.kit.deps import SessionDep
 from services.kit.errors import ClearpostError
 from services.kit.tokens import Principal
-from services.review.policy import LoadedPolicy
+from services.review.models import Screening, ScreeningMark
+from services.review.policy import REVIEW_ROLES, SCREENING_CATEGORIES, LoadedPolicy
 from services.review.repository import ReviewRepository
+from services.review.schemas import ALLOW_LIST_KINDS
 from services.review.ui.deps import (
     ClaimServiceDep,
     CommentServiceDep,
@@ -112,6 +114,24 @@ async def _publications(ui: UiState, token: str, draft: dict[str, Any]) -> tuple
         return [], exc.detail
 
 
+async def _marks_by_finding(
+    repo: ReviewRepository, draft_id: str, screening: Screening | None
+) -> dict[str, Any]:
+    """This screening's marks: "wrong" ones by finding number (as the page numbers them), and the
+    missed passages."""
+    wrong: dict[int, list[ScreeningMark]] = {}
+    missed: list[ScreeningMark] = []
+    if screening is not None:
+        for mark in await repo.marks_for_draft(draft_id):
+            if mark.screening_id != screening.id:
+                continue
+            if mark.mark == "wrong" and mark.finding_index is not None:
+                wrong.setdefault(mark.finding_index + 1, []).append(mark)
+            elif mark.mark == "missed":
+                missed.append(mark)
+    return {"wrong": wrong, "missed": missed}
+
+
 @dataclass
 class DraftPage:
     request: Request
@@ -134,10 +154,13 @@ class DraftPage:
         takedown_error: str = "",
         takedown_reason: str = "",
         takedown_started: bool = False,
+        feedback_error: str = "",
+        feedback: dict[str, Any] | None = None,
+        mark_recorded: str = "",
     ) -> Response:
         """The page. A refused form passes its reason (`revise_error`, `media_error`, `takedown_error`)
         and what was typed (`revision`: the new version's fields; `upload`: the image form's;
-        `takedown_reason`), shown in place."""
+        `takedown_reason`; `feedback`: a "Not right" or "missed passage" form's fields), shown in place."""
         principal, ui = signed.principal, self.ui
         # The drafts service decides who may see the draft; nothing below is shown unless it agrees.
         draft = await ui.user_api.draft(signed.token, draft_id)
@@ -147,7 +170,9 @@ class DraftPage:
             limits_error = ""
         except ClearpostError as exc:
             limits, limits_error = {}, exc.detail
-        screening = await ReviewRepository(self.session).latest_screening(draft_id, draft["version"])
+        review_repo = ReviewRepository(self.session)
+        screening = await review_repo.latest_screening(draft_id, draft["version"])
+        marks = await _marks_by_finding(review_repo, draft_id, screening)
         marked = highlight(draft["title"], draft["body"], screening.findings if screening else [])
         previous = next((v for v in versions if v["version"] == draft["version"] - 1), None)
         try:
@@ -165,6 +190,7 @@ class DraftPage:
             if d.get("decision") == "request_changes"
         ]
         is_author = draft["author_id"] == principal.user_id
+        may_mark = screening is not None and principal.has_any(*REVIEW_ROLES) and not is_author
         consents, consents_error = await _draft_consents(ui, signed.token, draft)
         publications, publications_error = await _publications(ui, signed.token, draft)
         return page(
@@ -214,6 +240,13 @@ class DraftPage:
                 "takedown_error": takedown_error,
                 "takedown_reason": takedown_reason,
                 "takedown_started": takedown_started,
+                "may_mark": may_mark,
+                "marks": marks,
+                "feedback_error": feedback_error,
+                "feedback": feedback or {},
+                "mark_recorded": mark_recorded,
+                "allow_list_kinds": ALLOW_LIST_KINDS,
+                "screening_categories": SCREENING_CATEGORIES,
             },
             status_code=status_code,
         )

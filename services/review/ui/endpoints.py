@@ -1,8 +1,9 @@
 """The review UI's pages: sign-in, the queue, a draft, deciding, commenting and an author's drafts.
 
 The images of a draft (media_pages.py), consent records (consent_pages.py), channel accounts
-(channel_pages.py), takedown and pause (operations_pages.py) and the calendar (calendar_pages.py) have
-their own modules, included in this router.
+(channel_pages.py), takedown and pause (operations_pages.py), the calendar (calendar_pages.py) and
+reviewers' marks on screenings with the allow-list page (feedback_pages.py) have their own modules,
+included in this router.
 """
 
 from __future__ import annotations
@@ -21,7 +22,14 @@ from services.review.deps import ReviewServiceDep
 from services.review.policy import REVIEW_ROLES
 from services.review.schemas import DecisionIn
 from services.review.service import ReviewService
-from services.review.ui import calendar_pages, channel_pages, consent_pages, media_pages, operations_pages
+from services.review.ui import (
+    calendar_pages,
+    channel_pages,
+    consent_pages,
+    feedback_pages,
+    media_pages,
+    operations_pages,
+)
 from services.review.ui.deps import (
     ClaimServiceDep,
     CommentServiceDep,
@@ -313,8 +321,9 @@ async def draft_page(
     signed: SignedInDep,
     pages: DraftPageDep,
     takedown: Annotated[Literal["started", ""], Query()] = "",
+    marked: Annotated[Literal["wrong", "missed", ""], Query()] = "",
 ) -> Response:
-    return await pages.render(signed, draft_id, takedown_started=takedown == "started")
+    return await pages.render(signed, draft_id, takedown_started=takedown == "started", mark_recorded=marked)
 
 
 @router.post("/drafts/{draft_id}/comments")
@@ -521,3 +530,4 @@ router.include_router(consent_pages.router)
 router.include_router(channel_pages.router)
 router.include_router(operations_pages.router)
 router.include_router(calendar_pages.router)
+router.include_router(feedback_pages.router)

@@ -25,6 +25,8 @@ CONSENT_ROLES = ("compliance", "admin")
 CHANNEL_READER_ROLES = ("admin", "publisher", "compliance")
 TAKEDOWN_ROLES = ("publisher", "compliance", "admin")
 PAUSE_ROLES = ("compliance", "admin")
+# Who sees the allow-list proposals (only compliance decides them: services/review/feedback.py).
+ALLOW_LIST_ROLES = ("compliance", "auditor", "admin")
 # Who may read the publishing state and live posts: the calendar and the pause banner.
 STAFF_ROLES = ("publisher", "compliance", "legal", "medical", "auditor", "admin")
 STATIC_DIR = HERE / "static"
@@ -61,6 +63,7 @@ def page(
         "may_manage_consents": bool(signed and signed.principal.has_any(*CONSENT_ROLES)),
         "may_view_channels": bool(signed and signed.principal.has_any(*CHANNEL_READER_ROLES)),
         "may_pause": bool(signed and signed.principal.has_any(*PAUSE_ROLES)),
+        "may_review_allow_list": bool(signed and signed.principal.has_any(*ALLOW_LIST_ROLES)),
         "may_view_calendar": bool(signed and signed.principal.has_any(*STAFF_ROLES)),
         # GET /api/v1/publishing as fetched for this request (deps.signed_in), for the pause banner.
         "publishing": getattr(request.state, "publishing", None),
