@@ -4,7 +4,7 @@ import re
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
 
 MAX_BODY_CHARS = 20_000
 MAX_CONSENTS = 10
@@ -20,7 +20,7 @@ class DraftIn(BaseModel):
     body: str = Field(min_length=1, max_length=MAX_BODY_CHARS)
     # The OpenAPI document also names the configured channels (document_channels, services/drafts/main.py).
     channels: list[str] = Field(min_length=1, max_length=10, json_schema_extra={"uniqueItems": True})
-    patient_content: bool = False
+    patient_content: StrictBool = False
     consent_ids: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
         default_factory=list, max_length=MAX_CONSENTS
     )
@@ -208,9 +208,9 @@ class MediaPatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    staff_stock: bool | None = None
+    staff_stock: StrictBool | None = None
     consent_id: str | None = Field(default=None, max_length=64)
-    clear_consent: bool = False
+    clear_consent: StrictBool = False
 
 
 # --- consent records ----------------------------------------------------------------------------

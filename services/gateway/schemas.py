@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
 Role = Literal["author", "legal", "compliance", "medical", "publisher", "auditor", "admin"]
@@ -67,7 +67,8 @@ class UserUpdate(BaseModel):
 
     display_name: str | None = Field(default=None, min_length=1, max_length=200)
     roles: list[Role] | None = Field(default=None, min_length=1, max_length=len(ROLES))
-    active: bool | None = None
+    # JSON true/false only: `"active": 0` is a 422, not false.
+    active: StrictBool | None = None
     password: str | None = Field(default=None, min_length=MIN_PASSWORD_CHARS, max_length=MAX_PASSWORD_CHARS)
 
     @field_validator("display_name")

@@ -4,7 +4,7 @@ import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, StrictBool, Tag, field_validator
 
 
 class DecisionIn(BaseModel):
@@ -51,8 +51,8 @@ class ScreeningIn(BaseModel):
 
     text: str = Field(min_length=1, max_length=20_000)
     kind: Literal["post", "comment"] = "post"
-    patient_content: bool = False
-    consent_on_file: bool = False
+    patient_content: StrictBool = False
+    consent_on_file: StrictBool = False
 
 
 class FindingOut(BaseModel):

@@ -277,3 +277,20 @@ def test_seed_demo_refuses_outside_demo_mode(tmp_path: Path) -> None:
     with pytest.raises(DemoDisabled):
         seed_demo(settings)
     assert not (tmp_path / "gateway.db").exists()
+
+
+@pytest.mark.parametrize("value", [0, 1, "false", "true", "no"])
+async def test_request_booleans_are_json_booleans_only(
+    gateway_client: httpx.AsyncClient, gateway_login: GatewayLogin, gateway_app: FastAPI, value: object
+) -> None:
+    target = await find_user(gateway_app, "legal@demo")
+    assert target is not None
+
+    response = await gateway_client.patch(
+        f"/api/v1/users/{target.id}",
+        json={"active": value},
+        headers=await gateway_login.headers("admin@demo"),
+    )
+
+    assert response.status_code == 422, response.text
+    assert (await gateway_login.token_response("legal@demo")).status_code == 200  # nothing changed
