@@ -121,6 +121,16 @@ class FakeUserApi:
     async def channel_limits(self, token: str) -> dict[str, int]:
         return {"sandbox": 40}
 
+    async def renditions(
+        self, token: str, body: str, channels: list[str], media_count: int
+    ) -> list[dict[str, Any]]:
+        """The publisher's measure: `sandbox` allows 40 characters and shows them all."""
+        return [
+            {"channel": c, "network": c, "length": len(body), "max_length": 40, "unit": "characters",
+             "fold": None, "problems": [f"{len(body)} characters of 40 allowed"] if len(body) > 40 else []}
+            for c in channels
+        ]  # fmt: skip
+
     # The publisher's answers when nothing is paused or published (tests/unit/review_ui_publisher.py
     # has a fake publisher with accounts, publications, pauses and live posts).
     async def publishing(self, token: str, *, wait_seconds: float = 15.0) -> dict[str, Any]:

@@ -444,7 +444,8 @@ async def test_draft_page_marks_findings_escapes_text_and_shows_diff_and_history
     assert 'id="finding-1"><strong>phi</strong>' in page.text
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page.text and "<script>" not in page.text
     assert "Cardiozen</strong> (examplamab)" in page.text
-    assert "characters over the limit" in page.text and '<del class="cut">' in page.text
+    assert "does not fit: " in page.text and "characters of 40 allowed" in page.text  # shown whole, never cut
+    assert "del class=\"cut\"" not in page.text
     assert '<del><span class="visually-hidden">removed: </span>Call' in page.text
     assert page.text.index("draft.submitted") < page.text.index("draft.created")  # newest first
     assert "draft.submitted</strong> by Avery Author" in page.text  # the printed name when recorded
@@ -623,9 +624,16 @@ def test_word_diff_and_channel_previews() -> None:
     assert [(p.kind, p.text) for p in parts] == [
         ("same", "Call "), ("removed", "Jane"), ("added", "the clinic"), ("same", " today"),
     ]  # fmt: skip
-    [fits, over, unknown] = channel_previews("x" * 12, ["a", "b", "c"], {"a": 12, "b": 10})
-    assert fits.fits and (fits.cut, over.cut, over.kept) == ("", "xx", "x" * 10) and not over.fits
-    assert unknown.limit is None and unknown.fits
+    renditions = [
+        {"channel": "a", "network": "x", "length": 12, "max_length": 280, "unit": "weighted characters",
+         "fold": None, "problems": []},
+        {"channel": "b", "network": "instagram", "length": 12, "max_length": 2200, "unit": "characters",
+         "fold": 5, "problems": ["needs at least one image"]},
+    ]  # fmt: skip
+    [fits, folded, unknown] = channel_previews("x" * 12, ["a", "b", "c"], renditions)
+    assert fits.fits and (fits.shown, fits.folded, fits.unit) == ("x" * 12, "", "weighted characters")
+    assert (folded.shown, folded.folded, folded.fits) == ("x" * 5, "x" * 7, False)  # never cut: folded
+    assert unknown.limit is None and unknown.fits and unknown.shown == "x" * 12
 
 
 async def test_unknown_draft_is_a_404_page(ui: Ui) -> None:

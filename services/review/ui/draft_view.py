@@ -167,9 +167,12 @@ class DraftPage:
         versions = await ui.user_api.versions(signed.token, draft_id)
         try:
             limits = await ui.user_api.channel_limits(signed.token)
+            renditions = await ui.user_api.renditions(
+                signed.token, draft["body"], list(draft["channels"]), len(draft.get("media", []))
+            )
             limits_error = ""
         except ClearpostError as exc:
-            limits, limits_error = {}, exc.detail
+            limits, renditions, limits_error = {}, [], exc.detail
         review_repo = ReviewRepository(self.session)
         screening = await review_repo.latest_screening(draft_id, draft["version"])
         marks = await _marks_by_finding(review_repo, draft_id, screening)
@@ -199,7 +202,7 @@ class DraftPage:
             {
                 "draft": draft,
                 "stages": await _stage_rows(self.session, self.repo, self.claims, draft, principal),
-                "previews": channel_previews(draft["body"], draft["channels"], limits),
+                "previews": channel_previews(draft["body"], draft["channels"], renditions),
                 "limits_error": limits_error,
                 "text": marked,
                 "screening": screening,

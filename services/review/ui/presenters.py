@@ -184,24 +184,51 @@ def highlight(title: str, body: str, raw_findings: list[dict[str, Any]]) -> High
 
 @dataclass
 class ChannelPreview:
+    """One network's rendition side by side with the others: the exact text (never cut), its length
+    as that network counts it, what its feed shows before "more", and what keeps it from fitting."""
+
     name: str
+    network: str
     limit: int | None
     length: int
-    kept: str
-    cut: str
+    unit: str
+    shown: str
+    folded: str
+    fold: int | None
+    problems: list[str]
 
     @property
     def fits(self) -> bool:
-        return self.limit is None or self.length <= self.limit
+        return not self.problems
 
 
-def channel_previews(body: str, channels: list[str], limits: dict[str, int]) -> list[ChannelPreview]:
-    """The body as each channel will carry it: its length against the limit and what is cut."""
+def channel_previews(
+    body: str, channels: list[str], renditions: list[dict[str, Any]]
+) -> list[ChannelPreview]:
+    """Each channel's rendition from the publisher (`POST /api/v1/renditions`); a channel the
+    publisher did not answer for is shown whole, with its length in characters."""
+    by_name = {r["channel"]: r for r in renditions}
     previews = []
     for name in channels:
-        limit = limits.get(name)
-        kept, cut = (body, "") if limit is None else (body[:limit], body[limit:])
-        previews.append(ChannelPreview(name=name, limit=limit, length=len(body), kept=kept, cut=cut))
+        found = by_name.get(name)
+        if found is None:
+            previews.append(ChannelPreview(name, "", None, len(body), "characters", body, "", None, []))
+            continue
+        fold = found.get("fold")
+        shown, folded = (body[:fold], body[fold:]) if fold is not None and len(body) > fold else (body, "")
+        previews.append(
+            ChannelPreview(
+                name=name,
+                network=str(found.get("network", "")),
+                limit=int(found["max_length"]),
+                length=int(found["length"]),
+                unit=str(found.get("unit", "characters")),
+                shown=shown,
+                folded=folded,
+                fold=fold,
+                problems=list(found.get("problems", [])),
+            )
+        )
     return previews
 
 

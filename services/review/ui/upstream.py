@@ -188,6 +188,19 @@ class UserApi:
         """The signed form (compliance and admins; the drafts service refuses others and audits)."""
         return await self._bytes(token, f"{self._consents}/{quote(consent_id, safe='')}/form")
 
+    async def renditions(
+        self, token: str, body: str, channels: list[str], media_count: int
+    ) -> list[dict[str, Any]]:
+        """Each channel's rendition of the body, measured as its network counts (the publisher's)."""
+        answer = await self._call(
+            token,
+            "POST",
+            f"{self._publisher}/api/v1/renditions",
+            json={"body": body, "channels": channels, "media_count": media_count},
+        )
+        renditions: list[dict[str, Any]] = answer["renditions"]
+        return renditions
+
     async def channel_limits(self, token: str) -> dict[str, int]:
         body = await self._call(token, "GET", f"{self._publisher}/api/v1/channels")
         return {c["name"]: int(c["max_length"]) for c in body["channels"]}
