@@ -20,7 +20,11 @@ class ServedApp:
             self.port = probe.getsockname()[1]
         self.host = host
         self.app = app
-        config = uvicorn.Config(app, host=host, port=self.port, log_level="warning", lifespan="off")
+        # No log_config or log_level: uvicorn would otherwise reconfigure the process's `uvicorn.*`
+        # loggers (levels, handlers) for every test that runs after this one.
+        config = uvicorn.Config(
+            app, host=host, port=self.port, log_config=None, log_level=None, access_log=False, lifespan="off"
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
 

@@ -14,12 +14,19 @@ from services.kit.telemetry import configure_logging
 
 @pytest.fixture
 def captured() -> Iterator[io.StringIO]:
-    root = logging.getLogger()
-    saved_handlers, saved_level = root.handlers[:], root.level
+    root, access, httpx_log = (logging.getLogger(n) for n in ("", "uvicorn.access", "httpx"))
+    saved = [
+        (logger, logger.handlers[:], logger.level, logger.disabled) for logger in (root, access, httpx_log)
+    ]
+    for logger in (access, httpx_log):  # whatever an earlier test set, these inherit the root's level
+        logger.setLevel(logging.NOTSET)
+        logger.disabled = False
     stream = io.StringIO()
     yield stream
-    root.handlers[:] = saved_handlers
-    root.setLevel(saved_level)
+    for logger, handlers, level, disabled in saved:
+        logger.handlers[:] = handlers
+        logger.setLevel(level)
+        logger.disabled = disabled
 
 
 def access(path: str) -> None:

@@ -445,7 +445,7 @@ async def test_draft_page_marks_findings_escapes_text_and_shows_diff_and_history
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page.text and "<script>" not in page.text
     assert "Cardiozen</strong> (examplamab)" in page.text
     assert "does not fit: " in page.text and "characters of 40 allowed" in page.text  # shown whole, never cut
-    assert "del class=\"cut\"" not in page.text
+    assert 'del class="cut"' not in page.text
     assert '<del><span class="visually-hidden">removed: </span>Call' in page.text
     assert page.text.index("draft.submitted") < page.text.index("draft.created")  # newest first
     assert "draft.submitted</strong> by Avery Author" in page.text  # the printed name when recorded
