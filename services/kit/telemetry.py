@@ -206,6 +206,10 @@ def configure_logging(process: str, *, level: str = "INFO", fmt: str = "json") -
         logger = logging.getLogger(name)
         logger.handlers.clear()
         logger.propagate = True
+        # Whatever configured them before (an earlier uvicorn.Config, a library's fileConfig),
+        # they follow the root's level and filters from here on.
+        logger.setLevel(logging.NOTSET)
+        logger.disabled = False
 
 
 def log_extra(**fields: Any) -> dict[str, Any]:

@@ -224,7 +224,9 @@ async def test_a_patient_reference_reaches_no_access_log_line_or_span(
     spans = InMemorySpanExporter()
     setup_tracing("drafts", extra_processor=SimpleSpanProcessor(spans))
     loggers = [logging.getLogger(name) for name in ("", "uvicorn", "uvicorn.error", "uvicorn.access")]
-    saved = [(logger.handlers[:], logger.level, logger.propagate) for logger in loggers]
+    saved = [(logger.handlers[:], logger.level, logger.propagate, logger.disabled) for logger in loggers]
+    for logger in loggers:
+        logger.disabled = False  # whatever an earlier test's library did to the process's loggers
     configure_logging("drafts")
     config = uvicorn.Config(api.app, host="127.0.0.1", port=0, lifespan="off", log_config=None)
     server = uvicorn.Server(config)
@@ -239,8 +241,8 @@ async def test_a_patient_reference_reaches_no_access_log_line_or_span(
         server.should_exit = True
         await serving
         listening.close()
-        for logger, (handlers, level, propagate) in zip(loggers, saved, strict=True):
-            logger.handlers[:], logger.propagate = handlers, propagate
+        for logger, (handlers, level, propagate, disabled) in zip(loggers, saved, strict=True):
+            logger.handlers[:], logger.propagate, logger.disabled = handlers, propagate, disabled
             logger.setLevel(level)
         spans.shutdown()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -333,8 +334,14 @@ def mock_server() -> Iterator[ServedApp]:
     from mastodon_mock.testing import DEFAULT_TEST_SEED
 
     config = MastodonMockConfig(database=DatabaseConfig(path=":memory:"), seed=DEFAULT_TEST_SEED)
+    # mastodon-mock runs its Alembic migrations through logging.config.fileConfig, which disables
+    # every logger that exists at that moment: put them back as they were for the tests after this.
+    loggers = [logging.getLogger(), *(logging.getLogger(n) for n in list(logging.root.manager.loggerDict))]
+    enabled = [logger for logger in loggers if not logger.disabled]
     with ServedApp(create_mock_app(config)) as served:
         yield served
+    for logger in enabled:
+        logger.disabled = False
 
 
 @pytest.fixture
