@@ -5,23 +5,20 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import httpx
 import pytest
 
-from services.kit.auth import StaticKeySet
-from services.kit.canonical import content_hash
-from services.kit.tokens import Principal, load_or_create_signing_key
-from services.review.activities import ReviewActivities
-from services.review.main import app as review_app
+from services.kit.tokens import Principal
 from services.review.models import FindingOverride
 from tests.database import DatabaseFactory
-from tests.unit.recording_audit import RecordingAudit
 from tests.unit.review_fixtures import FakeChannelStates
-from tests.unit.screening_fixtures import AUTHOR, COMPLIANCE, LEGAL, PASSWORD, Api, FakeTemporal, Versions
-from workflows.contracts import (
-    OpenReviewTasksInput,
-    ScreenVersionInput,
-    StageRequirement,
+from tests.unit.screening_fixtures import (
+    AUTHOR,
+    COMPLIANCE,
+    LEGAL,
+    PASSWORD,
+    Api,
+    Versions,
+    review_api_under_review,
 )
 from workflows.signatures import read_requirement
 
@@ -29,54 +26,12 @@ TITLE = "Patient spotlight"
 BODY = "Please welcome back Mr. Osgood Farrow, 93, after his heart surgery! Call his cell, 555-301-7788."
 
 
-class FakeCredentials:
-    async def confirms(self, username: str, password: str) -> bool:
-        return password == PASSWORD
-
-
 @pytest.fixture
 async def api(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database: DatabaseFactory
 ) -> AsyncIterator[Api]:
-    monkeypatch.setenv("CLEARPOST_VAR_DIR", str(tmp_path))
-    monkeypatch.setenv("CLEARPOST_TEMPORAL_ENABLED", "false")
-    monkeypatch.setenv("CLEARPOST_INTERNAL_TOKEN", "t")
-    for name, value in database("review").settings_env().items():
-        monkeypatch.setenv(name, value)
-    async with review_app.router.lifespan_context(review_app):
-        key = load_or_create_signing_key(tmp_path / "k.pem")
-        audit, temporal = RecordingAudit(), FakeTemporal()
-        state = review_app.state
-        state.key_set = StaticKeySet({key.kid: key.public_jwk})
-        state.audit, state.credentials, state.temporal = audit, FakeCredentials(), temporal
-        state.channel_states = FakeChannelStates()
-        digest = content_hash(title=TITLE, body=BODY, channels=["sandbox"], media_digests=[])
-        content = {
-            "title": TITLE,
-            "body": BODY,
-            "channels": ["sandbox"],
-            "media_digests": [],
-            "content_hash": digest,
-            "consent_id": None,
-            "patient_content": False,
-            "author_id": AUTHOR.user_id,
-        }
-        state.drafts = Versions(content)
-        # The workflow activity, with the app's own engine: one screener for activity and endpoint.
-        activities = ReviewActivities(
-            state.sessionmaker, state.policy, Versions(content), screener=state.screener, signer=state.signer
-        )
-        screened = await activities.screen_draft_version(ScreenVersionInput("d-1", 1, digest, False))
-        stages = [StageRequirement("compliance", ["compliance"]), StageRequirement("legal", ["legal"])]
-        await activities.open_review_tasks(
-            OpenReviewTasksInput(
-                "d-1", 1, digest, AUTHOR.user_id, state.policy.version, stages, screened.screening_id
-            )
-        )
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=review_app), base_url="http://test"
-        ) as http:
-            yield Api(review_app, http, key, audit, temporal, digest)
+    async with review_api_under_review(tmp_path, monkeypatch, database, title=TITLE, body=BODY) as running:
+        yield running
 
 
 async def test_screening_endpoint_returns_findings_with_spans(api: Api) -> None:
