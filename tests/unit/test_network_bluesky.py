@@ -33,6 +33,7 @@ from services.publisher.networks.bluesky_text import (
     tid_micros,
 )
 from tests.fakes.checkpoints import MemoryCheckpoints
+from tests.fakes.clock import ManualClock
 from tests.fakes.networks.bluesky import FakePds, create_app
 from tests.fakes.serve import ServedApp
 
@@ -40,21 +41,6 @@ HANDLE = "clinic.example.com"
 PASSWORD = "abcd-efgh-ijkl-mnop"
 CREATE = "com.atproto.repo.createRecord"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-
-
-class ManualClock:
-    """Time for the adapter and the fake alike: `sleep` records the wait and moves time on."""
-
-    def __init__(self) -> None:
-        self.value = 1_800_000_000.0
-        self.sleeps: list[float] = []
-
-    def now(self) -> float:
-        return self.value
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.value += max(seconds, 0)
 
 
 @pytest.fixture

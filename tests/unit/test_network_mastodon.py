@@ -32,27 +32,13 @@ from services.publisher.networks.mastodon import (
     plain_text,
 )
 from tests.fakes.checkpoints import MemoryCheckpoints
+from tests.fakes.clock import ManualClock
 from tests.fakes.networks.mastodon import FakeMastodon, FakeStatus, create_app
 from tests.fakes.serve import ServedApp
 
 TOKEN = "token-of-clinic"
 STATUSES = "/api/v1/statuses"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-
-
-class ManualClock:
-    """Time for the adapter and the fake alike: `sleep` records the wait and moves time on."""
-
-    def __init__(self) -> None:
-        self.value = 1_800_000_000.0
-        self.sleeps: list[float] = []
-
-    def now(self) -> float:
-        return self.value
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.value += max(seconds, 0)
 
 
 @pytest.fixture
