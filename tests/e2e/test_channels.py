@@ -73,7 +73,9 @@ async def approved_draft(
             assert uploaded.status_code == 201, uploaded.text
         submitted = await author.post(f"/api/v1/drafts/{draft_id}/submit")
         assert submitted.status_code == 200, submitted.text
-        draft = await wait_for_status(author, draft_id, "in_review")
+        # Twice seen stuck in screening past 60 s on this 2-core machine (see the session note):
+        # the wait is generous while the cause is found; nothing else depends on it.
+        draft = await wait_for_status(author, draft_id, "in_review", wait_seconds=180)
     for stage in [s["stage"] for s in draft["stages"]]:
         decided = await decide(system, REVIEWERS[stage], draft, stage)
         assert decided.status_code == 200, decided.text
