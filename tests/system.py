@@ -1,7 +1,10 @@
 """The whole system, started for real: Temporal dev server, five services, the workflow worker.
 
 Everything binds to free loopback ports and keeps its data in a temporary folder, so the suite
-never collides with a running `make run`.
+never collides with a running `make run`. Each system has a Temporal namespace of its own on the one
+dev server: two systems alive at once (the session's and a suite's own) poll the same task queue
+names, and in one namespace each would take the other's workflow and activity tasks, which it can
+neither decrypt nor find in its databases.
 """
 
 from __future__ import annotations
@@ -16,10 +19,12 @@ import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import count
 from pathlib import Path
 
 import httpx
 import pytest
+from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from services.kit.settings import SERVICE_NAMES
@@ -29,6 +34,10 @@ from tests.otlp import OtlpReceiver
 from tests.webhook import WebhookReceiver
 
 DEMO_PASSWORD = "demo-password"
+# Created with the dev server (a namespace registered later is not usable at once): one per system a
+# session starts, so more than any session needs.
+SYSTEM_NAMESPACES = tuple(f"e2e-system-{n}" for n in range(1, 9))
+_namespaces_taken = count()
 
 
 def free_port() -> int:
@@ -46,7 +55,12 @@ class RunningSystem:
     logs: Path
     traces: OtlpReceiver
     webhook: WebhookReceiver  # the publisher's second channel, `webhook`, posts here
+    temporal: Client  # on this system's namespace, without the payload key (as anyone could connect)
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    @property
+    def namespace(self) -> str:
+        return self.temporal.namespace
 
     @property
     def gateway(self) -> str:
@@ -86,7 +100,10 @@ def _wait_healthy(system: RunningSystem, deadline_seconds: float = 90) -> None:
 @pytest.fixture(scope="session")
 async def temporal_dev_server() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=venv_binary("temporal"), ui=False, dev_server_log_level="error"
+        dev_server_existing_path=venv_binary("temporal"),
+        ui=False,
+        dev_server_log_level="error",
+        dev_server_extra_args=[arg for name in SYSTEM_NAMESPACES for arg in ("--namespace", name)],
     )
     try:
         yield env
@@ -121,6 +138,10 @@ def start_system(
             pytest.skip(f"no PostgreSQL answers at {POSTGRES_URL}")
         prefix = f"e2e{uuid.uuid4().hex[:8]}_"
         database_env = {"CLEARPOST_DATABASE_URL": POSTGRES_URL, "CLEARPOST_DB_SCHEMA_PREFIX": prefix}
+    taken = next(_namespaces_taken)
+    if taken >= len(SYSTEM_NAMESPACES):
+        raise RuntimeError(f"a session starts at most {len(SYSTEM_NAMESPACES)} systems (SYSTEM_NAMESPACES)")
+    namespace = SYSTEM_NAMESPACES[taken]
     receiver = OtlpReceiver().__enter__()
     var_dir = tmp_path_factory.mktemp("clearpost-var")
     webhook_secret = var_dir / "webhook-secret"
@@ -134,6 +155,7 @@ def start_system(
         **os.environ,
         "CLEARPOST_VAR_DIR": str(var_dir),
         "CLEARPOST_TEMPORAL_ADDRESS": temporal_dev_server.client.service_client.config.target_host,
+        "CLEARPOST_TEMPORAL_NAMESPACE": namespace,
         "CLEARPOST_DEMO": "1",
         "CLEARPOST_LOG_LEVEL": "warning",
         # Every test client shares 127.0.0.1, and the suites sign in wrongly on purpose (and the
@@ -155,7 +177,15 @@ def start_system(
     clearpost = [sys.executable, "-m", "services.cli"]
     subprocess.run([*clearpost, "migrate"], env=env, cwd=REPO_ROOT, check=True, capture_output=True)
     subprocess.run([*clearpost, "seed-demo"], env=env, cwd=REPO_ROOT, check=True, capture_output=True)
-    running = RunningSystem(var_dir=var_dir, env=env, urls=urls, logs=logs, traces=receiver, webhook=webhook)
+    running = RunningSystem(
+        var_dir=var_dir,
+        env=env,
+        urls=urls,
+        logs=logs,
+        traces=receiver,
+        webhook=webhook,
+        temporal=Client(temporal_dev_server.client.service_client, namespace=namespace),
+    )
     commands = {name: [*clearpost, "serve", name] for name in SERVICE_NAMES} | {
         "workflows": [*clearpost, "worker"]
     }

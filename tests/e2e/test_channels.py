@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 from temporalio.api.enums.v1 import EventType
-from temporalio.testing import WorkflowEnvironment
 
 from tests.e2e.channel_support import (
     FACEBOOK_TIMEOUT_SECONDS,
@@ -73,9 +72,7 @@ async def approved_draft(
             assert uploaded.status_code == 201, uploaded.text
         submitted = await author.post(f"/api/v1/drafts/{draft_id}/submit")
         assert submitted.status_code == 200, submitted.text
-        # Twice seen stuck in screening past 60 s on this 2-core machine (see the session note):
-        # the wait is generous while the cause is found; nothing else depends on it.
-        draft = await wait_for_status(author, draft_id, "in_review", wait_seconds=180)
+        draft = await wait_for_status(author, draft_id, "in_review")
     for stage in [s["stage"] for s in draft["stages"]]:
         decided = await decide(system, REVIEWERS[stage], draft, stage)
         assert decided.status_code == 200, decided.text
@@ -275,7 +272,6 @@ async def test_a_create_accepted_but_answered_too_late_is_posted_once(
     channels_system: RunningSystem,
     network_fakes: NetworkFakes,
     connected_accounts: dict[str, str],
-    temporal_dev_server: WorkflowEnvironment,
 ) -> None:
     """Facebook has no idempotency key: the fake stores the post, then answers only after the
     publisher's timeout. Temporal runs the publish again, which looks before it posts and finds it."""
@@ -296,9 +292,7 @@ async def test_a_create_accepted_but_answered_too_late_is_posted_once(
     assert requests.count(("POST", feed)) == 1
     # The next attempt asked the Page for its recent posts instead of posting again.
     assert ("GET", f"/{PAGE_ID}/published_posts") in requests[requests.index(("POST", feed)) :]
-    history = await temporal_dev_server.client.get_workflow_handle(
-        workflow_id_for(draft["id"])
-    ).fetch_history()
+    history = await channels_system.temporal.get_workflow_handle(workflow_id_for(draft["id"])).fetch_history()
     publish_ids = {
         e.event_id
         for e in history.events

@@ -8,7 +8,6 @@ import time
 
 import httpx
 import pytest
-from temporalio.testing import WorkflowEnvironment
 
 from tests.e2e.spine_fixtures import BALANCED_BODY, draft_body, wait_for_status
 from tests.system import RunningSystem
@@ -55,7 +54,7 @@ async def test_one_trace_spans_gateway_drafts_workflow_and_review(system: Runnin
 
 
 async def test_temporal_history_holds_no_post_text(
-    system: RunningSystem, temporal_dev_server: WorkflowEnvironment
+    system: RunningSystem,
 ) -> None:
     secret = "Patient Zed Quixote of 12 Elm Street"
     body = f"{BALANCED_BODY} {secret}"
@@ -72,7 +71,7 @@ async def test_temporal_history_holds_no_post_text(
         )
         await wait_for_status(author, draft["id"], "withdrawn")
     # A client without the payload key sees what the Temporal UI shows to anyone who can reach it.
-    handle = temporal_dev_server.client.get_workflow_handle(workflow_id_for(draft["id"]))
+    handle = system.temporal.get_workflow_handle(workflow_id_for(draft["id"]))
     history = json.dumps((await handle.fetch_history()).to_json_dict())
     for needle in ("Quixote", "Elm Street", "Heart health", "Cardiozen"):
         assert needle not in history, f"{needle!r} leaked into Temporal history"

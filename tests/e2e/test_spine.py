@@ -12,7 +12,6 @@ import httpx
 import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
-from temporalio.testing import WorkflowEnvironment
 
 from services.kit.canonical import content_hash
 from services.kit.settings import KitSettings
@@ -205,7 +204,7 @@ def test_bad_tokens_are_refused_by_every_service(system: RunningSystem, tmp_path
 
 
 async def test_a_direct_temporal_start_with_a_forged_author_publishes_nothing(
-    system: RunningSystem, temporal_dev_server: WorkflowEnvironment
+    system: RunningSystem,
 ) -> None:
     """Attack: an author who also reviews starts the approval workflow straight on Temporal,
     naming someone else as the author, then approves their own post through the public API."""
@@ -230,7 +229,7 @@ async def test_a_direct_temporal_start_with_a_forged_author_publishes_nothing(
 
     # Without the payload key: the worker refuses the unencrypted input, so the workflow never runs.
     args, options = forged_start(drafts[0])
-    plain = await temporal_dev_server.client.start_workflow(*args, **options)
+    plain = await system.temporal.start_workflow(*args, **options)
     deadline = time.monotonic() + 30
     events: list[str] = []
     while time.monotonic() < deadline and "EVENT_TYPE_WORKFLOW_TASK_FAILED" not in events:
@@ -244,6 +243,7 @@ async def test_a_direct_temporal_start_with_a_forged_author_publishes_nothing(
     # With the payload key: the workflow runs, but the author that counts is the drafts service's.
     keyed = await Client.connect(
         system.env["CLEARPOST_TEMPORAL_ADDRESS"],
+        namespace=system.namespace,
         data_converter=data_converter(KitSettings(var_dir=system.var_dir)),
     )
     args, options = forged_start(drafts[1])
