@@ -2,16 +2,25 @@
 
     python -m services.review.screening.build_names
 
-The names come from Faker's person providers (a dev dependency; the screener itself only reads the
-file it writes, so nothing is fetched or generated at run time). Many locales, because patients'
-names are not only English ones. A name that is also a common English word ("Will", "May", "Rose",
-"Hope") is left out: a capitalized common word at a sentence start is not evidence of a person.
+The names come from Faker's person providers and from gender-guesser's name dictionary (Jörg
+Michael's `nam_dict.txt`: about 45,000 given names, nicknames and short forms from 54 countries,
+which Faker's lists lack: "Walt", "Gus", "Jalen"). Both are dev dependencies; the screener itself
+only reads the file written here, so nothing is fetched or generated at run time. Many locales,
+because patients' names are not only English ones.
+
+A name that is also a common English word ("Will", "May", "Rose", "Hope") is left out: a
+capitalized common word at a sentence start is not evidence of a person. Faker's lists are curated,
+so a short list of such words (COMMON_WORDS) is enough there; the dictionary's are not, so a
+dictionary name that is also an English word goes unless English also uses it as a proper noun:
+Debian's `wamerican` word list (`apt install wamerican`, needed only to rebuild) has "hazel" and
+"port" only in lower case, so "Hazel" and "Port" go, and "Cyrus" capitalized, so it stays.
 """
 
 from __future__ import annotations
 
 import importlib
 import re
+from importlib.resources import files
 from pathlib import Path
 
 from spacy.lang.en.stop_words import STOP_WORDS
@@ -23,6 +32,7 @@ LOCALES = (
 ).split()
 NAME = re.compile(r"[A-Z][a-zà-ÿ'-]{1,}")
 OUT = Path(__file__).with_name("data") / "person_names.txt"
+WORD_LIST = Path("/usr/share/dict/american-english")
 # Capitalized words that Faker lists as names but that are ordinary English words or months in posts.
 COMMON_WORDS = {
     "will",
@@ -151,8 +161,31 @@ COMMON_WORDS = {
 }
 
 
-def collect() -> list[str]:
+def dictionary_names() -> set[str]:
+    """Given names from gender-guesser's nam_dict.txt: a gender code, then the name in columns 3-29
+    (`+` joins the parts of a compound name, which are left out), then frequencies by country."""
+    text = files("gender_guesser").joinpath("data", "nam_dict.txt").read_text(encoding="iso-8859-1")
     names: set[str] = set()
+    for line in text.splitlines():
+        if line.startswith("#") or line.startswith("=") or len(line) < 30:
+            continue
+        name = line[3:29].strip()
+        if NAME.fullmatch(name):
+            names.add(name)
+    return names
+
+
+def ordinary_words() -> set[str]:
+    """Lower-case English words with no capitalized (proper noun) entry of the same spelling."""
+    if not WORD_LIST.is_file():
+        raise SystemExit(f"{WORD_LIST} is missing: install Debian's wamerican package to rebuild the names")
+    words = WORD_LIST.read_text(encoding="utf-8").split()
+    proper = {w.lower() for w in words if w[:1].isupper()}
+    return {w for w in words if w.islower() and w not in proper}
+
+
+def collect() -> list[str]:
+    names = dictionary_names() - ordinary_words()
     for locale in LOCALES:
         try:
             provider = importlib.import_module(f"faker.providers.person.{locale}").Provider
