@@ -276,3 +276,44 @@ def test_policy_sets_severities_and_refuses_unknown_categories() -> None:
     document["screening"] = {"severities": {"gossip": "warn"}}
     with pytest.raises(PolicyError, match="gossip"):
         parse_policy(document)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Short forms and names Faker's lists lack, from the name dictionary.
+        "Room 214 will miss you, Walt! After 9 days with us for a hip fracture he heads home today.",
+        "Welcome back to cardiac rehab, Jalen Okafor, admitted last week after a collapse at practice.",
+    ],
+)
+def test_names_from_the_name_dictionary_are_patients_in_a_care_story(text: str) -> None:
+    assert "phi" in screen(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # An animal in apposition is not a patient.
+        "Meet Rosie, our new therapy dog at the clinic! She visits the infusion suite on Tuesdays.",
+        # Front-office staff and places opening with a geographic word.
+        "Farewell to our receptionist, Ilse Varga, after 30 years at the front desk of our clinic.",
+        "Our clinic co-hosts the Port Ansel stroke summit with the county EMS council on Nov 7.",
+    ],
+)
+def test_what_only_looks_like_a_named_patient(text: str) -> None:
+    assert "phi" not in screen(text) and "consent_missing" not in screen(text)
+
+
+def test_a_commenter_speaking_of_their_own_health_names_no_patient_by_the_handle_they_answer() -> None:
+    own = "@walt_rheum do you take walk-ins on saturday? my knee has been swollen all week"
+    assert "phi" not in screen(own, kind="comment")
+    # ...but a commenter who tags someone else's handle with that person's health does.
+    other = "tagging my sister @walt.j.okafor bc her knee surgery at the clinic went badly"
+    assert "phi" in screen(other, kind="comment")
+
+
+def test_a_saints_name_names_a_place() -> None:
+    assert (
+        PersonNameRecognizer().analyze("Services are Friday at St. Anselm's, near the clinic.", ["PERSON"])
+        == []
+    )

@@ -44,6 +44,9 @@ _RELATION_NEAR = re.compile(rf"{lexicon.RELATIONS}\W{{0,3}}$", _I)
 _FUNDRAISING = re.compile(r"fund|donat|gofundme|giving|help|support|campaign|cause", _I)
 _RELATIVE = re.compile(rf"\b(?:my|his|her|our|their)\s+{lexicon.RELATIONS}", _I)
 _SECOND_PERSON = re.compile(r"\byour?\b", _I)
+# A commenter telling of their own health ("my migraines") discloses nothing of anyone else's.
+_FIRST_PERSON_SINGULAR = re.compile(r"\b(?:i|i'm|i've|i'd|me|my)\b", _I)
+_SOMEONE_ELSE = re.compile(rf"\b(?:{lexicon.RELATIONS}|{lexicon.PRONOUNS_AFTER}|they|their|them)\b", _I)
 
 ALWAYS_PHI = {
     "US_SSN": ("phi.ssn", "a Social Security number"),
@@ -235,12 +238,15 @@ class Screener:
         # A product, a drug or a symptom puts a text in a care context as much as "clinic" does.
         care = bool(_CARE.search(text) or products or drugs or _SYMPTOM.search(text))
 
-        findings: list[Finding] = []
-        findings += self._phi(text, doc, results, persons, care, consent_on_file)
         # The organization's reply in a comment thread is the brand speaking, like its posts.
         promotes = kind == "post" or (
             "org_replies" not in self._without and bool(lexicon.ORGANIZATION_REPLY.search(text))
         )
+        own_story = (
+            not promotes and bool(_FIRST_PERSON_SINGULAR.search(text)) and not _SOMEONE_ELSE.search(text)
+        )
+        findings: list[Finding] = []
+        findings += self._phi(text, doc, results, persons, care, consent_on_file, own_story)
         if promotes and not consent_on_file:
             findings += self._consent(text, results, persons, care, patient_content)
         claims = self._claims(doc) + self._off_indication(doc, products) if promotes else []
@@ -307,7 +313,10 @@ class Screener:
         persons: list[_Person],
         care: bool,
         consent_on_file: bool,
+        own_story: bool = False,
     ) -> list[Finding]:
+        """`own_story`: a comment in which the commenter speaks of themself; a handle it names is
+        the one it answers, not a patient's."""
         patients = [
             _Person(p.start, p.end, text[p.start : p.end], p.cue, p.full)
             for p in persons
@@ -395,6 +404,7 @@ class Screener:
                 addressed = bool(re.search(r"\d", handle)) and care and _SECOND_PERSON.search(text)
                 listed = (
                     "name_list" not in self._without
+                    and not own_story
                     and care
                     and any(
                         len(part) >= 4 and part.capitalize() in known_names()

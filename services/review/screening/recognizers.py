@@ -296,6 +296,13 @@ _SUBJECT_AFTER = re.compile(
     r"^(?:'s\b|,|\s+(?:turned|turns|is|was|has|had|just|went|got|came|left|heads?)\b)"
 )
 _HASHTAG = re.compile(r"#(\w{4,})")
+# "St. Brendan's" names a church or a hospital; "Hazel, our new therapy dog" an animal.
+_SAINT_BEFORE = re.compile(r"\bSt\.?\s+$")
+_ANIMAL_AFTER = re.compile(
+    r"^(?:'s)?,?\s+(?:is\s+)?(?:our|the|a|an)\s+(?:\w+\s+){0,2}?"
+    r"(?:dog|puppy|pup|cat|kitten|pet|mascot|horse|pony|rabbit|parrot)s?\b",
+    re.I,
+)
 _CAMEL_PART = re.compile(r"[A-Z][a-z]+")
 
 
@@ -342,6 +349,7 @@ class PersonNameRecognizer(EntityRecognizer):
                 and 2 <= len(tokens) <= 4
                 and (self._listed(tokens[0]) or (len(tokens) == 2 and self._listed(tokens[1])))
                 and not self._names_an_organization(text, start, end)
+                and not self._names_no_person(text, start, end)
             ):
                 cue = "name_list"  # a known given name followed by more name words: "Teodora Lisle"
             if cue is None:
@@ -358,7 +366,11 @@ class PersonNameRecognizer(EntityRecognizer):
                 sentence_start = re.search(r"(?:^|[.!?:\n])\s*$", before) and not _SUBJECT_AFTER.match(
                     text[end : end + 12]
                 )
-                if not sentence_start and not self._names_an_organization(text, start, end):
+                if (
+                    not sentence_start
+                    and not self._names_an_organization(text, start, end)
+                    and not self._names_no_person(text, start, end)
+                ):
                     cue = "name_list"
             if cue is None:
                 continue
@@ -388,6 +400,13 @@ class PersonNameRecognizer(EntityRecognizer):
     def _listed(self, word: str) -> bool:
         word = word.rstrip(".").removesuffix("'s")
         return word in self._names and not _NAME_WORD.match(word)
+
+    @staticmethod
+    def _names_no_person(text: str, start: int, end: int) -> bool:
+        """A listed name that is a saint's (a place) or an animal's, by what stands around it."""
+        return bool(
+            _SAINT_BEFORE.search(text[max(0, start - 4) : start]) or _ANIMAL_AFTER.match(text[end : end + 50])
+        )
 
     @staticmethod
     def _names_an_organization(text: str, start: int, end: int) -> bool:
