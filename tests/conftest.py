@@ -35,3 +35,17 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
         yield env
     finally:
         await env.shutdown()
+
+
+SYSTEM_SUITES = ("e2e", "browser")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under `pytest -n 2 --dist loadgroup` (make test), every suite that starts the running system
+    goes to one worker, so each system starts once and shares that worker, while the other worker
+    takes the unit and workflow tests."""
+    tests_dir = Path(__file__).resolve().parent
+    for item in items:
+        parts = item.path.resolve().relative_to(tests_dir).parts
+        if parts and parts[0] in SYSTEM_SUITES:
+            item.add_marker(pytest.mark.xdist_group("running-system"))
