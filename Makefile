@@ -48,7 +48,7 @@ browser-deps: ## Chromium (Debian, when missing and root) and axe-core (npm) for
 
 .PHONY: test
 test: lint typecheck browser-deps ## Lint, typecheck, then the whole test suite (unit, workflow, end-to-end, browser)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2 --dist loadgroup
 
 .PHONY: lint
 lint: install ## ruff check and format check; the import map (docs/architecture.md) with import-linter

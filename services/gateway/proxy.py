@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import StreamingResponse
 
 from services.kit.errors import NotFound, UpstreamUnavailable
+from services.kit.http import SERVICE_LIMITS
 from services.kit.limits import MAX_BODY_BYTES
 from services.kit.settings import KitSettings
 
@@ -71,6 +72,9 @@ RESPONSE_HEADERS = (
 )
 
 
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD"})
+
+
 def upstream_client(*, connect_timeout: float, read_timeout: float) -> httpx.AsyncClient:
     """The one client every forwarded request goes through (built in lifespan).
 
@@ -78,6 +82,7 @@ def upstream_client(*, connect_timeout: float, read_timeout: float) -> httpx.Asy
     """
     return httpx.AsyncClient(
         timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
+        limits=SERVICE_LIMITS,
         follow_redirects=False,
         cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
     )
@@ -115,11 +120,7 @@ class UpstreamProxy:
             ("x-forwarded-for", request.client.host if request.client else ""),
         ]
         body = await request.body()  # bounded by services.kit.limits.BodyLimitMiddleware
-        upstream_request = self._http.build_request(request.method, url, headers=headers, content=body)
-        try:
-            upstream = await self._http.send(upstream_request, stream=True)
-        except httpx.HTTPError as exc:
-            raise UpstreamUnavailable(f"{base} did not answer ({type(exc).__name__})") from exc
+        upstream = await self._send(request.method, url, headers, body, base)
         response = StreamingResponse(
             upstream.aiter_bytes(),
             status_code=upstream.status_code,
@@ -129,6 +130,23 @@ class UpstreamProxy:
             for value in upstream.headers.get_list(name):
                 response.headers.append(name, value)
         return response
+
+    async def _send(
+        self, method: str, url: str, headers: list[tuple[str, str]], body: bytes, base: str
+    ) -> httpx.Response:
+        """Send upstream. A read (GET, HEAD) whose connection the service closed before answering is
+        sent once more on a new connection; anything else is answered 503 for the client to retry."""
+        attempts = 2 if method in IDEMPOTENT_METHODS else 1
+        for attempt in range(1, attempts + 1):
+            upstream_request = self._http.build_request(method, url, headers=headers, content=body)
+            try:
+                return await self._http.send(upstream_request, stream=True)
+            except httpx.RemoteProtocolError as exc:
+                if attempt == attempts:
+                    raise UpstreamUnavailable(f"{base} did not answer ({type(exc).__name__})") from exc
+            except httpx.HTTPError as exc:
+                raise UpstreamUnavailable(f"{base} did not answer ({type(exc).__name__})") from exc
+        raise AssertionError("unreachable")
 
 
 # The body limit every service applies (services/kit/limits.py) bounds what the proxy forwards.

@@ -9,10 +9,18 @@ import httpx
 from services.kit.auth import INTERNAL_HEADER
 from services.kit.errors import ClearpostError, UpstreamUnavailable
 
+# Our services close an idle keep-alive connection after 5 s (uvicorn's default). A client that
+# keeps it as long sends, now and then, a request on a connection the server is closing at that
+# moment, and gets RemoteProtocolError ("Server disconnected without sending a response"): under
+# load the gateway answered such requests 503. Clients drop idle connections well before that.
+SERVICE_LIMITS = httpx.Limits(keepalive_expiry=2.0)
+
 
 def internal_client(base_url: str, internal_token: str, *, timeout: float = 10.0) -> httpx.AsyncClient:
     """A client for another service's /internal routes, carrying this service's own credential."""
-    return httpx.AsyncClient(base_url=base_url, headers={INTERNAL_HEADER: internal_token}, timeout=timeout)
+    return httpx.AsyncClient(
+        base_url=base_url, headers={INTERNAL_HEADER: internal_token}, timeout=timeout, limits=SERVICE_LIMITS
+    )
 
 
 async def internal_json(client: httpx.AsyncClient, method: str, path: str, **kwargs: Any) -> Any:

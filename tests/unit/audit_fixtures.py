@@ -77,6 +77,9 @@ async def audit_app(
 ) -> AsyncIterator[AuditApp]:
     monkeypatch.setenv("CLEARPOST_VAR_DIR", str(tmp_path / "var"))
     monkeypatch.setenv("CLEARPOST_TEMPORAL_ENABLED", "false")
+    # No gateway: not the default address either, where another run's gateway may answer with its
+    # own revocation list (a parallel `make test` or `make run`).
+    monkeypatch.setenv("CLEARPOST_GATEWAY_URL", "http://127.0.0.1:9")
     monkeypatch.setenv("CLEARPOST_INTERNAL_TOKEN", INTERNAL_TOKEN)
     monkeypatch.setenv("CLEARPOST_AUDIT_TREE_HEAD_EVERY_EVENTS", "4")
     monkeypatch.setenv("CLEARPOST_AUDIT_EXPORT_BATCH_SIZE", "3")

@@ -291,3 +291,45 @@ async def test_ui_security_headers_pass_through(gateway_client: httpx.AsyncClien
     assert response.headers["x-content-type-options"] == "nosniff"
     assert response.headers["x-frame-options"] == "DENY"
     assert response.headers["referrer-policy"] == "same-origin"
+
+
+def _request(method: str, path: str) -> Request:
+    scope = {
+        "type": "http",
+        "method": method,
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "headers": [(b"host", b"gateway")],
+        "client": ("127.0.0.1", 5000),
+        "server": ("127.0.0.1", 8000),
+        "scheme": "http",
+    }
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    return Request(scope, receive)
+
+
+@pytest.mark.parametrize(("method", "sent", "status"), [("GET", 2, 200), ("POST", 1, 503)])
+async def test_a_connection_the_service_closed_unanswered_is_retried_only_for_reads(
+    method: str, sent: int, status: int
+) -> None:
+    """The keep-alive race: the service closes an idle connection as the gateway reuses it."""
+    calls: list[str] = []
+
+    def upstream(request: httpx.Request) -> httpx.Response:
+        calls.append(request.method)
+        if len(calls) == 1:
+            raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
+        return httpx.Response(200, json={"ok": True})
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(upstream)) as http:
+        proxy = UpstreamProxy(http, GatewaySettings())
+        try:
+            response = await proxy.forward(_request(method, "/api/v1/drafts/d-1"))
+            answered = response.status_code
+        except Exception as exc:  # UpstreamUnavailable, answered 503 by the app's error handler
+            answered = getattr(exc, "status_code", 500)
+    assert (len(calls), answered) == (sent, status)
