@@ -78,14 +78,17 @@ def _with_revocations(lifespan: Lifespan) -> Lifespan:
     """Run the service's own lifespan, then keep its copy of the revocation list fresh.
 
     A lifespan may install its own `app.state.revocations` (the gateway reads its database; the
-    review service listens for new entries); otherwise the list is read from the gateway.
+    review service listens for new entries); otherwise the list is read from the gateway. A list
+    left on the app by an earlier run of it (the same app object started again in-process) is
+    never reused: it would carry that run's deactivations.
     """
 
     @asynccontextmanager
     async def wrapped(app: FastAPI) -> AsyncIterator[None]:
+        earlier: RevocationList | None = getattr(app.state, "revocations", None)
         async with lifespan(app):
             revocations: RevocationList | None = getattr(app.state, "revocations", None)
-            if revocations is not None:
+            if revocations is not None and revocations is not earlier:
                 async with revocations.running():
                     yield
                 return
