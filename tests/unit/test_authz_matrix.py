@@ -234,11 +234,12 @@ def routes(services: Services) -> list[tuple[str, str, str]]:
     found = []
     for name, app in services.apps.items():
         for route in iter_route_contexts(app.routes):
+            path = route.path or ""
             methods = getattr(route, "methods", None)
             if (
                 not methods
                 and name == "gateway"
-                and route.path.startswith(("/api", "/review", "/public", "/internal"))
+                and path.startswith(("/api", "/review", "/public", "/internal"))
             ):
                 methods = METHODS  # the proxy (and its refusal of /internal) takes every method
             if not methods:
