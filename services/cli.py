@@ -22,12 +22,14 @@ from services.kit.settings import SERVICE_NAMES, KitSettings
 from services.kit.telemetry import configure_logging
 from services.readiness import wait_until_ready
 from services.review import cli as review_cli
+from services.staff_cli import register as register_staff_commands
 
 app = typer.Typer(help="Clearpost: compliance-gated social publishing.", no_args_is_help=True)
 app.add_typer(review_cli.screen_app, name="screen")
 app.add_typer(audit_cli.app, name="audit")
 app.add_typer(keys_app, name="keys")
 app.add_typer(consents_app, name="consents")
+register_staff_commands(app)  # login, drafts, reviews: the public API for staff (services/staff_cli.py)
 
 
 def _fail(message: str) -> None:

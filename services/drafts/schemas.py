@@ -231,7 +231,7 @@ class ConsentIn(BaseModel):
     name_use: Literal["none", "first_name", "full_name"] = Field(
         description="How a post may name the patient: not at all, first name only, or full name"
     )
-    story_use: bool = Field(description="The patient's story may be told")
+    story_use: StrictBool = Field(description="The patient's story may be told")
     channels: list[str] = Field(min_length=1, max_length=10, description="Channels the consent covers")
     media_digests: list[str] = Field(
         default_factory=list, max_length=50, description="SHA-256 digests of the images it covers"

@@ -15,6 +15,9 @@ class GatewaySettings(KitSettings):
     # Seconds the proxy waits for an upstream to accept a connection / send the next chunk.
     gateway_upstream_connect_timeout: float = 5.0
     gateway_upstream_read_timeout: float = 60.0
+    # How often the gateway reads each service's OpenAPI document again for the one at /openapi.json
+    # (and for which methods each proxied path declares); every few seconds while one is missing.
+    gateway_openapi_refresh_seconds: float = Field(default=300.0, ge=5.0)
     # The identity provider's bearer credential for /scim/v2 (else var/keys/gateway/scim-token, made once).
     gateway_scim_token: str | None = None
     # Failed password entries (sign-in and re-entry at signing) allowed per window before the

@@ -5,7 +5,6 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from services.gateway.config import GatewaySettings
-from services.gateway.proxy import UpstreamProxy
 from services.gateway.service import AuthService, UserService
 from services.kit.auth import require_roles
 from services.kit.deps import SessionDep
@@ -38,12 +37,5 @@ def get_user_service(request: Request, session: SessionDep) -> UserService:
 
 UserServiceDep = Annotated[UserService, Depends(get_user_service)]
 
-
-def get_proxy(request: Request) -> UpstreamProxy:
-    proxy: UpstreamProxy = request.app.state.proxy
-    return proxy
-
-
-ProxyDep = Annotated[UpstreamProxy, Depends(get_proxy)]
 
 AdminDep = Annotated[Principal, require_roles("admin")]

@@ -5,9 +5,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import JSONResponse
 
-from services.gateway.deps import AdminDep, AuthServiceDep, ProxyDep, UserServiceDep
+from services.gateway.deps import AdminDep, AuthServiceDep, UserServiceDep
 from services.gateway.models import User
-from services.gateway.proxy import METHODS, ROUTES
+from services.gateway.proxy import ROUTES, ForwardEveryMethod, RefuseEveryMethod
 from services.gateway.schemas import (
     AccessToken,
     Jwks,
@@ -24,7 +24,7 @@ from services.gateway.service import OFFLINE_SCOPE, REFRESH_FAILED
 from services.gateway.throttles import LoginLocked
 from services.kit.app import ErrorBody
 from services.kit.auth import REVOCATIONS_PATH, CurrentPrincipal, InternalCaller
-from services.kit.errors import BadRequest, NotFound, error_body
+from services.kit.errors import BadRequest, error_body
 
 auth_router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 users_router = APIRouter(prefix="/api/v1/users", tags=["users"])
@@ -158,17 +158,11 @@ async def revocations(users: UserServiceDep) -> RevocationList:
     )
 
 
-async def forward(request: Request, proxy: ProxyDep) -> Response:
-    return await proxy.forward(request)
-
-
-async def refuse_internal() -> Response:
-    # Service-to-service routes are reachable only on the internal network, never through here.
-    raise NotFound("no such route")
-
-
+# Every method reaches the proxy, which refuses those a proxied path does not declare (405, Allow).
+# The endpoints are ASGI apps, which Starlette runs as such whatever the method (its signature names
+# only request endpoints).
 for _prefix in ROUTES:
-    proxy_router.add_api_route(_prefix, forward, methods=METHODS, include_in_schema=False)
-    proxy_router.add_api_route(_prefix + "/{rest:path}", forward, methods=METHODS, include_in_schema=False)
-proxy_router.add_api_route("/internal", refuse_internal, methods=METHODS, include_in_schema=False)
-proxy_router.add_api_route("/internal/{rest:path}", refuse_internal, methods=METHODS, include_in_schema=False)
+    for _path in (_prefix, _prefix + "/{rest:path}"):
+        proxy_router.add_route(_path, ForwardEveryMethod(), include_in_schema=False)  # type: ignore[arg-type]
+for _path in ("/internal", "/internal/{rest:path}"):
+    proxy_router.add_route(_path, RefuseEveryMethod(), include_in_schema=False)  # type: ignore[arg-type]

@@ -3,6 +3,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
+from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -10,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.gateway.config import get_settings
 from services.gateway.endpoints import auth_router, internal_router, proxy_router, users_router
 from services.gateway.proxy import UpstreamProxy, upstream_client
+from services.gateway.public_api import PublicApi
 from services.gateway.repository import UserRepository
 from services.gateway.scim import load_scim_token, scim_router
 from services.gateway.service import Passwords
@@ -76,10 +78,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Key rotations `clearpost keys` could not hand to the audit service yet.
         delivering_pending_key_events(audit_http, settings.service_keys_dir("gateway")),
     ):
-        app.state.proxy = UpstreamProxy(upstream, settings)
+        app.state.public_api = PublicApi(
+            upstream, settings, lambda: FastAPI.openapi(app), settings.gateway_openapi_refresh_seconds
+        )
+        app.state.proxy = UpstreamProxy(upstream, settings, app.state.public_api)
         app.state.audit = AuditClient(audit_http, "gateway")
         # No Temporal worker: the gateway has no activities yet. One would start here, as in the others.
-        yield
+        async with app.state.public_api.running():
+            yield
     await engine.dispose()
 
 
@@ -91,3 +97,13 @@ app = create_service_app(
     # The gateway's own /internal route comes before the proxy's catch-all refusal of /internal.
     routers=[auth_router, users_router, scim_router, internal_router, proxy_router],
 )
+
+
+def public_openapi() -> dict[str, Any]:
+    """/openapi.json (and /docs): the whole public API once the gateway runs (public_api.py); its
+    own routes alone before that (a test reading the app's document without starting it)."""
+    public_api: PublicApi | None = getattr(app.state, "public_api", None)
+    return public_api.document() if public_api is not None else FastAPI.openapi(app)
+
+
+app.openapi = public_openapi  # type: ignore[method-assign]

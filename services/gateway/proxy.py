@@ -8,16 +8,21 @@ with flat memory.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from http.cookiejar import CookieJar, DefaultCookiePolicy
+from typing import Protocol
 
 import httpx
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
-from services.kit.errors import NotFound, UpstreamUnavailable
+from services.kit.errors import MethodNotAllowed, NotFound, UpstreamUnavailable
 from services.kit.http import SERVICE_LIMITS
 from services.kit.limits import MAX_BODY_BYTES
+from services.kit.metrics import ROUTE_TEMPLATE_KEY
+from services.kit.routes import allow_header
 from services.kit.settings import KitSettings
 
 # Public path prefix -> owning service. A prefix matches itself and anything below it ("/x/...").
@@ -34,6 +39,7 @@ ROUTES: dict[str, str] = {
     "/api/v1/channel-accounts": "publisher",
     "/api/v1/publishing": "publisher",
     "/api/v1/live-posts": "publisher",
+    "/api/v1/renditions": "publisher",
     "/public/v1/media": "publisher",
     "/api/v1/audit": "audit",
 }
@@ -41,6 +47,10 @@ ROUTES: dict[str, str] = {
 PATTERN_ROUTES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"^/api/v1/drafts/[^/]+/takedown$"), "publisher"),
 )
+# The services behind the gateway, each once.
+UPSTREAMS: tuple[str, ...] = tuple(dict.fromkeys(ROUTES.values()))
+# The methods a fake upstream in the tests answers; the proxy itself forwards every method, and
+# refuses one a proxied path does not declare (its service's OpenAPI document says which it does).
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 # Origin and Sec-Fetch-Site let the review UI refuse cross-site form posts (CSRF); the gateway
 # adds X-Forwarded-* of its own (never the caller's) so the UI knows its public origin and scheme.
@@ -55,6 +65,7 @@ REQUEST_HEADERS = (
     "if-modified-since",
 )
 RESPONSE_HEADERS = (
+    "allow",
     "content-type",
     "content-disposition",
     "location",
@@ -75,6 +86,37 @@ RESPONSE_HEADERS = (
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD"})
 
 
+def owner_of(path: str) -> str | None:
+    """The service a public path is forwarded to, or None (the gateway's own, /internal, unknown)."""
+    for pattern, service in PATTERN_ROUTES:
+        if pattern.match(path):
+            return service
+    for prefix, service in ROUTES.items():
+        if path == prefix or path.startswith(prefix + "/"):
+            return service
+    return None
+
+
+@dataclass(frozen=True)
+class PathMethods:
+    """A proxied operation's path template and the methods its service declares for it."""
+
+    template: str
+    methods: frozenset[str]
+    pattern: re.Pattern[str]
+
+
+class DeclaredRoutes(Protocol):
+    def methods_for(self, path: str) -> PathMethods | None: ...
+
+
+class NoDeclaredRoutes:
+    """Before any service's document was read: every method is forwarded, the service answers."""
+
+    def methods_for(self, path: str) -> PathMethods | None:
+        return None
+
+
 def upstream_client(*, connect_timeout: float, read_timeout: float) -> httpx.AsyncClient:
     """The one client every forwarded request goes through (built in lifespan).
 
@@ -89,19 +131,16 @@ def upstream_client(*, connect_timeout: float, read_timeout: float) -> httpx.Asy
 
 
 class UpstreamProxy:
-    def __init__(self, http: httpx.AsyncClient, settings: KitSettings) -> None:
+    def __init__(
+        self, http: httpx.AsyncClient, settings: KitSettings, declared: DeclaredRoutes | None = None
+    ) -> None:
         self._http = http
-        self._bases = {prefix: settings.service_url(service) for prefix, service in ROUTES.items()}
-        self._patterns = [(pattern, settings.service_url(service)) for pattern, service in PATTERN_ROUTES]
+        self._bases = {service: settings.service_url(service) for service in UPSTREAMS}
+        self._declared = declared or NoDeclaredRoutes()
 
     def base_for(self, path: str) -> str | None:
-        for pattern, base in self._patterns:
-            if pattern.match(path):
-                return base
-        for prefix, base in self._bases.items():
-            if path == prefix or path.startswith(prefix + "/"):
-                return base
-        return None
+        service = owner_of(path)
+        return None if service is None else self._bases[service]
 
     async def forward(self, request: Request) -> StreamingResponse:
         path = request.url.path
@@ -110,6 +149,11 @@ class UpstreamProxy:
         base = self.base_for(path)
         if base is None or "." in segments or ".." in segments:
             raise NotFound("no such route")
+        declared = self._declared.methods_for(path)
+        if declared is not None:
+            request.scope[ROUTE_TEMPLATE_KEY] = declared.template  # the request histogram's label
+            if request.method not in declared.methods:
+                raise MethodNotAllowed(allow_header(declared.methods))
         raw_path: bytes = request.scope.get("raw_path") or path.encode()
         query = request.url.query
         url = f"{base}{raw_path.decode('latin-1')}" + (f"?{query}" if query else "")
@@ -149,5 +193,24 @@ class UpstreamProxy:
         raise AssertionError("unreachable")
 
 
+class ForwardEveryMethod:
+    """The proxy's route endpoint: a plain ASGI app, so its routes take every method (a FastAPI
+    route takes only those it lists, and would answer any other with a 405 naming its own)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        proxy: UpstreamProxy = request.app.state.proxy
+        response = await proxy.forward(request)
+        await response(scope, receive, send)
+
+
+class RefuseEveryMethod:
+    """`/internal/...` on the public listener: 404 whatever the method."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # Service-to-service routes are reachable only on the internal network, never through here.
+        raise NotFound("no such route")
+
+
 # The body limit every service applies (services/kit/limits.py) bounds what the proxy forwards.
-__all__ = ["MAX_BODY_BYTES", "METHODS", "ROUTES", "UpstreamProxy", "upstream_client"]
+__all__ = ["MAX_BODY_BYTES", "METHODS", "ROUTES", "UPSTREAMS", "UpstreamProxy", "owner_of", "upstream_client"]

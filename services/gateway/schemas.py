@@ -204,7 +204,8 @@ class ScimListResponse(BaseModel):
 # Clearpost takes one attribute from a provider: `active`. Providers differ in case and in sending
 # booleans as strings; the schema says exactly what is accepted.
 ScimOp = Literal["replace", "Replace", "REPLACE", "add", "Add", "ADD"]
-ScimBool = bool | Literal["true", "false", "True", "False"]
+# JSON booleans only, or those strings: never 0 or 1 (a number is not a boolean in SCIM either).
+ScimBool = StrictBool | Literal["true", "false", "True", "False"]
 
 
 class ScimActive(BaseModel):

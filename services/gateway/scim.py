@@ -33,11 +33,14 @@ from services.gateway.schemas import (
     ScimValueOperation,
     UserUpdate,
 )
-from services.kit.errors import BadRequest, ClearpostError, Unauthorized
+from services.kit.app import ErrorBody
+from services.kit.errors import BadRequest, ClearpostError, Unauthorized, UnsupportedMediaType
 from services.kit.keyfiles import new_token, read_or_create
 from services.kit.tokens import Principal
 
 SCIM_MEDIA_TYPE = "application/scim+json"
+# What a request body may be sent as (RFC 7644 §3.1 names the first; providers send either).
+SCIM_REQUEST_MEDIA_TYPES = (SCIM_MEDIA_TYPE, "application/json")
 SCIM_ACTOR = Principal(user_id="system:scim", username="scim", name="SCIM provisioning")
 # The one filter supported (RFC 7644 §3.4.2.2; attribute names and operators are case-insensitive).
 FILTER_PATTERN = r'^\s*[uU][sS][eE][rR][nN][aA][mM][eE]\s+[eE][qQ]\s+"[^"]{1,200}"\s*$'
@@ -80,6 +83,7 @@ class ScimRoute(APIRoute):
 
         async def handler(request: Request) -> Response:
             try:
+                _check_media_type(request)
                 return await original(request)
             except ScimError as exc:
                 return _scim_error(exc.status_code, exc.detail, exc.scim_type, exc.code)
@@ -93,6 +97,26 @@ class ScimRoute(APIRoute):
                 return _scim_error(422, problems or "invalid request", "invalidSyntax", "invalid")
 
         return handler
+
+
+def _check_media_type(request: Request) -> None:
+    """415, saying what is accepted, for a body of any other media type."""
+    if request.method not in ("POST", "PUT", "PATCH"):
+        return
+    given = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if given not in SCIM_REQUEST_MEDIA_TYPES:
+        raise UnsupportedMediaType(
+            f"SCIM request bodies are {' or '.join(SCIM_REQUEST_MEDIA_TYPES)}, not {given or 'unlabeled'}"
+        )
+
+
+# The PatchOp body as the OpenAPI document names it: under both media types it is taken as.
+PATCH_OPENAPI: dict[str, Any] = {
+    "requestBody": {"content": {SCIM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/ScimPatchOp"}}}},
+}
+PATCH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    415: {"model": ErrorBody, "description": "The body is not application/scim+json or application/json"}
+}
 
 
 async def scim_caller(request: Request) -> None:
@@ -172,7 +196,9 @@ async def get_scim_user(user_id: str, users: UserServiceDep) -> JSONResponse:
     return _scim_json(scim_user(await users.get(user_id)))
 
 
-@scim_router.patch("/{user_id}", response_model=ScimUser)
+@scim_router.patch(
+    "/{user_id}", response_model=ScimUser, openapi_extra=PATCH_OPENAPI, responses=PATCH_RESPONSES
+)
 async def patch_scim_user(user_id: str, patch: ScimPatchOp, users: UserServiceDep) -> JSONResponse:
     """RFC 7644 §3.5.2 PatchOp; `replace active=false` deactivates (and `true` reactivates)."""
     await users.get(user_id)

@@ -18,6 +18,7 @@ from services.kit.auth import RevocationList, gateway_revocations
 from services.kit.db import check_pool
 from services.kit.errors import install_error_handlers
 from services.kit.limits import BodyLimitMiddleware, LimitSettings
+from services.kit.metrics import install_metrics
 from services.kit.telemetry import instrument_app, setup_tracing
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
@@ -141,6 +142,7 @@ def create_service_app(
             status_code=200 if ready else 503,
         )
 
+    install_metrics(app, service)
     for router in routers:
         app.include_router(router)
     instrument_app(app)

@@ -10,6 +10,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from services.kit.routes import allow_header, declared_methods
+
 
 class ClearpostError(Exception):
     status_code = 400
@@ -42,6 +44,17 @@ class Forbidden(ClearpostError):
 class NotFound(ClearpostError):
     status_code = 404
     code = "not_found"
+
+
+class MethodNotAllowed(ClearpostError):
+    """A method the path does not declare; `allow` lists the ones it does (the Allow header)."""
+
+    status_code = 405
+    code = "method_not_allowed"
+
+    def __init__(self, allow: str) -> None:
+        super().__init__("Method Not Allowed")
+        self.allow = allow
 
 
 class Conflict(ClearpostError):
@@ -85,6 +98,8 @@ def error_body(code: str, detail: Any) -> dict[str, Any]:
 async def _clearpost_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ClearpostError)
     headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+    if isinstance(exc, MethodNotAllowed):
+        headers = {"Allow": exc.allow}
     return JSONResponse(error_body(exc.code, exc.detail), status_code=exc.status_code, headers=headers)
 
 
@@ -97,12 +112,17 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(error_body("invalid", problems), status_code=422)
 
 
-async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}.get(
         exc.status_code, "http_error"
     )
-    return JSONResponse(error_body(code, exc.detail), status_code=exc.status_code, headers=exc.headers)
+    headers = exc.headers
+    if exc.status_code == 405:
+        # Starlette names the methods of the first route that matched the path; Allow names them all.
+        allow = allow_header(declared_methods(request.app.router.routes, request.scope))
+        headers = {**(exc.headers or {}), "Allow": allow}
+    return JSONResponse(error_body(code, exc.detail), status_code=exc.status_code, headers=headers)
 
 
 async def _database_busy(_: Request, exc: Exception) -> JSONResponse:

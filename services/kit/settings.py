@@ -57,6 +57,9 @@ class KitSettings(BaseSettings):
     demo: bool = False
     # Off in tests that exercise one service's HTTP API without a Temporal server.
     temporal_enabled: bool = True
+    # The scrape credential every service's /metrics asks for (services/kit/metrics.py); unset, the
+    # services of one machine share var/keys/metrics-token (created once, mode 0600).
+    metrics_token: str | None = None
     log_level: str = "INFO"
     log_format: str = "json"  # json | text
 

@@ -107,7 +107,7 @@ def setup_tracing(process: str, *, extra_processor: SpanProcessor | None = None)
 def instrument_app(app: FastAPI) -> None:
     FastAPIInstrumentor.instrument_app(
         app,
-        excluded_urls="healthz,readyz",
+        excluded_urls="healthz,readyz,metrics",
         exclude_spans=["receive", "send"],
         server_request_hook=_redact_server_span,
     )

@@ -20,6 +20,7 @@ from temporalio.worker import Worker
 
 from services.kit.codec import EncryptionCodec, load_payload_keys
 from services.kit.settings import KitSettings
+from services.kit.temporal_metrics import temporal_runtime
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,8 @@ async def connect(settings: KitSettings, *, attempts: int = 60) -> Client:
                 interceptors=[TracingInterceptor()],
                 tls=tls_config(settings),
                 api_key=_read(settings.temporal_api_key_file),
+                # The SDK's metrics join the process's own on /metrics (services/kit/temporal_metrics.py).
+                runtime=temporal_runtime(),
             )
         except RuntimeError as exc:  # the core SDK reports connection failures as RuntimeError
             last = exc

@@ -39,6 +39,7 @@ from services.publisher.channels import (
 )
 from services.publisher.directory import UnknownChannels, blocking_pauses
 from services.publisher.drafts_client import VersionSource
+from services.publisher.metrics import PUBLICATIONS, PUBLISH_FAILURES
 from services.publisher.models import PUBLISHED, HeldPost, Publication
 from services.publisher.repository import PauseRepository
 from services.publisher.schemas import VersionContent
@@ -278,12 +279,15 @@ class PublisherActivities:
                         )
                     )
             except ChannelRejected as exc:
+                PUBLISH_FAILURES.labels(channel.name, "rejected").inc()
                 raise ApplicationError(
                     f"{channel.name}: {exc}", type=CHANNEL_REJECTED, non_retryable=True
                 ) from exc
             except ChannelUnavailable as exc:
+                PUBLISH_FAILURES.labels(channel.name, "unavailable").inc()
                 # Retried by Temporal; the pending row and the channel's record keep it at most once.
                 raise ApplicationError(f"{channel.name}: {exc}", type=CHANNEL_UNAVAILABLE) from exc
+            PUBLICATIONS.labels(channel.name).inc()
             url = await channel.url_of(publication.id)
             async with self._sessionmaker() as session, session.begin():
                 publication = await PublicationService(session).mark_published(

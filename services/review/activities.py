@@ -17,6 +17,7 @@ from services.kit.db import session_scope
 from services.review.channels_client import ChannelStates
 from services.review.drafts_client import VersionSource
 from services.review.feedback import refresh_allow_list
+from services.review.metrics import REVIEW_TASK_SECONDS, SCREENING_SECONDS
 from services.review.models import ReviewDecision, ReviewTask, Screening
 from services.review.policy import LoadedPolicy
 from services.review.renditions import rendition_findings
@@ -79,15 +80,16 @@ class ReviewActivities:
         async with session_scope(self._sessionmaker) as session:
             # The allow-list entries compliance approved, whichever process approved them.
             await refresh_allow_list(ReviewRepository(session), self._screener)
-        outcome = self._screener.screen(
-            f"{content['title']}\n{content['body']}",
-            # The drafts service owns the flag; the workflow's copy may only add to it.
-            patient_content=bool(content.get("patient_content")) or request.patient_content,
-            # The drafts service says whether a consent the version relies on is active; older
-            # answers only named one consent.
-            consent_on_file=bool(content.get("consent_on_file", content.get("consent_id") is not None)),
-            kind="post",
-        )
+        with SCREENING_SECONDS.labels("workflow").time():
+            outcome = self._screener.screen(
+                f"{content['title']}\n{content['body']}",
+                # The drafts service owns the flag; the workflow's copy may only add to it.
+                patient_content=bool(content.get("patient_content")) or request.patient_content,
+                # The drafts service says whether a consent the version relies on is active; older
+                # answers only named one consent.
+                consent_on_file=bool(content.get("consent_on_file", content.get("consent_id") is not None)),
+                kind="post",
+            )
         if self._channels is not None:
             # What each network shows before "more" is screened as well (services/review/renditions.py).
             renditions = await self._channels.renditions([str(c) for c in content["channels"]])
@@ -273,6 +275,9 @@ class ReviewActivities:
             if task is not None and task.status == "open":
                 task.status = "decided"
                 task.closed_at = utcnow()
+                REVIEW_TASK_SECONDS.labels(record.stage, record.decision).observe(
+                    (task.closed_at - task.opened_at).total_seconds()
+                )
 
     @property
     def all(self) -> list[Any]:

@@ -6,10 +6,13 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from typer import _click  # typer 0.29 vendors click: its Context, not the click package's
 from typer.core import TyperGroup
 
@@ -57,10 +60,15 @@ def _item(raw: str) -> dict[str, Any]:
     return item
 
 
-def screen_lines(screener: Screener, lines: TextIO, out: TextIO) -> int:
-    """Screen every line; write one output line per input line. Returns how many lines were bad."""
+def screen_lines(
+    screener: Screener, lines: TextIO, out: TextIO, advance: Callable[[], None] | None = None
+) -> int:
+    """Screen every line; write one output line per input line. Returns how many lines were bad.
+    `advance` is called after each line (the progress bar)."""
     bad = 0
     for number, raw in enumerate(lines, start=1):
+        if advance is not None:
+            advance()
         if not raw.strip():
             continue
         try:
@@ -165,7 +173,16 @@ def screen(
     with lines:
         from services.review.screening.engine import Screener
 
-        bad = screen_lines(Screener(loaded, catalog=catalog), lines, sys.stdout)
+        screener = Screener(loaded, catalog=catalog)
+        if sys.stderr.isatty():  # a person watching: how far the file is (never in a pipe's log)
+            with input_file.open(encoding="utf-8") as counting:
+                total = sum(1 for _ in counting)
+            columns = (TextColumn("screening"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+            with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+                task = progress.add_task("screening", total=total)
+                bad = screen_lines(screener, lines, sys.stdout, lambda: progress.advance(task))
+        else:
+            bad = screen_lines(screener, lines, sys.stdout)
     if bad:
         typer.echo(f"clearpost screen: {bad} bad line(s); see the error lines in the output", err=True)
         raise typer.Exit(EXIT_BAD_LINES)

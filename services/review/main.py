@@ -22,6 +22,7 @@ from services.kit.credentials import GatewayCredentialChecker
 from services.kit.db import create_engine, create_sessionmaker, session_scope
 from services.kit.http import internal_client
 from services.kit.limits import LimitSettings
+from services.kit.metrics import add_scrape_refresher
 from services.kit.temporal import connect, running_worker
 from services.kit.tokens import load_key_ring
 from services.review.activities import ReviewActivities
@@ -29,6 +30,7 @@ from services.review.channels_client import PublisherChannelStates
 from services.review.config import get_settings
 from services.review.drafts_client import DraftsVersionSource
 from services.review.endpoints import router
+from services.review.metrics import refresh_queue_gauges
 from services.review.models import PolicyVersion
 from services.review.offboarding import Offboarding
 from services.review.policy import LoadedPolicy, PolicyError, load_policy_file
@@ -143,5 +145,6 @@ app = create_service_app(
     lifespan=lifespan,
     routers=[router, ui_router],
 )
+add_scrape_refresher(app, refresh_queue_gauges)
 app.mount("/review/static", static_files, name="review-static")
 app.add_middleware(UiSecurityHeaders)

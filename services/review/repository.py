@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.kit.db import release_connection
@@ -58,6 +58,16 @@ class ReviewRepository:
     async def open_tasks(self) -> Sequence[ReviewTask]:
         statement = select(ReviewTask).where(ReviewTask.status == "open").order_by(ReviewTask.opened_at)
         return (await self._session.execute(statement)).scalars().all()
+
+    async def open_tasks_by_stage(self) -> dict[str, tuple[int, datetime]]:
+        """stage -> (open tasks, when the oldest of them opened)."""
+        statement = (
+            select(ReviewTask.stage, func.count(), func.min(ReviewTask.opened_at))
+            .where(ReviewTask.status == "open")
+            .group_by(ReviewTask.stage)
+        )
+        rows = (await self._session.execute(statement)).tuples().all()
+        return {stage: (count, oldest) for stage, count, oldest in rows}
 
     async def close_tasks(self, draft_id: str, version: int, stages: list[str] | None, at: datetime) -> None:
         statement = (

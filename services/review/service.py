@@ -22,6 +22,7 @@ from services.kit.tokens import Principal
 from services.review.channels_client import ChannelStates
 from services.review.drafts_client import VersionSource
 from services.review.feedback import refresh_allow_list
+from services.review.metrics import SCREENING_SECONDS
 from services.review.models import FindingOverride, ReviewTask, Screening
 from services.review.policy import REVIEW_ROLES, LoadedPolicy
 from services.review.repository import ReviewRepository
@@ -230,12 +231,13 @@ class ReviewService:
         # With the allow-list entries compliance approved, whichever process approved them.
         await refresh_allow_list(self._repo, screener)
         await self._repo.release_connection()
-        outcome = screener.screen(
-            data.text,
-            patient_content=data.patient_content,
-            consent_on_file=data.consent_on_file,
-            kind=data.kind,
-        )
+        with SCREENING_SECONDS.labels("api").time():
+            outcome = screener.screen(
+                data.text,
+                patient_content=data.patient_content,
+                consent_on_file=data.consent_on_file,
+                kind=data.kind,
+            )
         return ScreeningOut(
             policy_version=screener.policy.version,
             flag=bool(outcome.findings),

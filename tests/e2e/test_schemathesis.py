@@ -66,6 +66,8 @@ def test_openapi_conformance(fuzz_target: dict[str, Any]) -> None:
         operation = result.ok()
         if operation.path.startswith("/internal/"):
             continue  # service-to-service routes take the service credential, not a user's token
+        if "x-clearpost-service" in operation.definition.raw:
+            continue  # the gateway's document lists every proxied operation: fuzzed at its own service
         bearer = fuzz_target["scim"] if operation.path.startswith("/scim/") else fuzz_target["token"]
         headers = {"Authorization": f"Bearer {bearer}", "X-Forwarded-For": FUZZ_ADDRESS}
 

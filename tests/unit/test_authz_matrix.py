@@ -18,6 +18,7 @@ from typing import Any
 from fastapi.routing import iter_route_contexts
 
 from services.gateway.proxy import METHODS
+from services.kit.metrics import load_metrics_token
 from tests.unit.security_support import INTERNAL_TOKEN, ROLES, SCIM_TOKEN, Services
 
 pytest_plugins = ["tests.unit.security_fixtures"]
@@ -28,6 +29,7 @@ CREDENTIAL = (
     "service credential"  # /internal (service token) and SCIM (its own bearer): every user token gets 401
 )
 UI = "ui session"  # the review UI's cookie routes: a bearer token counts for nothing there
+SCRAPE = "scrape credential"  # /metrics: every user token gets 401, the scrape credential gets in
 
 # The gateway forwards these prefixes without authenticating (each service checks the token itself)
 # and refuses /internal outright.
@@ -44,6 +46,7 @@ PROXIED = (
     "/api/v1/channel-accounts",
     "/api/v1/publishing",
     "/api/v1/live-posts",
+    "/api/v1/renditions",
     "/public/v1/media",
     "/api/v1/audit",
 )
@@ -209,6 +212,9 @@ EXPECTED: dict[str, Any] = {
     "audit GET /api/v1/audit/consistency": {"admin", "auditor"},
     "audit GET /api/v1/audit/drafts/{draft_id}/approval-record.pdf": {"admin", "auditor"},
 }
+for _service in ("gateway", "drafts", "review", "publisher", "audit"):
+    EXPECTED[f"{_service} GET /metrics"] = SCRAPE
+# The proxy's routes take every method: probed with each of these.
 for _prefix in PROXIED:
     for _method in METHODS:
         if _method != "HEAD":
@@ -228,11 +234,18 @@ def routes(services: Services) -> list[tuple[str, str, str]]:
     found = []
     for name, app in services.apps.items():
         for route in iter_route_contexts(app.routes):
+            path = route.path or ""
             methods = getattr(route, "methods", None)
+            if (
+                not methods
+                and name == "gateway"
+                and path.startswith(("/api", "/review", "/public", "/internal"))
+            ):
+                methods = METHODS  # the proxy (and its refusal of /internal) takes every method
             if not methods:
                 continue  # mounted static files
             for method in sorted(set(methods) - {"HEAD"}):
-                found.append((name, method, route.path))
+                found.append((name, method, path))
     return found
 
 
@@ -262,7 +275,7 @@ async def test_every_route_has_an_entry_and_the_gates_match_it(services: Service
                 ok = past_auth(status) and (expected != UI or status == outcomes["anonymous"])
             elif expected == REFUSED:
                 ok = status == 404
-            elif expected == CREDENTIAL:
+            elif expected in (CREDENTIAL, SCRAPE):
                 ok = status == 401
             elif expected == SIGNED_IN:
                 ok = status == 401 if who == "anonymous" else past_auth(status)
@@ -271,6 +284,12 @@ async def test_every_route_has_an_entry_and_the_gates_match_it(services: Service
                 ok = past_auth(status) if wanted is None else status == wanted
             if not ok:
                 problems.append(f"{key}: {who} got {status}, expected {expected}")
+        if expected == SCRAPE:
+            scrape = {"Authorization": f"Bearer {load_metrics_token(services.apps[service].state.settings)}"}
+            async with services.client(service, **scrape) as client:
+                status = (await client.request(method, url)).status_code
+            if status != 200:
+                problems.append(f"{key}: the scrape credential got {status}")
         if expected == CREDENTIAL:
             headers = (
                 {"Authorization": f"Bearer {SCIM_TOKEN}"}

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 from pydantic import SecretStr
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
@@ -348,6 +349,12 @@ async def test_publishing_to_sandbox_and_webhook(
     assert [m["digest"] for m in post.json["media"]] == [IMAGE_DIGEST]
 
 
+def failures_counted() -> float:
+    """clearpost_publish_failures_total{channel="webhook", kind="rejected"}, as /metrics shows it."""
+    labels = {"channel": "webhook", "kind": "rejected"}
+    return REGISTRY.get_sample_value("clearpost_publish_failures_total", labels) or 0.0
+
+
 async def test_a_refused_webhook_post_fails_the_publish_for_good(
     tmp_path: Path, database: DatabaseFactory, receiver: WebhookReceiver
 ) -> None:
@@ -361,6 +368,7 @@ async def test_a_refused_webhook_post_fails_the_publish_for_good(
         approvals=approval_gate(),
     )
     receiver.answer_next(422, b'{"error": "title too long"}')
+    before = failures_counted()
     try:
         with pytest.raises(ApplicationError) as refused:
             await ActivityEnvironment().run(
@@ -371,6 +379,7 @@ async def test_a_refused_webhook_post_fails_the_publish_for_good(
 
     assert refused.value.type == "ChannelRejected" and refused.value.non_retryable
     assert "HTTP 422" in str(refused.value) and "title too long" in str(refused.value)
+    assert failures_counted() == before + 1
 
 
 def test_the_receiver_fixture_checks_signatures(receiver: WebhookReceiver) -> None:
