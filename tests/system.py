@@ -91,7 +91,8 @@ def _wait_healthy(system: RunningSystem, deadline_seconds: float = 90) -> None:
                 pass
         for process in system.processes:
             if process.poll() is not None:
-                raise RuntimeError(f"{process.args} exited with {process.returncode}; logs in {system.logs}")
+                command = " ".join(map(str, process.args)) if isinstance(process.args, list) else process.args
+                raise RuntimeError(f"{command!s} exited with {process.returncode}; logs in {system.logs}")
         time.sleep(0.2)
     if pending:
         raise RuntimeError(f"not healthy in time: {sorted(pending)}; logs in {system.logs}")
