@@ -28,6 +28,7 @@ from workflows.contracts import (
     PUBLISHER_TASK_QUEUE,
     PUBLISHING_PAUSED,
     RECORD_DECISION,
+    RECORD_REVIEW_NOTICE,
     REVIEW_TASK_QUEUE,
     SCREEN_DRAFT_VERSION,
     TAKE_DOWN_POST,
@@ -47,6 +48,9 @@ from workflows.contracts import (
     PublicationRef,
     PublishRequest,
     PublishResult,
+    ReviewNotice,
+    ReviewNoticeRecorded,
+    ReviewSchedule,
     ScreenVersionInput,
     ScreenVersionResult,
     StagePlan,
@@ -102,6 +106,10 @@ class FakeServices:
     takedowns: list[TakedownInput] = field(default_factory=list)
     takedown_failures: list[TakedownInput] = field(default_factory=list)
     takedown_down: bool = False  # every takedown attempt fails for now, as a network that is down
+    # The review policy's timers for each round (None: a plan from before review SLAs), and every
+    # notice the outbox was asked to keep, retries included (`notice_keys` as the outbox keys them).
+    schedule: ReviewSchedule | None = None
+    notices: list[ReviewNotice] = field(default_factory=list)
 
     @property
     def actions(self) -> list[str]:
@@ -123,7 +131,7 @@ class FakeServices:
             content_hash=request.content_hash,
             author_id=AUTHOR,
             policy_version="policy-test",
-            stages=tuple(SignedStage(s.name, tuple(s.roles)) for s in self.stages),
+            stages=tuple(SignedStage(s.name, tuple(s.roles), s.quorum) for s in self.stages),
             blocking_unresolved=blocking,
         )
         return sign_record(REVIEW_KEY, requirement_claims(requirement), typ=REQUIREMENT_TYPE)
@@ -136,6 +144,7 @@ class FakeServices:
             list(self.stages),
             requirement=self.requirement(request, self.blocking),
             signing_keys={REVIEW_KEY.kid: REVIEW_KEY.public_jwk},
+            schedule=self.schedule,
         )
 
     @activity.defn(name=OPEN_REVIEW_TASKS)
@@ -149,6 +158,16 @@ class FakeServices:
     @activity.defn(name=RECORD_DECISION)
     async def record_decision(self, record: DecisionRecord) -> None:
         self.decisions.append(record)
+
+    @activity.defn(name=RECORD_REVIEW_NOTICE)
+    async def record_notice(self, notice: ReviewNotice) -> ReviewNoticeRecorded:
+        self.notices.append(notice)
+        key = (notice.draft_id, notice.version, notice.stage, notice.kind, notice.n)
+        return ReviewNoticeRecorded(notice_id="notice-" + "-".join(map(str, key)), recipients=["someone"])
+
+    @property
+    def notice_keys(self) -> list[tuple[str, str, int]]:
+        return [(n.stage, n.kind, n.n) for n in self.notices]
 
     @activity.defn(name=CHECK_CONSENT)
     async def check_consent(self, request: ConsentCheckInput) -> ConsentCheckResult:
@@ -207,6 +226,7 @@ async def running_fakes(client: Client, fakes: FakeServices) -> AsyncIterator[No
             fakes.open_tasks,
             fakes.close_tasks,
             fakes.record_decision,
+            fakes.record_notice,
         ],
         DRAFTS_TASK_QUEUE: [fakes.update_state, fakes.check_consent],
         PUBLISHER_TASK_QUEUE: [fakes.publish, fakes.live_post_plan, fakes.take_down, fakes.takedown_failed],
