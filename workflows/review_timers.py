@@ -29,7 +29,9 @@ class DueNotice:
         return f"{self.stage}:{self.kind}:{self.n}"
 
 
-def expires_at(schedule: ReviewSchedule, opened_at: datetime, scheduled_at: datetime | None) -> datetime | None:
+def expires_at(
+    schedule: ReviewSchedule, opened_at: datetime, scheduled_at: datetime | None
+) -> datetime | None:
     """When the round goes back to the author unapproved: `approval_expiry` after it opened, or the
     version's scheduled time if that comes first (only where the policy sets an expiry)."""
     if not schedule.approval_expiry_seconds:

@@ -277,7 +277,6 @@ class LoadedPolicy(BaseModel):
             raise PolicyError("the policy requires no stage for this version")
         return stages
 
-
     def schedule(self, stages: list[StageRequirement]) -> ReviewSchedule:
         """The timers of a review round of these stages: reminders, SLA and expiry, in seconds."""
         timings = []

@@ -34,6 +34,7 @@ from workflows.contracts import (
     TAKE_DOWN_POST,
     TAKEDOWN_FAILED,
     UPDATE_DRAFT_STATE,
+    WORKFLOW_TASK_QUEUE,
     AuditEventInput,
     AuditEventRecorded,
     CloseReviewTasksInput,
@@ -59,7 +60,7 @@ from workflows.contracts import (
     TakedownResult,
 )
 from workflows.signatures import MEANINGS, Requirement, SignedStage, requirement_claims
-from workflows.worker import build_worker
+from workflows.worker import WORKFLOW_RUNNER, WORKFLOWS, build_worker
 
 # The fake review service's signing key (the real one lives under var/keys/ of the review service).
 REVIEW_KEY = load_or_create_signing_key(Path(tempfile.mkdtemp()) / "review-signing.pem")
@@ -217,8 +218,11 @@ class FakeServices:
 
 
 @contextlib.asynccontextmanager
-async def running_fakes(client: Client, fakes: FakeServices) -> AsyncIterator[None]:
-    """One worker per task queue, as in production, plus the real workflow worker."""
+async def running_fakes(client: Client, fakes: FakeServices, *, cached: bool = True) -> AsyncIterator[None]:
+    """One worker per task queue, as in production, plus the real workflow worker.
+
+    `cached=False`: the workflow worker keeps no workflow in memory, so every workflow task replays
+    the history from the start, as after a restart (and no sticky queue outlives the worker)."""
     queues = {
         REVIEW_TASK_QUEUE: [
             fakes.screen,
@@ -233,7 +237,18 @@ async def running_fakes(client: Client, fakes: FakeServices) -> AsyncIterator[No
         AUDIT_TASK_QUEUE: [fakes.append_audit],
     }
     async with contextlib.AsyncExitStack() as stack:
-        await stack.enter_async_context(build_worker(client))
+        if cached:
+            await stack.enter_async_context(build_worker(client))
+        else:
+            await stack.enter_async_context(
+                Worker(
+                    client,
+                    task_queue=WORKFLOW_TASK_QUEUE,
+                    workflows=WORKFLOWS,
+                    workflow_runner=WORKFLOW_RUNNER,
+                    max_cached_workflows=0,
+                )
+            )
         for queue, activities in queues.items():
             await stack.enter_async_context(Worker(client, task_queue=queue, activities=activities))
         yield
