@@ -282,7 +282,7 @@ class StagePlan:
 
 
 @dataclass
-class ReviewNotice:
+class NoticeDue:
     """A reminder, an escalation or an expired review, for the review service's outbox. Whom it
     goes to the review service decides from its own policy, tasks and delegations; `n` numbers
     the reminders of a stage, so (draft, version, stage, kind, n) names a notice once."""
@@ -298,7 +298,7 @@ class ReviewNotice:
 
 
 @dataclass
-class ReviewNoticeRecorded:
+class NoticeRecorded:
     notice_id: str
     recipients: list[str] = field(default_factory=list)
 

@@ -65,14 +65,14 @@ with workflow.unsafe.imports_passed_through():
         DraftStateUpdate,
         FindingsOverridden,
         FindingsOverride,
+        NoticeDue,
+        NoticeRecorded,
         OpenReviewTasksInput,
         PlanStagesInput,
         PostApprovalInput,
         PostApprovalResult,
         PublishRequest,
         PublishResult,
-        ReviewNotice,
-        ReviewNoticeRecorded,
         ReviewSchedule,
         ScreenVersionInput,
         ScreenVersionResult,
@@ -354,10 +354,10 @@ class PostApprovalWorkflow:
 
     async def _record_notice(
         self, version: VersionSubmitted, notice: DueNotice, reason: str = ""
-    ) -> ReviewNoticeRecorded:
-        recorded: ReviewNoticeRecorded = await self._activity(
+    ) -> NoticeRecorded:
+        recorded: NoticeRecorded = await self._activity(
             RECORD_REVIEW_NOTICE,
-            ReviewNotice(
+            NoticeDue(
                 self._draft_id,
                 version.version,
                 version.content_hash,
@@ -368,7 +368,7 @@ class PostApprovalWorkflow:
                 reason,
             ),
             REVIEW_TASK_QUEUE,
-            ReviewNoticeRecorded,
+            NoticeRecorded,
         )
         return recorded
 

@@ -44,13 +44,13 @@ from workflows.contracts import (
     DraftStateUpdate,
     LivePostInput,
     LivePostPlan,
+    NoticeDue,
+    NoticeRecorded,
     OpenReviewTasksInput,
     PlanStagesInput,
     PublicationRef,
     PublishRequest,
     PublishResult,
-    ReviewNotice,
-    ReviewNoticeRecorded,
     ReviewSchedule,
     ScreenVersionInput,
     ScreenVersionResult,
@@ -110,7 +110,7 @@ class FakeServices:
     # The review policy's timers for each round (None: a plan from before review SLAs), and every
     # notice the outbox was asked to keep, retries included (`notice_keys` as the outbox keys them).
     schedule: ReviewSchedule | None = None
-    notices: list[ReviewNotice] = field(default_factory=list)
+    notices: list[NoticeDue] = field(default_factory=list)
 
     @property
     def actions(self) -> list[str]:
@@ -161,10 +161,10 @@ class FakeServices:
         self.decisions.append(record)
 
     @activity.defn(name=RECORD_REVIEW_NOTICE)
-    async def record_notice(self, notice: ReviewNotice) -> ReviewNoticeRecorded:
+    async def record_notice(self, notice: NoticeDue) -> NoticeRecorded:
         self.notices.append(notice)
         key = (notice.draft_id, notice.version, notice.stage, notice.kind, notice.n)
-        return ReviewNoticeRecorded(notice_id="notice-" + "-".join(map(str, key)), recipients=["someone"])
+        return NoticeRecorded(notice_id="notice-" + "-".join(map(str, key)), recipients=["someone"])
 
     @property
     def notice_keys(self) -> list[tuple[str, str, int]]:
