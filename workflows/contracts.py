@@ -26,6 +26,8 @@ PLAN_REVIEW_STAGES = "plan_review_stages"
 OPEN_REVIEW_TASKS = "open_review_tasks"
 CLOSE_REVIEW_TASKS = "close_review_tasks"
 RECORD_DECISION = "record_decision"
+# A reminder, an escalation or an expired review, kept in the review service's notice outbox.
+RECORD_REVIEW_NOTICE = "record_review_notice"
 UPDATE_DRAFT_STATE = "update_draft_state"
 PUBLISH_POST = "publish_post"
 APPEND_AUDIT_EVENT = "append_audit_event"
@@ -182,6 +184,12 @@ class StageSnapshot:
     status: str  # pending | approved | rejected | changes_requested | voided | closed
     roles: list[str]
     decisions: list[DecisionSnapshot] = field(default_factory=list)
+    # Distinct approvals of the version under review so far, of the `quorum` the stage needs.
+    approvals: int = 0
+    quorum: int = 1
+    # When the stage's SLA passes (ISO 8601), "" without one; whether it was escalated.
+    due_at: str = ""
+    escalated: bool = False
 
 
 @dataclass
@@ -235,6 +243,31 @@ class StageRequirement:
     name: str
     roles: list[str]
     parallel: bool = True
+    # How many distinct deciders must approve (1: any one holder of the roles).
+    quorum: int = 1
+    # The named people who decide (user ids or usernames; their delegates stand in for them while
+    # they are away); empty: any holder of the roles.
+    deciders: list[str] = field(default_factory=list)
+
+
+@dataclass
+class StageTiming:
+    stage: str
+    sla_seconds: int = 0  # 0: no SLA
+    # Reminders this long after the round opened, each sent once.
+    reminder_seconds: list[int] = field(default_factory=list)
+    # The policy names whom to escalate to once the SLA passes (the review service knows whom).
+    escalates: bool = False
+
+
+@dataclass
+class ReviewSchedule:
+    """The review policy's timers for one round, read by the review service from its policy."""
+
+    stages: list[StageTiming] = field(default_factory=list)
+    # A round not approved this long after it opened goes back to the author (0: never); when set,
+    # a round still open at the version's scheduled time goes back too.
+    approval_expiry_seconds: int = 0
 
 
 @dataclass
@@ -244,6 +277,30 @@ class StagePlan:
     # The signed stage requirement (JWS) and the review service's published public keys.
     requirement: str = ""
     signing_keys: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Absent from plans made before review SLAs existed: no timers.
+    schedule: ReviewSchedule | None = None
+
+
+@dataclass
+class NoticeDue:
+    """A reminder, an escalation or an expired review, for the review service's outbox. Whom it
+    goes to the review service decides from its own policy, tasks and delegations; `n` numbers
+    the reminders of a stage, so (draft, version, stage, kind, n) names a notice once."""
+
+    draft_id: str
+    version: int
+    content_hash: str
+    stage: str  # "" for the whole round (kind "expired")
+    kind: str  # reminder | escalation | expired
+    n: int
+    due_at: str  # ISO 8601: when the timer was due
+    reason: str = ""
+
+
+@dataclass
+class NoticeRecorded:
+    notice_id: str
+    recipients: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -40,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
         PUBLISHING_PAUSED,
         PUBLISHING_RESUMED_SIGNAL,
         RECORD_DECISION,
+        RECORD_REVIEW_NOTICE,
         REFUSED_CONFLICT,
         REFUSED_FORBIDDEN,
         REFUSED_INVALID,
@@ -64,12 +65,15 @@ with workflow.unsafe.imports_passed_through():
         DraftStateUpdate,
         FindingsOverridden,
         FindingsOverride,
+        NoticeDue,
+        NoticeRecorded,
         OpenReviewTasksInput,
         PlanStagesInput,
         PostApprovalInput,
         PostApprovalResult,
         PublishRequest,
         PublishResult,
+        ReviewSchedule,
         ScreenVersionInput,
         ScreenVersionResult,
         StagePlan,
@@ -78,6 +82,15 @@ with workflow.unsafe.imports_passed_through():
         VoidApprovals,
         WithdrawAccepted,
         WithdrawRequest,
+    )
+    from workflows.review_timers import (
+        EXPIRED,
+        DueNotice,
+        due_by,
+        expires_at,
+        next_due,
+        round_notices,
+        sla_due,
     )
     from workflows.signatures import Requirement, read_requirement
     from workflows.stages import (
@@ -93,6 +106,9 @@ with workflow.unsafe.imports_passed_through():
 
 SYSTEM_ACTOR = "system:workflow"
 FINAL_STATUSES = ("published", "rejected", "withdrawn", "publish_failed")
+# Review SLAs, reminders, escalation, approval expiry and quorums (issue #18): rounds opened
+# before it keep one approval per stage and no timers.
+REVIEW_SLA_PATCH = "review-sla-2026-12"
 
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
 # A held post looks again this often whether or not the resume signal arrived.
@@ -124,7 +140,8 @@ class PostApprovalWorkflow:
         self._keys: dict[str, dict[str, Any]] = {}
         self._requirement_token = ""
         self._requirement: Requirement | None = None
-        self._approvals: dict[str, str] = {}
+        # stage -> decider -> their signed approval of the version under review.
+        self._approvals: dict[str, dict[str, str]] = {}
         # Offboarded reviewers whose approvals were voided: nothing they signed counts any more.
         self._offboarded: set[str] = set()
         # A consent this draft relies on was revoked: it leaves the path to publication.
@@ -132,6 +149,13 @@ class PostApprovalWorkflow:
         self._screened_categories: list[str] = []
         # The publisher lifted a pause that held this post.
         self._resumed = False
+        # The round's timers and quorums (REVIEW_SLA_PATCH), the notices sent, the stages escalated.
+        self._sla_rules = False
+        self._schedule: ReviewSchedule | None = None
+        self._round_opened_at: datetime | None = None
+        self._notices_sent: set[str] = set()
+        self._escalated: set[str] = set()
+        self._expired = False
 
     # --- the process ----------------------------------------------------------------------------
 
@@ -214,6 +238,10 @@ class PostApprovalWorkflow:
         self._policy_version = plan.policy_version
         self._stages = {s.name: Stage(s) for s in plan.stages}
         self._approvals = {}
+        self._sla_rules = workflow.patched(REVIEW_SLA_PATCH)
+        self._schedule = plan.schedule if self._sla_rules else None
+        self._round_opened_at = workflow.now()
+        self._notices_sent, self._escalated, self._expired = set(), set(), False
         await self._activity(
             OPEN_REVIEW_TASKS,
             OpenReviewTasksInput(
@@ -237,13 +265,7 @@ class PostApprovalWorkflow:
 
     async def _await_decisions(self, version: VersionSubmitted) -> str:
         while True:
-            # Decision handlers audit and project before the round moves on, so the trail keeps order.
-            await workflow.wait_condition(
-                lambda: (
-                    (self._round_settled() or self._withdrawn or self._revoked is not None)
-                    and workflow.all_handlers_finished()
-                )
-            )
+            await self._wait_for_round(version)
             await self._activity(
                 CLOSE_REVIEW_TASKS,
                 CloseReviewTasksInput(self._draft_id, version.version),
@@ -255,6 +277,9 @@ class PostApprovalWorkflow:
             if self._revoked is not None:
                 await self._consent_revoked_back_to_author()
                 return "changes_requested"
+            if self._expired:
+                await self._review_expired()
+                return "changes_requested"
             if self._round_settled():
                 break
             # An approval was voided while the tasks were closing: open the voided stages again.
@@ -265,6 +290,112 @@ class PostApprovalWorkflow:
         )
         await self._transition(outcome, action)
         return outcome
+
+    def _round_over(self) -> bool:
+        # Decision handlers audit and project before the round moves on, so the trail keeps order.
+        return (
+            self._round_settled() or self._withdrawn or self._revoked is not None or self._expired
+        ) and workflow.all_handlers_finished()
+
+    async def _wait_for_round(self, version: VersionSubmitted) -> None:
+        """Wait until the round settles, is withdrawn or loses its consent, sending each reminder and
+        escalation as it falls due; past the approval expiry, `_expired` is set and it returns."""
+        while self._schedule is not None and self._round_opened_at is not None and not self._round_over():
+            scheduled = datetime.fromisoformat(version.scheduled_at) if version.scheduled_at else None
+            notices = round_notices(
+                self._schedule,
+                self._round_opened_at,
+                self._undecided(),
+                self._notices_sent,
+                expires_at(self._schedule, self._round_opened_at, scheduled),
+            )
+            for notice in due_by(notices, workflow.now()):
+                if self._round_over():
+                    return
+                if notice.kind == EXPIRED:
+                    # Before the first await: a decision arriving now is refused, not half-counted.
+                    self._expired = True
+                    return
+                await self._send_notice(version, notice)
+            wake = next_due(notices, workflow.now())
+            if wake is None:
+                break
+            try:
+                await workflow.wait_condition(
+                    self._round_over, timeout=wake - workflow.now(), timeout_summary="review reminder"
+                )
+            except TimeoutError:
+                continue
+        await workflow.wait_condition(self._round_over)
+
+    def _undecided(self) -> set[str]:
+        return {name for name, stage in self._stages.items() if stage.status in ("pending", "voided")}
+
+    async def _send_notice(self, version: VersionSubmitted, notice: DueNotice) -> None:
+        """Keep a reminder or an escalation in the review service's outbox, and audit it."""
+        self._notices_sent.add(notice.key)
+        recorded = await self._record_notice(version, notice)
+        if notice.kind == "escalation":
+            self._escalated.add(notice.stage)
+        action = "review.escalated" if notice.kind == "escalation" else "review.reminder"
+        await self._audit(
+            SYSTEM_ACTOR,
+            action,
+            {
+                "stage": notice.stage,
+                "n": notice.n,
+                "due_at": notice.due_at.isoformat(),
+                "notice_id": recorded.notice_id,
+                "recipients": recorded.recipients,
+            },
+        )
+        if notice.kind == "escalation":
+            await self._project()
+
+    async def _record_notice(
+        self, version: VersionSubmitted, notice: DueNotice, reason: str = ""
+    ) -> NoticeRecorded:
+        recorded: NoticeRecorded = await self._activity(
+            RECORD_REVIEW_NOTICE,
+            NoticeDue(
+                self._draft_id,
+                version.version,
+                version.content_hash,
+                notice.stage,
+                notice.kind,
+                notice.n,
+                notice.due_at.isoformat(),
+                reason,
+            ),
+            REVIEW_TASK_QUEUE,
+            NoticeRecorded,
+        )
+        return recorded
+
+    async def _review_expired(self) -> None:
+        """Nobody approved in time: back to the author with the reason, like a request for changes."""
+        assert self._current is not None and self._schedule is not None and self._round_opened_at
+        scheduled = datetime.fromisoformat(self._current.scheduled_at) if self._current.scheduled_at else None
+        deadline = expires_at(self._schedule, self._round_opened_at, scheduled)
+        assert deadline is not None
+        if scheduled is not None and deadline == scheduled:
+            reason = "the review was not complete by the post's scheduled time"
+        else:
+            days = self._schedule.approval_expiry_seconds / 86_400
+            reason = f"the review was not complete within {days:g} days of opening"
+        self._notices_sent.add(DueNotice("", EXPIRED, 1, deadline).key)
+        recorded = await self._record_notice(self._current, DueNotice("", EXPIRED, 1, deadline), reason)
+        self._note = f"review expired: {reason}"
+        await self._transition(
+            "changes_requested",
+            "draft.review_expired",
+            {
+                "reason": reason,
+                "expired_at": deadline.isoformat(),
+                "undecided": sorted(self._undecided()),
+                "notice_id": recorded.notice_id,
+            },
+        )
 
     async def _wait_for_schedule(self) -> bool:
         """Hold an approved post until its scheduled time; True when it was withdrawn meanwhile
@@ -300,7 +431,7 @@ class PostApprovalWorkflow:
                     version.content_hash,
                     list(version.channels),
                     requirement=self._requirement_token,
-                    approvals=[self._approvals[name] for name in self._stages],
+                    approvals=[token for name in self._stages for token in self._approvals[name].values()],
                 ),
                 PUBLISHER_TASK_QUEUE,
                 PublishResult,
@@ -418,10 +549,14 @@ class PostApprovalWorkflow:
                 content_hash=request.content_hash,
             )
         )
-        stage.status = STAGE_STATUS_FOR[request.decision]
         self._stage_of_decider[request.decider_id] = request.stage
         if request.decision == "approve":
-            self._approvals[request.stage] = request.signed
+            approvals = self._approvals.setdefault(request.stage, {})
+            approvals[request.decider_id] = request.signed
+            # A quorum stage stays pending until enough distinct deciders approved this hash.
+            stage.status = "approved" if len(approvals) >= self._quorum(stage) else "pending"
+        else:
+            stage.status = STAGE_STATUS_FOR[request.decision]
         # Everything above runs before the first await: a concurrent update's validator sees it.
         record = DecisionRecord(
             decision_id=str(workflow.uuid4()),
@@ -484,6 +619,13 @@ class PostApprovalWorkflow:
             raise refuse(REFUSED_FORBIDDEN, "the decider was offboarded; their decisions no longer count")
         if stage.status not in ("pending", "voided"):
             raise refuse(REFUSED_CONFLICT, f"the {request.stage} stage is already {stage.status}")
+        if self._expired:
+            raise refuse(REFUSED_CONFLICT, "the review expired; the draft goes back to its author")
+        if request.decider_id in self._approvals.get(request.stage, {}):
+            raise refuse(
+                REFUSED_CONFLICT,
+                f"you approved the {request.stage} stage already; its quorum counts distinct people",
+            )
         if not self._stage_is_open(request.stage):
             raise refuse(REFUSED_CONFLICT, f"the {request.stage} stage waits for earlier stages")
         if request.content_hash != self._current.content_hash:
@@ -506,7 +648,8 @@ class PostApprovalWorkflow:
             raise ApplicationError(f"the review service's stage requirement is not valid: {exc}") from exc
         expected = (self._draft_id, version.version, version.content_hash)
         got = (requirement.draft_id, requirement.version, requirement.content_hash)
-        if got != expected or [s.name for s in requirement.stages] != [s.name for s in plan.stages]:
+        signed_stages = [(s.name, s.quorum) for s in requirement.stages]
+        if got != expected or signed_stages != [(s.name, s.quorum) for s in plan.stages]:
             raise ApplicationError("the signed stage requirement does not match this version's plan")
         # Who wrote the draft is the drafts service's fact, which the review service read and
         # signed; the author named in this workflow's input (anyone with Temporal access can start
@@ -577,8 +720,10 @@ class PostApprovalWorkflow:
         voided_at = workflow.now().isoformat()
         for name in names:
             stage = self._stages[name]
-            approver = stage.decisions[-1]
-            stage.status = "voided"
+            approver = next(d for d in reversed(stage.decisions) if d.decider == request.user_id)
+            self._approvals[name].pop(request.user_id, None)
+            if stage.status == "approved":
+                stage.status = "voided"
             stage.decisions.append(
                 DecisionSnapshot(
                     decider=request.user_id,
@@ -589,7 +734,6 @@ class PostApprovalWorkflow:
                     content_hash=self._current.content_hash,
                 )
             )
-            self._approvals.pop(name, None)
         self._stage_of_decider.pop(request.user_id, None)
         self._offboarded.add(request.user_id)
         previous = self._status
@@ -640,11 +784,10 @@ class PostApprovalWorkflow:
         )
 
     def _approved_by(self, user_id: str) -> list[str]:
-        return [
-            name
-            for name, stage in self._stages.items()
-            if stage.status == "approved" and stage.decisions and stage.decisions[-1].decider == user_id
-        ]
+        return [name for name in self._stages if user_id in self._approvals.get(name, {})]
+
+    def _quorum(self, stage: Stage) -> int:
+        return stage.requirement.quorum if self._sla_rules else 1
 
     # --- submissions and withdrawal -------------------------------------------------------------
 
@@ -726,11 +869,21 @@ class PostApprovalWorkflow:
                     status=stage.status,
                     roles=list(stage.requirement.roles),
                     decisions=list(stage.decisions),
+                    approvals=len(self._approvals.get(name, {})),
+                    quorum=self._quorum(stage),
+                    due_at=self._due_at(name),
+                    escalated=name in self._escalated,
                 )
                 for name, stage in self._stages.items()
             ],
             note=self._note,
         )
+
+    def _due_at(self, stage: str) -> str:
+        if self._schedule is None or self._round_opened_at is None:
+            return ""
+        due = sla_due(self._schedule, stage, self._round_opened_at)
+        return due.isoformat() if due else ""
 
     async def _project(self) -> None:
         self._revision += 1

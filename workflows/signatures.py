@@ -25,6 +25,8 @@ MEANINGS = {
 class SignedStage:
     name: str
     roles: tuple[str, ...]
+    # Distinct approvals the stage needs (records signed before quorums existed: 1).
+    quorum: int = 1
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,11 @@ def requirement_claims(requirement: Requirement) -> dict[str, Any]:
         "content_hash": requirement.content_hash,
         "author_id": requirement.author_id,
         "policy_version": requirement.policy_version,
-        "stages": [{"name": s.name, "roles": list(s.roles)} for s in requirement.stages],
+        # A stage of one approval is signed as before quorums existed (the same record).
+        "stages": [
+            {"name": s.name, "roles": list(s.roles), **({"quorum": s.quorum} if s.quorum != 1 else {})}
+            for s in requirement.stages
+        ],
         "blocking_unresolved": requirement.blocking_unresolved,
         "signed_at": requirement.signed_at,
         "categories": list(requirement.categories),
@@ -121,7 +127,10 @@ def read_requirement(token: str, keys: dict[str, dict[str, Any]]) -> Requirement
         roles = stage.get("roles")
         if not isinstance(roles, list) or not roles or not all(isinstance(r, str) for r in roles):
             raise SignatureError(f"stage {stage['name']!r} names no roles")
-        parsed.append(SignedStage(stage["name"], tuple(roles)))
+        quorum = stage.get("quorum", 1)
+        if not isinstance(quorum, int) or isinstance(quorum, bool) or quorum < 1:
+            raise SignatureError(f"stage {stage['name']!r} names no valid quorum")
+        parsed.append(SignedStage(stage["name"], tuple(roles), quorum))
     return Requirement(
         draft_id=_field(claims, "draft_id", str),
         version=_field(claims, "version", int),
@@ -204,17 +213,20 @@ def approval_problems(requirement: Requirement, decisions: list[SignedDecision])
         problems.append("the requirement names no stage; a post needs at least one approval")
     if requirement.blocking_unresolved:
         problems.append(f"{requirement.blocking_unresolved} blocking screening finding(s) are unresolved")
-    by_stage: dict[str, SignedDecision] = {}
+    by_stage: dict[str, list[SignedDecision]] = {}
     for decision in decisions:
         problems.extend(f"{decision.stage}: {p}" for p in decision_problems(requirement, decision))
         if decision.decision != "approve":
             problems.append(f"{decision.stage}: the decision is {decision.decision}, not approve")
-        if decision.stage in by_stage:
-            problems.append(f"{decision.stage}: more than one decision")
-        by_stage[decision.stage] = decision
+        by_stage.setdefault(decision.stage, []).append(decision)
     for stage in requirement.stages:
-        if stage.name not in by_stage:
+        got = len(by_stage.get(stage.name, []))
+        if got == 0:
             problems.append(f"{stage.name}: no signed approval")
+        elif got < stage.quorum:
+            problems.append(f"{stage.name}: {got} of the {stage.quorum} approvals it needs")
+        elif got > stage.quorum:
+            problems.append(f"{stage.name}: more decisions than the {stage.quorum} it needs")
     signers = [d.signer_id for d in decisions]
     if len(set(signers)) != len(signers):
         problems.append("one person signed more than one stage")

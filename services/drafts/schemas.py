@@ -80,6 +80,12 @@ class StageOut(BaseModel):
     status: str
     roles: list[str] = []
     decisions: list[DecisionOut] = []
+    # Distinct approvals of the version under review, of the quorum the stage needs ("1 of 2").
+    approvals: int = 0
+    quorum: int = 1
+    # When the stage's review SLA passes (null: none), and whether it was escalated.
+    due_at: datetime | None = None
+    escalated: bool = False
 
 
 class MediaOut(BaseModel):

@@ -513,6 +513,10 @@ class DraftService:
                 "status": s.status,
                 "roles": list(s.roles),
                 "decisions": [vars(d) for d in s.decisions],
+                "approvals": s.approvals,
+                "quorum": s.quorum,
+                "due_at": s.due_at or None,
+                "escalated": s.escalated,
             }
             for s in update.stages
         ]

@@ -18,7 +18,7 @@ from services.review.channels_client import ChannelStates
 from services.review.drafts_client import VersionSource
 from services.review.feedback import refresh_allow_list
 from services.review.metrics import REVIEW_TASK_SECONDS, SCREENING_SECONDS
-from services.review.models import ReviewDecision, ReviewTask, Screening
+from services.review.models import ReviewDecision, ReviewNotice, ReviewTask, Screening
 from services.review.policy import LoadedPolicy
 from services.review.renditions import rendition_findings
 from services.review.repository import ReviewRepository
@@ -30,9 +30,12 @@ from workflows.contracts import (
     OPEN_REVIEW_TASKS,
     PLAN_REVIEW_STAGES,
     RECORD_DECISION,
+    RECORD_REVIEW_NOTICE,
     SCREEN_DRAFT_VERSION,
     CloseReviewTasksInput,
     DecisionRecord,
+    NoticeDue,
+    NoticeRecorded,
     OpenReviewTasksInput,
     PlanStagesInput,
     ScreenVersionInput,
@@ -202,6 +205,8 @@ class ReviewActivities:
             stages=stages,
             requirement=requirement,
             signing_keys=await self._published.keys(),
+            # The round's timers, from this service's policy: the workflow takes them from here.
+            schedule=self._policy.schedule(stages),
         )
 
     @activity.defn(name=OPEN_REVIEW_TASKS)
@@ -226,6 +231,9 @@ class ReviewActivities:
                         type="NotFound",
                         non_retryable=True,
                     )
+                # Quorum, named deciders and SLA are this service's policy, not the request's.
+                policy = self._policy.policy.stages.get(stage.name)
+                opened_at = utcnow()
                 repo.add(
                     ReviewTask(
                         id=str(uuid.uuid4()),
@@ -238,7 +246,10 @@ class ReviewActivities:
                         policy_version=request.policy_version,
                         screening_id=request.screening_id,
                         status="open",
-                        opened_at=utcnow(),
+                        opened_at=opened_at,
+                        quorum=policy.needed if policy else 1,
+                        deciders=policy.deciders if policy else [],
+                        due_at=opened_at + policy.sla if policy and policy.sla else None,
                     )
                 )
 
@@ -279,6 +290,55 @@ class ReviewActivities:
                     (task.closed_at - task.opened_at).total_seconds()
                 )
 
+    @activity.defn(name=RECORD_REVIEW_NOTICE)
+    async def record_review_notice(self, notice: NoticeDue) -> NoticeRecorded:
+        """Keep a reminder, escalation or expired review in the outbox, once per key. Whom it is for
+        is read here, from this service's policy, tasks, decisions and delegations."""
+        key = f"{notice.draft_id}:{notice.version}:{notice.stage}:{notice.kind}:{notice.n}"
+        async with session_scope(self._sessionmaker) as session:
+            repo = ReviewRepository(session)
+            existing = await repo.notice(key)
+            if existing is not None:
+                return NoticeRecorded(existing.id, list(existing.recipients))
+            recipients = await self._recipients(repo, notice)
+            row = ReviewNotice(
+                id=str(uuid.uuid4()),
+                key=key,
+                draft_id=notice.draft_id,
+                version=notice.version,
+                content_hash=notice.content_hash,
+                stage=notice.stage,
+                kind=notice.kind,
+                n=notice.n,
+                recipients=recipients,
+                reason=notice.reason,
+                due_at=datetime.fromisoformat(notice.due_at),
+                created_at=utcnow(),
+            )
+            repo.add(row)
+        return NoticeRecorded(row.id, recipients)
+
+    async def _recipients(self, repo: ReviewRepository, notice: NoticeDue) -> list[str]:
+        if notice.kind == "expired":
+            tasks = await repo.tasks_for_version(notice.draft_id, notice.version)
+            return sorted({f"user:{t.author_id}" for t in tasks})
+        stage = self._policy.policy.stages.get(notice.stage)
+        if notice.kind == "escalation":
+            escalation = stage.escalate_to if stage else None
+            if escalation is None:
+                return []
+            return [f"role:{r}" for r in escalation.roles] + [f"user:{u}" for u in escalation.users]
+        task = await repo.task(notice.draft_id, notice.version, notice.stage)
+        if task is None:
+            return []
+        if not task.deciders:
+            return [f"role:{r}" for r in task.roles]
+        approved = {d.decider_id for d in await repo.approvals_of(task.draft_id, task.version, task.stage)}
+        waiting = [name for name in task.deciders if name not in approved]
+        # Someone away is reminded through their delegate as well.
+        delegates = [d.delegate for d in await repo.delegations_active(utcnow()) if d.names() & set(waiting)]
+        return [f"user:{name}" for name in [*waiting, *delegates]]
+
     @property
     def all(self) -> list[Any]:
         return [
@@ -287,4 +347,5 @@ class ReviewActivities:
             self.open_review_tasks,
             self.close_review_tasks,
             self.record_decision,
+            self.record_review_notice,
         ]

@@ -14,6 +14,8 @@ class ReviewSettings(KitSettings):
     review_ui_idle_timeout_seconds: int = 15 * 60
     # A reviewer's claim on a stage lapses after this long without them working on the draft.
     review_ui_claim_idle_seconds: int = 30 * 60
+    # A claim older than this goes back to the queue however active its holder is (audited); 0: never.
+    review_claim_expiry_hours: float = 24
     # Failed password entries (sign-in and signing) allowed per window, per account and per address.
     review_ui_max_failures_per_account: int = 5
     review_ui_max_failures_per_address: int = 20

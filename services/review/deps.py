@@ -6,6 +6,7 @@ from fastapi import Depends, Request
 
 from services.kit.credentials import GatewayCredentialChecker
 from services.kit.deps import SessionDep
+from services.review.delegations import DelegationService
 from services.review.feedback import ScreeningFeedbackService
 from services.review.service import ReviewService
 
@@ -43,3 +44,10 @@ def get_feedback_service(request: Request, session: SessionDep) -> ScreeningFeed
 
 
 FeedbackServiceDep = Annotated[ScreeningFeedbackService, Depends(get_feedback_service)]
+
+
+def get_delegation_service(request: Request, session: SessionDep) -> DelegationService:
+    return DelegationService(session, audit=request.app.state.audit)
+
+
+DelegationServiceDep = Annotated[DelegationService, Depends(get_delegation_service)]

@@ -5,10 +5,13 @@ from typing import Any, Literal
 from fastapi import APIRouter, Query, Request
 
 from services.kit.auth import CurrentPrincipal, require_roles
-from services.review.deps import FeedbackServiceDep, ReviewServiceDep
+from services.review.deps import DelegationServiceDep, FeedbackServiceDep, ReviewServiceDep
 from services.review.schemas import (
     DecisionIn,
     DecisionOut,
+    DelegationIn,
+    DelegationOut,
+    Delegations,
     DraftFeedback,
     DraftFindings,
     FeedbackIn,
@@ -41,6 +44,41 @@ async def review_queue(
 ) -> Queue:
     """Review tasks the caller may decide, oldest first."""
     return Queue(tasks=await service.queue(principal, stage=stage))
+
+
+@router.post(
+    "/reviews/delegations",
+    response_model=DelegationOut,
+    status_code=201,
+    dependencies=[require_roles("compliance", "legal", "medical")],
+)
+async def create_delegation(
+    data: DelegationIn, principal: CurrentPrincipal, service: DelegationServiceDep
+) -> DelegationOut:
+    """While the caller is away, `delegate` decides for them on the stages that name them; audited."""
+    return await service.create(data, principal)
+
+
+@router.get(
+    "/reviews/delegations",
+    response_model=Delegations,
+    dependencies=[require_roles("compliance", "legal", "medical")],
+)
+async def list_delegations(principal: CurrentPrincipal, service: DelegationServiceDep) -> Delegations:
+    """The caller's delegations, and those in force that name them as the delegate."""
+    return await service.mine(principal)
+
+
+@router.delete(
+    "/reviews/delegations/{delegation_id}",
+    response_model=DelegationOut,
+    dependencies=[require_roles("compliance", "legal", "medical")],
+)
+async def cancel_delegation(
+    delegation_id: str, principal: CurrentPrincipal, service: DelegationServiceDep
+) -> DelegationOut:
+    """End one of the caller's delegations now; audited."""
+    return await service.cancel(delegation_id, principal)
 
 
 @router.post("/reviews/{draft_id}/decisions", response_model=DecisionOut)

@@ -109,6 +109,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             ),
             idle_timeout=timedelta(seconds=settings.review_ui_idle_timeout_seconds),
             claim_idle=timedelta(seconds=settings.review_ui_claim_idle_seconds),
+            claim_expiry=timedelta(hours=settings.review_claim_expiry_hours)
+            if settings.review_claim_expiry_hours > 0
+            else None,
         )
         app.state.temporal = None
         if settings.temporal_enabled:

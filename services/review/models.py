@@ -61,6 +61,12 @@ class ReviewTask(Base):
     status: Mapped[str] = mapped_column(String(16), index=True)  # open | decided | closed
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime())
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Distinct approvals the stage needs, and the named people who decide it (user ids or
+    # usernames; empty: any holder of `roles`), from the policy when the task opened.
+    quorum: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    deciders: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    # When the stage's SLA passes (null: none).
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True, default=None)
 
 
 class ReviewDecision(Base):
@@ -164,3 +170,49 @@ class AllowListProposal(Base):
     decider_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
     decision_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class ReviewNotice(Base):
+    """The outbox of review notices: a reminder, an escalation or an expired review, whom it is for,
+    and when it was delivered (the notification slice delivers; until then `delivered_at` is null).
+    `key` (draft:version:stage:kind:n) names each notice once."""
+
+    __tablename__ = "review_notices"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    draft_id: Mapped[str] = mapped_column(String(36), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    stage: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))  # reminder | escalation | expired
+    n: Mapped[int] = mapped_column(Integer)
+    # "user:<id or username>" and "role:<role>" entries.
+    recipients: Mapped[list[str]] = mapped_column(JSON)
+    reason: Mapped[str] = mapped_column(Text)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True, default=None)
+
+
+class ReviewDelegation(Base):
+    """A reviewer away from `starts_at` to `ends_at`: `delegate` (user id or username) stands in for
+    them on the named-people stages they decide."""
+
+    __tablename__ = "review_delegations"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    delegator_id: Mapped[str] = mapped_column(String(64), index=True)
+    delegator_username: Mapped[str] = mapped_column(String(200))
+    delegator_name: Mapped[str] = mapped_column(String(200))
+    delegate: Mapped[str] = mapped_column(String(200), index=True)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True, default=None)
+
+    def active(self, at: datetime) -> bool:
+        return self.cancelled_at is None and self.starts_at <= at < self.ends_at
+
+    def names(self) -> set[str]:
+        return {self.delegator_id, self.delegator_username}

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from services.kit.canonical import canonical_sha256
-from workflows.contracts import StageRequirement
+from workflows.contracts import ReviewSchedule, StageRequirement, StageTiming
 
 ROLES = frozenset({"author", "legal", "compliance", "medical", "publisher", "auditor", "admin"})
 REVIEW_ROLES = frozenset({"legal", "compliance", "medical"})
@@ -23,9 +25,77 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+_DURATION = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_duration(value: Any) -> timedelta:
+    """`90m`, `24h`, `30d`, `2w` (wall-clock time; business hours are not modelled yet)."""
+    if isinstance(value, timedelta):
+        return value
+    match = _DURATION.match(value) if isinstance(value, str) else None
+    if match is None or int(match.group(1)) == 0:
+        raise ValueError(f"a duration is a positive number and a unit m, h, d or w (24h, 30d); got {value!r}")
+    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+class Quorum(_Strict):
+    """Who must approve a stage: `k` distinct deciders (or `all`) of the named people in `of`, or,
+    without `of`, `k` distinct holders of the stage's roles."""
+
+    k: int | Literal["all"] = Field(default=1)
+    of: list[str] | None = None  # user ids or usernames
+
+    @model_validator(mode="after")
+    def _reachable(self) -> Quorum:
+        if isinstance(self.k, int) and self.k < 1:
+            raise ValueError("quorum k must be at least 1")
+        if self.of is not None:
+            if not self.of or any(not name.strip() for name in self.of):
+                raise ValueError("quorum `of` must name at least one person, none blank")
+            if len(set(self.of)) != len(self.of):
+                raise ValueError("quorum `of` names someone twice")
+            if isinstance(self.k, int) and self.k > len(self.of):
+                raise ValueError(f"quorum k={self.k} of {len(self.of)} named people can never be reached")
+        elif self.k == "all":
+            raise ValueError("quorum k `all` needs the named people in `of`")
+        return self
+
+    @property
+    def needed(self) -> int:
+        return len(self.of or []) if self.k == "all" else int(self.k)
+
+
+class Escalation(_Strict):
+    """Who hears about a stage whose SLA passed: holders of these roles, and/or these people."""
+
+    roles: list[str] = []
+    users: list[str] = []  # user ids or usernames
+
+    @model_validator(mode="after")
+    def _someone(self) -> Escalation:
+        if not self.roles and not self.users:
+            raise ValueError("escalate_to names no roles and no users")
+        unknown = set(self.roles) - ROLES
+        if unknown:
+            raise ValueError(f"escalate_to names unknown roles: {', '.join(sorted(unknown))}")
+        return self
+
+
 class StagePolicy(_Strict):
     roles: list[str] = Field(min_length=1)
     parallel: bool = True
+    # How long the stage may wait for its decision once the review round opens (none: no limit).
+    sla: Duration | None = None
+    # Reminders to the stage's deciders, this long after the round opened (each once).
+    reminders: list[Duration] = []
+    # Who is told once the SLA has passed with the stage still undecided.
+    escalate_to: Escalation | None = None
+    # `any` (one holder of the roles, the default) or a quorum.
+    quorum: Literal["any"] | Quorum = "any"
 
     @model_validator(mode="after")
     def _known_roles(self) -> StagePolicy:
@@ -34,7 +104,21 @@ class StagePolicy(_Strict):
             raise ValueError(
                 f"stage roles must be review roles ({', '.join(sorted(REVIEW_ROLES))}); got {unknown}"
             )
+        if list(self.reminders) != sorted(set(self.reminders)):
+            raise ValueError("reminders must be distinct and in increasing order")
+        if self.sla is not None and any(r >= self.sla for r in self.reminders):
+            raise ValueError("every reminder must come before the sla (escalation follows the sla)")
+        if self.escalate_to is not None and self.sla is None:
+            raise ValueError("escalate_to needs an sla: escalation happens when the sla has passed")
         return self
+
+    @property
+    def needed(self) -> int:
+        return 1 if self.quorum == "any" else self.quorum.needed
+
+    @property
+    def deciders(self) -> list[str]:
+        return [] if self.quorum == "any" else list(self.quorum.of or [])
 
 
 class Condition(_Strict):
@@ -125,6 +209,9 @@ class Policy(_Strict):
     allow_list: AllowList = AllowList()
     screening: ScreeningPolicy = ScreeningPolicy()
     lifetimes: list[Lifetime] = []
+    # A review round not approved this long after it opened goes back to the author, and, when
+    # this is set, so does one still in review when the version's scheduled time comes.
+    approval_expiry: Duration | None = None
 
     @model_validator(mode="after")
     def _rules_name_stages(self) -> Policy:
@@ -176,13 +263,37 @@ class LoadedPolicy(BaseModel):
             ):
                 wanted.update(rule.require)
         stages = [
-            StageRequirement(name=name, roles=list(stage.roles), parallel=stage.parallel)
+            StageRequirement(
+                name=name,
+                roles=list(stage.roles),
+                parallel=stage.parallel,
+                quorum=stage.needed,
+                deciders=stage.deciders,
+            )
             for name, stage in self.policy.stages.items()
             if name in wanted
         ]
         if not stages:  # the policy's validator makes this unreachable; never sign an empty plan
             raise PolicyError("the policy requires no stage for this version")
         return stages
+
+    def schedule(self, stages: list[StageRequirement]) -> ReviewSchedule:
+        """The timers of a review round of these stages: reminders, SLA and expiry, in seconds."""
+        timings = []
+        for requirement in stages:
+            stage = self.policy.stages[requirement.name]
+            timings.append(
+                StageTiming(
+                    stage=requirement.name,
+                    sla_seconds=int(stage.sla.total_seconds()) if stage.sla else 0,
+                    reminder_seconds=[int(r.total_seconds()) for r in stage.reminders],
+                    escalates=stage.escalate_to is not None,
+                )
+            )
+        expiry = self.policy.approval_expiry
+        return ReviewSchedule(
+            stages=timings, approval_expiry_seconds=int(expiry.total_seconds()) if expiry else 0
+        )
 
 
 def _matches(

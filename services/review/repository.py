@@ -13,6 +13,8 @@ from services.review.models import (
     OffboardedUser,
     PolicyVersion,
     ReviewDecision,
+    ReviewDelegation,
+    ReviewNotice,
     ReviewTask,
     Screening,
     ScreeningMark,
@@ -185,6 +187,49 @@ class ReviewRepository:
         )
         return [(kind, value) for kind, value in (await self._session.execute(statement)).all()]
 
+    # --- review SLAs: the notice outbox and delegations ------------------------------------------
+
+    async def notice(self, key: str) -> ReviewNotice | None:
+        statement = select(ReviewNotice).where(ReviewNotice.key == key)
+        return (await self._session.execute(statement)).scalar_one_or_none()
+
+    async def notices_for(self, draft_ids: Sequence[str]) -> Sequence[ReviewNotice]:
+        statement = (
+            select(ReviewNotice)
+            .where(ReviewNotice.draft_id.in_(list(draft_ids)))
+            .order_by(ReviewNotice.created_at, ReviewNotice.id)
+        )
+        return (await self._session.execute(statement)).scalars().all()
+
+    async def approvals_of(self, draft_id: str, version: int, stage: str) -> Sequence[ReviewDecision]:
+        statement = select(ReviewDecision).where(
+            ReviewDecision.draft_id == draft_id,
+            ReviewDecision.version == version,
+            ReviewDecision.stage == stage,
+            ReviewDecision.decision == "approve",
+        )
+        return (await self._session.execute(statement)).scalars().all()
+
+    async def delegation(self, delegation_id: str) -> ReviewDelegation | None:
+        return await self._session.get(ReviewDelegation, delegation_id)
+
+    async def delegations_by(self, delegator_id: str) -> Sequence[ReviewDelegation]:
+        statement = (
+            select(ReviewDelegation)
+            .where(ReviewDelegation.delegator_id == delegator_id)
+            .order_by(ReviewDelegation.starts_at, ReviewDelegation.id)
+        )
+        return (await self._session.execute(statement)).scalars().all()
+
+    async def delegations_active(self, at: datetime) -> Sequence[ReviewDelegation]:
+        """Every delegation in force at `at`."""
+        statement = select(ReviewDelegation).where(
+            ReviewDelegation.cancelled_at.is_(None),
+            ReviewDelegation.starts_at <= at,
+            ReviewDelegation.ends_at > at,
+        )
+        return (await self._session.execute(statement)).scalars().all()
+
     def add(
         self,
         item: PolicyVersion
@@ -194,7 +239,9 @@ class ReviewRepository:
         | FindingOverride
         | OffboardedUser
         | ScreeningMark
-        | AllowListProposal,
+        | AllowListProposal
+        | ReviewNotice
+        | ReviewDelegation,
     ) -> None:
         self._session.add(item)
 

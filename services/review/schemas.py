@@ -4,7 +4,16 @@ import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, StrictBool, Tag, field_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StrictBool,
+    Tag,
+    field_validator,
+)
 
 
 class DecisionIn(BaseModel):
@@ -40,10 +49,47 @@ class QueueItem(BaseModel):
     opened_at: datetime
     finding_count: int
     categories: list[str]
+    # When the stage's SLA passes (null: no SLA), whether it has, and whether it was escalated.
+    due_at: datetime | None = None
+    overdue: bool = False
+    escalated: bool = False
+    # Distinct approvals of this version so far, of the quorum the stage needs.
+    approvals: int = 0
+    quorum: int = 1
+    # The named people who decide the stage (empty: any holder of `roles`), and those of them the
+    # caller stands in for as their delegate.
+    deciders: list[str] = []
+    on_behalf_of: list[str] = []
 
 
 class Queue(BaseModel):
     tasks: list[QueueItem]
+
+
+class DelegationIn(BaseModel):
+    """Who decides for the caller (user id or username) from `starts_at` until `ends_at`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    delegate: str = Field(min_length=1, max_length=200)
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+
+
+class DelegationOut(BaseModel):
+    id: str
+    delegator_id: str
+    delegator_name: str
+    delegate: str
+    starts_at: datetime
+    ends_at: datetime
+    cancelled_at: datetime | None
+    active: bool
+
+
+class Delegations(BaseModel):
+    given: list[DelegationOut]
+    received: list[DelegationOut]
 
 
 class ScreeningIn(BaseModel):

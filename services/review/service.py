@@ -20,6 +20,7 @@ from services.kit.errors import (
 )
 from services.kit.tokens import Principal
 from services.review.channels_client import ChannelStates
+from services.review.deciders import refusal, stands_for
 from services.review.drafts_client import VersionSource
 from services.review.feedback import refresh_allow_list
 from services.review.metrics import SCREENING_SECONDS
@@ -74,17 +75,33 @@ class ReviewService:
         self._drafts = drafts
 
     async def queue(self, principal: Principal, *, stage: str | None = None) -> list[QueueItem]:
-        """Open tasks the caller may decide: their role, not their own draft, not a second stage."""
+        """Open tasks the caller may decide: their role (a named stage: they are named, or stand in
+        for someone named who is away), not their own draft, not a second stage; with when each
+        is due, whether it is overdue and whether it was escalated."""
+        now = utcnow()
         decided = await self._repo.stages_decided_by(principal.user_id)
+        delegations = await self._repo.delegations_active(now)
+        tasks = [
+            task
+            for task in await self._repo.open_tasks()
+            if (stage is None or task.stage == stage)
+            and refusal(task, principal, delegations, now) is None
+            and not decided.get(task.draft_id, set()) - {task.stage}
+        ]
+        escalated = {
+            (n.draft_id, n.version, n.stage)
+            for n in await self._repo.notices_for([t.draft_id for t in tasks])
+            if n.kind == "escalation"
+        }
         items: list[QueueItem] = []
-        for task in await self._repo.open_tasks():
-            if stage is not None and task.stage != stage:
-                continue
-            if not principal.has_any(*task.roles) or task.author_id == principal.user_id:
-                continue
-            if decided.get(task.draft_id, set()) - {task.stage}:
-                continue
+        for task in tasks:
             screening = await self._repo.screening(task.screening_id) if task.screening_id else None
+            approvals = await self._repo.approvals_of(task.draft_id, task.version, task.stage)
+            on_behalf = [
+                name
+                for name in stands_for(principal, task.deciders, delegations, now)
+                if name not in (principal.user_id, principal.username)
+            ]
             items.append(
                 QueueItem(
                     draft_id=task.draft_id,
@@ -97,6 +114,13 @@ class ReviewService:
                     opened_at=task.opened_at,
                     finding_count=len(screening.findings) if screening else 0,
                     categories=screening.categories if screening else [],
+                    due_at=task.due_at,
+                    overdue=task.due_at is not None and task.due_at <= now,
+                    escalated=(task.draft_id, task.version, task.stage) in escalated,
+                    approvals=len({a.decider_id for a in approvals}),
+                    quorum=task.quorum,
+                    deciders=list(task.deciders),
+                    on_behalf_of=on_behalf,
                 )
             )
         return items
@@ -126,6 +150,7 @@ class ReviewService:
             raise Forbidden("authors do not review their own drafts")
         if task is None:
             raise Conflict(f"the {stage} stage is not waiting for a decision on the current version")
+        await self._refuse_ineligible(task, principal)
         decided = (await self._repo.stages_decided_by(principal.user_id)).get(draft_id, set())
         if decided - {stage}:
             raise Forbidden(f"you decided the {', '.join(sorted(decided))} stage of this draft already")
@@ -187,6 +212,11 @@ class ReviewService:
         tasks = await self._repo.open_tasks_for(draft_id)
         if not tasks or self._signer is None or self._drafts is None:
             raise NotFound(f"draft {draft_id} has no review in progress")
+        task = next((t for t in tasks if t.stage == data.stage and t.version == tasks[-1].version), None)
+        if task is not None:
+            # Named deciders and their delegates are this service's facts; the workflow counts
+            # distinct approvals of the same hash toward the stage's quorum.
+            await self._refuse_ineligible(task, principal)
         await self._repo.release_connection()
         # The author is the drafts service's fact, checked here as well as in the workflow and the
         # publisher: nothing a Temporal client put into the workflow decides who may sign.
@@ -225,6 +255,12 @@ class ReviewService:
             decided_at=accepted.decided_at,
             content_hash=data.content_hash,
         )
+
+    async def _refuse_ineligible(self, task: ReviewTask, principal: Principal) -> None:
+        now = utcnow()
+        why = refusal(task, principal, await self._repo.delegations_active(now), now)
+        if why is not None:
+            raise Forbidden(why, code="refused")
 
     async def screen_text(self, data: ScreeningIn) -> ScreeningOut:
         screener = self._screener or Screener(self._policy)
@@ -427,7 +463,7 @@ class ReviewService:
             content_hash=findings.content_hash,
             author_id=tasks[0].author_id,
             policy_version=tasks[0].policy_version,
-            stages=[StageRequirement(t.stage, list(t.roles)) for t in tasks],
+            stages=[StageRequirement(t.stage, list(t.roles), quorum=t.quorum) for t in tasks],
             blocking_unresolved=0,
             signed_at=utcnow(),
             categories=list(findings.categories),

@@ -54,7 +54,7 @@ class ReviewSigner:
             content_hash=content_hash,
             author_id=author_id,
             policy_version=policy_version,
-            stages=tuple(SignedStage(s.name, tuple(s.roles)) for s in stages),
+            stages=tuple(SignedStage(s.name, tuple(s.roles), s.quorum) for s in stages),
             blocking_unresolved=blocking_unresolved,
             signed_at=signed_at.isoformat(),
             categories=tuple(sorted(categories)),

@@ -175,3 +175,20 @@ def test_a_retired_key_vouches_only_for_what_it_signed_before_its_retirement(key
         read_requirement(undated, keys)
     dated = dataclasses.replace(REQUIREMENT, signed_at="2026-11-17T09:00:00+00:00")
     assert read_requirement(sign_record(key, requirement_claims(dated), typ=REQUIREMENT_TYPE), keys) == dated
+
+
+def test_a_quorum_stage_needs_that_many_distinct_signers(key: SigningKey) -> None:
+    keys = {key.kid: key.public_jwk}
+    quorum = dataclasses.replace(REQUIREMENT, stages=(SignedStage("compliance", ("compliance",), 2),))
+    token = sign_record(key, requirement_claims(quorum), typ=REQUIREMENT_TYPE)
+    requirement = read_requirement(token, keys)
+    assert requirement.stages[0].quorum == 2
+    carol, cody = (
+        approval("compliance", "carol", ("compliance",)),
+        approval("compliance", "cody", ("compliance",)),
+    )
+    assert approval_problems(requirement, [carol]) == ["compliance: 1 of the 2 approvals it needs"]
+    assert approval_problems(requirement, [carol, cody]) == []
+    assert "one person signed more than one stage" in approval_problems(requirement, [carol, carol])
+    # A stage of one approval is signed exactly as before quorums existed.
+    assert "quorum" not in requirement_claims(REQUIREMENT)["stages"][0]

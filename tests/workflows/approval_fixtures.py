@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,6 +29,8 @@ from workflows.contracts import (
     VersionSubmitted,
     workflow_id_for,
 )
+
+HISTORIES = Path(__file__).parent / "histories"
 
 # The draft the current test drives, and the time its signatures carry (set by start()).
 CURRENT_DRAFT: dict[str, Any] = {}
@@ -106,3 +110,10 @@ async def refused(
     cause = info.value.cause
     assert isinstance(cause, ApplicationError)
     return cause
+
+
+async def record_history(handle: WorkflowHandle[object, PostApprovalResult], name: str) -> None:
+    """With CLEARPOST_RECORD_HISTORIES=1, save this run's history as a replay fixture."""
+    if os.environ.get("CLEARPOST_RECORD_HISTORIES") == "1":
+        history = await handle.fetch_history()
+        (HISTORIES / f"{name}.json").write_text(history.to_json())

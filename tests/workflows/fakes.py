@@ -28,11 +28,13 @@ from workflows.contracts import (
     PUBLISHER_TASK_QUEUE,
     PUBLISHING_PAUSED,
     RECORD_DECISION,
+    RECORD_REVIEW_NOTICE,
     REVIEW_TASK_QUEUE,
     SCREEN_DRAFT_VERSION,
     TAKE_DOWN_POST,
     TAKEDOWN_FAILED,
     UPDATE_DRAFT_STATE,
+    WORKFLOW_TASK_QUEUE,
     AuditEventInput,
     AuditEventRecorded,
     CloseReviewTasksInput,
@@ -42,11 +44,14 @@ from workflows.contracts import (
     DraftStateUpdate,
     LivePostInput,
     LivePostPlan,
+    NoticeDue,
+    NoticeRecorded,
     OpenReviewTasksInput,
     PlanStagesInput,
     PublicationRef,
     PublishRequest,
     PublishResult,
+    ReviewSchedule,
     ScreenVersionInput,
     ScreenVersionResult,
     StagePlan,
@@ -55,7 +60,7 @@ from workflows.contracts import (
     TakedownResult,
 )
 from workflows.signatures import MEANINGS, Requirement, SignedStage, requirement_claims
-from workflows.worker import build_worker
+from workflows.worker import WORKFLOW_RUNNER, WORKFLOWS, build_worker
 
 # The fake review service's signing key (the real one lives under var/keys/ of the review service).
 REVIEW_KEY = load_or_create_signing_key(Path(tempfile.mkdtemp()) / "review-signing.pem")
@@ -102,6 +107,10 @@ class FakeServices:
     takedowns: list[TakedownInput] = field(default_factory=list)
     takedown_failures: list[TakedownInput] = field(default_factory=list)
     takedown_down: bool = False  # every takedown attempt fails for now, as a network that is down
+    # The review policy's timers for each round (None: a plan from before review SLAs), and every
+    # notice the outbox was asked to keep, retries included (`notice_keys` as the outbox keys them).
+    schedule: ReviewSchedule | None = None
+    notices: list[NoticeDue] = field(default_factory=list)
 
     @property
     def actions(self) -> list[str]:
@@ -123,7 +132,7 @@ class FakeServices:
             content_hash=request.content_hash,
             author_id=AUTHOR,
             policy_version="policy-test",
-            stages=tuple(SignedStage(s.name, tuple(s.roles)) for s in self.stages),
+            stages=tuple(SignedStage(s.name, tuple(s.roles), s.quorum) for s in self.stages),
             blocking_unresolved=blocking,
         )
         return sign_record(REVIEW_KEY, requirement_claims(requirement), typ=REQUIREMENT_TYPE)
@@ -136,6 +145,7 @@ class FakeServices:
             list(self.stages),
             requirement=self.requirement(request, self.blocking),
             signing_keys={REVIEW_KEY.kid: REVIEW_KEY.public_jwk},
+            schedule=self.schedule,
         )
 
     @activity.defn(name=OPEN_REVIEW_TASKS)
@@ -149,6 +159,16 @@ class FakeServices:
     @activity.defn(name=RECORD_DECISION)
     async def record_decision(self, record: DecisionRecord) -> None:
         self.decisions.append(record)
+
+    @activity.defn(name=RECORD_REVIEW_NOTICE)
+    async def record_notice(self, notice: NoticeDue) -> NoticeRecorded:
+        self.notices.append(notice)
+        key = (notice.draft_id, notice.version, notice.stage, notice.kind, notice.n)
+        return NoticeRecorded(notice_id="notice-" + "-".join(map(str, key)), recipients=["someone"])
+
+    @property
+    def notice_keys(self) -> list[tuple[str, str, int]]:
+        return [(n.stage, n.kind, n.n) for n in self.notices]
 
     @activity.defn(name=CHECK_CONSENT)
     async def check_consent(self, request: ConsentCheckInput) -> ConsentCheckResult:
@@ -198,8 +218,11 @@ class FakeServices:
 
 
 @contextlib.asynccontextmanager
-async def running_fakes(client: Client, fakes: FakeServices) -> AsyncIterator[None]:
-    """One worker per task queue, as in production, plus the real workflow worker."""
+async def running_fakes(client: Client, fakes: FakeServices, *, cached: bool = True) -> AsyncIterator[None]:
+    """One worker per task queue, as in production, plus the real workflow worker.
+
+    `cached=False`: the workflow worker keeps no workflow in memory, so every workflow task replays
+    the history from the start, as after a restart (and no sticky queue outlives the worker)."""
     queues = {
         REVIEW_TASK_QUEUE: [
             fakes.screen,
@@ -207,13 +230,25 @@ async def running_fakes(client: Client, fakes: FakeServices) -> AsyncIterator[No
             fakes.open_tasks,
             fakes.close_tasks,
             fakes.record_decision,
+            fakes.record_notice,
         ],
         DRAFTS_TASK_QUEUE: [fakes.update_state, fakes.check_consent],
         PUBLISHER_TASK_QUEUE: [fakes.publish, fakes.live_post_plan, fakes.take_down, fakes.takedown_failed],
         AUDIT_TASK_QUEUE: [fakes.append_audit],
     }
     async with contextlib.AsyncExitStack() as stack:
-        await stack.enter_async_context(build_worker(client))
+        if cached:
+            await stack.enter_async_context(build_worker(client))
+        else:
+            await stack.enter_async_context(
+                Worker(
+                    client,
+                    task_queue=WORKFLOW_TASK_QUEUE,
+                    workflows=WORKFLOWS,
+                    workflow_runner=WORKFLOW_RUNNER,
+                    max_cached_workflows=0,
+                )
+            )
         for queue, activities in queues.items():
             await stack.enter_async_context(Worker(client, task_queue=queue, activities=activities))
         yield

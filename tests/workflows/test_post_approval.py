@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import os
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
@@ -20,6 +19,7 @@ from tests.workflows.approval_fixtures import (
     HASH_V2,
     decide,
     decision,
+    record_history,
     refused,
     start,
     version,
@@ -38,20 +38,10 @@ from workflows.contracts import (
     DraftStateUpdate,
     FindingsOverridden,
     FindingsOverride,
-    PostApprovalResult,
     StageRequirement,
     WithdrawAccepted,
     WithdrawRequest,
 )
-
-HISTORIES = Path(__file__).parent / "histories"
-
-
-async def record_history(handle: WorkflowHandle[object, PostApprovalResult], name: str) -> None:
-    """With CLEARPOST_RECORD_HISTORIES=1, save this run's history as a replay fixture."""
-    if os.environ.get("CLEARPOST_RECORD_HISTORIES") == "1":
-        history = await handle.fetch_history()
-        (HISTORIES / f"{name}.json").write_text(history.to_json())
 
 
 async def test_approved_by_every_stage_is_published_once(time_skipping_env: WorkflowEnvironment) -> None:

@@ -22,7 +22,12 @@ from temporalio.workflow import NondeterminismError
 from workflows.worker import WORKFLOW_RUNNER, WORKFLOWS
 
 HISTORIES = Path(__file__).parent / "histories"
-PATHS = ["approve", "request_changes", "reject", "withdraw", "scheduled"]
+CURRENT = ["approve", "request_changes", "reject", "withdraw", "scheduled"]
+# Review SLAs, expiry and quorums (workflow.patched("review-sla-2026-12")).
+REVIEW_SLA = ["reminders_escalation", "review_expired", "quorum"]
+# Recorded before that patch: rounds opened then keep one approval per stage and no timers.
+BEFORE_REVIEW_SLA = [f"{name}-before-review-sla" for name in CURRENT]
+PATHS = CURRENT + REVIEW_SLA + BEFORE_REVIEW_SLA
 
 
 def load(name: str) -> WorkflowHistory:

@@ -54,6 +54,8 @@ class UiState:
     limiter: FailureLimiter
     idle_timeout: timedelta
     claim_idle: timedelta
+    # None: a claim lapses only when its holder goes idle.
+    claim_expiry: timedelta | None = None
 
 
 class CrossSiteRefused(Exception):
@@ -248,8 +250,8 @@ async def form_post(
 FormPostDep = Annotated[FormPost, Depends(form_post)]
 
 
-def claim_service(repo: UiRepositoryDep, ui: UiStateDep) -> ClaimService:
-    return ClaimService(repo, idle=ui.claim_idle)
+def claim_service(request: Request, repo: UiRepositoryDep, ui: UiStateDep) -> ClaimService:
+    return ClaimService(repo, idle=ui.claim_idle, expiry=ui.claim_expiry, audit=request.app.state.audit)
 
 
 ClaimServiceDep = Annotated[ClaimService, Depends(claim_service)]

@@ -17,26 +17,63 @@ MAX_COMMENT_CHARS = 4000
 
 
 class ClaimService:
-    """One reviewer at a time per stage of a draft; a claim lapses when its holder goes idle."""
+    """One reviewer at a time per stage of a draft; a claim lapses when its holder goes idle, and
+    goes back to the queue once it is older than `expiry` however active its holder is."""
 
-    def __init__(self, repo: UiRepository, *, idle: timedelta) -> None:
+    def __init__(
+        self,
+        repo: UiRepository,
+        *,
+        idle: timedelta,
+        expiry: timedelta | None = None,
+        audit: AuditClient | None = None,
+    ) -> None:
         self._repo = repo
         self._idle = idle
+        self._expiry = expiry
+        self._audit = audit
+
+    def expired(self, claim: TaskClaim, now: datetime) -> bool:
+        return self._expiry is not None and claim.claimed_at + self._expiry <= now
 
     def active(self, claim: TaskClaim | None, now: datetime) -> TaskClaim | None:
-        return claim if claim is not None and claim.last_active_at + self._idle > now else None
+        if claim is None or self.expired(claim, now):
+            return None
+        return claim if claim.last_active_at + self._idle > now else None
 
     async def active_claims(
         self, draft_ids: Sequence[str], now: datetime
     ) -> dict[tuple[str, str], TaskClaim]:
-        return {
-            (c.draft_id, c.stage): c
-            for c in await self._repo.claims(draft_ids)
-            if self.active(c, now) is not None
-        }
+        """The claims in force on these drafts; those past their expiry go back to the queue here."""
+        claims = await self._repo.claims(draft_ids)
+        await self._return_expired([c for c in claims if self.expired(c, now)], now)
+        return {(c.draft_id, c.stage): c for c in claims if self.active(c, now) is not None}
+
+    async def _return_expired(self, claims: Sequence[TaskClaim], now: datetime) -> None:
+        """Delete claims past their expiry, each an audit event (without one nothing is deleted)."""
+        for claim in claims:
+            if self._audit is not None:
+                await self._audit.append(
+                    actor="system:review",
+                    action="review.claim_expired",
+                    subject=f"draft:{claim.draft_id}",
+                    details={
+                        "stage": claim.stage,
+                        "holder_id": claim.holder_id,
+                        "claimed_at": claim.claimed_at.isoformat(),
+                        "expired_at": (claim.claimed_at + self._expiry).isoformat() if self._expiry else None,
+                    },
+                    idempotency_key=f"claim-expired:{claim.id}:{claim.claimed_at.isoformat()}",
+                )
+            await self._repo.delete_claim(claim)
+        if claims:
+            await self._repo.flush()
 
     async def claim(self, draft_id: str, stage: str, principal: Principal, now: datetime) -> TaskClaim:
         existing = await self._repo.claim(draft_id, stage, for_update=True)
+        if existing is not None and self.expired(existing, now):
+            await self._return_expired([existing], now)
+            existing = None
         held = self.active(existing, now)
         if held is not None and held.holder_id != principal.user_id:
             raise Conflict(f"{held.holder_name} is working on this stage already", code="claimed")
