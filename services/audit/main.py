@@ -5,7 +5,6 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import httpx
 from fastapi import FastAPI
 
 from services.audit.activities import AuditActivities
@@ -18,6 +17,7 @@ from services.kit.app import create_service_app
 from services.kit.auth import JwksKeySet, install_internal_credentials
 from services.kit.db import create_engine, create_sessionmaker
 from services.kit.errors import ClearpostError
+from services.kit.http import service_client
 from services.kit.temporal import connect, running_worker
 from workflows.contracts import AUDIT_TASK_QUEUE
 
@@ -55,7 +55,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         sign_tree_heads_periodically(app.state.audit_log, settings.audit_tree_head_every_seconds)
     )
     try:
-        async with httpx.AsyncClient() as http:
+        async with service_client() as http:
             app.state.key_set = JwksKeySet(f"{settings.gateway_url}/api/v1/auth/jwks", http)
             app.state.temporal = None
             if settings.temporal_enabled:

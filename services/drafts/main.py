@@ -4,7 +4,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import httpx
 from fastapi import FastAPI
 
 from services.drafts.activities import DraftActivities
@@ -20,7 +19,7 @@ from services.kit.app import create_service_app
 from services.kit.audit_client import AuditClient
 from services.kit.auth import JwksKeySet, install_internal_credentials
 from services.kit.db import create_engine, create_sessionmaker
-from services.kit.http import internal_client
+from services.kit.http import internal_client, service_client
 from services.kit.temporal import connect, running_worker
 from workflows.contracts import DRAFTS_TASK_QUEUE
 
@@ -38,7 +37,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     )
     app.state.media_store = MediaStore(settings.media_path)
     async with (
-        httpx.AsyncClient() as http,
+        service_client() as http,
         internal_client(settings.service_url("audit"), app.state.internal_token) as audit_http,
         internal_client(settings.service_url("publisher"), app.state.internal_token) as publisher_http,
     ):

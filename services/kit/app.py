@@ -8,7 +8,6 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
-import httpx
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
@@ -17,6 +16,7 @@ from sqlalchemy import text
 from services.kit.auth import RevocationList, gateway_revocations
 from services.kit.db import check_pool
 from services.kit.errors import install_error_handlers
+from services.kit.http import service_client
 from services.kit.limits import BodyLimitMiddleware, LimitSettings
 from services.kit.metrics import install_metrics
 from services.kit.telemetry import instrument_app, setup_tracing
@@ -94,7 +94,7 @@ def _with_revocations(lifespan: Lifespan) -> Lifespan:
                     yield
                 return
             settings = app.state.settings
-            async with httpx.AsyncClient() as http:
+            async with service_client() as http:
                 app.state.revocations = revocations = RevocationList(
                     gateway_revocations(http, settings.service_url("gateway"), app.state.internal_token),
                     interval=LimitSettings().revocation_refresh_seconds,

@@ -16,6 +16,12 @@ from services.kit.errors import ClearpostError, UpstreamUnavailable
 SERVICE_LIMITS = httpx.Limits(keepalive_expiry=2.0)
 
 
+def service_client() -> httpx.AsyncClient:
+    """A client for calls between our services that carry the caller's own credentials (a user's
+    token, a password being confirmed): no service credential, the same idle-connection limits."""
+    return httpx.AsyncClient(limits=SERVICE_LIMITS)
+
+
 def internal_client(base_url: str, internal_token: str, *, timeout: float = 10.0) -> httpx.AsyncClient:
     """A client for another service's /internal routes, carrying this service's own credential."""
     return httpx.AsyncClient(

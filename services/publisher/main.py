@@ -4,7 +4,6 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-import httpx
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,7 +12,7 @@ from services.kit.audit_client import AuditClient
 from services.kit.auth import JwksKeySet, install_internal_credentials
 from services.kit.credentials import GatewayCredentialChecker
 from services.kit.db import create_engine, create_sessionmaker
-from services.kit.http import internal_client
+from services.kit.http import internal_client, service_client
 from services.kit.sealing import FieldSealer
 from services.kit.temporal import connect, running_worker
 from services.publisher import account_endpoints, operations_endpoints, public_media
@@ -55,7 +54,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     )
     try:
         async with (
-            httpx.AsyncClient() as http,
+            service_client() as http,
             internal_client(settings.service_url("drafts"), app.state.internal_token) as drafts_http,
             internal_client(settings.service_url("audit"), app.state.internal_token) as audit_http,
         ):

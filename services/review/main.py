@@ -5,7 +5,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
-import httpx
 from fastapi import FastAPI
 
 from services.kit.app import create_service_app
@@ -20,7 +19,7 @@ from services.kit.auth import (
 from services.kit.clock import utcnow
 from services.kit.credentials import GatewayCredentialChecker
 from services.kit.db import create_engine, create_sessionmaker, session_scope
-from services.kit.http import internal_client
+from services.kit.http import internal_client, service_client
 from services.kit.limits import LimitSettings
 from services.kit.metrics import add_scrape_refresher
 from services.kit.temporal import connect, running_worker
@@ -82,7 +81,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.published_keys = KeyFilesKeySet(settings.service_keys_dir("review"), KEY_NAME)
     await _record_policy(app, policy, str(settings.review_policy_file))
     async with (
-        httpx.AsyncClient() as http,
+        service_client() as http,
         internal_client(settings.service_url("audit"), app.state.internal_token) as audit_http,
         internal_client(settings.service_url("drafts"), app.state.internal_token) as drafts_http,
         internal_client(settings.service_url("publisher"), app.state.internal_token) as publisher_http,
