@@ -317,3 +317,10 @@ def test_a_saints_name_names_a_place() -> None:
         PersonNameRecognizer().analyze("Services are Friday at St. Anselm's, near the clinic.", ["PERSON"])
         == []
     )
+
+
+def test_a_month_and_day_after_a_care_word_is_a_date_of_care() -> None:
+    assert "phi.care_date" in rules(
+        "So proud of you, Marguerite! Discharged on 4/2 after her stroke, home at last."
+    )
+    assert "phi" not in screen("Patients rated our clinic 4/5 for wait times this quarter. Thank you!")

@@ -29,6 +29,9 @@ NUMBER_WORD = (
     r"sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|"
     r"hundred|thousand|and|oh)"
 )
+# "2/11": a month and day with no year, read as a date only right after a care word ("admitted on
+# 2/11"), where a score or a fraction would not stand.
+SHORT_DATE = r"(?:1[0-2]|0?[1-9])/(?:3[01]|[12]\d|0?[1-9])(?![/\d])"
 DATE = (
     rf"(?:\d{{1,2}}[/.-]\d{{1,2}}[/.-]\d{{2,4}}|\d{{4}}-\d{{2}}-\d{{2}}"
     rf"|{MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?"
@@ -180,7 +183,7 @@ def custom_recognizers() -> list[EntityRecognizer]:
                     "care_date",
                     rf"\b(?:admitted|admission|discharged?|surgery|operated|procedure|visit|transplant|"
                     r"implant(?:ed)?|switched on|activated|delivered|diagnosed|seen|treated)\b[^.!?\n]{0,25}?"
-                    rf"\b(?:on\s+)?(?:{DATE}|{WEEKDAY}|last night|yesterday|this morning)"
+                    rf"\b(?:on\s+)?(?:{DATE}|{SHORT_DATE}|{WEEKDAY}|last night|yesterday|this morning)"
                     rf"|\b(?:{WEEKDAY}|{DATE})(?:'s)?\s+(?:ER|ED|emergency|clinic|office)?\s*"
                     r"(?:visit|admission|surgery|appointment|procedure|discharge)\b",
                     0.6,
