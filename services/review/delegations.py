@@ -41,12 +41,14 @@ class DelegationService:
         delegate = data.delegate.strip()
         if not delegate or delegate in names_of(principal):
             raise Unprocessable("name someone other than yourself as the delegate")
+        # A well-formed period that cannot be one (over already, or ending first) conflicts with the
+        # clock rather than being malformed: 409, as a schedule in the past is for drafts.
         if data.ends_at <= data.starts_at:
-            raise Unprocessable("a delegation ends after it starts")
+            raise Conflict("a delegation ends after it starts", code="invalid_period")
         if data.ends_at <= now:
-            raise Unprocessable("this delegation would already be over")
+            raise Conflict("this delegation would already be over", code="invalid_period")
         if data.ends_at - data.starts_at > MAX_DELEGATION:
-            raise Unprocessable(f"a delegation lasts at most {MAX_DELEGATION.days} days")
+            raise Conflict(f"a delegation lasts at most {MAX_DELEGATION.days} days", code="invalid_period")
         for other in await self._repo.delegations_by(principal.user_id):
             if (
                 other.cancelled_at is None

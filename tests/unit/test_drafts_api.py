@@ -171,6 +171,8 @@ async def test_an_older_projection_after_a_newer_one_is_ignored(api: DraftsApi) 
     response = await api.http.get(f"/api/v1/drafts/{draft['id']}", headers=api.as_user("author"))
     current = response.json()
     assert (current["status"], current["note"]) == ("in_review", "waiting on legal")
+    # Quorum progress and the SLA are the workflow's to fill in; these snapshots carry the defaults.
+    progress = {"approvals": 0, "quorum": 1, "due_at": None, "escalated": False}
     assert current["stages"] == [
         {
             "stage": "compliance",
@@ -186,8 +188,9 @@ async def test_an_older_projection_after_a_newer_one_is_ignored(api: DraftsApi) 
                     "content_hash": draft["content_hash"],
                 }
             ],
+            **progress,
         },
-        {"stage": "legal", "status": "pending", "roles": ["legal"], "decisions": []},
+        {"stage": "legal", "status": "pending", "roles": ["legal"], "decisions": [], **progress},
     ]
 
 

@@ -17,8 +17,10 @@ from temporalio.service import RPCError, RPCStatusCode
 from services.kit.auth import RevocationList
 from services.kit.db import create_engine, create_sessionmaker, session_scope
 from services.review.activities import ReviewActivities
+from services.review.config import DEFAULT_POLICY_FILE
 from services.review.models import OffboardedUser, ReviewDecision, ReviewTask, Screening
 from services.review.offboarding import Offboarding
+from services.review.policy import load_policy_file
 from services.review.ui.models import TaskClaim, UiSession
 from tests.database import DatabaseFactory
 from tests.unit.recording_audit import RecordingAudit
@@ -174,6 +176,7 @@ async def test_a_revocation_list_refresh_drives_offboarding(sessionmaker: Any) -
 async def test_voided_stages_are_opened_again(sessionmaker: Any) -> None:
     activities = ReviewActivities.__new__(ReviewActivities)
     activities._sessionmaker = sessionmaker
+    activities._policy = load_policy_file(DEFAULT_POLICY_FILE)
     stage = StageRequirement("compliance", ["compliance"])
     async with session_scope(sessionmaker) as session:
         session.add(

@@ -268,9 +268,9 @@ async def test_a_delegation_out_of_its_period_or_cancelled_counts_for_nothing(re
     [
         ("mia", -1, 24, Unprocessable),  # oneself
         ("mia@test", -1, 24, Unprocessable),  # oneself, by username
-        ("meg", 24, 1, Unprocessable),  # ends before it starts
-        ("meg", -48, -24, Unprocessable),  # already over
-        ("meg", 0, 24 * 200, Unprocessable),  # too long
+        ("meg", 24, 1, Conflict),  # ends before it starts
+        ("meg", -48, -24, Conflict),  # already over
+        ("meg", 0, 24 * 200, Conflict),  # too long
     ],
 )
 async def test_delegation_rules(review: Review, delegate: str, starts: int, ends: int, error: type) -> None:
