@@ -1,4 +1,4 @@
-"""The `clearpost` command: migrate, run, serve one service, run the workflow worker, seed demo data."""
+"""The `clearpost` command: migrate, run, serve one service, run a worker, seed demo data."""
 
 from __future__ import annotations
 
@@ -13,16 +13,21 @@ from typing import Annotated
 import httpx
 import typer
 import uvicorn
+from fastapi import FastAPI
 
 from services.audit import cli as audit_cli
 from services.drafts.cli import consents_app
 from services.keys_cli import keys_app
 from services.kit.db import upgrade_to_head
+from services.kit.processes import NoActivityWorker, ProcessRole, run_activity_worker, set_role
 from services.kit.settings import SERVICE_NAMES, KitSettings
 from services.kit.telemetry import configure_logging
 from services.readiness import wait_until_ready
 from services.review import cli as review_cli
 from services.staff_cli import register as register_staff_commands
+
+# The services with Temporal activities, each polling its own task queue (workflows/contracts.py).
+ACTIVITY_SERVICES = tuple(name for name in SERVICE_NAMES if name != "gateway")
 
 app = typer.Typer(help="Clearpost: compliance-gated social publishing.", no_args_is_help=True)
 app.add_typer(review_cli.screen_app, name="screen")
@@ -56,19 +61,32 @@ def migrate(
         typer.echo(f"migrated {service}")
 
 
+def _service_app(service: str) -> FastAPI:
+    module = __import__(f"services.{service}.main", fromlist=["app"])
+    service_app: FastAPI = module.app
+    return service_app
+
+
 @app.command()
-def serve(service: Annotated[str, typer.Argument(help=f"one of {', '.join(SERVICE_NAMES)}")]) -> None:
-    """Run one service (its API and its activity worker) on its configured loopback address."""
+def serve(
+    service: Annotated[str, typer.Argument(help=f"one of {', '.join(SERVICE_NAMES)}")],
+    no_worker: Annotated[
+        bool, typer.Option("--no-worker", help="the API alone; `clearpost worker SERVICE` runs its worker")
+    ] = False,
+) -> None:
+    """Run one service (its API and its activity worker) on its configured address."""
     if service not in SERVICE_NAMES:
         _fail(f"unknown service {service!r}; choose from {', '.join(SERVICE_NAMES)}")
     settings = KitSettings()
     configure_logging(service, level=settings.log_level, fmt=settings.log_format)
     host, port = settings.bind_address(service)
+    service_app = _service_app(service)
+    set_role(service_app, ProcessRole.API if no_worker else ProcessRole.API_AND_WORKER)
     # On SIGTERM uvicorn stops taking requests, lets running ones finish, then leaves the
     # lifespan, which shuts the activity worker down gracefully (running activities finish or
     # are handed back to Temporal for retry).
     uvicorn.run(
-        f"services.{service}.main:app",
+        service_app,
         host=host,
         port=port,
         log_config=None,
@@ -78,13 +96,31 @@ def serve(service: Annotated[str, typer.Argument(help=f"one of {', '.join(SERVIC
 
 
 @app.command()
-def worker() -> None:
-    """Run the workflow worker (PostApprovalWorkflow); SIGTERM/SIGINT stop it gracefully."""
-    from workflows.worker import main
-
+def worker(
+    service: Annotated[
+        str | None,
+        typer.Argument(
+            help=f"one of {', '.join(ACTIVITY_SERVICES)}: that service's activity worker alone "
+            "(default: the workflow worker)"
+        ),
+    ] = None,
+) -> None:
+    """Run the workflow worker (PostApprovalWorkflow, LivePostWorkflow), or one service's activity
+    worker without its API; SIGTERM/SIGINT stop it gracefully."""
+    if service is not None and service not in ACTIVITY_SERVICES:
+        _fail(f"no activity worker for {service!r}; choose from {', '.join(ACTIVITY_SERVICES)}")
     settings = KitSettings()
-    configure_logging("workflows", level=settings.log_level, fmt=settings.log_format)
-    asyncio.run(main())
+    if service is None:
+        from workflows.worker import main
+
+        configure_logging("workflows", level=settings.log_level, fmt=settings.log_format)
+        asyncio.run(main())
+        return
+    configure_logging(service, level=settings.log_level, fmt=settings.log_format)
+    try:
+        asyncio.run(run_activity_worker(_service_app(service), service))
+    except NoActivityWorker as exc:
+        _fail(str(exc))
 
 
 @app.command()

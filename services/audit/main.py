@@ -18,7 +18,8 @@ from services.kit.auth import JwksKeySet, install_internal_credentials
 from services.kit.db import create_engine, create_sessionmaker
 from services.kit.errors import ClearpostError
 from services.kit.http import service_client
-from services.kit.temporal import connect, running_worker
+from services.kit.processes import activity_worker, serves_api
+from services.kit.temporal import connect
 from workflows.contracts import AUDIT_TASK_QUEUE
 
 log = logging.getLogger(__name__)
@@ -51,8 +52,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.audit_exporter = AuditExporter(app.state.audit_log, batch_size=settings.audit_export_batch_size)
     install_internal_credentials(app, settings, "audit")
     await record_pending_rotations(app.state.audit_log.append, settings.service_keys_dir("audit"))
-    signing = asyncio.create_task(
-        sign_tree_heads_periodically(app.state.audit_log, settings.audit_tree_head_every_seconds)
+    # The API process signs the periodic heads; a worker-only process signs only every N events.
+    signing = (
+        asyncio.create_task(
+            sign_tree_heads_periodically(app.state.audit_log, settings.audit_tree_head_every_seconds)
+        )
+        if serves_api(app)
+        else None
     )
     try:
         async with service_client() as http:
@@ -61,13 +67,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             if settings.temporal_enabled:
                 app.state.temporal = client = await connect(settings)
                 activities = AuditActivities(app.state.audit_log)
-                async with running_worker(client, AUDIT_TASK_QUEUE, [activities.append_audit_event]):
+                async with activity_worker(app, client, AUDIT_TASK_QUEUE, [activities.append_audit_event]):
                     yield
             else:
                 yield
     finally:
-        signing.cancel()
-        await asyncio.gather(signing, return_exceptions=True)
+        if signing is not None:
+            signing.cancel()
+            await asyncio.gather(signing, return_exceptions=True)
         await engine.dispose()
 
 

@@ -20,7 +20,8 @@ from services.kit.audit_client import AuditClient
 from services.kit.auth import JwksKeySet, install_internal_credentials
 from services.kit.db import create_engine, create_sessionmaker
 from services.kit.http import internal_client, service_client
-from services.kit.temporal import connect, running_worker
+from services.kit.processes import activity_worker
+from services.kit.temporal import connect
 from workflows.contracts import DRAFTS_TASK_QUEUE
 
 
@@ -51,7 +52,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             activities = DraftActivities(
                 app.state.sessionmaker, app.state.audit, app.state.channels, app.state.sealer
             )
-            async with running_worker(
+            async with activity_worker(
+                app,
                 app.state.temporal,
                 DRAFTS_TASK_QUEUE,
                 [activities.update_draft_state, activities.check_consent],

@@ -19,6 +19,7 @@ from services.kit.errors import install_error_handlers
 from services.kit.http import service_client
 from services.kit.limits import BodyLimitMiddleware, LimitSettings
 from services.kit.metrics import install_metrics
+from services.kit.processes import serves_api
 from services.kit.telemetry import instrument_app, setup_tracing
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
@@ -81,13 +82,17 @@ def _with_revocations(lifespan: Lifespan) -> Lifespan:
     A lifespan may install its own `app.state.revocations` (the gateway reads its database; the
     review service listens for new entries); otherwise the list is read from the gateway. A list
     left on the app by an earlier run of it (the same app object started again in-process) is
-    never reused: it would carry that run's deactivations.
+    never reused: it would carry that run's deactivations. A process that runs only the activity
+    worker (`clearpost worker <service>`) checks no tokens: no list.
     """
 
     @asynccontextmanager
     async def wrapped(app: FastAPI) -> AsyncIterator[None]:
         earlier: RevocationList | None = getattr(app.state, "revocations", None)
         async with lifespan(app):
+            if not serves_api(app):
+                yield
+                return
             revocations: RevocationList | None = getattr(app.state, "revocations", None)
             if revocations is not None and revocations is not earlier:
                 async with revocations.running():

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from functools import cached_property
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SecretsSettingsSource,
+    SettingsConfigDict,
+)
 
 from services.kit.keyfiles import own_keys_dir
 
@@ -18,6 +24,14 @@ class KitSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CLEARPOST_", extra="ignore")
 
     var_dir: Path = Path("var")
+    # A folder of files named for settings (CLEARPOST_PAYLOAD_KEY, CLEARPOST_DATABASE_URL, ...), each
+    # holding that setting's value: a mounted Kubernetes Secret, or compose's /run/secrets. Every
+    # setting can come from there; the environment still wins. Read from the environment only.
+    secrets_dir: Path | None = None
+    # This process's own key folder (its signing key ring, a mounted Secret) instead of
+    # var/keys/<service>/: set only for a process of one service (a pod, a container), so that its
+    # API and worker processes, and every replica, sign with the same keys.
+    own_keys_dir: Path | None = None
     # One database server for every service (e.g. postgresql+asyncpg://127.0.0.1:5432/clearpost);
     # each service then lives in its own schema, `<db_schema_prefix><service>`, with its own
     # Alembic version table. CLEARPOST_<SERVICE>_DATABASE_URL still overrides one service.
@@ -63,6 +77,21 @@ class KitSettings(BaseSettings):
     log_level: str = "INFO"
     log_format: str = "json"  # json | text
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Arguments, then the environment, then the files in CLEARPOST_SECRETS_DIR."""
+        folder = os.environ.get("CLEARPOST_SECRETS_DIR")
+        if folder:
+            file_secret_settings = SecretsSettingsSource(settings_cls, secrets_dir=folder)
+        return init_settings, env_settings, dotenv_settings, file_secret_settings
+
     def service_url(self, service: str) -> str:
         url: str = getattr(self, f"{service}_url")
         return url.rstrip("/")
@@ -81,9 +110,12 @@ class KitSettings(BaseSettings):
     def service_keys_dir(self, service: str) -> Path:
         """var/keys/<service>/ (mode 0700): the keys and credentials only that service reads.
 
-        Files an earlier release kept in var/keys/ itself move in here the first time."""
+        Files an earlier release kept in var/keys/ itself move in here the first time.
+        CLEARPOST_OWN_KEYS_DIR, where set, is this process's folder instead."""
         if service not in SERVICE_NAMES:
             raise ValueError(f"unknown service {service!r}")
+        if self.own_keys_dir is not None:
+            return self.own_keys_dir
         return own_keys_dir(self.keys_dir, service)
 
     def default_database_url(self, service: str) -> str:

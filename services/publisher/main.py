@@ -13,8 +13,9 @@ from services.kit.auth import JwksKeySet, install_internal_credentials
 from services.kit.credentials import GatewayCredentialChecker
 from services.kit.db import create_engine, create_sessionmaker
 from services.kit.http import internal_client, service_client
+from services.kit.processes import activity_worker
 from services.kit.sealing import FieldSealer
-from services.kit.temporal import connect, running_worker
+from services.kit.temporal import connect
 from services.publisher import account_endpoints, operations_endpoints, public_media
 from services.publisher.accounts import AccountService, CredentialSeal
 from services.publisher.activities import PublisherActivities
@@ -97,7 +98,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                     live.take_down_post,
                     live.takedown_failed,
                 ]
-                async with running_worker(client, PUBLISHER_TASK_QUEUE, handlers):
+                async with activity_worker(app, client, PUBLISHER_TASK_QUEUE, handlers):
                     yield
             else:
                 app.state.workflows = ApprovalWorkflowClient(None)

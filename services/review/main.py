@@ -22,7 +22,8 @@ from services.kit.db import create_engine, create_sessionmaker, session_scope
 from services.kit.http import internal_client, service_client
 from services.kit.limits import LimitSettings
 from services.kit.metrics import add_scrape_refresher
-from services.kit.temporal import connect, running_worker
+from services.kit.processes import activity_worker
+from services.kit.temporal import connect
 from services.kit.tokens import load_key_ring
 from services.review.activities import ReviewActivities
 from services.review.channels_client import PublisherChannelStates
@@ -133,7 +134,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 published_keys=app.state.published_keys,
                 channels=app.state.channel_states,
             )
-            async with running_worker(app.state.temporal, REVIEW_TASK_QUEUE, activities.all):
+            async with activity_worker(app, app.state.temporal, REVIEW_TASK_QUEUE, activities.all):
                 yield
         else:
             yield

@@ -1,0 +1,162 @@
+"""API and activity worker apart: `clearpost serve SERVICE --no-worker` starts no worker,
+`clearpost worker SERVICE` starts only the service's worker on its own task queue, and
+`clearpost worker` alone is still the workflow worker (the Procfile's contract)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from typer.testing import CliRunner
+
+import services.cli as cli
+import services.kit.temporal as kit_temporal
+from services.audit import main as audit_main
+from services.kit.processes import ProcessRole, role_of, run_activity_worker, set_role
+from workflows.contracts import AUDIT_TASK_QUEUE
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def process_logging_untouched(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The commands configure the process's logging; here that would outlive the test."""
+    monkeypatch.setattr(cli, "configure_logging", lambda *args, **kwargs: None)
+
+
+class FakeWorker:
+    """Stands in for temporalio's Worker: records what would poll which queue."""
+
+    started: list[FakeWorker] = []
+
+    def __init__(
+        self, client: object, *, task_queue: str, activities: Sequence[Callable[..., Any]], **_: Any
+    ):
+        self.task_queue = task_queue
+        self.activities = [getattr(a, "__name__", str(a)) for a in activities]
+        self._stopped = asyncio.Event()
+        FakeWorker.started.append(self)
+
+    async def run(self) -> None:
+        await self._stopped.wait()
+
+    async def shutdown(self) -> None:
+        self._stopped.set()
+
+
+class FakeServiceClient:
+    async def check_health(self, **_: Any) -> bool:
+        return True
+
+
+class FakeClient:
+    service_client = FakeServiceClient()
+
+
+@pytest.fixture
+def audit_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FastAPI]:
+    """The audit service's app with Temporal on (a fake client and worker), on a SQLite file."""
+    monkeypatch.setenv("CLEARPOST_VAR_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("CLEARPOST_AUDIT_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'audit.db'}")
+    monkeypatch.setenv("CLEARPOST_INTERNAL_TOKEN", "audit-token")
+    monkeypatch.setenv("CLEARPOST_TEMPORAL_ENABLED", "true")
+
+    async def connect(settings: object) -> FakeClient:
+        return FakeClient()
+
+    monkeypatch.setattr(audit_main, "connect", connect)
+    monkeypatch.setattr(kit_temporal, "Worker", FakeWorker)
+    FakeWorker.started = []
+    app = audit_main.app
+    try:
+        yield app
+    finally:
+        set_role(app, ProcessRole.API_AND_WORKER)
+        for name in ("activity_task_queue", "revocations"):
+            if hasattr(app.state, name):
+                delattr(app.state, name)
+
+
+async def test_serve_without_the_worker_starts_no_activity_worker(audit_app: FastAPI) -> None:
+    set_role(audit_app, ProcessRole.API)
+    async with audit_app.router.lifespan_context(audit_app):
+        assert FakeWorker.started == []
+        assert audit_app.state.temporal is not None  # the API still talks to Temporal
+        assert audit_app.state.revocations is not None  # and checks tokens
+
+
+async def test_serve_runs_the_api_and_its_worker_by_default(audit_app: FastAPI) -> None:
+    async with audit_app.router.lifespan_context(audit_app):
+        assert [w.task_queue for w in FakeWorker.started] == [AUDIT_TASK_QUEUE]
+        assert FakeWorker.started[0].activities == ["append_audit_event"]
+
+
+async def test_the_worker_alone_polls_the_services_queue_and_serves_nothing(audit_app: FastAPI) -> None:
+    stop = asyncio.Event()
+    running = asyncio.create_task(run_activity_worker(audit_app, "audit", stop))
+    for _ in range(200):
+        if FakeWorker.started:
+            break
+        await asyncio.sleep(0.01)
+    assert role_of(audit_app) is ProcessRole.WORKER
+    assert [w.task_queue for w in FakeWorker.started] == [AUDIT_TASK_QUEUE]
+    assert not hasattr(audit_app.state, "revocations")  # no API: no token checks, no polling
+    stop.set()
+    await asyncio.wait_for(running, 10)
+
+
+def test_serve_no_worker_hands_uvicorn_the_app_in_the_api_role(monkeypatch: pytest.MonkeyPatch) -> None:
+    served: list[FastAPI] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **_: served.append(app))
+    try:
+        result = runner.invoke(cli.app, ["serve", "audit", "--no-worker"])
+        assert result.exit_code == 0, result.output
+        assert served == [audit_main.app]
+        assert role_of(audit_main.app) is ProcessRole.API
+
+        result = runner.invoke(cli.app, ["serve", "audit"])
+        assert result.exit_code == 0, result.output
+        assert role_of(audit_main.app) is ProcessRole.API_AND_WORKER
+    finally:
+        set_role(audit_main.app, ProcessRole.API_AND_WORKER)
+
+
+def test_worker_with_a_service_runs_that_services_activity_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    ran: list[tuple[str, str]] = []
+
+    async def fake_run(app: FastAPI, service: str) -> None:
+        ran.append((app.title, service))
+
+    monkeypatch.setattr(cli, "run_activity_worker", fake_run)
+    result = runner.invoke(cli.app, ["worker", "review"])
+
+    assert result.exit_code == 0, result.output
+    assert ran == [("Clearpost review", "review")]
+
+
+def test_worker_alone_is_still_the_workflow_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    import workflows.worker
+
+    ran: list[str] = []
+
+    async def fake_main() -> None:
+        ran.append("workflows")
+
+    monkeypatch.setattr(workflows.worker, "main", fake_main)
+    result = runner.invoke(cli.app, ["worker"])
+
+    assert result.exit_code == 0, result.output
+    assert ran == ["workflows"]
+
+
+@pytest.mark.parametrize("service", ["gateway", "nonsense"])
+def test_worker_refuses_a_service_without_activities(service: str) -> None:
+    result = runner.invoke(cli.app, ["worker", service])
+
+    assert result.exit_code == 2
+    assert "no activity worker" in result.output
