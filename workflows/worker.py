@@ -10,6 +10,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from services.kit.ops_listener import ops_listener, workflow_worker_ops_app
 from services.kit.settings import KitSettings
 from services.kit.telemetry import setup_tracing, shutdown_tracing
 from services.kit.temporal import connect
@@ -34,13 +35,15 @@ def build_worker(client: Client, task_queue: str = WORKFLOW_TASK_QUEUE) -> Worke
 
 async def main() -> None:
     setup_tracing("workflows")
-    client = await connect(KitSettings())
+    settings = KitSettings()
+    client = await connect(settings)
     worker = build_worker(client)
+    ops = workflow_worker_ops_app(settings, client)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    async with worker:
+    async with worker, ops_listener(ops, settings.bind_host or "127.0.0.1", settings.worker_health_port):
         log.info("workflow worker running", extra={"task_queue": WORKFLOW_TASK_QUEUE})
         await stop.wait()
         log.info("workflow worker stopping")

@@ -19,6 +19,7 @@ from typing import Any
 from fastapi import FastAPI
 from temporalio.client import Client
 
+from services.kit.ops_listener import ops_listener
 from services.kit.temporal import running_worker
 
 log = logging.getLogger("clearpost.processes")
@@ -65,7 +66,8 @@ async def activity_worker(
 async def run_activity_worker(app: FastAPI, service: str, stop: asyncio.Event | None = None) -> None:
     """Run `app`'s lifespan without its HTTP API until `stop` is set (by default: SIGTERM or
     SIGINT): the service's activity worker alone, on the service's own task queue. No HTTP API means
-    no revocation list either (app.py) and none of the API's own background work."""
+    no revocation list either (app.py) and none of the API's own background work; with
+    CLEARPOST_WORKER_HEALTH_PORT set, its /healthz, /readyz and /metrics answer on that port."""
     set_role(app, ProcessRole.WORKER)
     loop = asyncio.get_running_loop()
     signals = (signal.SIGTERM, signal.SIGINT) if stop is None else ()
@@ -80,8 +82,11 @@ async def run_activity_worker(app: FastAPI, service: str, stop: asyncio.Event | 
                     f"{service} ran no activity worker (the gateway has none; the others need "
                     "Temporal: CLEARPOST_TEMPORAL_ENABLED)"
                 )
-            log.info("activity worker running", extra={"service": service, "task_queue": task_queue})
-            await stop.wait()
+            settings = app.state.settings
+            host = settings.bind_host or "127.0.0.1"
+            async with ops_listener(app, host, settings.worker_health_port):
+                log.info("activity worker running", extra={"service": service, "task_queue": task_queue})
+                await stop.wait()
             log.info("activity worker stopping", extra={"service": service, "task_queue": task_queue})
     finally:
         for signum in signals:

@@ -49,6 +49,12 @@ class KitSettings(BaseSettings):
     temporal_tls_key_file: Path | None = None
     temporal_tls_server_name: str | None = None
     temporal_api_key_file: Path | None = None
+    # The address `clearpost serve` listens on; unset, the host of the service's own URL (loopback
+    # under `make run`). In a container: 0.0.0.0, while CLEARPOST_<SERVICE>_URL names the Service.
+    bind_host: str | None = None
+    # A worker-only process (`clearpost worker [SERVICE]`) answers /healthz, /readyz and /metrics on
+    # this port (services/kit/ops_listener.py), for a cluster's probes and Prometheus; unset, none.
+    worker_health_port: int | None = Field(default=None, ge=1, le=65535)
     gateway_url: str = "http://127.0.0.1:8000"
     drafts_url: str = "http://127.0.0.1:8001"
     review_url: str = "http://127.0.0.1:8002"
@@ -98,7 +104,7 @@ class KitSettings(BaseSettings):
 
     def bind_address(self, service: str) -> tuple[str, int]:
         parts = urlsplit(self.service_url(service))
-        return parts.hostname or "127.0.0.1", parts.port or 80
+        return self.bind_host or parts.hostname or "127.0.0.1", parts.port or 80
 
     @cached_property
     def keys_dir(self) -> Path:

@@ -160,3 +160,87 @@ def test_worker_refuses_a_service_without_activities(service: str) -> None:
 
     assert result.exit_code == 2
     assert "no activity worker" in result.output
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+async def test_a_worker_with_a_health_port_answers_probes_and_scrapes_and_nothing_else(
+    audit_app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import httpx
+
+    port = _free_port()
+    monkeypatch.setenv("CLEARPOST_WORKER_HEALTH_PORT", str(port))
+    monkeypatch.setenv("CLEARPOST_METRICS_TOKEN", "scrape-me")
+    stop = asyncio.Event()
+    running = asyncio.create_task(run_activity_worker(audit_app, "audit", stop))
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+            for _ in range(500):
+                try:
+                    health = await http.get("/healthz")
+                    break
+                except httpx.ConnectError:
+                    assert not running.done(), running
+                    await asyncio.sleep(0.02)
+            assert health.json() == {"status": "ok", "service": "audit"}
+            ready = await http.get("/readyz")
+            assert ready.status_code == 200, ready.text
+            assert ready.json()["checks"] == {"database": "ok", "temporal": "ok"}
+            assert (await http.get("/metrics")).status_code == 401
+            scraped = await http.get("/metrics", headers={"authorization": "Bearer scrape-me"})
+            assert scraped.status_code == 200
+            assert "temporal_" in scraped.text or "python_info" in scraped.text
+            api = await http.get("/api/v1/audit/events")
+            assert api.status_code == 404
+            assert "only /healthz" in api.json()["detail"]
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, 10)
+
+
+class FailingServiceClient:
+    async def check_health(self, **_: Any) -> bool:
+        raise RuntimeError("connection refused")
+
+
+class FailingClient:
+    service_client = FailingServiceClient()
+
+
+async def test_the_workflow_workers_probes_follow_temporal(monkeypatch: pytest.MonkeyPatch) -> None:
+    import httpx
+
+    from services.kit.ops_listener import OpsOnly, workflow_worker_ops_app
+    from services.kit.settings import KitSettings
+
+    monkeypatch.setenv("CLEARPOST_METRICS_TOKEN", "scrape-me")
+    settings = KitSettings()
+    for client, status in ((FakeClient(), 200), (FailingClient(), 503)):
+        app = OpsOnly(workflow_worker_ops_app(settings, client))  # type: ignore[arg-type]
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://w") as http:
+            assert (await http.get("/healthz")).json() == {"status": "ok", "service": "workflows"}
+            ready = await http.get("/readyz")
+            assert ready.status_code == status, ready.text
+            assert (await http.get("/metrics")).status_code == 401
+            assert (
+                await http.get("/metrics", headers={"authorization": "Bearer scrape-me"})
+            ).status_code == 200
+            assert (await http.get("/openapi.json")).status_code == 404
+    assert "connection refused" in ready.json()["checks"]["temporal"]
+
+
+def test_bind_host_overrides_the_host_of_the_services_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    from services.kit.settings import KitSettings
+
+    monkeypatch.setenv("CLEARPOST_REVIEW_URL", "http://review.clearpost.svc:8002")
+    assert KitSettings().bind_address("review") == ("review.clearpost.svc", 8002)
+    monkeypatch.setenv("CLEARPOST_BIND_HOST", "0.0.0.0")
+    assert KitSettings().bind_address("review") == ("0.0.0.0", 8002)
