@@ -33,6 +33,8 @@ from services.audit.signing import (
     record_revocation_pending,
     record_rotation_pending,
 )
+from services.cluster_secrets import BootstrapRefused
+from services.cluster_secrets import bootstrap as bootstrap_secrets
 from services.kit.audit_client import operator
 from services.kit.clock import utcnow
 from services.kit.keyfiles import KeyRingFiles
@@ -154,3 +156,22 @@ def revoke(
     typer.echo(f"{service}: revoked key {kid}; nothing it signed verifies any more")
     typer.echo(f"restart the {service} service if it was signing with {kid}")
     typer.echo(record_key_event(pending, what="revocation"))
+
+
+@keys_app.command()
+def bootstrap(
+    out: Annotated[Path, typer.Argument(help="an empty or missing folder to write every secret into")],
+    database_url: Annotated[
+        str | None,
+        typer.Option(help="also write CLEARPOST_DATABASE_URL (one PostgreSQL server, a schema per service)"),
+    ] = None,
+) -> None:
+    """Every secret a multi-host install needs (compose, Kubernetes), as files: OUT/shared/,
+    OUT/<service>/settings/, OUT/<service>/keys/ (docs/deploy.md)."""
+    try:
+        written = bootstrap_secrets(out, database_url=database_url)
+    except BootstrapRefused as exc:
+        raise _fail(str(exc)) from exc
+    for folder in written:
+        typer.echo(f"wrote {folder}/ ({len(list(folder.iterdir()))} files)")
+    typer.echo("keep this folder secret; docs/deploy.md says how each process gets its part")

@@ -9,6 +9,7 @@ import logging
 import os
 import uuid
 from collections.abc import AsyncIterator
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -87,16 +88,24 @@ class AuditClient:
         return result
 
 
-def _pending(keys_dir: Path) -> list[tuple[Path, bytes]]:
-    """The waiting events, oldest file name first (small files, read at once)."""
-    return [(path, path.read_bytes()) for path in sorted(keys_dir.glob(PENDING_KEY_EVENTS))]
+def _pending(keys_dir: Path, delivered: AbstractSet[str] = frozenset()) -> list[tuple[Path, bytes]]:
+    """The waiting events, oldest file name first (small files, read at once), but for those
+    delivered by this process whose files could not be removed."""
+    return [
+        (path, path.read_bytes())
+        for path in sorted(keys_dir.glob(PENDING_KEY_EVENTS))
+        if path.name not in delivered
+    ]
 
 
-async def deliver_pending_key_events(http: httpx.AsyncClient, keys_dir: Path) -> int:
+async def deliver_pending_key_events(
+    http: httpx.AsyncClient, keys_dir: Path, delivered_here: set[str] | None = None
+) -> int:
     """Append each waiting key event exactly as written (idempotent by its key), then drop its file;
     how many were delivered. One the audit service does not take now waits for the next try."""
     delivered = 0
-    for path, content in _pending(keys_dir):
+    delivered_here = set() if delivered_here is None else delivered_here
+    for path, content in _pending(keys_dir, delivered_here):
         try:
             await internal_json(
                 http,
@@ -108,7 +117,13 @@ async def deliver_pending_key_events(http: httpx.AsyncClient, keys_dir: Path) ->
         except ClearpostError as exc:
             log.warning("the key event in %s is not in the audit log yet: %s", path.name, exc.detail)
             continue
-        path.unlink(missing_ok=True)
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as exc:
+            # A key folder mounted read-only (a Kubernetes Secret): the event is in the log, and
+            # delivering it again at the next start appends nothing (the append is idempotent).
+            log.info("the key event in %s is in the audit log; its file stays: %s", path.name, exc)
+            delivered_here.add(path.name)
         delivered += 1
     return delivered
 
@@ -120,8 +135,9 @@ async def delivering_pending_key_events(
     """While the service runs, deliver its waiting key events until none is left."""
 
     async def loop() -> None:
-        while _pending(keys_dir):
-            await deliver_pending_key_events(http, keys_dir)
+        delivered: set[str] = set()
+        while _pending(keys_dir, delivered):
+            await deliver_pending_key_events(http, keys_dir, delivered)
             await asyncio.sleep(interval)
 
     async with in_background(loop, name="pending-key-events"):

@@ -27,6 +27,7 @@ class KitSettings(BaseSettings):
     # A folder of files named for settings (CLEARPOST_PAYLOAD_KEY, CLEARPOST_DATABASE_URL, ...), each
     # holding that setting's value: a mounted Kubernetes Secret, or compose's /run/secrets. Every
     # setting can come from there; the environment still wins. Read from the environment only.
+    # Several folders are separated by ":" (the shared secrets, then the process's own).
     secrets_dir: Path | None = None
     # This process's own key folder (its signing key ring, a mounted Secret) instead of
     # var/keys/<service>/: set only for a process of one service (a pod, a container), so that its
@@ -93,9 +94,10 @@ class KitSettings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         """Arguments, then the environment, then the files in CLEARPOST_SECRETS_DIR."""
-        folder = os.environ.get("CLEARPOST_SECRETS_DIR")
-        if folder:
-            file_secret_settings = SecretsSettingsSource(settings_cls, secrets_dir=folder)
+        folders = [f for f in os.environ.get("CLEARPOST_SECRETS_DIR", "").split(os.pathsep) if f]
+        if folders:
+            # Several folders (`shared:own`, as docs/deploy.md mounts them): a later one wins.
+            file_secret_settings = SecretsSettingsSource(settings_cls, secrets_dir=folders)
         return init_settings, env_settings, dotenv_settings, file_secret_settings
 
     def service_url(self, service: str) -> str:

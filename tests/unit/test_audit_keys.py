@@ -189,6 +189,38 @@ async def test_every_services_rotation_is_an_audit_event(
     assert not list(keys_dir.glob("*.rotated-*.json"))
 
 
+async def test_a_read_only_key_folder_delivers_its_rotation_once_and_keeps_the_file(
+    audit_app: AuditApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A key folder mounted from a Kubernetes Secret cannot lose the event file: the running
+    service delivers it once, and a later start delivers it again without a second log entry."""
+    keys_dir = audit_app.var_dir / "keys" / "gateway"
+    load_key_ring(keys_dir, "gateway-signing")
+    monkeypatch.setattr(audit_cli.httpx, "post", _refuse_connections)
+    assert runner.invoke(keys_app, ["rotate", "gateway"]).exit_code == 0
+
+    def read_only(self: Path, missing_ok: bool = False) -> None:
+        raise OSError(30, "Read-only file system", str(self))
+
+    monkeypatch.setattr(Path, "unlink", read_only)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://test",
+        headers={INTERNAL_HEADER: INTERNAL_TOKEN},
+    ) as service_http:
+        this_run: set[str] = set()
+        assert await deliver_pending_key_events(service_http, keys_dir, this_run) == 1
+        assert await deliver_pending_key_events(service_http, keys_dir, this_run) == 0
+        assert await deliver_pending_key_events(service_http, keys_dir) == 1  # the next start
+    assert len(list(keys_dir.glob("*.rotated-*.json"))) == 1
+    response = await audit_app.client.get(
+        "/api/v1/audit/events",
+        params={"action": "gateway.signing_key_rotated"},
+        headers=audit_app.bearer("auditor"),
+    )
+    assert len(response.json()["events"]) == 1
+
+
 def test_rotate_refuses_unknown_services_missing_keys_and_foreign_key_files(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
