@@ -17,6 +17,7 @@ from fastapi import FastAPI
 
 from services.audit import cli as audit_cli
 from services.drafts.cli import consents_app
+from services.gateway.cli import users_app
 from services.keys_cli import keys_app
 from services.kit.db import upgrade_to_head
 from services.kit.processes import NoActivityWorker, ProcessRole, run_activity_worker, set_role
@@ -34,6 +35,7 @@ app.add_typer(review_cli.screen_app, name="screen")
 app.add_typer(audit_cli.app, name="audit")
 app.add_typer(keys_app, name="keys")
 app.add_typer(consents_app, name="consents")
+app.add_typer(users_app, name="users")
 register_staff_commands(app)  # login, drafts, reviews: the public API for staff (services/staff_cli.py)
 
 

@@ -278,7 +278,7 @@ class UserService:
     async def list(self) -> Sequence[User]:
         return await self._users.list()
 
-    async def create(self, data: UserCreate, *, actor: Principal) -> User:
+    async def create(self, data: UserCreate, *, actor: Principal | str) -> User:
         if await self._users.get_by_username(data.username) is not None:
             raise Conflict(f"username {data.username!r} is taken")
         now = utcnow()
