@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -24,7 +25,7 @@ import typer
 from services.load import profiles
 from services.load.bare import BareResult, run_bare
 from services.load.driver import RunResult, channel_counts, run_posts
-from services.load.stack import DEFAULT_POSTGRES_URL, PROCESS_NAMES, Stack, port_answers
+from services.load.stack import DEFAULT_POSTGRES_URL, Stack, port_answers
 
 RATIO_GOAL = 0.6
 VISIBLE_GOAL = 2.0
@@ -41,7 +42,7 @@ def cpu_seconds(pid: int) -> float:
 
 
 def cpu_snapshot(stack: Stack) -> dict[str, float]:
-    return {name: cpu_seconds(stack.processes[name].pid) for name in PROCESS_NAMES}
+    return {name: cpu_seconds(stack.processes[name].pid) for name in stack.names}
 
 
 @dataclass
@@ -113,7 +114,7 @@ async def _measure(
     bare_one = await run_bare(stack.temporal_address, posts=serial_posts, in_flight=1)
     sampler = None
     if profile_dir is not None:
-        pids = {name: stack.processes[name].pid for name in PROCESS_NAMES if name != "temporal"}
+        pids = {name: stack.processes[name].pid for name in stack.names if name != "temporal"}
         sampler = profiles.Sampler(profile_dir, pids)
     before = cpu_snapshot(stack)
     pipeline_many = await run_posts(stack.gateway, posts=posts, in_flight=in_flight)
@@ -122,14 +123,15 @@ async def _measure(
         sampler.stop()
     pipeline_one = await run_posts(stack.gateway, posts=serial_posts, in_flight=1)
     ids = {p.draft_id for p in pipeline_many.posts + pipeline_one.posts}
-    twice = sum(1 for draft_id, n in channel_counts(stack.outbox).items() if draft_id in ids and n > 1)
+    received = sum((channel_counts(path) for path in stack.outboxes()), Counter[str]())
+    twice = sum(1 for draft_id, n in received.items() if draft_id in ids and n > 1)
     return KindReport(
         kind=stack.kind,
         bare_many=bare_many,
         bare_one=bare_one,
         pipeline_many=pipeline_many,
         pipeline_one=pipeline_one,
-        cpu={name: after[name] - before[name] for name in PROCESS_NAMES},
+        cpu={name: after[name] - before[name] for name in stack.names},
         twice=twice,
     )
 
@@ -145,7 +147,9 @@ def main(
     posts: Annotated[int, typer.Option(help="posts per run at --in-flight")] = 60,
     in_flight: Annotated[int, typer.Option(help="drafts in flight at once")] = 20,
     serial_posts: Annotated[int, typer.Option(help="posts driven one at a time")] = 10,
-    kinds: Annotated[str, typer.Option(help="comma-separated: sqlite,postgresql")] = "sqlite,postgresql",
+    kinds: Annotated[
+        str, typer.Option(help="comma-separated: sqlite, postgresql, cluster, cluster-2x (infra/'s shape)")
+    ] = "sqlite,postgresql,cluster,cluster-2x",
     postgres_url: Annotated[str, typer.Option(envvar="CLEARPOST_TEST_POSTGRES_URL")] = DEFAULT_POSTGRES_URL,
     profile: Annotated[
         Path | None,
@@ -158,8 +162,8 @@ def main(
     )
     failed = False
     for kind in kinds.split(","):
-        if kind == "postgresql" and not postgres_answers(postgres_url):
-            print(f"\n== postgresql == skipped: nothing answers at {postgres_url}")
+        if kind != "sqlite" and not postgres_answers(postgres_url):
+            print(f"\n== {kind} == skipped: nothing answers at {postgres_url}")
             continue
         profile_dir = profile / kind if profile else None
         with Stack.start(kind, postgres_url=postgres_url) as stack:

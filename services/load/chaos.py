@@ -14,21 +14,31 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from typing import Annotated
 
 import typer
 
 from services.load.driver import DEAD_ENDS, RunResult, channel_counts, run_posts
-from services.load.stack import DEFAULT_POSTGRES_URL, PROCESS_NAMES, Stack
+from services.load.stack import DEFAULT_POSTGRES_URL, KINDS, Stack, service_of
 
 # The workflow worker first (the process the issue saw wedge everything), Temporal last.
 VICTIMS = ("workflows", "review", "drafts", "publisher", "audit", "gateway", "temporal")
 
 
+def victims(stack: Stack) -> tuple[str, ...]:
+    """Every process of the stack, in VICTIMS' order (each worker before its service's API)."""
+
+    def rank(name: str) -> tuple[int, int]:
+        return VICTIMS.index(service_of(name)), 0 if "worker" in name else 1
+
+    return tuple(sorted(stack.names, key=rank))
+
+
 async def _crashes(stack: Stack, *, rounds: int, spacing: float, down: float, log: list[str]) -> None:
     started = time.monotonic()
     for round_ in range(rounds):
-        for name in VICTIMS:
+        for name in victims(stack):
             await asyncio.sleep(spacing)
             await asyncio.to_thread(stack.kill, name)
             log.append(f"{time.monotonic() - started:6.1f} s  kill -9 {name} (round {round_ + 1})")
@@ -62,11 +72,11 @@ def main(
     spacing: Annotated[float, typer.Option(help="seconds between one restart and the next kill")] = 20.0,
     down: Annotated[float, typer.Option(help="seconds a killed process stays down")] = 3.0,
     max_minutes: Annotated[float, typer.Option(help="the run stops by itself after this")] = 15.0,
-    kind: Annotated[str, typer.Option(help="sqlite or postgresql")] = "sqlite",
+    kind: Annotated[str, typer.Option(help=f"one of {', '.join(KINDS)}")] = "sqlite",
     postgres_url: Annotated[str, typer.Option(envvar="CLEARPOST_TEST_POSTGRES_URL")] = DEFAULT_POSTGRES_URL,
 ) -> None:
     print(
-        f"chaos: {posts} posts at {in_flight} in flight on {kind}; each of {', '.join(VICTIMS)} "
+        f"chaos: {posts} posts at {in_flight} in flight on {kind}; each process "
         f"killed -9 {rounds} time(s), {spacing:g} s apart, restarted after {down:g} s"
     )
     with Stack.start(kind, postgres_url=postgres_url) as stack:
@@ -82,11 +92,11 @@ def main(
             )
         )
         try:
-            stack.wait_ready(PROCESS_NAMES, deadline_seconds=120)
+            stack.wait_ready(stack.names, deadline_seconds=120)
         except RuntimeError as exc:
             print(f"not every process became ready again: {exc}")
         readiness = stack.readiness()
-        received = channel_counts(stack.outbox)
+        received = sum((channel_counts(path) for path in stack.outboxes()), Counter[str]())
     print("\n".join(log))
     ids = [p.draft_id for p in result.posts]
     once = sum(1 for i in ids if i is not None and received[i] == 1)

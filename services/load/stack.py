@@ -1,6 +1,11 @@
 """The system as `make run` starts it (Temporal dev server, five services, the workflow worker), on
 free loopback ports with its data in a temporary folder, one process per command.
 
+`cluster` is the shape of infra/ instead: PostgreSQL, every service API (`serve --no-worker`) and
+every activity worker (`worker <service>`) a process of its own, each with a var/ folder of its
+own (nothing shared on disk) and only its part of the secrets `clearpost keys bootstrap` made,
+as on different hosts. `cluster-2x` runs two of each worker (a second replica).
+
 Unlike honcho, which stops everything when one process dies, every process here is its own
 session: killing one (`kill -9`) leaves the others running, and it can be started again.
 """
@@ -32,6 +37,24 @@ DEFAULT_POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 TEMPORAL = "temporal"
 WORKER = "workflows"
 PROCESS_NAMES = (TEMPORAL, *SERVICE_NAMES, WORKER)
+ACTIVITY_SERVICES = tuple(name for name in SERVICE_NAMES if name != "gateway")
+SIGNING_SERVICES = ("gateway", "review", "audit")
+KINDS = ("sqlite", "postgresql", "cluster", "cluster-2x")
+
+
+def cluster_names(replicas: int) -> tuple[str, ...]:
+    """Temporal, the five APIs, then each worker (`<service>-worker[-n]`, `workflows[-n]`)."""
+    workers = [
+        f"{base}-{n}" if n > 1 else base
+        for n in range(1, replicas + 1)
+        for base in (*(f"{s}-worker" for s in ACTIVITY_SERVICES), WORKER)
+    ]
+    return (TEMPORAL, *SERVICE_NAMES, *workers)
+
+
+def service_of(name: str) -> str:
+    """The service a process belongs to ("review-worker-2" -> "review"; "workflows" -> "workflows")."""
+    return name.split("-")[0]
 
 
 def free_port() -> int:
@@ -60,6 +83,8 @@ class Stack:
     temporal_address: str
     schema_prefix: str | None = None
     postgres_url: str | None = None
+    names: tuple[str, ...] = PROCESS_NAMES
+    health_ports: dict[str, int] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     _logs: dict[str, IO[bytes]] = field(default_factory=dict)
     _owns_var_dir: bool = False
@@ -88,11 +113,15 @@ class Stack:
             **{f"CLEARPOST_{name.upper()}_URL": url for name, url in urls.items()},
         }
         prefix: str | None = None
-        if kind == "postgresql":
+        if kind not in KINDS:
+            raise ValueError(f"unknown kind {kind!r}: one of {', '.join(KINDS)}")
+        if kind != "sqlite":
             prefix = f"load{uuid.uuid4().hex[:8]}_"
             env |= {"CLEARPOST_DATABASE_URL": postgres_url, "CLEARPOST_DB_SCHEMA_PREFIX": prefix}
-        elif kind != "sqlite":
-            raise ValueError(f"unknown database kind {kind!r}: sqlite or postgresql")
+        names: tuple[str, ...] = PROCESS_NAMES
+        if kind.startswith("cluster"):
+            names = cluster_names(2 if kind == "cluster-2x" else 1)
+            env |= {"CLEARPOST_SECRETS_DIR": str(var_dir / "secrets" / "shared")}
         env |= extra_env or {}
         stack = cls(
             kind=kind,
@@ -102,16 +131,22 @@ class Stack:
             temporal_address=temporal_address,
             schema_prefix=prefix,
             postgres_url=postgres_url if prefix else None,
+            names=names,
+            health_ports={n: free_port() for n in names if n not in (TEMPORAL, *SERVICE_NAMES)},
             _owns_var_dir=owns,
         )
         try:
+            if kind.startswith("cluster"):
+                stack._clearpost(
+                    "keys", "bootstrap", str(var_dir / "secrets"), "--database-url", postgres_url
+                )
             stack._clearpost("migrate")
             stack._clearpost("seed-demo")
-            for name in PROCESS_NAMES:
+            for name in stack.names:
                 stack.launch(name)
                 if name == TEMPORAL:
                     stack.wait_ready([TEMPORAL], deadline_seconds=60)
-            stack.wait_ready(PROCESS_NAMES, deadline_seconds=120)
+            stack.wait_ready(stack.names, deadline_seconds=180)
         except BaseException:
             stack.stop()
             raise
@@ -130,9 +165,41 @@ class Stack:
         return self.urls["gateway"]
 
     @property
+    def clustered(self) -> bool:
+        return self.kind.startswith("cluster")
+
+    @property
     def outbox(self) -> Path:
-        """The sandbox channel's ledger: one line per post the channel received."""
+        """The sandbox channel's ledger: one line per post the channel received (in the cluster
+        shape, the publisher worker's own var/ folder: the one that posts)."""
+        if self.clustered:
+            return self.var_dir / "processes" / "publisher-worker" / "outbox" / "sandbox.jsonl"
         return self.var_dir / "outbox" / "sandbox.jsonl"
+
+    def outboxes(self) -> list[Path]:
+        """Every sandbox ledger (each publisher worker replica keeps its own)."""
+        if not self.clustered:
+            return [self.outbox]
+        return sorted((self.var_dir / "processes").glob("publisher-worker*/outbox/sandbox.jsonl"))
+
+    def process_env(self, name: str) -> dict[str, str]:
+        """What one process sees: in the cluster shape, a var/ folder of its own and only its
+        service's secrets (the shared ones, its own settings, its own signing keys)."""
+        if not self.clustered or name == TEMPORAL:
+            return self.env
+        service = service_of(name)
+        secrets = self.var_dir / "secrets"
+        own = [str(secrets / "shared")] + ([str(secrets / service / "settings")] if service != WORKER else [])
+        env = {
+            **self.env,
+            "CLEARPOST_VAR_DIR": str(self.var_dir / "processes" / name),
+            "CLEARPOST_SECRETS_DIR": os.pathsep.join(own),
+        }
+        if service in SIGNING_SERVICES:
+            env["CLEARPOST_OWN_KEYS_DIR"] = str(secrets / service / "keys")
+        if name in self.health_ports:
+            env["CLEARPOST_WORKER_HEALTH_PORT"] = str(self.health_ports[name])
+        return env
 
     def log_path(self, name: str) -> Path:
         return self.var_dir / "logs" / f"{name}.log"
@@ -151,8 +218,12 @@ class Stack:
         clearpost = [sys.executable, "-m", "services.cli"]
         if name == TEMPORAL:
             return [*clearpost, "temporal"]
-        if name == WORKER:
+        if service_of(name) == WORKER:
             return [*clearpost, "worker"]
+        if name.endswith("-worker") or "-worker-" in name:
+            return [*clearpost, "worker", service_of(name)]
+        if self.clustered and name != "gateway":
+            return [*clearpost, "serve", name, "--no-worker"]
         return [*clearpost, "serve", name]
 
     def launch(self, name: str) -> None:
@@ -161,7 +232,7 @@ class Stack:
         self._logs[name] = log
         self.processes[name] = subprocess.Popen(
             self._command(name),
-            env=self.env,
+            env=self.process_env(name),
             cwd=REPO_ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -185,15 +256,19 @@ class Stack:
         if name == TEMPORAL:
             host, _, port = self.temporal_address.rpartition(":")
             return port_answers(host, int(port))
-        if name == WORKER:
+        if name in self.health_ports:
+            url = f"http://127.0.0.1:{self.health_ports[name]}"
+        elif name == WORKER:
             return True
+        else:
+            url = self.urls[name]
         try:
-            return httpx.get(f"{self.urls[name]}/readyz", timeout=5).status_code == 200
+            return httpx.get(f"{url}/readyz", timeout=5).status_code == 200
         except httpx.HTTPError:
             return False
 
     def readiness(self) -> dict[str, bool]:
-        return {name: self.ready(name) for name in PROCESS_NAMES}
+        return {name: self.ready(name) for name in self.names}
 
     def wait_ready(self, names: tuple[str, ...] | list[str], *, deadline_seconds: float) -> None:
         deadline = time.monotonic() + deadline_seconds
@@ -211,7 +286,7 @@ class Stack:
 
     def stop(self) -> None:
         """SIGTERM everything (the services first, Temporal last), then clean up."""
-        order = [n for n in reversed(PROCESS_NAMES) if n in self.processes]
+        order = [n for n in reversed(self.names) if n in self.processes]
         for name in order:
             if self.alive(name):
                 self.processes[name].terminate()
