@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -87,7 +88,7 @@ def serve(
     # On SIGTERM uvicorn stops taking requests, lets running ones finish, then leaves the
     # lifespan, which shuts the activity worker down gracefully (running activities finish or
     # are handed back to Temporal for retry).
-    uvicorn.run(
+    config = uvicorn.Config(
         service_app,
         host=host,
         port=port,
@@ -95,6 +96,32 @@ def serve(
         log_level=settings.log_level.lower(),
         timeout_graceful_shutdown=15,
     )
+    internal_port = _gateway_internal_port() if service == "gateway" else None
+    if internal_port is None:
+        uvicorn.Server(config).run()
+        return
+    # The gateway's /internal routes on a port of their own (services/gateway/internal_listener.py).
+    uvicorn.Server(config).run(sockets=[_listening(host, port), _listening(host, internal_port)])
+
+
+def _gateway_internal_port() -> int | None:
+    from services.gateway.config import get_settings
+
+    return get_settings().gateway_internal_port
+
+
+def _listening(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        _fail(f"cannot listen on {host}:{port}: {exc.strerror}")
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
 
 
 @app.command()

@@ -8,6 +8,10 @@ from services.kit.tokens import MAX_ACCESS_TOKEN_SECONDS
 
 class GatewaySettings(KitSettings):
     gateway_database_url: str | None = None
+    # A second listener for the gateway's /internal routes (the revocation list the services
+    # poll), e.g. 8010, reached by CLEARPOST_GATEWAY_INTERNAL_URL; with it set, /internal is not
+    # answered on the public port (services/gateway/internal_listener.py). Unset: one port.
+    gateway_internal_port: int | None = Field(default=None, ge=1, le=65535)
     # Every service refuses an access token that lives longer than MAX_ACCESS_TOKEN_SECONDS (1 h).
     gateway_token_ttl_seconds: int = Field(default=900, ge=30, le=MAX_ACCESS_TOKEN_SECONDS)
     # Refresh tokens (scope `offline_access`): the longest a sign-in lasts without the password.

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.gateway.config import get_settings
 from services.gateway.endpoints import auth_router, internal_router, proxy_router, users_router
+from services.gateway.internal_listener import InternalRoutesOffThePublicPort
 from services.gateway.proxy import UpstreamProxy, upstream_client
 from services.gateway.public_api import PublicApi
 from services.gateway.repository import UserRepository
@@ -97,6 +98,7 @@ app = create_service_app(
     # The gateway's own /internal route comes before the proxy's catch-all refusal of /internal.
     routers=[auth_router, users_router, scim_router, internal_router, proxy_router],
 )
+app.add_middleware(InternalRoutesOffThePublicPort)
 
 
 def public_openapi() -> dict[str, Any]:

@@ -101,7 +101,7 @@ def _with_revocations(lifespan: Lifespan) -> Lifespan:
             settings = app.state.settings
             async with service_client() as http:
                 app.state.revocations = revocations = RevocationList(
-                    gateway_revocations(http, settings.service_url("gateway"), app.state.internal_token),
+                    gateway_revocations(http, settings.gateway_internal(), app.state.internal_token),
                     interval=LimitSettings().revocation_refresh_seconds,
                 )
                 async with revocations.running():

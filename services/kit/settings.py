@@ -61,6 +61,9 @@ class KitSettings(BaseSettings):
     review_url: str = "http://127.0.0.1:8002"
     publisher_url: str = "http://127.0.0.1:8003"
     audit_url: str = "http://127.0.0.1:8004"
+    # Where the other services reach the gateway's /internal routes: its internal listener
+    # (CLEARPOST_GATEWAY_INTERNAL_PORT, off the public port) in a cluster; unset, its own URL.
+    gateway_internal_url: str | None = None
     jwt_issuer: str = "clearpost-gateway"
     jwt_audience: str = "clearpost"
     # This process's own credential for other services' /internal routes (each service has its
@@ -103,6 +106,10 @@ class KitSettings(BaseSettings):
     def service_url(self, service: str) -> str:
         url: str = getattr(self, f"{service}_url")
         return url.rstrip("/")
+
+    def gateway_internal(self) -> str:
+        """The base URL of the gateway's /internal routes."""
+        return (self.gateway_internal_url or self.gateway_url).rstrip("/")
 
     def bind_address(self, service: str) -> tuple[str, int]:
         parts = urlsplit(self.service_url(service))

@@ -119,7 +119,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Deactivated users: their tokens are refused (kit/auth.py) and, as each one appears, what
         # they leave behind here is undone (services/review/offboarding.py).
         app.state.revocations = RevocationList(
-            gateway_revocations(http, settings.service_url("gateway"), app.state.internal_token),
+            gateway_revocations(http, settings.gateway_internal(), app.state.internal_token),
             interval=LimitSettings().revocation_refresh_seconds,
         )
         app.state.offboarding = Offboarding(app.state.sessionmaker, app.state.audit, app.state.temporal)

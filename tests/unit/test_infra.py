@@ -112,6 +112,10 @@ def test_one_deployment_per_api_and_per_worker_each_hardened_probed_and_sized() 
         else:
             assert args[:2] == ["serve", name.removeprefix("cp-clearpost-")]
             assert args[2:] == ([] if name.endswith("gateway") else ["--no-worker"])
+    gateway_service = of_kind(objects, "Service")["cp-clearpost-gateway"]
+    assert [p["name"] for p in gateway_service["spec"]["ports"]] == ["http", "internal"]
+    config = next(iter(of_kind(objects, "ConfigMap").values()))["data"]
+    assert config["CLEARPOST_GATEWAY_INTERNAL_URL"] == "http://cp-clearpost-gateway:8010"
     pdbs = of_kind(objects, "PodDisruptionBudget")
     assert sorted(pdbs) == sorted(deployments)
     assert of_kind(objects, "HorizontalPodAutoscaler") == {}
@@ -212,6 +216,7 @@ def test_compose_runs_each_api_and_each_worker_in_a_container_of_its_own() -> No
     for name in commands:
         assert services[name]["read_only"] is True, name
         assert all(":ro" in v for v in services[name]["volumes"] if "secrets" in v), name
+    assert services["gateway"]["ports"] == ["8000:8000"]  # the internal listener is not published
     assert services["temporal"]["image"].startswith("temporalio/server:")
     assert services["temporal-schema"]["image"].startswith("temporalio/admin-tools:")
 

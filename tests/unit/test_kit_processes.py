@@ -112,7 +112,7 @@ async def test_the_worker_alone_polls_the_services_queue_and_serves_nothing(audi
 
 def test_serve_no_worker_hands_uvicorn_the_app_in_the_api_role(monkeypatch: pytest.MonkeyPatch) -> None:
     served: list[FastAPI] = []
-    monkeypatch.setattr(uvicorn, "run", lambda app, **_: served.append(app))
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self, sockets=None: served.append(self.config.app))
     try:
         result = runner.invoke(cli.app, ["serve", "audit", "--no-worker"])
         assert result.exit_code == 0, result.output
@@ -244,3 +244,39 @@ def test_bind_host_overrides_the_host_of_the_services_url(monkeypatch: pytest.Mo
     assert KitSettings().bind_address("review") == ("review.clearpost.svc", 8002)
     monkeypatch.setenv("CLEARPOST_BIND_HOST", "0.0.0.0")
     assert KitSettings().bind_address("review") == ("0.0.0.0", 8002)
+
+
+def test_the_gateway_with_an_internal_port_listens_on_both(monkeypatch: pytest.MonkeyPatch) -> None:
+    import services.gateway.main as gateway_main
+
+    public, internal = _free_port(), _free_port()
+    monkeypatch.setenv("CLEARPOST_GATEWAY_URL", f"http://127.0.0.1:{public}")
+    monkeypatch.setenv("CLEARPOST_GATEWAY_INTERNAL_PORT", str(internal))
+    bound: list[list[int]] = []
+
+    def run(self: uvicorn.Server, sockets: list[Any] | None = None) -> None:
+        bound.append([s.getsockname()[1] for s in sockets or []])
+        for sock in sockets or []:
+            sock.close()
+
+    monkeypatch.setattr(uvicorn.Server, "run", run)
+    result = runner.invoke(cli.app, ["serve", "gateway"])
+
+    assert result.exit_code == 0, result.output
+    assert bound == [[public, internal]]
+    assert role_of(gateway_main.app) is ProcessRole.API_AND_WORKER
+
+
+def test_the_gateway_refuses_to_start_on_a_taken_internal_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        monkeypatch.setenv("CLEARPOST_GATEWAY_URL", f"http://127.0.0.1:{_free_port()}")
+        monkeypatch.setenv("CLEARPOST_GATEWAY_INTERNAL_PORT", str(taken.getsockname()[1]))
+        monkeypatch.setattr(uvicorn.Server, "run", lambda self, sockets=None: None)
+        result = runner.invoke(cli.app, ["serve", "gateway"])
+
+    assert result.exit_code == 2
+    assert "cannot listen on 127.0.0.1:" in result.output
