@@ -10,9 +10,9 @@ as before, and the routes stay behind each service's own credential either way.
 
 from __future__ import annotations
 
-import json
-
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from services.kit.errors import send_error
 
 INTERNAL_PREFIX = "/internal"
 
@@ -23,18 +23,7 @@ class InternalRoutesOffThePublicPort:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and _internal(scope["path"]) and not _on_internal_port(scope):
-            body = json.dumps({"error": "not_found", "detail": "Not Found"}).encode()
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 404,
-                    "headers": [
-                        (b"content-type", b"application/json"),
-                        (b"content-length", str(len(body)).encode()),
-                    ],
-                }
-            )
-            await send({"type": "http.response.body", "body": body})
+            await send_error(send, 404, "not_found", "Not Found")
             return
         await self.app(scope, receive, send)
 

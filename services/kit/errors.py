@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Message, Send
 
 from services.kit.routes import allow_header, declared_methods
 
@@ -93,6 +94,15 @@ class UpstreamUnavailable(ClearpostError):
 
 def error_body(code: str, detail: Any) -> dict[str, Any]:
     return {"error": code, "detail": detail}
+
+
+async def send_error(send: Send, status: int, code: str, detail: str) -> None:
+    """Answer with the one error shape from plain ASGI code (a middleware in front of the app)."""
+    await JSONResponse(error_body(code, detail), status_code=status)({"type": "http"}, _nothing, send)
+
+
+async def _nothing() -> Message:
+    return {"type": "http.disconnect"}
 
 
 async def _clearpost_error(_: Request, exc: Exception) -> JSONResponse:

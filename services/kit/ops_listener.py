@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 
@@ -21,7 +20,7 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 from temporalio.client import Client
 
-from services.kit.errors import install_error_handlers
+from services.kit.errors import install_error_handlers, send_error
 from services.kit.metrics import install_metrics
 from services.kit.settings import KitSettings
 
@@ -39,22 +38,8 @@ class OpsOnly:
         if scope["type"] == "http" and scope["path"] in OPS_PATHS:
             await self._app(scope, receive, send)
             return
-        if scope["type"] != "http":
-            return
-        body = json.dumps(
-            {"error": "not_found", "detail": "a worker serves only /healthz, /readyz and /metrics"}
-        )
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 404,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body.encode()})
+        if scope["type"] == "http":
+            await send_error(send, 404, "not_found", "a worker serves only /healthz, /readyz and /metrics")
 
 
 class _QuietServer(uvicorn.Server):
