@@ -6,6 +6,7 @@ from fastapi import APIRouter, Query, Request
 
 from services.kit.auth import CurrentPrincipal, require_roles
 from services.review.deps import DelegationServiceDep, FeedbackServiceDep, ReviewServiceDep
+from services.review.flow_report import FLOW_ROLES, MAX_WEEKS
 from services.review.schemas import (
     DecisionIn,
     DecisionOut,
@@ -15,6 +16,7 @@ from services.review.schemas import (
     DraftFeedback,
     DraftFindings,
     FeedbackIn,
+    FlowReport,
     MarkOut,
     OverrideIn,
     PolicyOut,
@@ -42,8 +44,22 @@ async def review_queue(
     service: ReviewServiceDep,
     stage: str | None = Query(default=None, max_length=64),
 ) -> Queue:
-    """Review tasks the caller may decide, oldest first."""
+    """Review tasks the caller may decide: the soonest due first, then those without an SLA, oldest first."""
     return Queue(tasks=await service.queue(principal, stage=stage))
+
+
+@router.get(
+    "/reviews/flow",
+    response_model=FlowReport,
+    dependencies=[require_roles(*FLOW_ROLES)],
+)
+async def review_flow(
+    service: ReviewServiceDep,
+    weeks: int = Query(default=8, ge=1, le=MAX_WEEKS, description="how many ISO weeks, this one last"),
+) -> FlowReport:
+    """Per stage and per week: tasks waiting, decided, median and p90 hours to a decision, SLA
+    breaches and escalations."""
+    return await service.flow(weeks)
 
 
 @router.post(

@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.kit.db import release_connection
@@ -70,6 +70,23 @@ class ReviewRepository:
         )
         rows = (await self._session.execute(statement)).tuples().all()
         return {stage: (count, oldest) for stage, count, oldest in rows}
+
+    async def task_spans(
+        self, since: datetime
+    ) -> Sequence[tuple[str, str, datetime, datetime | None, datetime | None]]:
+        """(stage, status, opened_at, closed_at, due_at) of every task still open at `since` or
+        opened after it: what the weekly flow report counts."""
+        statement = select(
+            ReviewTask.stage, ReviewTask.status, ReviewTask.opened_at, ReviewTask.closed_at, ReviewTask.due_at
+        ).where(or_(ReviewTask.closed_at.is_(None), ReviewTask.closed_at >= since))
+        return (await self._session.execute(statement)).tuples().all()
+
+    async def escalations_since(self, since: datetime) -> Sequence[tuple[str, datetime]]:
+        """(stage, created_at) of every escalation notice raised since `since`."""
+        statement = select(ReviewNotice.stage, ReviewNotice.created_at).where(
+            ReviewNotice.kind == "escalation", ReviewNotice.created_at >= since
+        )
+        return (await self._session.execute(statement)).tuples().all()
 
     async def close_tasks(self, draft_id: str, version: int, stages: list[str] | None, at: datetime) -> None:
         statement = (

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -64,6 +64,28 @@ class QueueItem(BaseModel):
 
 class Queue(BaseModel):
     tasks: list[QueueItem]
+
+
+class FlowWeek(BaseModel):
+    week: str  # ISO week, e.g. 2026-W49
+    starts: date  # its Monday (UTC)
+    waiting: int  # open at the end of the week (now, for this week)
+    decided: int
+    median_hours: float | None  # from the round opening to the decision, tasks decided that week
+    p90_hours: float | None
+    breaches: int  # SLAs that passed that week with the stage undecided
+    escalations: int
+
+
+class StageFlowOut(BaseModel):
+    stage: str
+    weeks: list[FlowWeek]
+
+
+class FlowReport(BaseModel):
+    generated_at: datetime
+    weeks: list[str]
+    stages: list[StageFlowOut]
 
 
 class DelegationIn(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, time
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
@@ -23,6 +24,7 @@ from services.review.channels_client import ChannelStates
 from services.review.deciders import refusal, stands_for
 from services.review.drafts_client import VersionSource
 from services.review.feedback import refresh_allow_list
+from services.review.flow_report import Escalation, TaskSpan, week_starts, weekly_flow
 from services.review.metrics import SCREENING_SECONDS
 from services.review.models import FindingOverride, ReviewTask, Screening
 from services.review.policy import REVIEW_ROLES, LoadedPolicy
@@ -32,12 +34,15 @@ from services.review.schemas import (
     DecisionOut,
     DraftFindings,
     FindingOut,
+    FlowReport,
+    FlowWeek,
     OverrideIn,
     OverrideRecord,
     QueueItem,
     ReviewedFinding,
     ScreeningIn,
     ScreeningOut,
+    StageFlowOut,
 )
 from services.review.screening.engine import Screener
 from services.review.screening.findings import BLOCK
@@ -48,6 +53,13 @@ from workflows.contracts import (
     FindingsOverride,
     StageRequirement,
 )
+
+
+def due_first(item: QueueItem) -> tuple[int, datetime, datetime]:
+    """The queue's order: what is due soonest (overdue first), then what has no SLA, oldest first."""
+    if item.due_at is None:
+        return (1, item.opened_at, item.opened_at)
+    return (0, item.due_at, item.opened_at)
 
 
 class ReviewService:
@@ -123,7 +135,22 @@ class ReviewService:
                     on_behalf_of=on_behalf,
                 )
             )
-        return items
+        return sorted(items, key=due_first)
+
+    async def flow(self, weeks: int) -> FlowReport:
+        """Per stage and per ISO week: waiting, decided, median and p90 hours to a decision, SLA
+        breaches and escalations (services/review/flow_report.py)."""
+        now = utcnow()
+        starts = week_starts(now, weeks)
+        since = datetime.combine(starts[0], time.min, tzinfo=UTC)
+        tasks = [TaskSpan(*row) for row in await self._repo.task_spans(since)]
+        escalations = [Escalation(*row) for row in await self._repo.escalations_since(since)]
+        flows = weekly_flow(tasks, escalations, list(self._policy.policy.stages), starts, now)
+        return FlowReport(
+            generated_at=now,
+            weeks=[row.week for row in flows[0].weeks] if flows else [s.isoformat() for s in starts],
+            stages=[StageFlowOut(stage=f.stage, weeks=[FlowWeek(**vars(w)) for w in f.weeks]) for f in flows],
+        )
 
     async def require_in_queue(self, principal: Principal, draft_id: str, stage: str) -> None:
         """403 unless the caller's queue holds this stage of this draft (the rule to claim it)."""

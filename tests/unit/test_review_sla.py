@@ -387,3 +387,20 @@ async def test_an_expired_claim_is_returned_when_someone_else_claims(review: Rev
         )  # type: ignore[arg-type]
         claimed = await service.claim("d-1", "legal", person("lou", "legal"), t0 + timedelta(hours=1))
     assert claimed.holder_id == "lou" and audit.actions() == ["review.claim_expired"]
+
+
+async def test_the_queue_puts_the_soonest_due_first_then_tasks_without_an_sla_oldest_first(
+    review: Review,
+) -> None:
+    for draft in ("d-1", "d-2", "d-3"):
+        await review.open(draft, stages=["compliance"])
+    now = datetime.now(UTC)
+    async with review.sessionmaker() as session, session.begin():
+        tasks = {t.draft_id: t for t in (await session.execute(select(ReviewTask))).scalars()}
+        tasks["d-1"].due_at = None  # no SLA: after every task that has one
+        tasks["d-2"].due_at = now + timedelta(hours=5)
+        tasks["d-3"].due_at = now - timedelta(hours=1)  # overdue: first
+
+    queue = await review.queue(person("cara", "compliance"))
+
+    assert [draft for draft, _ in queue] == ["d-3", "d-2", "d-1"]

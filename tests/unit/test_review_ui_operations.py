@@ -363,3 +363,24 @@ async def test_authors_get_no_calendar(ui: Ui, publisher: FakePublisherApi) -> N
 
     assert (await ui.http.get("/review/calendar")).status_code == 403
     assert 'href="/review/calendar"' not in (await ui.http.get("/review/my")).text
+
+
+async def test_the_flow_page_charts_each_stage_week_by_week_for_reviewers_only(ui: Ui) -> None:
+    await ui.sign_in(COMPLIANCE)
+
+    page = await ui.http.get("/review/flow?weeks=4")
+
+    assert page.status_code == 200
+    html = page.text
+    assert '<a href="/review/flow">Flow</a>' in html
+    sections = re.findall(r'<section aria-labelledby="stage-\d+">\s*<h2 id="stage-\d+">([^<]+)</h2>', html)
+    assert "compliance" in sections
+    assert html.count('<svg role="img"') == 3 * len(sections)
+    assert "Waiting at the end of the week" in html and "Hours from opening to decision" in html
+    weeks = re.findall(r'<th scope="row">(\d{4}-W\d{2})</th>', html)
+    assert len(weeks) == 4 * len(sections) and weeks[3] == "{}-W{:02d}".format(*utcnow().isocalendar()[:2])
+
+    await ui.sign_in(AUTHOR)
+    refused = await ui.http.get("/review/flow")
+    assert refused.status_code == 403
+    assert '<a href="/review/flow">' not in refused.text

@@ -27,6 +27,7 @@ from services.review.ui import (
     channel_pages,
     consent_pages,
     feedback_pages,
+    flow_pages,
     media_pages,
     operations_pages,
 )
@@ -44,7 +45,7 @@ from services.review.ui.deps import (
     split_list,
 )
 from services.review.ui.draft_view import DraftPageDep, draft_url, policy_of
-from services.review.ui.presenters import DECISION_LABELS, SIGNATURE_MEANINGS, age
+from services.review.ui.presenters import DECISION_LABELS, SIGNATURE_MEANINGS, age, time_left
 from services.review.ui.render import STATIC_DIR, page, redirect, safe_next
 from services.review.ui.security import (
     LOGIN_CSRF_COOKIE,
@@ -196,6 +197,7 @@ async def queue(
                 "author": draft.get("author_name", item.author_id),
                 "channels": channels,
                 "age": age(item.opened_at, current),
+                "time_left": time_left(item.due_at, current),
                 "claim": held.get((item.draft_id, item.stage)),
             }
         )
@@ -530,4 +532,5 @@ router.include_router(consent_pages.router)
 router.include_router(channel_pages.router)
 router.include_router(operations_pages.router)
 router.include_router(calendar_pages.router)
+router.include_router(flow_pages.router)
 router.include_router(feedback_pages.router)

@@ -104,6 +104,16 @@ def age(since: datetime, now: datetime) -> str:
     return f"{hours // 24} days"
 
 
+def time_left(due_at: datetime | None, now: datetime) -> str:
+    """How long until a task's SLA passes ("3 h 10 min left"), or by how much it has ("overdue by
+    2 h 0 min"); empty without an SLA."""
+    if due_at is None:
+        return ""
+    if due_at <= now:
+        return f"overdue by {age(due_at, now)}"
+    return f"{age(now, due_at)} left"
+
+
 @dataclass
 class FindingMark:
     """A finding as the draft page marks it in the text (numbered, located), not the screening's own."""

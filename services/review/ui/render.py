@@ -10,6 +10,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse
 
+from services.review.flow_report import FLOW_ROLES
 from services.review.ui.presenters import (
     DECISION_LABELS,
     NAME_USE_LABELS,
@@ -29,6 +30,7 @@ PAUSE_ROLES = ("compliance", "admin")
 ALLOW_LIST_ROLES = ("compliance", "auditor", "admin")
 # Who may read the publishing state and live posts: the calendar and the pause banner.
 STAFF_ROLES = ("publisher", "compliance", "legal", "medical", "auditor", "admin")
+
 STATIC_DIR = HERE / "static"
 
 environment = Environment(
@@ -65,6 +67,7 @@ def page(
         "may_pause": bool(signed and signed.principal.has_any(*PAUSE_ROLES)),
         "may_review_allow_list": bool(signed and signed.principal.has_any(*ALLOW_LIST_ROLES)),
         "may_view_calendar": bool(signed and signed.principal.has_any(*STAFF_ROLES)),
+        "may_view_flow": bool(signed and signed.principal.has_any(*FLOW_ROLES)),
         # GET /api/v1/publishing as fetched for this request (deps.signed_in), for the pause banner.
         "publishing": getattr(request.state, "publishing", None),
     }
