@@ -206,7 +206,7 @@ class ReviewActivities:
             requirement=requirement,
             signing_keys=await self._published.keys(),
             # The round's timers, from this service's policy: the workflow takes them from here.
-            schedule=self._policy.schedule(stages),
+            schedule=self._policy.schedule(stages, utcnow()),
         )
 
     @activity.defn(name=OPEN_REVIEW_TASKS)
@@ -249,7 +249,7 @@ class ReviewActivities:
                         opened_at=opened_at,
                         quorum=policy.needed if policy else 1,
                         deciders=policy.deciders if policy else [],
-                        due_at=opened_at + policy.sla if policy and policy.sla else None,
+                        due_at=self._policy.due_at(stage.name, opened_at) if policy else None,
                     )
                 )
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -11,6 +11,7 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from services.kit.canonical import canonical_sha256
+from services.review.business_hours import BusinessHours
 from workflows.contracts import ReviewSchedule, StageRequirement, StageTiming
 
 ROLES = frozenset({"author", "legal", "compliance", "medical", "publisher", "auditor", "admin"})
@@ -30,7 +31,7 @@ _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
 def parse_duration(value: Any) -> timedelta:
-    """`90m`, `24h`, `30d`, `2w` (wall-clock time; business hours are not modelled yet)."""
+    """`90m`, `24h`, `30d`, `2w`: wall-clock time, or working time on a stage with `clock: business`."""
     if isinstance(value, timedelta):
         return value
     match = _DURATION.match(value) if isinstance(value, str) else None
@@ -96,6 +97,8 @@ class StagePolicy(_Strict):
     escalate_to: Escalation | None = None
     # `any` (one holder of the roles, the default) or a quorum.
     quorum: Literal["any"] | Quorum = "any"
+    # `business`: the sla and the reminders count the policy's business_hours only.
+    clock: Literal["wall", "business"] = "wall"
 
     @model_validator(mode="after")
     def _known_roles(self) -> StagePolicy:
@@ -212,9 +215,16 @@ class Policy(_Strict):
     # A review round not approved this long after it opened goes back to the author, and, when
     # this is set, so does one still in review when the version's scheduled time comes.
     approval_expiry: Duration | None = None
+    # When the organization works (services/review/business_hours.py), for `clock: business`.
+    business_hours: BusinessHours | None = None
 
     @model_validator(mode="after")
     def _rules_name_stages(self) -> Policy:
+        counting = [name for name, stage in self.stages.items() if stage.clock == "business"]
+        if counting and self.business_hours is None:
+            raise ValueError(
+                f"stage(s) {', '.join(counting)} count business time: the policy needs business_hours"
+            )
         for index, rule in enumerate(self.rules):
             unknown = [s for s in rule.require if s not in self.stages]
             if unknown:
@@ -277,16 +287,30 @@ class LoadedPolicy(BaseModel):
             raise PolicyError("the policy requires no stage for this version")
         return stages
 
-    def schedule(self, stages: list[StageRequirement]) -> ReviewSchedule:
-        """The timers of a review round of these stages: reminders, SLA and expiry, in seconds."""
+    def after(self, stage: str, opened_at: datetime, duration: timedelta) -> int:
+        """Wall-clock seconds from `opened_at` until `duration` has passed on the stage's clock."""
+        calendar = self.policy.business_hours
+        if self.policy.stages[stage].clock == "business" and calendar is not None:
+            return calendar.offset_seconds(opened_at, duration)
+        return int(duration.total_seconds())
+
+    def due_at(self, stage: str, opened_at: datetime) -> datetime | None:
+        """When the stage's SLA passes for a round opened at `opened_at` (None without an SLA)."""
+        sla = self.policy.stages[stage].sla
+        return opened_at + timedelta(seconds=self.after(stage, opened_at, sla)) if sla else None
+
+    def schedule(self, stages: list[StageRequirement], opened_at: datetime) -> ReviewSchedule:
+        """The timers of a review round of these stages opening at `opened_at`: reminders, SLA and
+        expiry, in seconds after it opened (working time counted where a stage says so)."""
         timings = []
         for requirement in stages:
-            stage = self.policy.stages[requirement.name]
+            name = requirement.name
+            stage = self.policy.stages[name]
             timings.append(
                 StageTiming(
-                    stage=requirement.name,
-                    sla_seconds=int(stage.sla.total_seconds()) if stage.sla else 0,
-                    reminder_seconds=[int(r.total_seconds()) for r in stage.reminders],
+                    stage=name,
+                    sla_seconds=self.after(name, opened_at, stage.sla) if stage.sla else 0,
+                    reminder_seconds=[self.after(name, opened_at, r) for r in stage.reminders],
                     escalates=stage.escalate_to is not None,
                 )
             )

@@ -67,7 +67,7 @@ def test_an_old_policy_loads_with_todays_behaviour() -> None:
         product_mentioned=True, patient_content=False, categories=["fda_fair_balance"]
     )
     assert [(s.quorum, s.deciders) for s in stages] == [(1, [])] * 3
-    schedule = policy.schedule(stages)
+    schedule = policy.schedule(stages, datetime.now(UTC))
     assert schedule.approval_expiry_seconds == 0
     assert all(t.sla_seconds == 0 and not t.reminder_seconds and not t.escalates for t in schedule.stages)
 
@@ -82,7 +82,7 @@ def test_review_sla_keys_load_into_the_plan_and_the_schedule() -> None:
         ("legal", 2, []),
         ("medical", 2, ["mia", "max@test", "mo"]),
     ]
-    schedule = policy.schedule(stages)
+    schedule = policy.schedule(stages, datetime.now(UTC))
     assert schedule.approval_expiry_seconds == 30 * 86_400
     compliance = schedule.stages[0]
     assert (compliance.sla_seconds, compliance.reminder_seconds, compliance.escalates) == (
