@@ -132,7 +132,10 @@ class Stack:
             schema_prefix=prefix,
             postgres_url=postgres_url if prefix else None,
             names=names,
-            health_ports={n: free_port() for n in names if n not in (TEMPORAL, *SERVICE_NAMES)},
+            # Workers alone answer probes on a port of their own; under `make run` there are none.
+            health_ports={n: free_port() for n in names if n not in (TEMPORAL, *SERVICE_NAMES)}
+            if kind.startswith("cluster")
+            else {},
             _owns_var_dir=owns,
         )
         try:

@@ -68,6 +68,7 @@ def test_each_cluster_process_runs_its_own_command_with_its_own_folder_and_secre
 
 def test_the_single_machine_shape_is_what_make_run_starts(tmp_path: Path) -> None:
     stack = _stack("sqlite", PROCESS_NAMES, tmp_path)
+    stack.health_ports = {}  # as Stack.start makes it for this shape
     services = ("gateway", "drafts", "review", "publisher", "audit")
     assert [stack._command(n)[3:] for n in stack.names if n != "temporal"] == [
         *(["serve", s] for s in services),
