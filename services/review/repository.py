@@ -193,6 +193,15 @@ class ReviewRepository:
         statement = select(ReviewNotice).where(ReviewNotice.key == key)
         return (await self._session.execute(statement)).scalar_one_or_none()
 
+    async def notice_count(self, draft_id: str, version: int, stage: str, kind: str) -> int:
+        statement = select(func.count()).where(
+            ReviewNotice.draft_id == draft_id,
+            ReviewNotice.version == version,
+            ReviewNotice.stage == stage,
+            ReviewNotice.kind == kind,
+        )
+        return int((await self._session.execute(statement)).scalar_one())
+
     async def notices_for(self, draft_ids: Sequence[str]) -> Sequence[ReviewNotice]:
         statement = (
             select(ReviewNotice)

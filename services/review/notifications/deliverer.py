@@ -1,0 +1,255 @@
+"""The deliverer: a loop in the review service that empties the notice outbox.
+
+Each pass, in one transaction per notice: expand its recipients (`role:` to every user the service
+knows with that role, names to users), drop offboarded users, apply each user's preferences, and
+write one inbox item, one e-mail row and one webhook row per endpoint, each under a unique
+constraint, then mark the notice delivered. Sending happens after: pending e-mails, due digests and
+due webhook attempts, each row marked as it goes. A restart picks up exactly what is left, so a
+notice reaches each recipient once per channel (an e-mail interrupted between the SMTP answer and
+the commit is sent again with the same Message-ID).
+
+Why a loop here and not a workflow activity: the outbox is this service's table and every fact the
+fan-out needs (recipients, preferences, endpoints) is this service's too; delivery retries are
+minutes to hours apart and must survive a Temporal outage; the workflow only records the notice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.kit.clock import utcnow
+from services.kit.db import session_scope
+from services.review.models import ReviewNotice
+from services.review.notifications.events import NotificationEvent, event_of
+from services.review.notifications.mailer import Mailer, digest_for, message_for
+from services.review.notifications.models import (
+    EmailDelivery,
+    InboxItem,
+    NotificationRecipient,
+    WebhookDelivery,
+)
+from services.review.notifications.preferences import channels_for, digest_due
+from services.review.notifications.repository import NotificationRepository
+from services.review.notifications.signing import signed_headers
+
+log = logging.getLogger("clearpost.review.notifications")
+BATCH = 50
+
+
+def backoff(attempts: int, base_seconds: float) -> timedelta:
+    """After the n-th failed attempt: base, 2x, 4x, ... capped at six hours."""
+    return timedelta(seconds=min(base_seconds * 2 ** max(attempts - 1, 0), 6 * 3600))
+
+
+class Deliverer:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        *,
+        public_url: str,
+        mailer: Mailer | None,
+        http: httpx.AsyncClient,
+        webhook_attempts: int = 6,
+        webhook_backoff_seconds: float = 30.0,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._public_url = public_url
+        self._mailer = mailer
+        self._http = http
+        self._attempts = webhook_attempts
+        self._backoff = webhook_backoff_seconds
+        self._clock = clock
+        self._lock = asyncio.Lock()
+
+    async def run(self, interval: float) -> None:
+        """Every `interval` seconds, a pass; a failing pass is logged and tried again next time."""
+        while True:
+            try:
+                await self.deliver()
+            except Exception:
+                log.exception("notification pass failed; retrying at the next")
+            await asyncio.sleep(interval)
+
+    async def deliver(self) -> None:
+        """One pass: fan out the outbox, then send what is due."""
+        async with self._lock:
+            await self.fan_out()
+            await self.send_emails()
+            await self.send_digests()
+            await self.send_webhooks()
+
+    # --- fan-out ------------------------------------------------------------------------------
+
+    async def fan_out(self) -> int:
+        count = 0
+        while True:
+            async with session_scope(self._sessionmaker) as session:
+                repo = NotificationRepository(session)
+                notices = await repo.undelivered_notices(BATCH)
+                for notice in notices:
+                    await self._fan_out(repo, notice)
+                    notice.delivered_at = self._clock()
+                count += len(notices)
+            if len(notices) < BATCH:
+                return count
+
+    async def _fan_out(self, repo: NotificationRepository, notice: ReviewNotice) -> None:
+        try:
+            event = event_of(notice, self._public_url)
+        except ValueError:
+            log.error("notice %s has an unknown kind %r; not delivered", notice.id, notice.kind)
+            return
+        document = event.model_dump(mode="json")
+        offboarded = await repo.offboarded_ids()
+        for name, user in await self._people(repo, list(notice.recipients)):
+            if user is not None and user.user_id in offboarded:
+                continue
+            wanted = channels_for(user.channels, event.kind) if user is not None else {"inbox"}
+            if "inbox" in wanted:
+                await self._to_inbox(repo, notice, user.user_id if user else name, document)
+            if "email" in wanted and user is not None and user.email and self._mailer is not None:
+                await self._to_email(repo, notice, user, document)
+        for endpoint in await repo.endpoints():
+            if event.kind in endpoint.kinds and await repo.webhook_delivery(notice.id, endpoint.id) is None:
+                repo.add(
+                    WebhookDelivery(
+                        id=str(uuid.uuid4()), notice_id=notice.id, endpoint_id=endpoint.id, event=document,
+                        status="pending", attempts=0, next_attempt_at=self._clock(), created_at=self._clock(),
+                    )
+                )  # fmt: skip
+        await repo.flush()
+
+    async def _people(
+        self, repo: NotificationRepository, recipients: list[str]
+    ) -> list[tuple[str, NotificationRecipient | None]]:
+        """Each person once: (the name the notice gives, the user when the service knows them)."""
+        people: dict[str, tuple[str, NotificationRecipient | None]] = {}
+        everyone: list[NotificationRecipient] | None = None
+        for entry in recipients:
+            kind, _, value = entry.partition(":")
+            if kind == "role":
+                everyone = everyone if everyone is not None else list(await repo.recipients())
+                for user in everyone:
+                    if value in user.roles:
+                        people.setdefault(user.user_id, (user.user_id, user))
+            elif kind == "user" and value:
+                named = await repo.recipient_named(value)
+                people.setdefault(named.user_id if named else value, (value, named))
+        return list(people.values())
+
+    async def _to_inbox(
+        self, repo: NotificationRepository, notice: ReviewNotice, recipient: str, document: dict[str, object]
+    ) -> None:
+        if await repo.inbox_item(notice.id, recipient) is None:
+            repo.add(
+                InboxItem(
+                    id=str(uuid.uuid4()), notice_id=notice.id, recipient=recipient, event=document,
+                    created_at=self._clock(),
+                )
+            )  # fmt: skip
+
+    async def _to_email(
+        self,
+        repo: NotificationRepository,
+        notice: ReviewNotice,
+        user: NotificationRecipient,
+        document: dict[str, object],
+    ) -> None:
+        if await repo.email(notice.id, user.user_id) is not None or user.email is None:
+            return
+        now = self._clock()
+        due = digest_due(user.digest, now)
+        if due is not None:
+            # Joins the digest being gathered, if one is: one message per period.
+            due = await repo.open_digest_due_at(user.user_id) or due
+        repo.add(
+            EmailDelivery(
+                id=str(uuid.uuid4()), notice_id=notice.id, recipient=user.user_id, address=user.email,
+                event=document, status="pending" if due is None else "digest", digest_due_at=due,
+                attempts=0, created_at=now,
+            )
+        )  # fmt: skip
+
+    # --- sending ------------------------------------------------------------------------------
+
+    async def send_emails(self) -> None:
+        if self._mailer is None:
+            return
+        async with session_scope(self._sessionmaker) as session:
+            for row in await NotificationRepository(session).pending_emails(BATCH):
+                event = NotificationEvent.model_validate(row.event)
+                try:
+                    await self._mailer.send(message_for(event, self._mailer.settings.sender, row.address))
+                except (OSError, Exception) as exc:  # smtplib.SMTPException is an OSError
+                    row.attempts += 1
+                    row.last_error = f"{type(exc).__name__}: {exc}"[:500]
+                    if row.attempts >= self._attempts:
+                        row.status = "failed"
+                    log.warning("e-mail for notice %s not sent: %s", row.notice_id, row.last_error)
+                    continue
+                row.status, row.sent_at = "sent", self._clock()
+
+    async def send_digests(self) -> None:
+        if self._mailer is None:
+            return
+        async with session_scope(self._sessionmaker) as session:
+            rows = await NotificationRepository(session).digests_due(self._clock())
+            by_recipient: dict[str, list[EmailDelivery]] = {}
+            for row in rows:
+                by_recipient.setdefault(row.recipient, []).append(row)
+            for group in by_recipient.values():
+                events = [NotificationEvent.model_validate(r.event) for r in group]
+                try:
+                    await self._mailer.send(
+                        digest_for(events, self._mailer.settings.sender, group[-1].address)
+                    )
+                except Exception as exc:
+                    for r in group:
+                        r.attempts += 1
+                        r.last_error = f"{type(exc).__name__}: {exc}"[:500]
+                    continue
+                for r in group:
+                    r.status, r.sent_at = "sent", self._clock()
+
+    async def send_webhooks(self) -> None:
+        async with session_scope(self._sessionmaker) as session:
+            repo = NotificationRepository(session)
+            for row in await repo.webhooks_due(self._clock(), BATCH):
+                endpoint = await repo.endpoint(row.endpoint_id)
+                if endpoint is None or endpoint.deleted_at is not None:
+                    row.status, row.last_error = "dead", "the endpoint was deleted"
+                    continue
+                error = await self._post(endpoint.url, endpoint.secret, row.event)
+                row.attempts += 1
+                if error is None:
+                    row.status, row.delivered_at, row.last_error = "delivered", self._clock(), None
+                    continue
+                row.last_error = error
+                if row.attempts >= self._attempts:
+                    row.status = "dead"
+                    log.warning("webhook delivery %s is a dead letter: %s", row.id, error)
+                else:
+                    row.next_attempt_at = self._clock() + backoff(row.attempts, self._backoff)
+
+    async def _post(self, url: str, secret: str, event: dict[str, object]) -> str | None:
+        """None when the receiver took it (2xx), else why not."""
+        body = json.dumps(event, separators=(",", ":"), sort_keys=True).encode()
+        headers = signed_headers(
+            secret, int(self._clock().timestamp()), body, kind=str(event["kind"]), event_id=str(event["id"])
+        )
+        try:
+            response = await self._http.post(url, content=body, headers=headers, timeout=10.0)
+        except httpx.HTTPError as exc:
+            return f"{type(exc).__name__}: {exc}"[:500]
+        if 200 <= response.status_code < 300:
+            return None
+        return f"HTTP {response.status_code}"
