@@ -73,11 +73,11 @@ class Deliverer:
     async def run(self, interval: float) -> None:
         """Every `interval` seconds, a pass; a failing pass is logged and tried again next time."""
         while True:
+            await asyncio.sleep(interval)
             try:
                 await self.deliver()
             except Exception:
                 log.exception("notification pass failed; retrying at the next")
-            await asyncio.sleep(interval)
 
     async def deliver(self) -> None:
         """One pass: fan out the outbox, then send what is due."""
@@ -189,7 +189,7 @@ class Deliverer:
                 event = NotificationEvent.model_validate(row.event)
                 try:
                     await self._mailer.send(message_for(event, self._mailer.settings.sender, row.address))
-                except (OSError, Exception) as exc:  # smtplib.SMTPException is an OSError
+                except Exception as exc:  # smtplib's errors, refused connections, timeouts
                     row.attempts += 1
                     row.last_error = f"{type(exc).__name__}: {exc}"[:500]
                     if row.attempts >= self._attempts:

@@ -4,6 +4,8 @@ admin's webhook endpoints and dead letters (each change audited)."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -55,9 +57,12 @@ def _dead_letter_out(row: WebhookDelivery) -> DeadLetter:
 
 
 class NotificationService:
-    def __init__(self, session: AsyncSession, *, audit: AuditRecorder) -> None:
+    def __init__(
+        self, session: AsyncSession, *, audit: AuditRecorder, clock: Callable[[], datetime] = utcnow
+    ) -> None:
         self._repo = NotificationRepository(session)
         self._audit = audit
+        self._clock = clock
 
     async def remember(self, principal: Principal) -> NotificationRecipient:
         """The caller as their gateway-signed token says (roles change there): the directory that
@@ -66,12 +71,12 @@ class NotificationService:
         if user is None:
             user = NotificationRecipient(
                 user_id=principal.user_id, username=principal.username, display_name=principal.name,
-                roles=sorted(principal.roles), channels={}, digest="off", seen_at=utcnow(),
+                roles=sorted(principal.roles), channels={}, digest="off", seen_at=self._clock(),
             )  # fmt: skip
             self._repo.add(user)
         else:
             user.username, user.display_name = principal.username, principal.name
-            user.roles, user.seen_at = sorted(principal.roles), utcnow()
+            user.roles, user.seen_at = sorted(principal.roles), self._clock()
         await self._repo.flush()
         return user
 
@@ -107,7 +112,7 @@ class NotificationService:
         if item is None or item.recipient not in (principal.user_id, principal.username):
             raise NotFound(f"no inbox item {item_id} of yours")
         if item.read_at is None:
-            item.read_at = utcnow()
+            item.read_at = self._clock()
             await self._repo.flush()
         return _item_out(item)
 
@@ -119,7 +124,7 @@ class NotificationService:
     async def create_webhook(self, data: WebhookIn, admin: Principal) -> WebhookCreated:
         endpoint = WebhookEndpoint(
             id=str(uuid.uuid4()), url=data.url, kinds=list(data.kinds), secret=new_secret(),
-            description=data.description, created_by=admin.user_id, created_at=utcnow(),
+            description=data.description, created_by=admin.user_id, created_at=self._clock(),
         )  # fmt: skip
         self._repo.add(endpoint)
         await self._repo.flush()
@@ -136,7 +141,7 @@ class NotificationService:
         endpoint = await self._repo.endpoint(endpoint_id)
         if endpoint is None or endpoint.deleted_at is not None:
             raise NotFound(f"no webhook {endpoint_id}")
-        endpoint.deleted_at = utcnow()
+        endpoint.deleted_at = self._clock()
         await self._repo.flush()
         await self._audit.append(
             actor=admin,
@@ -158,7 +163,7 @@ class NotificationService:
         if endpoint is None or endpoint.deleted_at is not None:
             raise NotFound(f"the endpoint of dead letter {delivery_id} was deleted")
         out = _dead_letter_out(row)
-        row.status, row.attempts, row.next_attempt_at = "pending", 0, utcnow()
+        row.status, row.attempts, row.next_attempt_at = "pending", 0, self._clock()
         await self._repo.flush()
         await self._audit.append(
             actor=admin,
