@@ -43,6 +43,9 @@ from workflows.contracts import (
     StagePlan,
 )
 
+# Notices about the whole draft, for its author.
+AUTHOR_KINDS = ("expired", "approved", "published", "taken_down")
+
 
 class ReviewActivities:
     def __init__(
@@ -334,7 +337,8 @@ class ReviewActivities:
         return NoticeRecorded(row.id, recipients)
 
     async def _recipients(self, repo: ReviewRepository, notice: NoticeDue) -> list[str]:
-        if notice.kind == "expired":
+        if notice.kind in AUTHOR_KINDS:
+            # The author as this service's tasks name them (from its own screening), not the caller.
             tasks = await repo.tasks_for_version(notice.draft_id, notice.version)
             return sorted({f"user:{t.author_id}" for t in tasks})
         stage = self._policy.policy.stages.get(notice.stage)
