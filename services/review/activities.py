@@ -338,8 +338,13 @@ class ReviewActivities:
 
     async def _recipients(self, repo: ReviewRepository, notice: NoticeDue) -> list[str]:
         if notice.kind in AUTHOR_KINDS:
-            # The author as this service's tasks name them (from its own screening), not the caller.
-            tasks = await repo.tasks_for_version(notice.draft_id, notice.version)
+            # The author as this service's tasks name them (from its own screening), not the caller;
+            # a takedown names no version (0): the draft's tasks of any version.
+            tasks = (
+                await repo.tasks_for_version(notice.draft_id, notice.version)
+                if notice.version
+                else await repo.tasks_for_draft(notice.draft_id)
+            )
             return sorted({f"user:{t.author_id}" for t in tasks})
         stage = self._policy.policy.stages.get(notice.stage)
         if notice.kind == "escalation":

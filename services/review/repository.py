@@ -116,6 +116,10 @@ class ReviewRepository:
         statement = select(ReviewTask).where(ReviewTask.draft_id == draft_id, ReviewTask.version == version)
         return (await self._session.execute(statement)).scalars().all()
 
+    async def tasks_for_draft(self, draft_id: str) -> Sequence[ReviewTask]:
+        statement = select(ReviewTask).where(ReviewTask.draft_id == draft_id)
+        return (await self._session.execute(statement)).scalars().all()
+
     async def unresolved_blocking(self, screening_id: str) -> int:
         """Blocking findings of a screening that no compliance override has cleared."""
         screening = await self.screening(screening_id) if screening_id else None

@@ -426,3 +426,17 @@ async def test_an_unreachable_receiver_is_retried_like_a_failing_one(world: Worl
     assert (
         isinstance(row, WebhookDelivery) and row.status == "dead" and "ConnectError" in (row.last_error or "")
     )
+
+
+async def test_post_events_from_the_workflows_go_to_the_author_this_service_knows(world: World) -> None:
+    await world.open()
+    approved = await world.activities.record_review_notice(
+        NoticeDue("d-1", 1, "a" * 64, "", "approved", 7, T0.isoformat())
+    )
+    # A takedown names no version: the author of the draft's tasks of any version.
+    taken_down = await world.activities.record_review_notice(
+        NoticeDue("d-1", 0, "", "", "taken_down", 1, T0.isoformat(), "takedown")
+    )
+    assert approved.recipients == taken_down.recipients == [f"user:{AUTHOR.user_id}"]
+    await world.deliverer().deliver()
+    assert sorted(await world.inbox(AUTHOR)) == ["draft.approved", "draft.taken_down"]

@@ -33,7 +33,9 @@ BEFORE_NOTIFY = [
     f"{name}-before-notify"
     for name in ["approve", "request_changes", "scheduled", "reminders_escalation", "quorum"]
 ]
-PATHS = CURRENT + REVIEW_SLA + BEFORE_REVIEW_SLA + BEFORE_NOTIFY
+# LivePostWorkflow: a takedown, today and before the author was told of it.
+LIVE_POST = ["live_post_takedown", "live_post_takedown-before-notify"]
+PATHS = CURRENT + REVIEW_SLA + BEFORE_REVIEW_SLA + BEFORE_NOTIFY + LIVE_POST
 
 
 def load(name: str) -> WorkflowHistory:
