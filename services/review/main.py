@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,7 +25,7 @@ from services.kit.db import create_engine, create_sessionmaker, session_scope
 from services.kit.http import internal_client, service_client
 from services.kit.limits import LimitSettings
 from services.kit.metrics import add_scrape_refresher
-from services.kit.processes import activity_worker
+from services.kit.processes import activity_worker, serves_api
 from services.kit.temporal import connect
 from services.kit.tokens import load_key_ring
 from services.review.activities import ReviewActivities
@@ -156,8 +157,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             webhook_attempts=settings.notify_webhook_attempts,
             webhook_backoff_seconds=settings.notify_webhook_backoff_seconds,
         )
-        delivering = in_background(
-            lambda: app.state.deliverer.run(settings.notify_interval_seconds), name="review-notifications"
+        # In the API process only: a worker-only process (`clearpost worker review`) delivers nothing.
+        delivering = (
+            in_background(
+                lambda: app.state.deliverer.run(settings.notify_interval_seconds), name="review-notifications"
+            )
+            if serves_api(app)
+            else contextlib.nullcontext()
         )
         if app.state.temporal is not None:
             activities = ReviewActivities(

@@ -104,6 +104,25 @@ def test_signatures_are_hmac_sha256_over_timestamp_and_body() -> None:
     assert not verify("s3", {**headers, "x-clearpost-timestamp": "soon"}, body, now=1_800_000_000)
 
 
+def test_the_verification_recipe_in_the_docs_accepts_our_signatures_and_nothing_else() -> None:
+    import re
+    import time
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "review-policy.md").read_text()
+    recipe = re.search(r"```python\n(.*?)```", doc[doc.index("### Webhooks for chat tools") :], re.S)
+    assert recipe is not None
+    scope: dict[str, object] = {}
+    exec(recipe.group(1), scope)  # our own documentation, run as a receiver would copy it
+    verify_doc = scope["verify"]
+    assert callable(verify_doc)
+    body = json.dumps(event_of(_notice(), "https://x").model_dump(mode="json")).encode()
+    headers = signed_headers("whsec_x", int(time.time()), body, kind="review.reminder", event_id="n-1")
+    assert verify_doc("whsec_x", headers, body)
+    assert not verify_doc("whsec_x", headers, body.replace(b"n-1", b"n-2"))
+    assert not verify_doc("whsec_y", headers, body)
+
+
 def test_channels_default_to_both_and_follow_the_users_choice() -> None:
     assert channels_for({}, "review.reminder") == {"email", "inbox"}
     assert channels_for({"review.reminder": ["inbox"]}, "review.reminder") == {"inbox"}
