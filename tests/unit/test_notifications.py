@@ -4,6 +4,7 @@ receiver: e-mail, inbox, retries with backoff, the dead letter, once per recipie
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from services.kit.tokens import Principal
 from services.review.activities import ReviewActivities
 from services.review.config import DEFAULT_POLICY_FILE
 from services.review.models import OffboardedUser, ReviewNotice, Screening
-from services.review.notifications.deliverer import Deliverer, backoff
+from services.review.notifications.deliverer import LEASE, Deliverer, backoff
 from services.review.notifications.events import EVENT_KINDS, KIND_OF_NOTICE, NotificationEvent, event_of
 from services.review.notifications.mailer import Mailer, SmtpSettings
 from services.review.notifications.models import EmailDelivery, InboxItem, WebhookDelivery
@@ -371,7 +372,7 @@ async def test_an_smtp_server_asking_for_a_password_gets_it(world: World) -> Non
         assert [m["To"] for m in smtp.messages] == ["casey@clinic.example"]
 
 
-async def test_a_refused_email_is_tried_again_at_the_next_pass(world: World) -> None:
+async def test_a_refused_email_is_tried_again_after_its_backoff(world: World) -> None:
     await world.person(CASEY)
     await world.open()
     world.smtp.refusing = True
@@ -380,6 +381,9 @@ async def test_a_refused_email_is_tried_again_at_the_next_pass(world: World) -> 
     [row] = await world.rows(EmailDelivery)
     assert isinstance(row, EmailDelivery) and row.status == "pending" and "451" in (row.last_error or "")
     world.smtp.refusing = False
+    await deliverer.deliver()
+    assert world.smtp.messages == []  # not before its backoff
+    world.clock.now += timedelta(seconds=60)
     await deliverer.deliver()
     assert len(world.smtp.messages) == 1
 
@@ -459,3 +463,26 @@ async def test_post_events_from_the_workflows_go_to_the_author_this_service_know
     assert approved.recipients == taken_down.recipients == [f"user:{AUTHOR.user_id}"]
     await world.deliverer().deliver()
     assert sorted(await world.inbox(AUTHOR)) == ["draft.approved", "draft.taken_down"]
+
+
+class DyingMailer(Mailer):
+    """The process is killed while the SMTP server is being talked to."""
+
+    async def send(self, message: object) -> None:
+        raise asyncio.CancelledError
+
+
+async def test_an_email_a_dead_process_was_sending_is_sent_once_its_lease_ends(world: World) -> None:
+    await world.person(CASEY)
+    await world.open()
+    dying = Deliverer(
+        world.sessionmaker, public_url="https://x", http=world.http, clock=world.clock,
+        mailer=DyingMailer(SmtpSettings("127.0.0.1", world.smtp.port, "c@clinic.example", starttls=False)),
+    )  # fmt: skip
+    with pytest.raises(asyncio.CancelledError):
+        await dying.deliver()
+    await world.deliverer().deliver()  # the next process: the row is still leased
+    assert world.smtp.messages == []
+    world.clock.now += LEASE
+    await world.deliverer().deliver()
+    assert [m["To"] for m in world.smtp.messages] == ["casey@clinic.example"]

@@ -19,8 +19,9 @@ import asyncio
 import json
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from email.message import EmailMessage
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -42,6 +43,8 @@ from services.review.notifications.signing import signed_headers
 
 log = logging.getLogger("clearpost.review.notifications")
 BATCH = 50
+# How long a process that took a row to send holds it: past this, another pass may take it again.
+LEASE = timedelta(minutes=2)
 
 
 def backoff(attempts: int, base_seconds: float) -> timedelta:
@@ -175,70 +178,98 @@ class Deliverer:
             EmailDelivery(
                 id=str(uuid.uuid4()), notice_id=notice.id, recipient=user.user_id, address=user.email,
                 event=document, status="pending" if due is None else "digest", digest_due_at=due,
-                attempts=0, created_at=now,
+                next_attempt_at=now if due is None else due, attempts=0, created_at=now,
             )
         )  # fmt: skip
 
     # --- sending ------------------------------------------------------------------------------
+    # Each batch is claimed in a short transaction (its rows leased for LEASE), sent with no
+    # transaction open (a slow SMTP server or receiver holds no database lock), and each outcome
+    # written in a transaction of its own.
 
     async def send_emails(self) -> None:
         if self._mailer is None:
             return
         async with session_scope(self._sessionmaker) as session:
-            for row in await NotificationRepository(session).pending_emails(BATCH):
-                event = NotificationEvent.model_validate(row.event)
-                try:
-                    await self._mailer.send(message_for(event, self._mailer.settings.sender, row.address))
-                except Exception as exc:  # smtplib's errors, refused connections, timeouts
-                    row.attempts += 1
-                    row.last_error = f"{type(exc).__name__}: {exc}"[:500]
-                    if row.attempts >= self._attempts:
-                        row.status = "failed"
-                    log.warning("e-mail for notice %s not sent: %s", row.notice_id, row.last_error)
-                    continue
-                row.status, row.sent_at = "sent", self._clock()
+            rows = await NotificationRepository(session).emails_due(self._clock(), BATCH)
+            claimed = [(r.id, r.address, NotificationEvent.model_validate(r.event)) for r in rows]
+            self._lease(rows)
+        for delivery_id, address, event in claimed:
+            error = await self._mail(message_for(event, self._mailer.settings.sender, address))
+            await self._emails_done([delivery_id], error)
 
     async def send_digests(self) -> None:
         if self._mailer is None:
             return
         async with session_scope(self._sessionmaker) as session:
             rows = await NotificationRepository(session).digests_due(self._clock())
-            by_recipient: dict[str, list[EmailDelivery]] = {}
-            for row in rows:
-                by_recipient.setdefault(row.recipient, []).append(row)
-            for group in by_recipient.values():
-                events = [NotificationEvent.model_validate(r.event) for r in group]
-                try:
-                    await self._mailer.send(
-                        digest_for(events, self._mailer.settings.sender, group[-1].address)
-                    )
-                except Exception as exc:
-                    for r in group:
-                        r.attempts += 1
-                        r.last_error = f"{type(exc).__name__}: {exc}"[:500]
+            groups: dict[str, list[tuple[str, str, NotificationEvent]]] = {}
+            for r in rows:
+                groups.setdefault(r.recipient, []).append(
+                    (r.id, r.address, NotificationEvent.model_validate(r.event))
+                )
+            self._lease(rows)
+        for group in groups.values():
+            events = [event for _, _, event in group]
+            error = await self._mail(digest_for(events, self._mailer.settings.sender, group[-1][1]))
+            await self._emails_done([delivery_id for delivery_id, _, _ in group], error)
+
+    def _lease(self, rows: Sequence[EmailDelivery] | Sequence[WebhookDelivery]) -> None:
+        for row in rows:
+            row.next_attempt_at = self._clock() + LEASE
+
+    async def _mail(self, message: EmailMessage) -> str | None:
+        assert self._mailer is not None
+        try:
+            await self._mailer.send(message)
+        except Exception as exc:  # smtplib's errors, refused connections, timeouts
+            return f"{type(exc).__name__}: {exc}"[:500]
+        return None
+
+    async def _emails_done(self, ids: list[str], error: str | None) -> None:
+        async with session_scope(self._sessionmaker) as session:
+            for row in await NotificationRepository(session).emails_by_ids(ids):
+                if error is None:
+                    row.status, row.sent_at, row.last_error = "sent", self._clock(), None
                     continue
-                for r in group:
-                    r.status, r.sent_at = "sent", self._clock()
+                row.attempts += 1
+                row.last_error = error
+                row.next_attempt_at = self._clock() + backoff(row.attempts, self._backoff)
+                if row.attempts >= self._attempts:
+                    row.status = "failed"
+                log.warning("e-mail for notice %s not sent: %s", row.notice_id, error)
 
     async def send_webhooks(self) -> None:
         async with session_scope(self._sessionmaker) as session:
             repo = NotificationRepository(session)
-            for row in await repo.webhooks_due(self._clock(), BATCH):
+            rows = await repo.webhooks_due(self._clock(), BATCH)
+            claimed: list[tuple[str, str, str, dict[str, object]]] = []
+            for row in rows:
                 endpoint = await repo.endpoint(row.endpoint_id)
                 if endpoint is None or endpoint.deleted_at is not None:
                     row.status, row.last_error = "dead", "the endpoint was deleted"
                     continue
-                error = await self._post(endpoint.url, endpoint.secret, row.event)
-                row.attempts += 1
-                if error is None:
-                    row.status, row.delivered_at, row.last_error = "delivered", self._clock(), None
-                    continue
-                row.last_error = error
-                if row.attempts >= self._attempts:
-                    row.status = "dead"
-                    log.warning("webhook delivery %s is a dead letter: %s", row.id, error)
-                else:
-                    row.next_attempt_at = self._clock() + backoff(row.attempts, self._backoff)
+                claimed.append((row.id, endpoint.url, endpoint.secret, dict(row.event)))
+            self._lease(rows)
+        for delivery_id, url, secret, event in claimed:
+            error = await self._post(url, secret, event)
+            await self._webhook_done(delivery_id, error)
+
+    async def _webhook_done(self, delivery_id: str, error: str | None) -> None:
+        async with session_scope(self._sessionmaker) as session:
+            row = await NotificationRepository(session).webhook_delivery_by_id(delivery_id)
+            if row is None:
+                return
+            row.attempts += 1
+            if error is None:
+                row.status, row.delivered_at, row.last_error = "delivered", self._clock(), None
+                return
+            row.last_error = error
+            if row.attempts >= self._attempts:
+                row.status = "dead"
+                log.warning("webhook delivery %s is a dead letter: %s", row.id, error)
+            else:
+                row.next_attempt_at = self._clock() + backoff(row.attempts, self._backoff)
 
     async def _post(self, url: str, secret: str, event: dict[str, object]) -> str | None:
         """None when the receiver took it (2xx), else why not."""

@@ -57,6 +57,9 @@ class EmailDelivery(Base):
     event: Mapped[dict[str, object]] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(16), index=True)  # pending | digest | sent | failed
     digest_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True, default=None)
+    # When it may be tried (again): its creation, its digest's end, a retry's backoff, or the end of
+    # the lease a sending process took on it (a process that died mid-send leaves it to the next).
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -86,27 +86,38 @@ class NotificationRepository:
         )
         return (await self._session.execute(statement)).scalars().first()
 
-    async def pending_emails(self, limit: int) -> Sequence[EmailDelivery]:
+    async def email_by_id(self, delivery_id: str) -> EmailDelivery | None:
+        return await self._session.get(EmailDelivery, delivery_id)
+
+    async def emails_due(self, at: datetime, limit: int) -> Sequence[EmailDelivery]:
         statement = (
             select(EmailDelivery)
-            .where(EmailDelivery.status == "pending")
-            .order_by(EmailDelivery.created_at, EmailDelivery.id)
+            .where(EmailDelivery.status == "pending", EmailDelivery.next_attempt_at <= at)
+            .order_by(EmailDelivery.next_attempt_at, EmailDelivery.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
         return (await self._session.execute(statement)).scalars().all()
 
     async def digests_due(self, at: datetime) -> Sequence[EmailDelivery]:
-        """Every digest row of every recipient whose earliest digest row is due by `at`."""
+        """The due digest rows, each recipient's together."""
         due = select(EmailDelivery.recipient).where(
-            EmailDelivery.status == "digest", EmailDelivery.digest_due_at <= at
+            EmailDelivery.status == "digest", EmailDelivery.next_attempt_at <= at
         )
         statement = (
             select(EmailDelivery)
-            .where(EmailDelivery.status == "digest", EmailDelivery.recipient.in_(due))
+            .where(
+                EmailDelivery.status == "digest",
+                EmailDelivery.next_attempt_at <= at,  # not the rows another pass is sending
+                EmailDelivery.recipient.in_(due),
+            )
             .order_by(EmailDelivery.recipient, EmailDelivery.created_at, EmailDelivery.id)
             .with_for_update(skip_locked=True)
         )
+        return (await self._session.execute(statement)).scalars().all()
+
+    async def emails_by_ids(self, ids: Sequence[str]) -> Sequence[EmailDelivery]:
+        statement = select(EmailDelivery).where(EmailDelivery.id.in_(list(ids)))
         return (await self._session.execute(statement)).scalars().all()
 
     async def open_digest_due_at(self, recipient: str) -> datetime | None:

@@ -54,6 +54,7 @@ def upgrade() -> None:
         sa.Column("event", sa.JSON(), nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("digest_due_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
@@ -65,6 +66,9 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_notification_emails_recipient"), "notification_emails", ["recipient"])
     op.create_index(op.f("ix_notification_emails_status"), "notification_emails", ["status"])
+    op.create_index(
+        op.f("ix_notification_emails_next_attempt_at"), "notification_emails", ["next_attempt_at"]
+    )
     op.create_table(
         "notification_webhooks",
         sa.Column("id", sa.String(36), nullable=False),
