@@ -149,6 +149,8 @@ def test_backoff_doubles_and_is_capped() -> None:
         ("javascript:alert(1)", "http:// or https://"),
         ("https:///nohost", "names a host"),
         ("https://user:pw@chat.example/hook", "no user name or password"),
+        ("https://chat.example:port/hook", "the HTTP client can use"),
+        ("https://chat example/hook", "no spaces"),
     ],
 )
 def test_a_webhook_url_is_http_or_https_to_a_host(url: str, reason: str) -> None:

@@ -279,7 +279,7 @@ class Deliverer:
         )
         try:
             response = await self._http.post(url, content=body, headers=headers, timeout=10.0)
-        except httpx.HTTPError as exc:
+        except Exception as exc:  # httpx's errors, an address it cannot use (InvalidURL is not one)
             return f"{type(exc).__name__}: {exc}"[:500]
         if 200 <= response.status_code < 300:
             return None

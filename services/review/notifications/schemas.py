@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Literal
 from urllib.parse import urlsplit
 
+import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from services.review.notifications.events import EVENT_KINDS, EventKind, NotificationEvent
@@ -55,6 +56,8 @@ class WebhookIn(BaseModel):
     @field_validator("url")
     @classmethod
     def _http_only(cls, value: str) -> str:
+        if any(c.isspace() or ord(c) < 32 for c in value):
+            raise ValueError("a webhook URL has no spaces or control characters")
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https"):
             raise ValueError("a webhook URL is http:// or https://")
@@ -62,6 +65,11 @@ class WebhookIn(BaseModel):
             raise ValueError("a webhook URL names a host")
         if parts.username or parts.password:
             raise ValueError("a webhook URL carries no user name or password; the signature authenticates")
+        try:
+            httpx.URL(value)
+            _ = parts.port  # a port that is not a number
+        except (httpx.InvalidURL, ValueError) as exc:
+            raise ValueError(f"a webhook URL the HTTP client can use ({exc})") from exc
         return value
 
     @field_validator("kinds")
