@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter
 
 from services.kit.auth import CurrentPrincipal, require_roles
-from services.kit.deps import SessionDep
+from services.review.deps import NotificationServiceDep
 from services.review.notifications.schemas import (
     DeadLetter,
     DeadLetters,
@@ -18,16 +16,8 @@ from services.review.notifications.schemas import (
     WebhookIn,
     Webhooks,
 )
-from services.review.notifications.service import NotificationService
 
 router = APIRouter(prefix="/api/v1/notifications", tags=["notifications"])
-
-
-def get_notification_service(request: Request, session: SessionDep) -> NotificationService:
-    return NotificationService(session, audit=request.app.state.audit)
-
-
-NotificationServiceDep = Annotated[NotificationService, Depends(get_notification_service)]
 ADMIN = [require_roles("admin")]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from services.review.notifications.endpoints import NotificationServiceDep
+from services.review.deps import NotificationServiceDep
 from services.review.ui.deps import FormPostDep, SignedInDep, UiRoute
 from services.review.ui.render import page, redirect
 from services.review.ui.security import UI_PREFIX
