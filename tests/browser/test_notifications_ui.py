@@ -69,6 +69,30 @@ async def test_a_reviewer_is_told_of_a_new_task_and_marks_it_read(
     else:
         assert await badge.count() == 0
 
+    # Preferences: an address the server refuses is shown with what was typed kept; then saved.
+    form = page.get_by_role("form", name="What you are told, and how")
+    await form.evaluate("f => { f.noValidate = true; }")  # the server's refusal, not the browser's
+    await form.get_by_label("E-mail address for notifications").fill("casey@")
+    await form.get_by_label("A review is waiting for you: by e-mail").uncheck()
+    await form.get_by_role("button", name="Save notification preferences").click()
+    await page.wait_for_load_state()
+    assert "Nothing was saved" in await page.locator("#preferences-error").inner_text()
+    assert await form.get_by_label("E-mail address for notifications").input_value() == "casey@"
+    assert not await form.get_by_label("A review is waiting for you: by e-mail").is_checked()
+    problems += await axe_problems(page, axe_source)
+    await form.get_by_label("E-mail address for notifications").fill("casey@clinic.example")
+    await form.get_by_label("E-mail digest").select_option("hourly")
+    await form.get_by_role("button", name="Save notification preferences").click()
+    await page.wait_for_url("**/review/notifications?saved=1")
+    assert "saved" in await page.locator("#preferences-saved").inner_text()
+    async with system.client("compliance@demo") as api:
+        saved = (await api.get("/api/v1/notifications/preferences")).json()
+    assert saved["email"] == "casey@clinic.example" and saved["digest"] == "hourly"
+    assert saved["channels"]["review.requested"] == ["inbox"]
+    assert saved["channels"]["review.reminder"] == ["email", "inbox"]
+    await page.screenshot(path=output_dir / "41-notification-preferences.png", full_page=True)
+
+    row = page.locator(f'tr[data-draft-id="{draft_id}"][data-kind="review.requested"]')
     await row.get_by_role("link", name=draft_id).click()
     await page.wait_for_url(f"**/review/drafts/{draft_id}")
     assert TITLE in await page.locator("main").inner_text()

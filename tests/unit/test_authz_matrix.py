@@ -182,6 +182,7 @@ EXPECTED: dict[str, Any] = {
     "review POST /review/allow-list/{proposal_id}/reject": UI,
     "review GET /review/notifications": UI,
     "review POST /review/notifications/{item_id}/read": UI,
+    "review POST /review/notifications/preferences": UI,
     "publisher GET /openapi.json": PUBLIC,
     "publisher GET /docs": PUBLIC,
     "publisher GET /docs/oauth2-redirect": PUBLIC,
