@@ -9,7 +9,7 @@ import smtplib
 import ssl
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import formatdate
 
 from services.review.notifications.events import NotificationEvent
 
@@ -54,7 +54,9 @@ def digest_for(events: list[NotificationEvent], sender: str, to: str) -> EmailMe
     message["From"], message["To"] = sender, to
     message["Subject"] = f"[Clearpost] {len(events)} review notification{'s' if len(events) != 1 else ''}"
     message["Date"] = formatdate(usegmt=True)
-    message["Message-ID"] = make_msgid(domain="clearpost")
+    # Named by its events and address, as a single notice's is: a digest sent again is one message.
+    digest = hashlib.sha256("|".join([to, *sorted(e.id for e in events)]).encode()).hexdigest()[:24]
+    message["Message-ID"] = f"<digest.{digest}@clearpost>"
     parts: list[str] = []
     for event in events:
         parts += [*event_lines(event), ""]
