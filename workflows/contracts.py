@@ -290,8 +290,8 @@ class NoticeDue:
     draft_id: str
     version: int
     content_hash: str
-    stage: str  # "" for the whole round (kind "expired")
-    kind: str  # reminder | escalation | expired
+    stage: str  # "" for the whole draft (kinds expired, approved, published, taken_down)
+    kind: str  # reminder | escalation | expired | approved | published | taken_down
     n: int
     due_at: str  # ISO 8601: when the timer was due
     reason: str = ""

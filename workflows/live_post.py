@@ -22,11 +22,15 @@ with workflow.unsafe.imports_passed_through():
         LIVE_POST_PLAN,
         LIVE_POST_WORKFLOW,
         PUBLISHER_TASK_QUEUE,
+        RECORD_REVIEW_NOTICE,
+        REVIEW_TASK_QUEUE,
         TAKE_DOWN_POST,
         TAKEDOWN_FAILED,
         TAKEDOWN_SIGNAL,
         LivePostInput,
         LivePostPlan,
+        NoticeDue,
+        NoticeRecorded,
         TakedownInput,
         TakedownRequest,
         TakedownResult,
@@ -42,6 +46,8 @@ TAKEDOWN_RETRY = RetryPolicy(
     non_retryable_error_types=["NotLive"],
 )
 PLAN_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
+# The author is told the post came down: a notice in the review service's outbox (issue #18).
+NOTIFY_PATCH = "notify-post-events-2026-12"
 
 
 @workflow.defn(name=LIVE_POST_WORKFLOW)
@@ -94,16 +100,30 @@ class LivePostWorkflow:
                 schedule_to_close_timeout=TAKEDOWN_DEADLINE,
                 retry_policy=TAKEDOWN_RETRY,
             )
-            return result
         except ActivityError as exc:
-            cause_error = exc.cause
-            reason = cause_error.message if isinstance(cause_error, ApplicationError) else str(cause_error)
-            failed: TakedownResult = await workflow.execute_activity(
-                TAKEDOWN_FAILED,
-                TakedownInput(self._draft_id, cause, request_id=order.request_id, reason=reason),
-                task_queue=PUBLISHER_TASK_QUEUE,
-                result_type=TakedownResult,
+            return await self._failed(order, cause, exc)
+        if result.status == "taken_down" and workflow.patched(NOTIFY_PATCH):
+            # The review service finds the author in its own tasks for the draft (any version).
+            await workflow.execute_activity(
+                RECORD_REVIEW_NOTICE,
+                NoticeDue(self._draft_id, 0, "", "", "taken_down", 1, workflow.now().isoformat(), cause),
+                task_queue=REVIEW_TASK_QUEUE,
+                result_type=NoticeRecorded,
                 start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=PLAN_RETRY,
             )
-            return failed
+        return result
+
+    async def _failed(self, order: TakedownInput, cause: str, exc: ActivityError) -> TakedownResult:
+        """The takedown never succeeded before its deadline: recorded where everyone sees it."""
+        cause_error = exc.cause
+        reason = cause_error.message if isinstance(cause_error, ApplicationError) else str(cause_error)
+        failed: TakedownResult = await workflow.execute_activity(
+            TAKEDOWN_FAILED,
+            TakedownInput(self._draft_id, cause, request_id=order.request_id, reason=reason),
+            task_queue=PUBLISHER_TASK_QUEUE,
+            result_type=TakedownResult,
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=PLAN_RETRY,
+        )
+        return failed

@@ -109,6 +109,10 @@ FINAL_STATUSES = ("published", "rejected", "withdrawn", "publish_failed")
 # Review SLAs, reminders, escalation, approval expiry and quorums (issue #18): rounds opened
 # before it keep one approval per stage and no timers.
 REVIEW_SLA_PATCH = "review-sla-2026-12"
+# The author is told when their draft is approved and when it is published: a notice in the
+# review service's outbox (issue #18, notifications). Workflows past these points before it tell nobody.
+NOTIFY_PATCH = "notify-post-events-2026-12"
+AUTHOR_NOTICES = {"draft.approved": "approved", "post.published": "published"}
 
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
 # A held post looks again this often whether or not the resume signal arrived.
@@ -838,6 +842,11 @@ class PostApprovalWorkflow:
         self._status = status
         await self._audit(SYSTEM_ACTOR, action, {"status": status, **(details or {})})
         await self._project()
+        kind = AUTHOR_NOTICES.get(action)
+        if kind is not None and self._current is not None and workflow.patched(NOTIFY_PATCH):
+            # Numbered by the projection's revision: a draft approved again after a voided
+            # approval is a second notice, a retried activity the same one.
+            await self._record_notice(self._current, DueNotice("", kind, self._revision, workflow.now()))
 
     async def _audit(self, actor: str, action: str, details: dict[str, Any]) -> None:
         context: dict[str, Any] = {"workflow_id": workflow.info().workflow_id}

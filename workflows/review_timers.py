@@ -20,7 +20,7 @@ EXPIRED = "expired"
 @dataclass(frozen=True)
 class DueNotice:
     stage: str  # "" for the round's expiry
-    kind: str  # reminder | escalation | expired
+    kind: str  # reminder | escalation | expired (the timers); approved, published: AUTHOR_NOTICES
     n: int
     due_at: datetime
 

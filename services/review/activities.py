@@ -43,6 +43,9 @@ from workflows.contracts import (
     StagePlan,
 )
 
+# Notices about the whole draft, for its author.
+AUTHOR_KINDS = ("expired", "approved", "published", "taken_down")
+
 
 class ReviewActivities:
     def __init__(
@@ -217,12 +220,14 @@ class ReviewActivities:
             # service, not the workflow's say-so.
             screening = await repo.screening(request.screening_id) if request.screening_id else None
             author_id = screening.author_id if screening is not None and screening.author_id else None
+            opened: list[ReviewTask] = []
             for stage in request.stages:
                 existing = await repo.task(request.draft_id, request.version, stage.name)
                 if existing is not None:
                     if request.reopen and existing.status != "open":
                         # An approval was voided (its reviewer was offboarded): back in the queue.
                         existing.status, existing.closed_at = "open", None
+                        opened.append(existing)
                     continue  # a retried activity opens nothing twice
                 if author_id is None:
                     raise ApplicationError(
@@ -234,24 +239,30 @@ class ReviewActivities:
                 # Quorum, named deciders and SLA are this service's policy, not the request's.
                 policy = self._policy.policy.stages.get(stage.name)
                 opened_at = utcnow()
-                repo.add(
-                    ReviewTask(
-                        id=str(uuid.uuid4()),
-                        draft_id=request.draft_id,
-                        version=request.version,
-                        content_hash=request.content_hash,
-                        stage=stage.name,
-                        roles=list(stage.roles),
-                        author_id=author_id,
-                        policy_version=request.policy_version,
-                        screening_id=request.screening_id,
-                        status="open",
-                        opened_at=opened_at,
-                        quorum=policy.needed if policy else 1,
-                        deciders=policy.deciders if policy else [],
-                        due_at=self._policy.due_at(stage.name, opened_at) if policy else None,
-                    )
+                task = ReviewTask(
+                    id=str(uuid.uuid4()),
+                    draft_id=request.draft_id,
+                    version=request.version,
+                    content_hash=request.content_hash,
+                    stage=stage.name,
+                    roles=list(stage.roles),
+                    author_id=author_id,
+                    policy_version=request.policy_version,
+                    screening_id=request.screening_id,
+                    status="open",
+                    opened_at=opened_at,
+                    quorum=policy.needed if policy else 1,
+                    deciders=policy.deciders if policy else [],
+                    due_at=self._policy.due_at(stage.name, opened_at) if policy else None,
                 )
+                repo.add(task)
+                opened.append(task)
+            for task in opened:
+                # review.requested: the stage's deciders are told a task waits for them.
+                await self._outbox(
+                    repo, task.draft_id, task.version, task.content_hash, task.stage, "requested",
+                    await self._waiting_for(repo, task), due_at=task.due_at or task.opened_at,
+                )  # fmt: skip
 
     @activity.defn(name=CLOSE_REVIEW_TASKS)
     async def close_review_tasks(self, request: CloseReviewTasksInput) -> None:
@@ -283,6 +294,13 @@ class ReviewActivities:
                 )
             )
             task = await repo.task(record.draft_id, record.version, record.stage)
+            if task is not None and record.decision == "request_changes":
+                # draft.changes_requested: the author is told (the reason stays in the review UI).
+                await self._outbox(
+                    repo, record.draft_id, record.version, record.content_hash, record.stage,
+                    "changes_requested", [f"user:{task.author_id}"],
+                    due_at=datetime.fromisoformat(record.decided_at),
+                )  # fmt: skip
             if task is not None and task.status == "open":
                 task.status = "decided"
                 task.closed_at = utcnow()
@@ -319,8 +337,14 @@ class ReviewActivities:
         return NoticeRecorded(row.id, recipients)
 
     async def _recipients(self, repo: ReviewRepository, notice: NoticeDue) -> list[str]:
-        if notice.kind == "expired":
-            tasks = await repo.tasks_for_version(notice.draft_id, notice.version)
+        if notice.kind in AUTHOR_KINDS:
+            # The author as this service's tasks name them (from its own screening), not the caller;
+            # a takedown names no version (0): the draft's tasks of any version.
+            tasks = (
+                await repo.tasks_for_version(notice.draft_id, notice.version)
+                if notice.version
+                else await repo.tasks_for_draft(notice.draft_id)
+            )
             return sorted({f"user:{t.author_id}" for t in tasks})
         stage = self._policy.policy.stages.get(notice.stage)
         if notice.kind == "escalation":
@@ -331,6 +355,10 @@ class ReviewActivities:
         task = await repo.task(notice.draft_id, notice.version, notice.stage)
         if task is None:
             return []
+        return await self._waiting_for(repo, task)
+
+    async def _waiting_for(self, repo: ReviewRepository, task: ReviewTask) -> list[str]:
+        """Who the task waits for: its roles' holders, or its named people not yet approved."""
         if not task.deciders:
             return [f"role:{r}" for r in task.roles]
         approved = {d.decider_id for d in await repo.approvals_of(task.draft_id, task.version, task.stage)}
@@ -338,6 +366,30 @@ class ReviewActivities:
         # Someone away is reminded through their delegate as well.
         delegates = [d.delegate for d in await repo.delegations_active(utcnow()) if d.names() & set(waiting)]
         return [f"user:{name}" for name in [*waiting, *delegates]]
+
+    async def _outbox(
+        self,
+        repo: ReviewRepository,
+        draft_id: str,
+        version: int,
+        content_hash: str,
+        stage: str,
+        kind: str,
+        recipients: list[str],
+        *,
+        due_at: datetime,
+    ) -> None:
+        """A notice this service raises itself (a task opened, changes requested), numbered after
+        the earlier ones of its kind for the stage (a stage reopened asks again); once per call."""
+        n = 1 + await repo.notice_count(draft_id, version, stage, kind)
+        repo.add(
+            ReviewNotice(
+                id=str(uuid.uuid4()), key=f"{draft_id}:{version}:{stage}:{kind}:{n}", draft_id=draft_id,
+                version=version, content_hash=content_hash, stage=stage, kind=kind, n=n,
+                recipients=recipients, reason="", due_at=due_at, created_at=utcnow(),
+            )
+        )  # fmt: skip
+        await repo.flush()
 
     @property
     def all(self) -> list[Any]:

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from services.kit.settings import KitSettings
 
 DEFAULT_POLICY_FILE = Path(__file__).resolve().parent / "policy" / "default.yaml"
@@ -20,6 +22,26 @@ class ReviewSettings(KitSettings):
     review_ui_max_failures_per_account: int = 5
     review_ui_max_failures_per_address: int = 20
     review_ui_failure_window_seconds: int = 15 * 60
+    # Notifications (docs/review-policy.md, "Notifications"). No SMTP host: e-mail is off.
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_from: str = "clearpost@localhost"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    # The password in a file (a mounted secret) instead; CLEARPOST_SECRETS_DIR works as for every setting.
+    smtp_password_file: Path | None = None
+    smtp_starttls: bool = True
+    # Where links in notifications point: the review UI as the users' browsers reach it.
+    public_url: str | None = None  # unset: CLEARPOST_GATEWAY_URL
+    # The deliverer's pass interval, and how often a failing webhook is tried before its dead letter.
+    notify_interval_seconds: float = 5.0
+    notify_webhook_attempts: int = 6
+    notify_webhook_backoff_seconds: float = 30.0
+
+    def smtp_password_value(self) -> str | None:
+        if self.smtp_password_file is not None:
+            return self.smtp_password_file.read_text().strip()
+        return self.smtp_password.get_secret_value() if self.smtp_password is not None else None
 
     @property
     def database_url(self) -> str:

@@ -8,6 +8,7 @@ from services.kit.credentials import GatewayCredentialChecker
 from services.kit.deps import SessionDep
 from services.review.delegations import DelegationService
 from services.review.feedback import ScreeningFeedbackService
+from services.review.notifications.service import NotificationService
 from services.review.service import ReviewService
 
 
@@ -51,3 +52,10 @@ def get_delegation_service(request: Request, session: SessionDep) -> DelegationS
 
 
 DelegationServiceDep = Annotated[DelegationService, Depends(get_delegation_service)]
+
+
+def get_notification_service(request: Request, session: SessionDep) -> NotificationService:
+    return NotificationService(session, audit=request.app.state.audit)
+
+
+NotificationServiceDep = Annotated[NotificationService, Depends(get_notification_service)]

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
+import httpx
 from fastapi import FastAPI
 
 from services.kit.app import create_service_app
@@ -16,22 +18,26 @@ from services.kit.auth import (
     gateway_revocations,
     install_internal_credentials,
 )
+from services.kit.background import in_background
 from services.kit.clock import utcnow
 from services.kit.credentials import GatewayCredentialChecker
 from services.kit.db import create_engine, create_sessionmaker, session_scope
 from services.kit.http import internal_client, service_client
 from services.kit.limits import LimitSettings
 from services.kit.metrics import add_scrape_refresher
-from services.kit.processes import activity_worker
+from services.kit.processes import activity_worker, serves_api
 from services.kit.temporal import connect
 from services.kit.tokens import load_key_ring
 from services.review.activities import ReviewActivities
 from services.review.channels_client import PublisherChannelStates
-from services.review.config import get_settings
+from services.review.config import ReviewSettings, get_settings
 from services.review.drafts_client import DraftsVersionSource
 from services.review.endpoints import router
 from services.review.metrics import refresh_queue_gauges
 from services.review.models import PolicyVersion
+from services.review.notifications.deliverer import Deliverer
+from services.review.notifications.endpoints import router as notifications_router
+from services.review.notifications.mailer import Mailer, SmtpSettings
 from services.review.offboarding import Offboarding
 from services.review.policy import LoadedPolicy, PolicyError, load_policy_file
 from services.review.repository import ReviewRepository
@@ -62,6 +68,22 @@ async def _record_policy(app: FastAPI, policy: LoadedPolicy, source: str) -> Non
             )
 
 
+def _mailer(settings: ReviewSettings) -> Mailer | None:
+    """No SMTP host: e-mail is off (the inbox and webhooks still deliver)."""
+    if not settings.smtp_host:
+        return None
+    return Mailer(
+        SmtpSettings(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            sender=settings.smtp_from,
+            username=settings.smtp_username,
+            password=settings.smtp_password_value(),
+            starttls=settings.smtp_starttls,
+        )
+    )
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings = get_settings()
@@ -83,6 +105,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     await _record_policy(app, policy, str(settings.review_policy_file))
     async with (
         service_client() as http,
+        # Outside receivers (chat tools' webhooks): their own client, redirects not followed.
+        httpx.AsyncClient(timeout=10.0, follow_redirects=False) as webhook_http,
         internal_client(settings.service_url("audit"), app.state.internal_token) as audit_http,
         internal_client(settings.service_url("drafts"), app.state.internal_token) as drafts_http,
         internal_client(settings.service_url("publisher"), app.state.internal_token) as publisher_http,
@@ -124,6 +148,23 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         )
         app.state.offboarding = Offboarding(app.state.sessionmaker, app.state.audit, app.state.temporal)
         app.state.revocations.add_listener(app.state.offboarding.on_revocations)
+        # The notice outbox, delivered (services/review/notifications/deliverer.py).
+        app.state.deliverer = Deliverer(
+            app.state.sessionmaker,
+            public_url=settings.public_url or settings.service_url("gateway"),
+            mailer=_mailer(settings),
+            http=webhook_http,
+            webhook_attempts=settings.notify_webhook_attempts,
+            webhook_backoff_seconds=settings.notify_webhook_backoff_seconds,
+        )
+        # In the API process only: a worker-only process (`clearpost worker review`) delivers nothing.
+        delivering = (
+            in_background(
+                lambda: app.state.deliverer.run(settings.notify_interval_seconds), name="review-notifications"
+            )
+            if serves_api(app)
+            else contextlib.nullcontext()
+        )
         if app.state.temporal is not None:
             activities = ReviewActivities(
                 app.state.sessionmaker,
@@ -134,10 +175,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 published_keys=app.state.published_keys,
                 channels=app.state.channel_states,
             )
-            async with activity_worker(app, app.state.temporal, REVIEW_TASK_QUEUE, activities.all):
+            async with (
+                delivering,
+                activity_worker(app, app.state.temporal, REVIEW_TASK_QUEUE, activities.all),
+            ):
                 yield
         else:
-            yield
+            async with delivering:
+                yield
     await engine.dispose()
 
 
@@ -146,7 +191,7 @@ app = create_service_app(
     title="Clearpost review",
     description="Screening, the approval policy, review tasks and signed decisions.",
     lifespan=lifespan,
-    routers=[router, ui_router],
+    routers=[router, notifications_router, ui_router],
 )
 add_scrape_refresher(app, refresh_queue_gauges)
 app.mount("/review/static", static_files, name="review-static")

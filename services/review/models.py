@@ -185,7 +185,8 @@ class ReviewNotice(Base):
     version: Mapped[int] = mapped_column(Integer)
     content_hash: Mapped[str] = mapped_column(String(64))
     stage: Mapped[str] = mapped_column(String(64))
-    kind: Mapped[str] = mapped_column(String(16))  # reminder | escalation | expired
+    # reminder, escalation, expired, requested, changes_requested (notifications/events.py)
+    kind: Mapped[str] = mapped_column(String(32))
     n: Mapped[int] = mapped_column(Integer)
     # "user:<id or username>" and "role:<role>" entries.
     recipients: Mapped[list[str]] = mapped_column(JSON)

@@ -133,6 +133,10 @@ class ReviewRepository:
         statement = select(ReviewTask).where(ReviewTask.draft_id == draft_id, ReviewTask.version == version)
         return (await self._session.execute(statement)).scalars().all()
 
+    async def tasks_for_draft(self, draft_id: str) -> Sequence[ReviewTask]:
+        statement = select(ReviewTask).where(ReviewTask.draft_id == draft_id)
+        return (await self._session.execute(statement)).scalars().all()
+
     async def unresolved_blocking(self, screening_id: str) -> int:
         """Blocking findings of a screening that no compliance override has cleared."""
         screening = await self.screening(screening_id) if screening_id else None
@@ -209,6 +213,15 @@ class ReviewRepository:
     async def notice(self, key: str) -> ReviewNotice | None:
         statement = select(ReviewNotice).where(ReviewNotice.key == key)
         return (await self._session.execute(statement)).scalar_one_or_none()
+
+    async def notice_count(self, draft_id: str, version: int, stage: str, kind: str) -> int:
+        statement = select(func.count()).where(
+            ReviewNotice.draft_id == draft_id,
+            ReviewNotice.version == version,
+            ReviewNotice.stage == stage,
+            ReviewNotice.kind == kind,
+        )
+        return int((await self._session.execute(statement)).scalar_one())
 
     async def notices_for(self, draft_ids: Sequence[str]) -> Sequence[ReviewNotice]:
         statement = (

@@ -316,7 +316,9 @@ async def test_a_notice_is_kept_once_with_recipients_from_this_services_policy(r
     assert sorted((r.stage, r.kind, r.n) for r in rows) == [
         ("", "expired", 1),
         ("compliance", "escalation", 1),
+        ("compliance", "requested", 1),  # opening the tasks asked their deciders
         ("medical", "reminder", 1),
+        ("medical", "requested", 1),
     ]
     assert all(r.delivered_at is None for r in rows)
     queued = (await review.queue(person("cara", "compliance")))[("d-1", "compliance")]

@@ -112,7 +112,7 @@ async def refused(
     return cause
 
 
-async def record_history(handle: WorkflowHandle[object, PostApprovalResult], name: str) -> None:
+async def record_history(handle: WorkflowHandle[Any, Any], name: str) -> None:
     """With CLEARPOST_RECORD_HISTORIES=1, save this run's history as a replay fixture."""
     if os.environ.get("CLEARPOST_RECORD_HISTORIES") == "1":
         history = await handle.fetch_history()

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from temporalio.testing import WorkflowEnvironment
 
-from tests.workflows.approval_fixtures import decide, decision, start, version, wait_status
+from tests.workflows.approval_fixtures import decide, decision, record_history, start, version, wait_status
 from tests.workflows.fakes import AUTHOR, FakeServices, running_fakes
 from workflows.contracts import (
     LIVE_POST_WORKFLOW,
@@ -135,9 +135,12 @@ async def test_a_takedown_signal_comes_before_the_lifetime(time_skipping_env: Wo
             _, handle = await start_live(time_skipping_env)
             await handle.signal(TAKEDOWN_SIGNAL, TakedownRequest(request_id="r-1", cause="takedown"))
         result = await handle.result()
+        await record_history(handle, "live_post_takedown")
     assert result.status == "taken_down"
     # The signal's takedown, not the lifetime's ("expired").
     assert [(t.cause, t.request_id) for t in fakes.takedowns] == [("takedown", "r-1")]
+    # The author is told, through the review service's outbox (NOTIFY_PATCH).
+    assert [(n.kind, n.version, n.reason) for n in fakes.notices] == [("taken_down", 0, "takedown")]
 
 
 async def test_a_takedown_that_never_succeeds_is_recorded_as_failed(

@@ -27,7 +27,15 @@ CURRENT = ["approve", "request_changes", "reject", "withdraw", "scheduled"]
 REVIEW_SLA = ["reminders_escalation", "review_expired", "quorum"]
 # Recorded before that patch: rounds opened then keep one approval per stage and no timers.
 BEFORE_REVIEW_SLA = [f"{name}-before-review-sla" for name in CURRENT]
-PATHS = CURRENT + REVIEW_SLA + BEFORE_REVIEW_SLA
+# Recorded before workflow.patched("notify-post-events-2026-12"): a draft approved or published
+# then tells its author nothing (the paths that reach an approval).
+BEFORE_NOTIFY = [
+    f"{name}-before-notify"
+    for name in ["approve", "request_changes", "scheduled", "reminders_escalation", "quorum"]
+]
+# LivePostWorkflow: a takedown, today and before the author was told of it.
+LIVE_POST = ["live_post_takedown", "live_post_takedown-before-notify"]
+PATHS = CURRENT + REVIEW_SLA + BEFORE_REVIEW_SLA + BEFORE_NOTIFY + LIVE_POST
 
 
 def load(name: str) -> WorkflowHistory:

@@ -82,12 +82,15 @@ async def test_reminders_fall_at_their_times_and_once_across_a_worker_restart_th
         result = await handle.result()
         await record_history(handle, "reminders_escalation")
     assert result.status == "published"
-    assert fakes.notice_keys == [
+    timed_notices = [n for n in fakes.notices if n.stage]
+    assert [(n.stage, n.kind, n.n) for n in timed_notices] == [
         ("compliance", "reminder", 1),
         ("compliance", "reminder", 2),
         ("compliance", "escalation", 1),
     ]
-    first, second, escalation = (datetime.fromisoformat(n.due_at) for n in fakes.notices)
+    # The author is told of the approval and the publication (NOTIFY_PATCH).
+    assert [n.kind for n in fakes.notices if not n.stage] == ["approved", "published"]
+    first, second, escalation = (datetime.fromisoformat(n.due_at) for n in timed_notices)
     assert (second - first, escalation - first) == (timedelta(hours=8), timedelta(hours=12))
     assert datetime.fromisoformat(state.stages[0].due_at) == escalation
     assert fakes.actions.count("review.reminder") == 2 and fakes.actions.count("review.escalated") == 1

@@ -19,6 +19,7 @@ from services.kit.db import session_scope
 from services.kit.deps import SessionDep
 from services.kit.errors import ClearpostError, Forbidden
 from services.kit.tokens import Principal
+from services.review.notifications.service import NotificationService
 from services.review.ui.render import STAFF_ROLES, error_page, redirect
 from services.review.ui.repository import UiRepository
 from services.review.ui.security import (
@@ -163,6 +164,11 @@ async def signed_in(request: Request, ui: UiStateDep) -> SignedIn:
             )
         except SessionEnded as exc:
             ended = exc  # raised after the scope commits, so an expired session's removal is kept
+        else:
+            # The directory `role:` notices expand to, and the unread count in the navigation.
+            notifications = NotificationService(db, audit=request.app.state.audit)
+            await notifications.remember(signed.principal)
+            request.state.unread_notifications = await notifications.unread(signed.principal)
     if ended is not None:
         raise ended
     request.state.signed_in = signed

@@ -2,7 +2,8 @@
 
 The images of a draft (media_pages.py), consent records (consent_pages.py), channel accounts
 (channel_pages.py), takedown and pause (operations_pages.py), the calendar (calendar_pages.py) and
-reviewers' marks on screenings with the allow-list page (feedback_pages.py) have their own modules,
+reviewers' marks on screenings with the allow-list page (feedback_pages.py) and the notifications
+inbox (notification_pages.py) have their own modules,
 included in this router.
 """
 
@@ -29,6 +30,7 @@ from services.review.ui import (
     feedback_pages,
     flow_pages,
     media_pages,
+    notification_pages,
     operations_pages,
 )
 from services.review.ui.deps import (
@@ -534,3 +536,4 @@ router.include_router(operations_pages.router)
 router.include_router(calendar_pages.router)
 router.include_router(flow_pages.router)
 router.include_router(feedback_pages.router)
+router.include_router(notification_pages.router)

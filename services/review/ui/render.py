@@ -70,6 +70,8 @@ def page(
         "may_view_flow": bool(signed and signed.principal.has_any(*FLOW_ROLES)),
         # GET /api/v1/publishing as fetched for this request (deps.signed_in), for the pause banner.
         "publishing": getattr(request.state, "publishing", None),
+        # The inbox's unread count for the navigation (deps.signed_in).
+        "unread_notifications": getattr(request.state, "unread_notifications", 0),
     }
     html = environment.get_template(template).render({**base, **(context or {})})
     return HTMLResponse(html, status_code=status_code)
