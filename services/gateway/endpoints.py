@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 from services.gateway.deps import AdminDep, AuthServiceDep, UserServiceDep
 from services.gateway.models import User
 from services.gateway.proxy import ROUTES, ForwardEveryMethod, RefuseEveryMethod
+from services.gateway.revocations import read_revocations
 from services.gateway.schemas import (
     AccessToken,
     Jwks,
@@ -15,6 +16,7 @@ from services.gateway.schemas import (
     Revocation,
     RevocationList,
     TokenRequest,
+    TokenRevocation,
     UserCreate,
     UserList,
     UserOut,
@@ -24,6 +26,7 @@ from services.gateway.service import OFFLINE_SCOPE, REFRESH_FAILED
 from services.gateway.throttles import LoginLocked
 from services.kit.app import ErrorBody
 from services.kit.auth import REVOCATIONS_PATH, CurrentPrincipal, InternalCaller
+from services.kit.deps import SessionDep
 from services.kit.errors import BadRequest, error_body
 
 auth_router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
@@ -148,13 +151,13 @@ async def update_user(user_id: str, body: UserUpdate, admin: AdminDep, users: Us
 
 
 @internal_router.get(REVOCATIONS_PATH, response_model=RevocationList)
-async def revocations(users: UserServiceDep) -> RevocationList:
-    """Deactivated users: every service refuses their access tokens (services/kit/auth.py)."""
+async def revocations(session: SessionDep) -> RevocationList:
+    """Deactivated users, and users whose older tokens carry a role the identity provider took away:
+    every service refuses those access tokens (services/kit/auth.py)."""
+    listed = await read_revocations(session)
     return RevocationList(
-        revoked=[
-            Revocation(user_id=u.id, deactivated_at=u.deactivated_at or u.updated_at)
-            for u in await users.deactivated()
-        ]
+        revoked=[Revocation(user_id=k, deactivated_at=v) for k, v in listed.deactivated.items()],
+        tokens_revoked=[TokenRevocation(user_id=k, before=v) for k, v in listed.tokens_before.items()],
     )
 
 

@@ -245,5 +245,61 @@ class Revocation(BaseModel):
     deactivated_at: datetime
 
 
+class TokenRevocation(BaseModel):
+    """Access tokens of this user issued until `before` are refused (the provider took a role away)."""
+
+    user_id: str
+    before: datetime
+
+
 class RevocationList(BaseModel):
     revoked: list[Revocation]
+    tokens_revoked: list[TokenRevocation] = []
+
+
+# --- the organization's identity provider (OpenID Connect) ------------------------------------------
+
+
+class OidcAuthorization(BaseModel):
+    """Where to send the browser: the provider's authorization URL for one pending request."""
+
+    authorization_url: str
+    state: str
+    expires_at: datetime
+
+
+class OidcCompletion(BaseModel):
+    """A finished request: Clearpost's tokens for a sign-in, or a one-time signing proof."""
+
+    purpose: Literal["login", "signing"]
+    access_token: str | None = None
+    token_type: str | None = None
+    expires_in: int | None = None
+    refresh_token: str | None = None
+    refresh_expires_in: int | None = None
+    # Signing: hand this to the review service with the decision (valid `reauthentication_expires_in`).
+    reauthentication: str | None = None
+    reauthentication_expires_in: int | None = None
+    # What the starter of the request asked to get back (e.g. the review UI's pending decision).
+    context: dict[str, str] | None = None
+
+
+class OidcLogout(BaseModel):
+    """The provider's end-session URL (RP-initiated logout), or null when it offers none."""
+
+    end_session_url: str | None
+
+
+class ReauthenticationRedeem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    handle: str = Field(min_length=16, max_length=128)
+    user_id: str = Field(min_length=1, max_length=36)
+    binding: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class ReauthenticationRedeemed(BaseModel):
+    method: Literal["oidc"]
+    auth_time: datetime
+    acr: str | None
+    amr: list[str]

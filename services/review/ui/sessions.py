@@ -159,6 +159,15 @@ class UiSessions:
         if self._revocations is not None and await self._revocations.is_revoked(principal.user_id):
             await self._end(session)
             raise SessionEnded("your account was deactivated")
+        if self._revocations is not None and await self._revocations.tokens_revoked(
+            principal.user_id, principal.issued_at
+        ):
+            # The identity provider took a role away: a new token carries the roles as they are now.
+            access, refresh = await self._refresh(session, vault, refresh, now)
+            principal = await self._principal(access)
+            if await self._revocations.tokens_revoked(principal.user_id, principal.issued_at):
+                await self._end(session)
+                raise SessionEnded("your roles changed; sign in again")
         session.last_seen_at = now
         await self._repo.flush()
         return SignedIn(session, principal, access, refresh)
