@@ -30,6 +30,7 @@ from services.gateway.schemas import USERNAME_PATTERN, AccessToken
 from services.gateway.service import AuthService
 from services.kit.audit_client import AuditRecorder
 from services.kit.clock import utcnow
+from services.kit.credentials import decision_binding  # noqa: F401 - the review service computes the same
 from services.kit.errors import BadRequest, Conflict, Forbidden, NotFound
 from services.kit.tokens import Principal
 
@@ -49,11 +50,6 @@ NO_ROLE = (
 
 def digest(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
-
-
-def decision_binding(*, draft_id: str, version: int, content_hash: str, stage: str) -> str:
-    """What a signing re-authentication is bound to (the review service computes the same)."""
-    return digest(f"clearpost-decision:{draft_id}:{version}:{content_hash}:{stage}")
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,9 @@ class ReviewSettings(KitSettings):
     review_ui_max_failures_per_account: int = 5
     review_ui_max_failures_per_address: int = 20
     review_ui_failure_window_seconds: int = 15 * 60
+    # The gateway's identity provider (the same setting): with one, the sign-in page offers
+    # "Sign in with your organization" and SSO users sign decisions through it (docs/identity.md).
+    oidc_issuer: str | None = None
 
     @property
     def database_url(self) -> str:

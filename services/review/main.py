@@ -93,7 +93,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.audit = AuditClient(audit_http, "review")
         app.state.drafts = DraftsVersionSource(drafts_http)
         app.state.channel_states = PublisherChannelStates(publisher_http)
-        app.state.credentials = GatewayCredentialChecker(http, settings.service_url("gateway"))
+        app.state.credentials = GatewayCredentialChecker(
+            http, settings.service_url("gateway"), internal_token=app.state.internal_token
+        )
         app.state.ui = UiState(
             identity=GatewayIdentity(http, settings.service_url("gateway")),
             user_api=UserApi(

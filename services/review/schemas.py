@@ -13,6 +13,7 @@ from pydantic import (
     StrictBool,
     Tag,
     field_validator,
+    model_validator,
 )
 
 
@@ -25,7 +26,16 @@ class DecisionIn(BaseModel):
     decision: Literal["approve", "reject", "request_changes"]
     reason: str = Field(default="", max_length=4000)
     content_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
-    password: str = Field(min_length=1, max_length=1024, repr=False)
+    # One of the two: the password re-entered, or (a user of the organization's identity provider)
+    # the gateway's one-time proof that the provider authenticated them again for this decision.
+    password: str | None = Field(default=None, min_length=1, max_length=1024, repr=False)
+    reauthentication: str | None = Field(default=None, min_length=16, max_length=128, repr=False)
+
+    @model_validator(mode="after")
+    def _one_credential(self) -> DecisionIn:
+        if (self.password is None) == (self.reauthentication is None):
+            raise ValueError("sign with either password or reauthentication")
+        return self
 
 
 class DecisionOut(BaseModel):

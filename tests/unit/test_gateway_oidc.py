@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from jose import jwt
 
 from services.gateway.idp import IdentityProvider, IdpClient, IdpRefused
-from services.gateway.oidc import decision_binding
+from services.kit.credentials import decision_binding
 from tests.unit.idp_support import OTHER_CLIENT_ID, OTHER_CLIENT_SECRET, REDIRECT_URIS, IdpUserAgent, oidc_env
 
 if TYPE_CHECKING:

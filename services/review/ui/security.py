@@ -56,6 +56,15 @@ def is_https(request: Request) -> bool:
     return request.url.scheme == "https" or forwarded == "https"
 
 
+def public_origin(request: Request) -> str:
+    """The origin the browser sees (the gateway's X-Forwarded-* when it proxied the request)."""
+    scheme = "https" if is_https(request) else request.url.scheme
+    host = request.headers.get("x-forwarded-host", "").split(",")[0].strip() or request.headers.get(
+        "host", ""
+    )
+    return f"{scheme}://{host}"
+
+
 def _own_origins(request: Request) -> set[str]:
     schemes = {request.url.scheme}
     forwarded_proto = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()

@@ -114,7 +114,10 @@ class UiSessions:
 
         Raises SignInRefused when the gateway refuses the credentials.
         """
-        tokens = await self._identity.sign_in(username, password)
+        return await self.start_with(await self._identity.sign_in(username, password), now)
+
+    async def start_with(self, tokens: IssuedTokens, now: datetime) -> tuple[str, SignedIn]:
+        """A session for tokens the gateway issued (a password, or the identity provider)."""
         principal = await self._principal(tokens.access_token)
         secret = new_secret()
         vault = SessionVault(secret)
