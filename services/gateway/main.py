@@ -15,6 +15,7 @@ from services.gateway.proxy import UpstreamProxy, upstream_client
 from services.gateway.public_api import PublicApi
 from services.gateway.revocations import database_revocations
 from services.gateway.scim import load_scim_token, scim_router
+from services.gateway.scim_groups import scim_groups_router
 from services.gateway.service import Passwords
 from services.gateway.throttles import LoginThrottles, ThrottleLimits
 from services.kit.app import create_service_app
@@ -107,6 +108,7 @@ app = create_service_app(
         oidc_router,
         users_router,
         scim_router,
+        scim_groups_router,
         internal_router,
         oidc_internal_router,
         proxy_router,

@@ -303,3 +303,68 @@ class ReauthenticationRedeemed(BaseModel):
     auth_time: datetime
     acr: str | None
     amr: list[str]
+
+
+# --- SCIM 2.0 Groups: the provider's groups, whose names the role map turns into roles ---------
+
+SCIM_GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
+
+
+class ScimMember(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    value: str = Field(min_length=1, max_length=36)
+    display: str | None = Field(default=None, max_length=200)
+
+
+class ScimGroupIn(BaseModel):
+    """POST or PUT /scim/v2/Groups: a group and its members (users by their SCIM id)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    schemas: list[str] = Field(default_factory=lambda: [SCIM_GROUP], max_length=4)
+    displayName: str = Field(min_length=1, max_length=200)
+    externalId: str | None = Field(default=None, max_length=200)
+    members: list[ScimMember] = Field(default_factory=list, max_length=10_000)
+
+
+class ScimGroupMeta(BaseModel):
+    resourceType: str = "Group"
+    created: datetime
+    lastModified: datetime
+    location: str
+
+
+class ScimGroupOut(BaseModel):
+    schemas: list[str] = Field(default_factory=lambda: [SCIM_GROUP])
+    id: str
+    displayName: str
+    externalId: str | None = None
+    members: list[ScimMember]
+    meta: ScimGroupMeta
+
+
+class ScimGroupList(BaseModel):
+    schemas: list[str] = Field(default_factory=lambda: [SCIM_LIST])
+    totalResults: int
+    startIndex: int
+    itemsPerPage: int
+    Resources: list[ScimGroupOut]
+
+
+class ScimGroupOperation(BaseModel):
+    """RFC 7644 §3.5.2 on a group: `add`/`remove`/`replace` of `members` (or a `members[value eq
+    "<id>"]` path to remove one), or `replace` of `displayName`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    op: Literal["add", "Add", "ADD", "remove", "Remove", "REMOVE", "replace", "Replace", "REPLACE"]
+    path: str | None = Field(default=None, max_length=300)
+    value: Any = None
+
+
+class ScimGroupPatch(BaseModel):
+    schemas: list[Literal["urn:ietf:params:scim:api:messages:2.0:PatchOp"]] = Field(
+        min_length=1, max_length=1
+    )
+    Operations: list[ScimGroupOperation] = Field(min_length=1, max_length=64)
