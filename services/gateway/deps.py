@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from services.gateway.access_review import AccessReviewService
 from services.gateway.config import GatewaySettings
 from services.gateway.idp import IdentityProvider
 from services.gateway.oidc import OidcPolicy, OidcService
@@ -46,6 +47,13 @@ UserServiceDep = Annotated[UserService, Depends(get_user_service)]
 
 
 AdminDep = Annotated[Principal, require_roles("admin")]
+
+
+def get_access_review_service(request: Request, session: SessionDep) -> AccessReviewService:
+    return AccessReviewService(session, audit=request.app.state.audit)
+
+
+AccessReviewServiceDep = Annotated[AccessReviewService, Depends(get_access_review_service)]
 
 
 def get_oidc_service(request: Request, session: SessionDep, auth: AuthServiceDep) -> OidcService:

@@ -1,15 +1,17 @@
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import JSONResponse
 
-from services.gateway.deps import AdminDep, AuthServiceDep, UserServiceDep
+from services.gateway.access_review import as_csv
+from services.gateway.deps import AccessReviewServiceDep, AdminDep, AuthServiceDep, UserServiceDep
 from services.gateway.models import User
 from services.gateway.proxy import ROUTES, ForwardEveryMethod, RefuseEveryMethod
 from services.gateway.revocations import read_revocations
 from services.gateway.schemas import (
+    AccessReview,
     AccessToken,
     Jwks,
     Me,
@@ -138,6 +140,25 @@ async def me(principal: CurrentPrincipal, auth: AuthServiceDep) -> Me:
 @users_router.get("", response_model=UserList)
 async def list_users(_: AdminDep, users: UserServiceDep) -> UserList:
     return UserList(users=[_user_out(u) for u in await users.list()])
+
+
+@users_router.get(
+    "/access-review",
+    response_model=AccessReview,
+    responses={200: {"content": {"text/csv": {}}, "description": "JSON, or CSV with `?format=csv`"}},
+)
+async def access_review(
+    admin: AdminDep, reviews: AccessReviewServiceDep, format: Literal["json", "csv"] = "json"
+) -> AccessReview | Response:
+    """Every user, their roles and where each came from (local, idp, scim), last sign-in; audited."""
+    report = await reviews.run(admin, output=format)
+    if format == "csv":
+        return Response(
+            as_csv(report),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="clearpost-access-review.csv"'},
+        )
+    return report
 
 
 @users_router.post("", response_model=UserOut, status_code=201)

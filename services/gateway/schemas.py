@@ -368,3 +368,29 @@ class ScimGroupPatch(BaseModel):
         min_length=1, max_length=1
     )
     Operations: list[ScimGroupOperation] = Field(min_length=1, max_length=64)
+
+
+class AccessReviewRole(BaseModel):
+    role: str
+    # `local` (an admin gave it), `idp` (the provider's groups at sign-in) or `scim` (pushed groups).
+    source: str
+
+
+class AccessReviewEntry(BaseModel):
+    id: str
+    username: str
+    display_name: str
+    active: bool
+    sign_in: Literal["local", "idp"]
+    roles: list[AccessReviewRole]
+    idp_groups: list[str]
+    last_sign_in_at: datetime | None
+    last_sign_in_method: str | None
+    deactivated_at: datetime | None
+
+
+class AccessReview(BaseModel):
+    """Every user, their roles and where each came from, and when they last signed in."""
+
+    generated_at: datetime
+    users: list[AccessReviewEntry]
