@@ -152,4 +152,4 @@ app = create_service_app(
 )
 add_scrape_refresher(app, refresh_queue_gauges)
 app.mount("/review/static", static_files, name="review-static")
-app.add_middleware(UiSecurityHeaders)
+app.add_middleware(UiSecurityHeaders, identity_provider=get_settings().oidc_issuer)

@@ -33,7 +33,7 @@ from services.review.ui.security import (
 from services.review.ui.sessions import SessionEnded, SignedIn
 from services.review.ui.upstream import IssuedTokens
 
-router = APIRouter(prefix=UI_PREFIX, tags=["review-ui"], include_in_schema=False, route_class=UiRoute)
+router = APIRouter(tags=["review-ui"], include_in_schema=False, route_class=UiRoute)
 STATE_COOKIE = "clearpost_review_oidc"
 CALLBACK_PATH = f"{UI_PREFIX}/login/oidc/callback"
 
