@@ -45,6 +45,7 @@ from services.kit.deps import SessionDep
 from services.kit.errors import Conflict, NotFound
 
 MEMBER_PATH = re.compile(r'^\s*members\s*\[\s*value\s+eq\s+"([^"]{1,36})"\s*\]\s*$', re.IGNORECASE)
+GROUP_FILTER_PATTERN = r'^\s*[dD][iI][sS][pP][lL][aA][yY][nN][aA][mM][eE]\s+[eE][qQ]\s+"[^"]{1,200}"\s*$'
 GROUP_FILTER = re.compile(r'^\s*displayName\s+eq\s+"([^"]{1,200})"\s*$', re.IGNORECASE)
 
 
@@ -179,7 +180,7 @@ class ScimGroupService:
         known = set()
         for user_id in ids:
             if await self._users.get(user_id) is None:
-                raise ScimError(f"no user with id {user_id!r}", "invalidValue")
+                raise NotFound(f"no user with id {user_id!r}: members are users by their SCIM id")
             known.add(user_id)
         return known
 
@@ -265,7 +266,7 @@ def _json(model: ScimGroupOut | ScimGroupList, status_code: int = 200) -> JSONRe
 @scim_groups_router.get("", response_model=ScimGroupList)
 async def list_groups(
     groups: GroupServiceDep,
-    filter: Annotated[str | None, Query(max_length=300)] = None,
+    filter: Annotated[str | None, Query(max_length=300, pattern=GROUP_FILTER_PATTERN)] = None,
     startIndex: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     count: Annotated[int, Query(ge=0, le=200)] = 100,
 ) -> JSONResponse:

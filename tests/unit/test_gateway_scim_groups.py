@@ -137,7 +137,7 @@ async def test_groups_are_created_replaced_patched_and_deleted(
         },
         headers=headers,
     )
-    assert unknown.status_code == 400
+    assert unknown.status_code == 404
     assert (await gateway_client.delete(f"{GROUPS}/{group['id']}", headers=headers)).status_code == 204
     users = {u["id"]: u for u in (await gateway_client.get("/api/v1/users", headers=admin)).json()["users"]}
     assert users[second["id"]]["roles"] == ["author"]
