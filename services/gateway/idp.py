@@ -32,6 +32,7 @@ ID_TOKEN_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES
 # Clock skew tolerated between the provider and the gateway.
 LEEWAY_SECONDS = 60
 DISCOVERY_TTL_SECONDS = 3600
+BACKCHANNEL_LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 
 
 class IdpRefused(BadRequest):
@@ -169,6 +170,40 @@ class IdentityProvider:
             acr=acr if isinstance(acr, str) else None,
             amr=tuple(str(a) for a in amr) if isinstance(amr, list) else (),
         )
+
+    async def verify_logout_token(self, logout_token: str) -> tuple[str | None, str | None]:
+        """(sub, sid) of a back-channel logout token (OpenID Connect Back-Channel Logout 1.0 §2.6):
+        signed by the provider, `iss`, `aud`, `iat`, `jti`, the logout event, `sub` or `sid`, no
+        `nonce`."""
+        metadata = await self.metadata()
+        offered = metadata.get("id_token_signing_alg_values_supported") or ["RS256"]
+        token = await self._decode(logout_token, [a for a in offered if a in ID_TOKEN_ALGORITHMS])
+        claims = dict(token.claims)
+        registry = jwt.JWTClaimsRegistry(
+            leeway=LEEWAY_SECONDS,
+            iss={"essential": True, "value": self.client.issuer},
+            iat={"essential": True},
+            jti={"essential": True},
+        )
+        try:
+            registry.validate(claims)
+        except JoseError as exc:
+            raise IdpRefused(f"the logout token is not valid: {exc.description or exc.error}") from exc
+        audience = claims.get("aud")
+        audiences = (
+            [audience] if isinstance(audience, str) else audience if isinstance(audience, list) else []
+        )
+        if self.client.client_id not in audiences:
+            raise IdpRefused("the logout token is for another client (aud)")
+        events = claims.get("events")
+        if not isinstance(events, dict) or BACKCHANNEL_LOGOUT_EVENT not in events:
+            raise IdpRefused("the token is not a back-channel logout token (events)")
+        if "nonce" in claims:
+            raise IdpRefused("a logout token must not carry a nonce")
+        sub, sid = claims.get("sub"), claims.get("sid")
+        if not isinstance(sub, str) and not isinstance(sid, str):
+            raise IdpRefused("the logout token names neither sub nor sid")
+        return (sub if isinstance(sub, str) else None, sid if isinstance(sid, str) else None)
 
     async def _decode(self, id_token: str, algorithms: list[str]) -> jwt.Token:
         # Once with the keys read before, once more with the set read again (a rotated-in key).

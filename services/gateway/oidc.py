@@ -383,6 +383,30 @@ class OidcService:
             raise Conflict("the authentication is no longer fresh; sign again", code="signature_failed")
         return Redeemed(method="oidc", auth_time=row.auth_time, acr=row.acr, amr=list(row.amr))
 
+    async def backchannel_logout(self, logout_token: str) -> None:
+        """The provider ended the user's session: every Clearpost sign-in of theirs ends too (refresh
+        tokens revoked, access tokens issued until now refused through the revocation list)."""
+        try:
+            subject, _ = await self._idp.verify_logout_token(logout_token)
+        except IdpRefused as exc:
+            await self._auth.audit_login(
+                actor="anonymous",
+                action="auth.backchannel_logout_refused",
+                subject="oidc",
+                details={"reason": exc.detail},
+            )
+            raise
+        user = await self._identity.user_by_subject(subject) if subject else None
+        if user is None:
+            return  # a session-only (sid) logout, or someone Clearpost never saw: nothing to end
+        now = utcnow()
+        revoked = await self._users.revoke_refresh_tokens_of(user.id, now)
+        user.tokens_revoked_at = now
+        await self._users.flush()
+        await self._audit_event(
+            user.id, "auth.backchannel_logout", user, {"refresh_tokens_revoked": revoked, "via": "idp"}
+        )
+
     async def end_session_url(self, post_logout_redirect_uri: str) -> str | None:
         endpoint = await self._idp.end_session_endpoint()
         if endpoint is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from services.gateway.deps import OidcServiceDep, OptionalPrincipal
@@ -91,6 +91,19 @@ async def oidc_callback(
         reauthentication_expires_in=proof.expires_in if proof else None,
         context=done.context,
     )
+
+
+@oidc_router.post("/backchannel-logout", status_code=200)
+async def oidc_backchannel_logout(
+    oidc: OidcServiceDep,
+    response: Response,
+    logout_token: Annotated[str, Form(min_length=1, max_length=8192)],
+) -> dict[str, str]:
+    """OpenID Connect Back-Channel Logout 1.0: the provider says a user's session ended; every
+    Clearpost sign-in of that user ends within the revocation list's refresh time."""
+    response.headers["Cache-Control"] = "no-store"
+    await oidc.backchannel_logout(logout_token)
+    return {"status": "logged_out"}
 
 
 @oidc_router.get("/logout", response_model=OidcLogout)

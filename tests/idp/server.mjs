@@ -27,6 +27,12 @@ const provider = new Provider(issuer, {
     ...c,
   })),
   pkce: { required: () => true },
+  // The provider refuses to call special-use addresses (SSRF protection); the tests' back-channel
+  // logout receiver is on loopback, the only address this test provider ever calls.
+  fetch: (url, options) => {
+    const { dispatcher, ...rest } = options;
+    return globalThis.fetch(url, rest);
+  },
   claims: {
     openid: ['sub', 'acr', 'amr'],
     profile: ['name', 'preferred_username', 'groups'],
@@ -64,6 +70,9 @@ const provider = new Provider(issuer, {
   },
 });
 provider.proxy = false;
+provider.on('backchannel.error', (ctx, err, client) => {
+  console.error(`back-channel logout to ${client.clientId} failed: ${err.message}`);
+});
 
 function loginPage(uid, error) {
   return `<!DOCTYPE html><html><head><title>Test IdP sign-in</title></head><body>

@@ -74,10 +74,12 @@ class TestIdp:
         return sub, password
 
 
-def _clients(extra_redirects: list[str]) -> list[dict[str, Any]]:
+def _clients(extra_redirects: list[str], backchannel_logout_uri: str | None) -> list[dict[str, Any]]:
     redirects = REDIRECT_URIS + extra_redirects
+    backchannel = {"backchannel_logout_uri": backchannel_logout_uri} if backchannel_logout_uri else {}
     return [
         {
+            **backchannel,
             "client_id": CLIENT_ID,
             "client_secret": CLIENT_SECRET,
             "redirect_uris": redirects,
@@ -88,7 +90,7 @@ def _clients(extra_redirects: list[str]) -> list[dict[str, Any]]:
     ]
 
 
-def start_idp(extra_redirects: list[str] | None = None) -> TestIdp:
+def start_idp(extra_redirects: list[str] | None = None, backchannel_logout_uri: str | None = None) -> TestIdp:
     node = shutil.which("node")
     assert node is not None, "the OIDC tests need node (apt-get install nodejs)"
     if not (IDP_DIR / "node_modules" / "oidc-provider").is_dir():
@@ -100,7 +102,7 @@ def start_idp(extra_redirects: list[str] | None = None) -> TestIdp:
         "PATH": "/usr/bin:/bin",
         "IDP_PORT": str(port),
         "IDP_ISSUER": f"http://127.0.0.1:{port}",
-        "IDP_CLIENTS": json.dumps(_clients(extra_redirects or [])),
+        "IDP_CLIENTS": json.dumps(_clients(extra_redirects or [], backchannel_logout_uri)),
     }
     process = subprocess.Popen(
         [node, "server.mjs"],

@@ -77,6 +77,7 @@ EXPECTED: dict[str, Any] = {
     "gateway GET /api/v1/auth/oidc/login": PUBLIC,
     "gateway GET /api/v1/auth/oidc/callback": PUBLIC,
     "gateway GET /api/v1/auth/oidc/logout": PUBLIC,
+    "gateway POST /api/v1/auth/oidc/backchannel-logout": PUBLIC,  # the provider's signed logout token
     "gateway GET /api/v1/users/access-review": {"admin"},
     "gateway GET /scim/v2/Groups": CREDENTIAL,
     "gateway POST /scim/v2/Groups": CREDENTIAL,
