@@ -46,8 +46,12 @@ browser-deps: ## Chromium (Debian, when missing and root) and axe-core (npm) for
 	  if command -v npm >/dev/null; then npm install --prefix .tools --no-audit --no-fund --silent axe-core@4.14.1; \
 	  else echo "the accessibility test will skip: install npm, then run 'make browser-deps'"; fi; fi
 
+.PHONY: idp-deps
+idp-deps: ## The test identity provider (node's oidc-provider, pinned in tests/idp/package-lock.json)
+	@if [ ! -d tests/idp/node_modules/oidc-provider ]; then npm ci --prefix tests/idp --no-audit --no-fund --silent; fi
+
 .PHONY: test
-test: lint typecheck browser-deps ## Lint, typecheck, then the whole test suite (unit, workflow, end-to-end, browser)
+test: lint typecheck browser-deps idp-deps ## Lint, typecheck, then the whole test suite (unit, workflow, end-to-end, browser)
 	$(BIN)/pytest -q -n 2 --dist loadgroup
 
 .PHONY: lint

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import count
@@ -129,10 +129,12 @@ def start_system(
     temporal_dev_server: WorkflowEnvironment,
     tmp_path_factory: pytest.TempPathFactory,
     *,
-    extra_env: Mapping[str, str] | None = None,
+    extra_env: Mapping[str, str] | Callable[[dict[str, str]], Mapping[str, str]] | None = None,
 ) -> Iterator[RunningSystem]:
     """Start every service and the worker on `kind` ("sqlite" or "postgresql"), with `extra_env`
-    on top of the suite's environment (a suite that needs its own settings starts its own system)."""
+    on top of the suite's environment (a suite that needs its own settings starts its own system).
+    `extra_env` may be a function of the services' URLs (e.g. to register the gateway's callback
+    with an identity provider before the gateway starts)."""
     database_env: dict[str, str] = {}
     if kind == "postgresql":
         if not postgres_answers():
@@ -152,6 +154,8 @@ def start_system(
     logs = var_dir / "logs"
     logs.mkdir()
     urls = {name: f"http://127.0.0.1:{free_port()}" for name in SERVICE_NAMES}
+    if callable(extra_env):
+        extra_env = extra_env(dict(urls))
     env = {
         **os.environ,
         "CLEARPOST_VAR_DIR": str(var_dir),

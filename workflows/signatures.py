@@ -64,6 +64,13 @@ class SignedDecision:
     signer_active: bool
     signed_at: str
     reason: str
+    # How the signer proved who they were at signing: `password` (re-entered) or `oidc` (the
+    # organization's identity provider authenticated them again, with its acr, amr and auth_time).
+    # A record from before this was signed names no method: it was a password.
+    auth_method: str = "password"
+    auth_acr: str = ""
+    auth_amr: tuple[str, ...] = ()
+    auth_time: str = ""
 
 
 def _field(claims: dict[str, Any], name: str, kind: type) -> Any:
@@ -109,6 +116,16 @@ def decision_claims(decision: SignedDecision) -> dict[str, Any]:
         "signer_active": decision.signer_active,
         "signed_at": decision.signed_at,
         "reason": decision.reason,
+        "auth_method": decision.auth_method,
+        **(
+            {
+                "auth_acr": decision.auth_acr,
+                "auth_amr": list(decision.auth_amr),
+                "auth_time": decision.auth_time,
+            }
+            if decision.auth_method != "password"
+            else {}
+        ),
     }
 
 
@@ -177,6 +194,10 @@ def read_decision(token: str, keys: dict[str, dict[str, Any]]) -> SignedDecision
         signer_active=_field(claims, "signer_active", bool),
         signed_at=_field(claims, "signed_at", str),
         reason=_field(claims, "reason", str),
+        auth_method=_optional(claims, "auth_method", str, "password"),
+        auth_acr=_optional(claims, "auth_acr", str, ""),
+        auth_amr=tuple(_strings(_optional(claims, "auth_amr", list, []), "auth_amr")),
+        auth_time=_optional(claims, "auth_time", str, ""),
     )
     if MEANINGS.get(decision.decision) != decision.meaning:
         raise SignatureError("the signed meaning does not match the decision")

@@ -1,7 +1,11 @@
 from __future__ import annotations
 
-from pydantic import Field
+from pathlib import Path
+from typing import Literal
 
+from pydantic import Field, field_validator
+
+from services.gateway.schemas import ROLES
 from services.kit.settings import KitSettings
 from services.kit.tokens import MAX_ACCESS_TOKEN_SECONDS
 
@@ -30,6 +34,58 @@ class GatewaySettings(KitSettings):
     gateway_max_failures_per_address: int = 20
     gateway_failure_window_seconds: int = 15 * 60
     gateway_lockout_seconds: int = 15 * 60
+
+    # --- the organization's identity provider (OpenID Connect; docs/identity.md) -------------------
+    # The contract outside checks use: CLEARPOST_OIDC_ISSUER, _CLIENT_ID, _CLIENT_SECRET (or
+    # _CLIENT_SECRET_FILE), _ROLE_CLAIM, _ROLE_MAP (JSON: group -> roles). No issuer, no OIDC.
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = Field(default=None, repr=False)
+    oidc_client_secret_file: Path | None = None
+    oidc_role_claim: str = "groups"
+    oidc_role_map: dict[str, list[str]] = {}
+    oidc_scopes: str = "openid profile email"
+    # The claim that names the Clearpost username of a user provisioned on first sign-in.
+    oidc_username_claim: str = "preferred_username"
+    # Where the provider may send the browser back; empty, the two Clearpost callback paths (the
+    # API's and the review UI's) on whatever host the caller names. The provider checks the URI
+    # against its own registration too.
+    oidc_redirect_uris: list[str] = []
+    # Signing re-authentication: the provider's auth_time may be at most this old, and the ID token
+    # may be required to name one of these acr values / all of these amr values (e.g. ["mfa"]).
+    oidc_signing_max_age_seconds: int = Field(default=300, ge=10, le=3600)
+    oidc_signing_acr_values: list[str] = []
+    oidc_signing_amr_values: list[str] = []
+    # Local passwords: `all` users, or only `admins` (break-glass) once everyone else signs in
+    # through the identity provider.
+    local_passwords: Literal["all", "admins"] = "all"
+
+    @field_validator("oidc_issuer")
+    @classmethod
+    def _issuer(cls, value: str | None) -> str | None:
+        return value.rstrip("/") if value else None
+
+    @field_validator("oidc_role_map")
+    @classmethod
+    def _role_map(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for group, roles in value.items():
+            unknown = sorted(set(roles) - ROLES)
+            if unknown:
+                raise ValueError(
+                    f"CLEARPOST_OIDC_ROLE_MAP: group {group!r} maps to unknown role(s) {unknown}"
+                )
+        return value
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return bool(self.oidc_issuer and self.oidc_client_id)
+
+    def oidc_secret(self) -> str | None:
+        if self.oidc_client_secret:
+            return self.oidc_client_secret
+        if self.oidc_client_secret_file is not None:
+            return self.oidc_client_secret_file.read_text().strip()
+        return None
 
     @property
     def database_url(self) -> str:

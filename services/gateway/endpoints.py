@@ -1,20 +1,24 @@
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import JSONResponse
 
-from services.gateway.deps import AdminDep, AuthServiceDep, UserServiceDep
+from services.gateway.access_review import as_csv
+from services.gateway.deps import AccessReviewServiceDep, AdminDep, AuthServiceDep, UserServiceDep
 from services.gateway.models import User
 from services.gateway.proxy import ROUTES, ForwardEveryMethod, RefuseEveryMethod
+from services.gateway.revocations import read_revocations
 from services.gateway.schemas import (
+    AccessReview,
     AccessToken,
     Jwks,
     Me,
     Revocation,
     RevocationList,
     TokenRequest,
+    TokenRevocation,
     UserCreate,
     UserList,
     UserOut,
@@ -24,6 +28,7 @@ from services.gateway.service import OFFLINE_SCOPE, REFRESH_FAILED
 from services.gateway.throttles import LoginLocked
 from services.kit.app import ErrorBody
 from services.kit.auth import REVOCATIONS_PATH, CurrentPrincipal, InternalCaller
+from services.kit.deps import SessionDep
 from services.kit.errors import BadRequest, error_body
 
 auth_router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
@@ -137,6 +142,25 @@ async def list_users(_: AdminDep, users: UserServiceDep) -> UserList:
     return UserList(users=[_user_out(u) for u in await users.list()])
 
 
+@users_router.get(
+    "/access-review",
+    response_model=AccessReview,
+    responses={200: {"content": {"text/csv": {}}, "description": "JSON, or CSV with `?format=csv`"}},
+)
+async def access_review(
+    admin: AdminDep, reviews: AccessReviewServiceDep, format: Literal["json", "csv"] = "json"
+) -> AccessReview | Response:
+    """Every user, their roles and where each came from (local, idp, scim), last sign-in; audited."""
+    report = await reviews.run(admin, output=format)
+    if format == "csv":
+        return Response(
+            as_csv(report),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="clearpost-access-review.csv"'},
+        )
+    return report
+
+
 @users_router.post("", response_model=UserOut, status_code=201)
 async def create_user(body: UserCreate, admin: AdminDep, users: UserServiceDep) -> UserOut:
     return _user_out(await users.create(body, actor=admin))
@@ -148,13 +172,13 @@ async def update_user(user_id: str, body: UserUpdate, admin: AdminDep, users: Us
 
 
 @internal_router.get(REVOCATIONS_PATH, response_model=RevocationList)
-async def revocations(users: UserServiceDep) -> RevocationList:
-    """Deactivated users: every service refuses their access tokens (services/kit/auth.py)."""
+async def revocations(session: SessionDep) -> RevocationList:
+    """Deactivated users, and users whose older tokens carry a role the identity provider took away:
+    every service refuses those access tokens (services/kit/auth.py)."""
+    listed = await read_revocations(session)
     return RevocationList(
-        revoked=[
-            Revocation(user_id=u.id, deactivated_at=u.deactivated_at or u.updated_at)
-            for u in await users.deactivated()
-        ]
+        revoked=[Revocation(user_id=k, deactivated_at=v) for k, v in listed.deactivated.items()],
+        tokens_revoked=[TokenRevocation(user_id=k, before=v) for k, v in listed.tokens_before.items()],
     )
 
 

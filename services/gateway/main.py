@@ -2,42 +2,36 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime
 from typing import Any
 
+import httpx
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.gateway.config import get_settings
 from services.gateway.endpoints import auth_router, internal_router, proxy_router, users_router
+from services.gateway.idp import IdentityProvider, IdpClient
 from services.gateway.internal_listener import InternalRoutesOffThePublicPort
+from services.gateway.oidc_endpoints import oidc_internal_router, oidc_router
 from services.gateway.proxy import UpstreamProxy, upstream_client
 from services.gateway.public_api import PublicApi
-from services.gateway.repository import UserRepository
+from services.gateway.revocations import database_revocations
 from services.gateway.scim import load_scim_token, scim_router
+from services.gateway.scim_groups import scim_groups_router
 from services.gateway.service import Passwords
 from services.gateway.throttles import LoginThrottles, ThrottleLimits
 from services.kit.app import create_service_app
 from services.kit.audit_client import AuditClient, delivering_pending_key_events
-from services.kit.auth import KeyFilesKeySet, RevocationList, RevocationSource, install_internal_credentials
-from services.kit.db import create_engine, create_sessionmaker, session_scope
+from services.kit.auth import (
+    KeyFilesKeySet,
+    RevocationList,
+    install_internal_credentials,
+)
+from services.kit.db import create_engine, create_sessionmaker
 from services.kit.http import internal_client
 from services.kit.limits import LimitSettings
 from services.kit.tokens import load_key_ring
 
 SIGNING_KEY_NAME = "gateway-signing"
-
-
-def database_revocations(sessionmaker: async_sessionmaker[AsyncSession]) -> RevocationSource:
-    """The gateway reads its own list from its database (the other services ask its internal route)."""
-
-    async def fetch() -> dict[str, datetime]:
-        async with session_scope(sessionmaker) as session:
-            return {
-                u.id: u.deactivated_at or u.updated_at for u in await UserRepository(session).deactivated()
-            }
-
-    return fetch
 
 
 @asynccontextmanager
@@ -75,6 +69,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     )
     async with (
         upstream,
+        httpx.AsyncClient(trust_env=False, follow_redirects=False) as idp_http,
         internal_client(settings.service_url("audit"), app.state.internal_token) as audit_http,
         # Key rotations `clearpost keys` could not hand to the audit service yet.
         delivering_pending_key_events(audit_http, settings.service_keys_dir("gateway")),
@@ -84,6 +79,19 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         )
         app.state.proxy = UpstreamProxy(upstream, settings, app.state.public_api)
         app.state.audit = AuditClient(audit_http, "gateway")
+        app.state.idp = (
+            IdentityProvider(
+                idp_http,
+                IdpClient(
+                    issuer=settings.oidc_issuer or "",
+                    client_id=settings.oidc_client_id or "",
+                    client_secret=settings.oidc_secret(),
+                    scopes=settings.oidc_scopes,
+                ),
+            )
+            if settings.oidc_enabled
+            else None
+        )
         # No Temporal worker: the gateway has no activities yet. One would start here, as in the others.
         async with app.state.public_api.running():
             yield
@@ -96,7 +104,16 @@ app = create_service_app(
     description="Clearpost identity (users, tokens, JWKS, SCIM) and the public front door.",
     lifespan=lifespan,
     # The gateway's own /internal route comes before the proxy's catch-all refusal of /internal.
-    routers=[auth_router, users_router, scim_router, internal_router, proxy_router],
+    routers=[
+        auth_router,
+        oidc_router,
+        users_router,
+        scim_router,
+        scim_groups_router,
+        internal_router,
+        oidc_internal_router,
+        proxy_router,
+    ],
 )
 app.add_middleware(InternalRoutesOffThePublicPort)
 

@@ -8,7 +8,15 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.gateway.models import LoginThrottle, RefreshToken, User
+from services.gateway.models import (
+    LoginThrottle,
+    OidcLogin,
+    RefreshToken,
+    ScimGroup,
+    ScimGroupMember,
+    SigningReauthentication,
+    User,
+)
 from services.kit.db import release_connection
 
 
@@ -159,3 +167,94 @@ class UserRepository:
 
 def _rowcount(result: object) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+class IdentityRepository:
+    """Pending OIDC sign-ins, signing re-authentications and SCIM groups."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    def add(self, item: OidcLogin | SigningReauthentication | ScimGroup | ScimGroupMember) -> None:
+        self._session.add(item)
+
+    async def user_by_subject(self, subject: str) -> User | None:
+        statement = select(User).where(User.idp_subject == subject)
+        return (await self._session.execute(statement)).scalar_one_or_none()
+
+    async def take_login(self, state_hash: str, now: datetime) -> OidcLogin | None:
+        """The pending sign-in, spent in one guarded write; None if unknown, spent or expired."""
+        statement = (
+            update(OidcLogin)
+            .where(
+                OidcLogin.state_hash == state_hash,
+                OidcLogin.used_at.is_(None),
+                OidcLogin.expires_at > now,
+            )
+            .values(used_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if _rowcount(await self._session.execute(statement)) != 1:
+            return None
+        return await self._session.get(OidcLogin, state_hash, populate_existing=True)
+
+    async def delete_expired_logins(self, before: datetime) -> None:
+        await self._session.execute(delete(OidcLogin).where(OidcLogin.expires_at < before))
+
+    async def redeem_reauthentication(
+        self, handle_hash: str, now: datetime
+    ) -> SigningReauthentication | None:
+        statement = (
+            update(SigningReauthentication)
+            .where(
+                SigningReauthentication.handle_hash == handle_hash,
+                SigningReauthentication.used_at.is_(None),
+                SigningReauthentication.expires_at > now,
+            )
+            .values(used_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if _rowcount(await self._session.execute(statement)) != 1:
+            return None
+        return await self._session.get(SigningReauthentication, handle_hash, populate_existing=True)
+
+    async def groups(self) -> Sequence[ScimGroup]:
+        return (
+            (await self._session.execute(select(ScimGroup).order_by(ScimGroup.display_name))).scalars().all()
+        )
+
+    async def group(self, group_id: str) -> ScimGroup | None:
+        return await self._session.get(ScimGroup, group_id)
+
+    async def group_by_name(self, name: str) -> ScimGroup | None:
+        statement = select(ScimGroup).where(ScimGroup.display_name == name)
+        return (await self._session.execute(statement)).scalar_one_or_none()
+
+    async def member_ids(self, group_id: str) -> set[str]:
+        statement = select(ScimGroupMember.user_id).where(ScimGroupMember.group_id == group_id)
+        return set((await self._session.execute(statement)).scalars().all())
+
+    async def set_members(self, group_id: str, user_ids: set[str]) -> None:
+        await self._session.execute(delete(ScimGroupMember).where(ScimGroupMember.group_id == group_id))
+        for user_id in sorted(user_ids):
+            self._session.add(ScimGroupMember(group_id=group_id, user_id=user_id))
+
+    async def group_names_of(self, user_id: str) -> list[str]:
+        statement = (
+            select(ScimGroup.display_name)
+            .join(ScimGroupMember, ScimGroupMember.group_id == ScimGroup.id)
+            .where(ScimGroupMember.user_id == user_id)
+            .order_by(ScimGroup.display_name)
+        )
+        return list((await self._session.execute(statement)).scalars().all())
+
+    async def delete_group(self, group: ScimGroup) -> None:
+        await self._session.execute(delete(ScimGroupMember).where(ScimGroupMember.group_id == group.id))
+        await self._session.delete(group)
+
+    async def users_with_revoked_tokens(self, since: datetime) -> Sequence[User]:
+        statement = select(User).where(User.tokens_revoked_at.is_not(None), User.tokens_revoked_at > since)
+        return (await self._session.execute(statement)).scalars().all()
+
+    async def flush(self) -> None:
+        await self._session.flush()

@@ -245,5 +245,152 @@ class Revocation(BaseModel):
     deactivated_at: datetime
 
 
+class TokenRevocation(BaseModel):
+    """Access tokens of this user issued until `before` are refused (the provider took a role away)."""
+
+    user_id: str
+    before: datetime
+
+
 class RevocationList(BaseModel):
     revoked: list[Revocation]
+    tokens_revoked: list[TokenRevocation] = []
+
+
+# --- the organization's identity provider (OpenID Connect) ------------------------------------------
+
+
+class OidcAuthorization(BaseModel):
+    """Where to send the browser: the provider's authorization URL for one pending request."""
+
+    authorization_url: str
+    state: str
+    expires_at: datetime
+
+
+class OidcCompletion(BaseModel):
+    """A finished request: Clearpost's tokens for a sign-in, or a one-time signing proof."""
+
+    purpose: Literal["login", "signing"]
+    access_token: str | None = None
+    token_type: str | None = None
+    expires_in: int | None = None
+    refresh_token: str | None = None
+    refresh_expires_in: int | None = None
+    # Signing: hand this to the review service with the decision (valid `reauthentication_expires_in`).
+    reauthentication: str | None = None
+    reauthentication_expires_in: int | None = None
+    # What the starter of the request asked to get back (e.g. the review UI's pending decision).
+    context: dict[str, str] | None = None
+
+
+class OidcLogout(BaseModel):
+    """The provider's end-session URL (RP-initiated logout), or null when it offers none."""
+
+    end_session_url: str | None
+
+
+class ReauthenticationRedeem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    handle: str = Field(min_length=16, max_length=128)
+    user_id: str = Field(min_length=1, max_length=36)
+    binding: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class ReauthenticationRedeemed(BaseModel):
+    method: Literal["oidc"]
+    auth_time: datetime
+    acr: str | None
+    amr: list[str]
+
+
+# --- SCIM 2.0 Groups: the provider's groups, whose names the role map turns into roles ---------
+
+SCIM_GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
+
+
+class ScimMember(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    value: str = Field(min_length=1, max_length=36)
+    display: str | None = Field(default=None, max_length=200)
+
+
+class ScimGroupIn(BaseModel):
+    """POST or PUT /scim/v2/Groups: a group and its members (users by their SCIM id)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    schemas: list[str] = Field(default_factory=lambda: [SCIM_GROUP], max_length=4)
+    displayName: str = Field(min_length=1, max_length=200)
+    externalId: str | None = Field(default=None, max_length=200)
+    members: list[ScimMember] = Field(default_factory=list, max_length=10_000)
+
+
+class ScimGroupMeta(BaseModel):
+    resourceType: str = "Group"
+    created: datetime
+    lastModified: datetime
+    location: str
+
+
+class ScimGroupOut(BaseModel):
+    schemas: list[str] = Field(default_factory=lambda: [SCIM_GROUP])
+    id: str
+    displayName: str
+    externalId: str | None = None
+    members: list[ScimMember]
+    meta: ScimGroupMeta
+
+
+class ScimGroupList(BaseModel):
+    schemas: list[str] = Field(default_factory=lambda: [SCIM_LIST])
+    totalResults: int
+    startIndex: int
+    itemsPerPage: int
+    Resources: list[ScimGroupOut]
+
+
+class ScimGroupOperation(BaseModel):
+    """RFC 7644 §3.5.2 on a group: `add`/`remove`/`replace` of `members` (or a `members[value eq
+    "<id>"]` path to remove one), or `replace` of `displayName`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    op: Literal["add", "Add", "ADD", "remove", "Remove", "REMOVE", "replace", "Replace", "REPLACE"]
+    path: str | None = Field(default=None, max_length=300)
+    value: Any = None
+
+
+class ScimGroupPatch(BaseModel):
+    schemas: list[Literal["urn:ietf:params:scim:api:messages:2.0:PatchOp"]] = Field(
+        min_length=1, max_length=1
+    )
+    Operations: list[ScimGroupOperation] = Field(min_length=1, max_length=64)
+
+
+class AccessReviewRole(BaseModel):
+    role: str
+    # `local` (an admin gave it), `idp` (the provider's groups at sign-in) or `scim` (pushed groups).
+    source: str
+
+
+class AccessReviewEntry(BaseModel):
+    id: str
+    username: str
+    display_name: str
+    active: bool
+    sign_in: Literal["local", "idp"]
+    roles: list[AccessReviewRole]
+    idp_groups: list[str]
+    last_sign_in_at: datetime | None
+    last_sign_in_method: str | None
+    deactivated_at: datetime | None
+
+
+class AccessReview(BaseModel):
+    """Every user, their roles and where each came from, and when they last signed in."""
+
+    generated_at: datetime
+    users: list[AccessReviewEntry]

@@ -17,16 +17,27 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.gateway.models import RefreshToken, User
 from services.gateway.repository import UserRepository
+from services.gateway.roles import local_roles, set_local_roles
 from services.gateway.schemas import AccessToken, Me, UserCreate, UserUpdate
 from services.gateway.throttles import MAX_AUDITED_USERNAME, LoginLocked, LoginThrottles
 from services.kit.audit_client import AuditRecorder
 from services.kit.clock import utcnow
-from services.kit.errors import ClearpostError, Conflict, NotFound, Unauthorized, UpstreamUnavailable
+from services.kit.errors import (
+    ClearpostError,
+    Conflict,
+    Forbidden,
+    NotFound,
+    Unauthorized,
+    UpstreamUnavailable,
+)
 from services.kit.tokens import Principal, SigningKey, issue_access_token
 
 log = logging.getLogger(__name__)
 
 LOGIN_FAILED = "invalid username or password"
+LOCAL_PASSWORDS_OFF = (
+    "local passwords are switched off for this account; sign in with your organization's identity provider"
+)
 REFRESH_FAILED = "the refresh token is not valid; sign in again"
 OFFLINE_SCOPE = "offline_access"
 # A failed sign-in names nobody: the username is only what was typed, so it goes in the details.
@@ -85,9 +96,11 @@ class AuthService:
         ttl_seconds: int,
         refresh_ttl_seconds: int = 8 * 3600,
         throttles: LoginThrottles | None = None,
+        local_passwords: str = "all",
     ) -> None:
         self._users = UserRepository(session)
         self._throttles = throttles
+        self._local_passwords = local_passwords
         self._passwords = passwords
         self._audit = audit
         self._key = signing_key
@@ -149,15 +162,38 @@ class AuthService:
             wait = await self._throttles.succeeded(wanted, address, utcnow())
             if wait is not None:
                 await self._refuse_locked(typed, address, wait)
+        if self._local_passwords == "admins" and "admin" not in user.roles:
+            # Checked after the password, so the answer says nothing about accounts to a guesser.
+            await self._audit_login(
+                actor=user.id,
+                action="auth.login_failed",
+                subject=f"user:{user.id}",
+                details={"reason": "local_passwords_off", "username": user.username},
+            )
+            raise Forbidden(LOCAL_PASSWORDS_OFF, code="local_passwords_off")
         if self._passwords.needs_rehash(user.password_hash):
             user.password_hash = await self._passwords.hash(password)
             await self._users.flush()
+        user.last_login_at, user.last_login_method = utcnow(), "password"
+        await self._users.flush()
         await self._audit_login(
-            actor=user.id, action="auth.login", subject=f"user:{user.id}", details={"username": user.username}
+            actor=user.id,
+            action="auth.login",
+            subject=f"user:{user.id}",
+            details={"username": user.username, "method": "password"},
         )
         if offline:
             return self._tokens(user, refresh=await self._new_refresh_token(user, str(uuid.uuid4())))
         return self._tokens(user)
+
+    async def issue_for(self, user: User, *, method: str) -> AccessToken:
+        """Tokens (with a refresh token) for a user another door authenticated (the identity provider)."""
+        user.last_login_at, user.last_login_method = utcnow(), method
+        await self._users.flush()
+        return self._tokens(user, refresh=await self._new_refresh_token(user, str(uuid.uuid4())))
+
+    async def audit_login(self, *, actor: str, action: str, subject: str, details: dict[str, Any]) -> None:
+        await self._audit_login(actor=actor, action=action, subject=subject, details=details)
 
     async def refresh(self, token: str) -> AccessToken | None:
         """The refresh_token grant: a new access token and a new refresh token; the old one is spent.
@@ -227,7 +263,11 @@ class AuthService:
 
     def _tokens(self, user: User, *, refresh: tuple[str, datetime] | None = None) -> AccessToken:
         principal = Principal(
-            user_id=user.id, username=user.username, name=user.display_name, roles=frozenset(user.roles)
+            user_id=user.id,
+            username=user.username,
+            name=user.display_name,
+            roles=frozenset(user.roles),
+            sso=user.idp_subject is not None,
         )
         token = issue_access_token(
             self._key,
@@ -288,6 +328,8 @@ class UserService:
             display_name=data.display_name,
             password_hash=await self._passwords.hash(data.password),
             roles=list(data.roles),
+            role_sources={r: "local" for r in data.roles},
+            idp_groups=[],
             active=True,
             created_at=now,
             updated_at=now,
@@ -323,8 +365,9 @@ class UserService:
         changed: dict[str, Any] = {}
         if data.display_name is not None and data.display_name != user.display_name:
             user.display_name = changed["display_name"] = data.display_name
-        if data.roles is not None and data.roles != sorted(user.roles):
-            user.roles = changed["roles"] = list(data.roles)
+        if data.roles is not None and data.roles != sorted(local_roles(user)):
+            set_local_roles(user, data.roles)
+            changed["roles"] = list(user.roles)
         if data.active is not None and data.active != user.active:
             user.active = changed["active"] = data.active
         password_changed = data.password is not None

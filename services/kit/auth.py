@@ -9,6 +9,7 @@ import hmac
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Protocol
@@ -27,6 +28,7 @@ from services.kit.tokens import Principal, TokenError, published_keys, verify_ac
 INTERNAL_HEADER = "X-Clearpost-Service-Token"
 REVOCATIONS_PATH = "/internal/v1/revocations"
 USER_DEACTIVATED = "user deactivated"
+TOKENS_REVOKED = "your roles changed since this token was issued; get a new one"
 
 log = logging.getLogger("clearpost.auth")
 
@@ -96,7 +98,17 @@ class KeyFilesKeySet(ReloadingKeySet):
         super().__init__(read, what="signing keys")
 
 
-RevocationSource = Callable[[], Awaitable[dict[str, datetime]]]
+@dataclass(frozen=True)
+class Revocations:
+    """Deactivated users (id -> deactivated_at), and users whose tokens issued until some time are
+    refused (id -> that time: the identity provider took a role away)."""
+
+    deactivated: dict[str, datetime]
+    tokens_before: dict[str, datetime] = field(default_factory=dict)
+
+
+# A source answers the deactivated users alone (a dict) or both lists (Revocations).
+RevocationSource = Callable[[], Awaitable[dict[str, datetime] | Revocations]]
 RevocationListener = Callable[[dict[str, datetime]], Awaitable[None]]
 
 
@@ -113,6 +125,7 @@ class RevocationList:
         self._source = source
         self.interval = interval
         self._revoked: dict[str, datetime] = {}
+        self._tokens_before: dict[str, datetime] = {}
         self._fetched_at = float("-inf")
         self._tried_at = float("-inf")
         self._lock = asyncio.Lock()
@@ -131,13 +144,17 @@ class RevocationList:
         async with self._lock:
             self._tried_at = time.monotonic()
             try:
-                revoked = await self._source()
+                answer = await self._source()
             except Exception as exc:  # any failure keeps the last list; the reason is logged once
                 if not self._failing:
                     log.warning("the revocation list could not be refreshed: %s: %s", type(exc).__name__, exc)
                 self._failing = True
                 return
             self._failing = False
+            if isinstance(answer, Revocations):
+                revoked, self._tokens_before = answer.deactivated, answer.tokens_before
+            else:
+                revoked = answer
             self._revoked = revoked
             self._fetched_at = time.monotonic()
         for listener in self._listeners:
@@ -151,6 +168,13 @@ class RevocationList:
         if now - self._fetched_at > self.interval and now - self._tried_at > self.interval:
             await self.refresh()
         return user_id in self._revoked
+
+    async def tokens_revoked(self, user_id: str, issued_at: int) -> bool:
+        """Whether a token of the user issued at `issued_at` (whole seconds) predates a revocation
+        of their tokens (a role taken away); a token of that very second counts as before."""
+        await self.is_revoked(user_id)  # refreshes a stale copy
+        before = self._tokens_before.get(user_id)
+        return before is not None and issued_at <= int(before.timestamp())
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
@@ -168,17 +192,24 @@ class RevocationList:
 def gateway_revocations(http: httpx.AsyncClient, gateway_url: str, internal_token: str) -> RevocationSource:
     """Read the list from the gateway's internal route with the service credential."""
 
-    async def fetch() -> dict[str, datetime]:
+    async def fetch() -> Revocations:
         response = await http.get(
             f"{gateway_url.rstrip('/')}{REVOCATIONS_PATH}",
             headers={INTERNAL_HEADER: internal_token},
             timeout=2.0,
         )
         response.raise_for_status()
-        return {
-            str(entry["user_id"]): datetime.fromisoformat(str(entry["deactivated_at"]))
-            for entry in response.json()["revoked"]
-        }
+        body = response.json()
+        return Revocations(
+            deactivated={
+                str(entry["user_id"]): datetime.fromisoformat(str(entry["deactivated_at"]))
+                for entry in body["revoked"]
+            },
+            tokens_before={
+                str(entry["user_id"]): datetime.fromisoformat(str(entry["before"]))
+                for entry in body.get("tokens_revoked", [])
+            },
+        )
 
     return fetch
 
@@ -188,6 +219,8 @@ async def refuse_revoked(request: Request, principal: Principal) -> None:
     revocations: RevocationList | None = getattr(request.app.state, "revocations", None)
     if revocations is not None and await revocations.is_revoked(principal.user_id):
         raise Unauthorized(USER_DEACTIVATED)
+    if revocations is not None and await revocations.tokens_revoked(principal.user_id, principal.issued_at):
+        raise Unauthorized(TOKENS_REVOKED)
 
 
 _bearer = HTTPBearer(auto_error=False)

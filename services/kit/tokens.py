@@ -52,6 +52,10 @@ class Principal:
     username: str
     name: str
     roles: frozenset[str] = field(default_factory=frozenset)
+    # Signed in through the organization's identity provider: signing re-authenticates there.
+    sso: bool = field(default=False, compare=False)
+    # The token's `iat`: a user whose tokens were revoked at some time is refused for older ones.
+    issued_at: int = field(default=0, compare=False)
 
     def has_any(self, *roles: str) -> bool:
         return bool(self.roles.intersection(roles))
@@ -142,6 +146,8 @@ def issue_access_token(
         "exp": issued + ttl_seconds,
         "jti": str(uuid.uuid4()),
     }
+    if principal.sso:
+        claims["sso"] = True
     token: str = jwt.encode(
         claims, key.private_pem, algorithm=ALGORITHM, headers={"kid": key.kid, "typ": TOKEN_TYPE}
     )
@@ -199,6 +205,8 @@ def verify_access_token(
         username=str(claims.get("preferred_username", "")),
         name=str(claims.get("name", "")),
         roles=frozenset(roles),
+        sso=claims.get("sso") is True,
+        issued_at=issued,
     )
 
 

@@ -43,6 +43,10 @@ class ReviewSettings(KitSettings):
             return self.smtp_password_file.read_text().strip()
         return self.smtp_password.get_secret_value() if self.smtp_password is not None else None
 
+    # The gateway's identity provider (the same setting): with one, the sign-in page offers
+    # "Sign in with your organization" and SSO users sign decisions through it (docs/identity.md).
+    oidc_issuer: str | None = None
+
     @property
     def database_url(self) -> str:
         return self.review_database_url or self.default_database_url("review")

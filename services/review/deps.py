@@ -24,6 +24,7 @@ def get_review_service(request: Request, session: SessionDep) -> ReviewService:
         audit=state.audit,
         temporal=state.temporal,
         credentials=credentials,
+        reauthentications=credentials if isinstance(credentials, GatewayCredentialChecker) else None,
         screener=getattr(state, "screener", None),
         signer=getattr(state, "signer", None),
         drafts=getattr(state, "drafts", None),

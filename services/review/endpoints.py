@@ -101,7 +101,9 @@ async def cancel_delegation(
 async def decide(
     draft_id: str, data: DecisionIn, principal: CurrentPrincipal, service: ReviewServiceDep
 ) -> DecisionOut:
-    """Approve, reject or request changes on one stage, bound to `content_hash`; signed by password."""
+    """Approve, reject or request changes on one stage, bound to `content_hash`; signed by password, or
+    for an SSO user by `reauthentication`, the gateway's proof of a fresh sign-in at the identity
+    provider for this decision (docs/identity.md)."""
     return await service.decide(draft_id, data, principal)
 
 

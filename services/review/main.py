@@ -117,7 +117,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.audit = AuditClient(audit_http, "review")
         app.state.drafts = DraftsVersionSource(drafts_http)
         app.state.channel_states = PublisherChannelStates(publisher_http)
-        app.state.credentials = GatewayCredentialChecker(http, settings.service_url("gateway"))
+        app.state.credentials = GatewayCredentialChecker(
+            http,
+            settings.service_url("gateway"),
+            internal_token=app.state.internal_token,
+            internal_url=settings.gateway_internal(),
+        )
         app.state.ui = UiState(
             identity=GatewayIdentity(http, settings.service_url("gateway")),
             user_api=UserApi(
@@ -195,4 +200,4 @@ app = create_service_app(
 )
 add_scrape_refresher(app, refresh_queue_gauges)
 app.mount("/review/static", static_files, name="review-static")
-app.add_middleware(UiSecurityHeaders)
+app.add_middleware(UiSecurityHeaders, identity_provider=get_settings().oidc_issuer)

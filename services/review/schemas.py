@@ -13,19 +13,42 @@ from pydantic import (
     StrictBool,
     Tag,
     field_validator,
+    model_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
 
 
 class DecisionIn(BaseModel):
-    """A reviewer's decision: bound to the content hash they saw, signed by re-entering the password."""
+    """A reviewer's decision: bound to the content hash they saw, signed by re-entering the password
+    or (a user of the organization's identity provider) by a fresh re-authentication there."""
 
-    model_config = ConfigDict(extra="forbid")
+    # Exactly one credential: the schema says so too, so every schema-valid request names one.
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "oneOf": [
+                {"title": "Signed by password", "required": ["password"]},
+                {"title": "Signed through the identity provider", "required": ["reauthentication"]},
+            ]
+        },
+    )
 
     stage: str = Field(min_length=1, max_length=64)
     decision: Literal["approve", "reject", "request_changes"]
     reason: str = Field(default="", max_length=4000)
     content_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
-    password: str = Field(min_length=1, max_length=1024, repr=False)
+    # One of the two: the password re-entered, or (a user of the organization's identity provider)
+    # the gateway's one-time proof that the provider authenticated them again for this decision.
+    password: str | SkipJsonSchema[None] = Field(default=None, min_length=1, max_length=1024, repr=False)
+    reauthentication: str | SkipJsonSchema[None] = Field(
+        default=None, min_length=16, max_length=128, repr=False
+    )
+
+    @model_validator(mode="after")
+    def _one_credential(self) -> DecisionIn:
+        if (self.password is None) == (self.reauthentication is None):
+            raise ValueError("sign with either password or reauthentication")
+        return self
 
 
 class DecisionOut(BaseModel):

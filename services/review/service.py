@@ -10,7 +10,7 @@ from temporalio.client import Client
 
 from services.kit.audit_client import AuditClient
 from services.kit.clock import utcnow
-from services.kit.credentials import CredentialChecker
+from services.kit.credentials import CredentialChecker, ReauthenticationRedeemer, decision_binding
 from services.kit.errors import (
     ClearpostError,
     Conflict,
@@ -46,7 +46,7 @@ from services.review.schemas import (
 )
 from services.review.screening.engine import Screener
 from services.review.screening.findings import BLOCK
-from services.review.signing import ReviewSigner
+from services.review.signing import ReviewSigner, SigningAuthentication
 from workflows.client import ApprovalWorkflowClient
 from workflows.contracts import (
     DecisionRequest,
@@ -71,6 +71,7 @@ class ReviewService:
         audit: AuditClient,
         temporal: Client | None = None,
         credentials: CredentialChecker | None = None,
+        reauthentications: ReauthenticationRedeemer | None = None,
         screener: Screener | None = None,
         signer: ReviewSigner | None = None,
         drafts: VersionSource | None = None,
@@ -82,6 +83,7 @@ class ReviewService:
         self._audit = audit
         self._approvals = ApprovalWorkflowClient(temporal)
         self._credentials = credentials
+        self._reauthentications = reauthentications
         self._screener = screener
         self._signer = signer
         self._drafts = drafts
@@ -232,13 +234,18 @@ class ReviewService:
         # No pooled connection is held across a call to another service or to Temporal: the
         # update below waits for this service's own record_decision activity (issue #13).
         await self._repo.release_connection()
-        if not await self._credentials.confirms(principal.username, data.password):
+        authentication = SigningAuthentication()
+        if data.password is not None and not await self._credentials.confirms(
+            principal.username, data.password
+        ):
             raise Forbidden(
                 "the password did not match; the decision was not signed", code="signature_failed"
             )
         tasks = await self._repo.open_tasks_for(draft_id)
         if not tasks or self._signer is None or self._drafts is None:
             raise NotFound(f"draft {draft_id} has no review in progress")
+        if data.reauthentication is not None:
+            authentication = await self._reauthenticated(draft_id, tasks[-1].version, data, principal)
         task = next((t for t in tasks if t.stage == data.stage and t.version == tasks[-1].version), None)
         if task is not None:
             # Named deciders and their delegates are this service's facts; the workflow counts
@@ -260,6 +267,7 @@ class ReviewService:
             reason=data.reason,
             signer=principal,
             signed_at=utcnow(),
+            authentication=authentication,
         )
         await self._repo.release_connection()
         request = DecisionRequest(
@@ -282,6 +290,27 @@ class ReviewService:
             decided_at=accepted.decided_at,
             content_hash=data.content_hash,
         )
+
+    async def _reauthenticated(
+        self, draft_id: str, version: int, data: DecisionIn, principal: Principal
+    ) -> SigningAuthentication:
+        """The identity provider's fresh authentication of this signer for exactly this decision."""
+        if self._reauthentications is None or data.reauthentication is None:
+            raise UpstreamUnavailable("signing through the identity provider is not connected here")
+        await self._repo.release_connection()
+        binding = decision_binding(
+            draft_id=draft_id, version=version, content_hash=data.content_hash, stage=data.stage
+        )
+        done = await self._reauthentications.redeem(
+            data.reauthentication, user_id=principal.user_id, binding=binding
+        )
+        if done is None:
+            raise Forbidden(
+                "the identity provider's re-authentication is unknown, used, expired or for another"
+                " decision; nothing was signed",
+                code="signature_failed",
+            )
+        return SigningAuthentication(method=done.method, acr=done.acr, amr=done.amr, auth_time=done.auth_time)
 
     async def _refuse_ineligible(self, task: ReviewTask, principal: Principal) -> None:
         now = utcnow()

@@ -7,6 +7,7 @@ GET /api/v1/reviews/keys so past signatures keep verifying.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -22,6 +23,16 @@ from workflows.signatures import (
 )
 
 KEY_NAME = "review-signing"
+
+
+@dataclass(frozen=True)
+class SigningAuthentication:
+    """How the signer authenticated for this signature (services/kit/credentials.py)."""
+
+    method: str = "password"
+    acr: str | None = None
+    amr: tuple[str, ...] = ()
+    auth_time: str = ""
 
 
 class ReviewSigner:
@@ -74,9 +85,12 @@ class ReviewSigner:
         reason: str,
         signer: Principal,
         signed_at: datetime,
+        authentication: SigningAuthentication | None = None,
     ) -> str:
-        """Sign a decision; call only after the signer re-entered their password (the gateway refuses
-        inactive users, so a confirmed password means the signer is active now)."""
+        """Sign a decision; call only after the signer re-entered their password or the identity
+        provider authenticated them again for it (the gateway refuses inactive users either way, so
+        a confirmed signer is active now)."""
+        auth = authentication or SigningAuthentication()
         record = SignedDecision(
             draft_id=draft_id,
             version=version,
@@ -90,5 +104,9 @@ class ReviewSigner:
             signer_active=True,
             signed_at=signed_at.isoformat(),
             reason=reason,
+            auth_method=auth.method,
+            auth_acr=auth.acr or "",
+            auth_amr=tuple(auth.amr),
+            auth_time=auth.auth_time,
         )
         return sign_record(self._ring.current, decision_claims(record), typ=DECISION_TYPE)

@@ -43,7 +43,7 @@ async def test_internal_routes_answer_only_on_the_internal_port(two_port_gateway
         )
 
     assert hidden.status_code == 404 and hidden.json() == unknown.json()
-    assert listed.status_code == 200 and listed.json() == {"revoked": []}
+    assert listed.status_code == 200 and listed.json()["revoked"] == []
     assert token.status_code == 200  # the public API is where it was
 
 
@@ -58,3 +58,21 @@ def test_services_poll_the_gateways_internal_url_when_one_is_given(monkeypatch: 
     assert KitSettings().gateway_internal() == "http://gateway:8000"
     monkeypatch.setenv("CLEARPOST_GATEWAY_INTERNAL_URL", "http://gateway:8010")
     assert KitSettings().gateway_internal() == "http://gateway:8010"
+
+
+async def test_the_review_service_redeems_signing_proofs_on_the_internal_listener() -> None:
+    from services.kit.credentials import REDEEM_PATH, GatewayCredentialChecker
+
+    seen: list[str] = []
+
+    def gateway(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        return httpx.Response(404, json={"error": "not_found", "detail": "spent"})
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(gateway)) as http:
+        checker = GatewayCredentialChecker(
+            http, "http://gateway:8000", internal_token="t", internal_url="http://gateway:8010"
+        ).on_behalf_of("10.0.0.7")
+        assert await checker.redeem("h", user_id="u", binding="b") is None
+
+    assert seen == [f"http://gateway:8010{REDEEM_PATH}"]

@@ -192,3 +192,26 @@ def test_a_quorum_stage_needs_that_many_distinct_signers(key: SigningKey) -> Non
     assert "one person signed more than one stage" in approval_problems(requirement, [carol, carol])
     # A stage of one approval is signed exactly as before quorums existed.
     assert "quorum" not in requirement_claims(REQUIREMENT)["stages"][0]
+
+
+def test_a_decision_names_how_its_signer_authenticated(key: SigningKey) -> None:
+    keys = {key.kid: key.public_jwk}
+    by_password = read_decision(
+        sign_record(key, decision_claims(approval("legal", "lee", ("legal",))), typ=DECISION_TYPE), keys
+    )
+    assert by_password.auth_method == "password" and by_password.auth_amr == ()
+    through_idp = approval(
+        "legal", "lee", ("legal",), auth_method="oidc", auth_acr="urn:mfa", auth_amr=("pwd", "otp"),
+        auth_time="2026-11-23T09:59:30+00:00",
+    )  # fmt: skip
+    claims = decision_claims(through_idp)
+    assert claims["auth_method"] == "oidc" and claims["auth_amr"] == ["pwd", "otp"]
+    read = read_decision(sign_record(key, claims, typ=DECISION_TYPE), keys)
+    assert (read.auth_method, read.auth_acr, read.auth_amr) == ("oidc", "urn:mfa", ("pwd", "otp"))
+    # A record signed before the method was named reads as a password signature.
+    older = {
+        k: v for k, v in decision_claims(approval("legal", "lee", ("legal",))).items() if k != "auth_method"
+    }
+    assert read_decision(sign_record(key, older, typ=DECISION_TYPE), keys).auth_method == "password"
+    with pytest.raises(SignatureError):
+        read_decision(sign_record(key, {**claims, "auth_amr": [1]}, typ=DECISION_TYPE), keys)

@@ -31,6 +31,7 @@ from services.review.ui import (
     flow_pages,
     media_pages,
     notification_pages,
+    oidc_pages,
     operations_pages,
 )
 from services.review.ui.deps import (
@@ -83,7 +84,13 @@ def _login_page(
     response = page(
         request,
         "login.html",
-        {"next_url": next_url, "error": error, "notice": notice, "login_csrf": token},
+        {
+            "next_url": next_url,
+            "error": error,
+            "notice": notice,
+            "login_csrf": token,
+            "sso": oidc_pages.sso_enabled(request),
+        },
         status_code=status_code,
     )
     response.set_cookie(LOGIN_CSRF_COOKIE, token, max_age=3600, **_cookie_flags(request))
@@ -151,9 +158,11 @@ async def login(
 
 
 @router.post("/logout")
-async def logout(form: FormPostDep, sessions: UiSessionsDep) -> Response:
+async def logout(request: Request, form: FormPostDep, sessions: UiSessionsDep, ui: UiStateDep) -> Response:
+    # An SSO user is signed out at the identity provider too (RP-initiated logout).
+    end_session = await oidc_pages.end_session_url(request, ui, form.signed)
     await sessions.end(form.signed)
-    response = redirect(f"{UI_PREFIX}/login")
+    response = redirect(end_session or f"{UI_PREFIX}/login")
     response.delete_cookie(SESSION_COOKIE, path=UI_PREFIX, httponly=True, samesite="strict")
     return response
 
@@ -467,6 +476,19 @@ async def decide(
             reason=reason,
             status_code=422,
         )
+    if principal.sso and oidc_pages.sso_enabled(request):
+        # 21 CFR 11.200: the identity provider authenticates the signer again for this decision.
+        return await oidc_pages.start_signing(
+            request,
+            ui,
+            form.signed,
+            draft_id=draft_id,
+            version=int(draft["version"]),
+            stage=stage,
+            decision=decision,
+            content_hash=content_hash,
+            reason=reason.strip(),
+        )
     if not password:
         return _decision_form(
             request, context, error="Enter your password to sign.", reason=reason, status_code=422
@@ -529,6 +551,7 @@ async def decide(
     )
 
 
+router.include_router(oidc_pages.router)
 router.include_router(media_pages.router)
 router.include_router(consent_pages.router)
 router.include_router(channel_pages.router)

@@ -8,6 +8,7 @@ import secrets
 import time
 from collections import deque
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -54,6 +55,15 @@ def is_https(request: Request) -> bool:
     """Served over TLS: directly, or as the gateway (or a TLS proxy in front of it) says."""
     forwarded = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
     return request.url.scheme == "https" or forwarded == "https"
+
+
+def public_origin(request: Request) -> str:
+    """The origin the browser sees (the gateway's X-Forwarded-* when it proxied the request)."""
+    scheme = "https" if is_https(request) else request.url.scheme
+    host = request.headers.get("x-forwarded-host", "").split(",")[0].strip() or request.headers.get(
+        "host", ""
+    )
+    return f"{scheme}://{host}"
 
 
 def _own_origins(request: Request) -> set[str]:
@@ -132,11 +142,20 @@ class FailureLimiter:
         self._failures.pop(("account", account.strip().lower()), None)
 
 
+def origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 class UiSecurityHeaders:
     """Adds the security headers (a strict CSP among them) to every response under /review."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, identity_provider: str | None = None) -> None:
         self.app = app
+        # Signing a decision and signing out send an SSO user's form post on to the organization's
+        # identity provider: form-action must allow its origin on every page (the sign-out form is
+        # in every page's header).
+        self._provider = origin_of(identity_provider) if identity_provider else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope.get("path", "")
@@ -145,8 +164,16 @@ class UiSecurityHeaders:
             return
         static = path.startswith(f"{UI_PREFIX}/static/")
         policy: dict[str, str] = {}
+        if self._provider:
+            policy["content-security-policy"] = CONTENT_SECURITY_POLICY.replace(
+                "form-action 'self'", f"form-action 'self' {self._provider}"
+            )
         if path == CHANNELS_PATH or path.startswith(CHANNELS_PATH + "/"):
             policy["content-security-policy"] = CHANNELS_CONTENT_SECURITY_POLICY
+            if self._provider:
+                policy["content-security-policy"] = CHANNELS_CONTENT_SECURITY_POLICY.replace(
+                    "form-action 'self'", f"form-action 'self' {self._provider}"
+                )
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

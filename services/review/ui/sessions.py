@@ -114,7 +114,10 @@ class UiSessions:
 
         Raises SignInRefused when the gateway refuses the credentials.
         """
-        tokens = await self._identity.sign_in(username, password)
+        return await self.start_with(await self._identity.sign_in(username, password), now)
+
+    async def start_with(self, tokens: IssuedTokens, now: datetime) -> tuple[str, SignedIn]:
+        """A session for tokens the gateway issued (a password, or the identity provider)."""
         principal = await self._principal(tokens.access_token)
         secret = new_secret()
         vault = SessionVault(secret)
@@ -159,6 +162,15 @@ class UiSessions:
         if self._revocations is not None and await self._revocations.is_revoked(principal.user_id):
             await self._end(session)
             raise SessionEnded("your account was deactivated")
+        if self._revocations is not None and await self._revocations.tokens_revoked(
+            principal.user_id, principal.issued_at
+        ):
+            # The identity provider took a role away: a new token carries the roles as they are now.
+            access, refresh = await self._refresh(session, vault, refresh, now)
+            principal = await self._principal(access)
+            if await self._revocations.tokens_revoked(principal.user_id, principal.issued_at):
+                await self._end(session)
+                raise SessionEnded("your roles changed; sign in again")
         session.last_seen_at = now
         await self._repo.flush()
         return SignedIn(session, principal, access, refresh)

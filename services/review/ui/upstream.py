@@ -68,6 +68,56 @@ class GatewayIdentity:
     async def refresh(self, refresh_token: str) -> IssuedTokens:
         return await self._token({"grant_type": "refresh_token", "refresh_token": refresh_token})
 
+    async def oidc_start(
+        self,
+        *,
+        redirect_uri: str,
+        token: str | None = None,
+        binding: str | None = None,
+        context: dict[str, str] | None = None,
+    ) -> tuple[str, str]:
+        """(the identity provider's authorization URL, its state): a sign-in, or with the signer's
+        `token` and a decision's `binding`, a signing re-authentication."""
+        params: dict[str, str] = {"redirect_uri": redirect_uri}
+        if binding is not None:
+            params.update(purpose="signing", binding=binding)
+        if context is not None:
+            params["context"] = json.dumps(context)
+        headers = {"Accept": "application/json"}
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        body = await self._oidc("GET", "login", params=params, headers=headers)
+        return str(body["authorization_url"]), str(body["state"])
+
+    async def oidc_complete(self, *, code: str | None, state: str, error: str | None) -> dict[str, Any]:
+        """The gateway's exchange of the code: tokens for a sign-in, a one-time proof for a signature."""
+        params = {"state": state, **({"code": code} if code else {}), **({"error": error} if error else {})}
+        headers = {"X-Forwarded-For": self._address} if self._address else {}
+        return await self._oidc("GET", "callback", params=params, headers=headers)
+
+    async def oidc_logout_url(self, post_logout_redirect_uri: str) -> str | None:
+        try:
+            body = await self._oidc(
+                "GET", "logout", params={"post_logout_redirect_uri": post_logout_redirect_uri}, headers={}
+            )
+        except ClearpostError:
+            return None  # signing out of Clearpost still works; the provider's session stays
+        url = body.get("end_session_url")
+        return url if isinstance(url, str) else None
+
+    async def _oidc(
+        self, method: str, path: str, *, params: dict[str, str], headers: dict[str, str]
+    ) -> dict[str, Any]:
+        try:
+            response = await self._http.request(
+                method, f"{self._base}/oidc/{path}", params=params, headers=headers, timeout=15.0
+            )
+        except httpx.HTTPError as exc:
+            raise UpstreamUnavailable("the identity service did not answer; try again") from exc
+        _raise_for_refusal(response)
+        body: dict[str, Any] = response.json()
+        return body
+
     async def revoke(self, refresh_token: str) -> None:
         try:
             await self._http.post(f"{self._base}/revoke", data={"token": refresh_token}, timeout=10.0)
