@@ -27,7 +27,10 @@ CURRENT = ["approve", "request_changes", "reject", "withdraw", "scheduled"]
 REVIEW_SLA = ["reminders_escalation", "review_expired", "quorum"]
 # Recorded before that patch: rounds opened then keep one approval per stage and no timers.
 BEFORE_REVIEW_SLA = [f"{name}-before-review-sla" for name in CURRENT]
-PATHS = CURRENT + REVIEW_SLA + BEFORE_REVIEW_SLA
+# CrisisPostWorkflow (docs/crisis-lane.md): the window expiring, the after-review keeping the post,
+# the after-review rejecting it (taken down).
+CRISIS = ["crisis-expired", "crisis-kept", "crisis-rejected"]
+PATHS = CURRENT + REVIEW_SLA + BEFORE_REVIEW_SLA + CRISIS
 
 
 def load(name: str) -> WorkflowHistory:
