@@ -18,10 +18,10 @@ from services.kit.sealing import FieldSealer
 from services.kit.temporal import connect
 from services.publisher import account_endpoints, operations_endpoints, public_media
 from services.publisher.accounts import AccountService, CredentialSeal
-from services.publisher.crisis import CrisisPublisherActivities
 from services.publisher.approvals import ApprovalGate
 from services.publisher.channels import build_channels
 from services.publisher.config import get_settings
+from services.publisher.crisis import CrisisPublisherActivities
 from services.publisher.directory import ChannelDirectory
 from services.publisher.drafts_client import DraftsVersionClient
 from services.publisher.endpoints import router
