@@ -33,6 +33,7 @@ ROUTES: dict[str, str] = {
     "/api/v1/reviews": "review",
     "/api/v1/screenings": "review",
     "/api/v1/policy": "review",
+    "/api/v1/crisis": "review",
     "/review": "review",
     "/api/v1/publications": "publisher",
     "/api/v1/channels": "publisher",

@@ -40,6 +40,7 @@ PROXIED = (
     "/api/v1/reviews",
     "/api/v1/screenings",
     "/api/v1/policy",
+    "/api/v1/crisis",
     "/review",
     "/api/v1/publications",
     "/api/v1/channels",
@@ -51,6 +52,7 @@ PROXIED = (
     "/api/v1/audit",
 )
 FORWARDED = "forwarded"
+CRISIS_READERS = {"admin", "auditor", "compliance", "crisis", "legal", "medical", "publisher"}
 REFUSED = "refused"
 
 EXPECTED: dict[str, Any] = {
@@ -126,6 +128,12 @@ EXPECTED: dict[str, Any] = {
     "review GET /api/v1/reviews/delegations": {"compliance", "legal", "medical"},
     "review DELETE /api/v1/reviews/delegations/{delegation_id}": {"compliance", "legal", "medical"},
     "review GET /api/v1/reviews/flow": {"admin", "auditor", "compliance", "legal", "medical"},
+    # The crisis lane (docs/crisis-lane.md): crisis holders start and co-sign; oversight reads.
+    "review POST /api/v1/crisis/posts": {"crisis"},
+    "review POST /api/v1/crisis/posts/{crisis_id}/approvals": {"crisis"},
+    "review GET /api/v1/crisis/posts": CRISIS_READERS,
+    "review GET /api/v1/crisis/posts/{crisis_id}": CRISIS_READERS,
+    "review GET /api/v1/crisis/report": CRISIS_READERS,
     "review GET /review/login": UI,
     "review POST /review/login": UI,
     "review POST /review/logout": UI,
