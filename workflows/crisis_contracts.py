@@ -40,7 +40,7 @@ class CrisisPostInput:
     # to check it and each approval with; the publisher checks everything again with its own copy.
     start: str
     keys: dict[str, dict[str, Any]] = field(default_factory=dict)
-    # How often the after-review's progress is read while it runs.
+    # The longest wait between two readings of the after-review's progress (the first come sooner).
     poll_seconds: int = 600
 
 

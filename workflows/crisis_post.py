@@ -62,6 +62,7 @@ RETRY = RetryPolicy(
 # A post that cannot reach its channels within this long is recorded as failed, not retried forever.
 PUBLISH_DEADLINE = timedelta(hours=1)
 TAKEDOWN_DEADLINE = timedelta(hours=1)
+FIRST_POLL = timedelta(seconds=5)
 
 
 def _refuse(kind: str, message: str) -> ApplicationError:
@@ -144,7 +145,9 @@ class CrisisPostWorkflow:
     async def _await_after_review(self, poll_seconds: int) -> tuple[str, str]:
         """("kept" | "taken_down", why) once the after-review settles or its time runs out."""
         assert self._after_review_due is not None
-        poll = timedelta(seconds=max(poll_seconds, 1))
+        # Read soon after it opens (a quick rejection takes the post down quickly), then less often.
+        longest = timedelta(seconds=max(poll_seconds, 1))
+        poll = min(FIRST_POLL, longest)
         while True:
             state: AfterReviewState = await self._activity(
                 CRISIS_AFTER_REVIEW_STATE, CrisisRef(self._crisis_id), REVIEW_TASK_QUEUE, AfterReviewState
@@ -159,6 +162,7 @@ class CrisisPostWorkflow:
                 hours = self._start.after_review_seconds / 3600
                 return "taken_down", f"the after-review did not finish within {hours:g} hours"
             await workflow.sleep(min(poll, left), summary="after-review poll")
+            poll = min(poll * 2, longest)
 
     async def _take_down(self, why: str) -> None:
         self._status = "taking_down"

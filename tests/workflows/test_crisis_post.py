@@ -135,7 +135,7 @@ async def test_an_after_review_unfinished_after_24_hours_takes_the_post_down(
         ended_at = await time_skipping_env.get_current_time()
     assert result.status == "taken_down"
     assert "did not finish within 24 hours" in fakes.takedowns[0].reason
-    # Polled every ten minutes for the whole day, and not taken down before it was over.
+    # Polled soon, then every ten minutes for the whole day, and not taken down before it was over.
     assert fakes.polls >= 24 * 6
     assert ended_at - published_at >= timedelta(hours=24)
 
