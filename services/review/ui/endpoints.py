@@ -26,6 +26,7 @@ from services.review.ui import (
     calendar_pages,
     channel_pages,
     consent_pages,
+    crisis_pages,
     feedback_pages,
     flow_pages,
     media_pages,
@@ -533,4 +534,5 @@ router.include_router(channel_pages.router)
 router.include_router(operations_pages.router)
 router.include_router(calendar_pages.router)
 router.include_router(flow_pages.router)
+router.include_router(crisis_pages.router)
 router.include_router(feedback_pages.router)
