@@ -175,6 +175,7 @@ EXPECTED: dict[str, Any] = {
     "review GET /review/calendar": UI,
     "review GET /review/flow": UI,
     "review GET /review/crisis": UI,
+    "review GET /review/crisis/report.csv": UI,
     "review POST /review/crisis/start": UI,
     "review POST /review/crisis/{crisis_id}/approve": UI,
     "review POST /review/drafts/{draft_id}/findings/{index}/not-right": UI,

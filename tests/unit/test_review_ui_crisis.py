@@ -179,6 +179,9 @@ async def test_a_crisis_holder_starts_a_post_and_another_co_signs_it_on_the_page
     assert [a.signer_id for a in await ui.rows(CrisisApproval)] == ["u-kai"]
     assert "Kai Crisis" in (await ui.http.get("/review/crisis")).text
     assert ui.audit.actions() == ["crisis.started", "crisis.approved"]
+    report = await ui.http.get("/review/crisis/report.csv")
+    assert report.status_code == 200 and report.headers["content-type"].startswith("text/csv")
+    assert report.text.splitlines()[0].startswith("crisis_id,") and "water main break" in report.text
 
 
 async def test_a_reviewer_sees_the_page_but_may_not_start(ui: Ui) -> None:

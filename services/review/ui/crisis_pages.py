@@ -17,6 +17,7 @@ from fastapi import APIRouter, Form, Request, Response
 from services.kit.errors import ClearpostError, Forbidden, TooManyAttempts
 from services.review.crisis import CRISIS_READERS
 from services.review.crisis_deps import CrisisServiceDep
+from services.review.crisis_report import report_csv
 from services.review.crisis_schemas import CrisisApproveIn, CrisisPostOut, CrisisStartIn
 from services.review.ui.deps import FormPost, FormPostDep, ShowPage, SignedInDep, UiRoute, UiState, UiStateDep
 from services.review.ui.render import page, redirect
@@ -92,6 +93,18 @@ async def crisis_page(
 ) -> Response:
     shown = {"started": "The crisis post was started.", "approved": "Your approval was signed."}
     return await _page(request, signed, service, notice=shown.get(notice, ""))
+
+
+@router.get("/crisis/report.csv")
+async def crisis_report_csv(signed: SignedInDep, service: CrisisServiceDep) -> Response:
+    """The crisis report (GET /api/v1/crisis/report?format=csv) for the signed-in browser."""
+    if not signed.principal.has_any(*CRISIS_READERS):
+        raise Forbidden("the crisis report is for crisis holders, reviewers, publishers, auditors and admins")
+    return Response(
+        report_csv(await service.list()),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="crisis-report.csv"'},
+    )
 
 
 async def _signed(
