@@ -49,7 +49,17 @@ async def approve_crisis_post(
     return await service.approve(crisis_id, data, principal)
 
 
-@router.get("/report", response_model=None, dependencies=[require_roles(*CRISIS_READERS)])
+@router.get(
+    "/report",
+    response_model=CrisisPosts,
+    dependencies=[require_roles(*CRISIS_READERS)],
+    responses={
+        200: {
+            "description": "Every crisis post with its after-review outcome, as JSON or (`format=csv`) CSV",
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+        }
+    },
+)
 async def crisis_report(
     service: CrisisServiceDep, format: Literal["json", "csv"] = Query(default="json")
 ) -> CrisisPosts | Response:
