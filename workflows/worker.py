@@ -1,4 +1,5 @@
-"""The workflow worker: runs PostApprovalWorkflow and LivePostWorkflow on the workflows task queue."""
+"""The workflow worker: runs PostApprovalWorkflow, LivePostWorkflow and CrisisPostWorkflow on the workflows
+task queue."""
 
 from __future__ import annotations
 
@@ -15,10 +16,11 @@ from services.kit.settings import KitSettings
 from services.kit.telemetry import setup_tracing, shutdown_tracing
 from services.kit.temporal import connect
 from workflows.contracts import WORKFLOW_TASK_QUEUE
+from workflows.crisis_post import CrisisPostWorkflow
 from workflows.live_post import LivePostWorkflow
 from workflows.post_approval import PostApprovalWorkflow
 
-WORKFLOWS = [PostApprovalWorkflow, LivePostWorkflow]
+WORKFLOWS = [PostApprovalWorkflow, LivePostWorkflow, CrisisPostWorkflow]
 # Signature checks run in the decide validator: their crypto libraries load once, outside the
 # sandbox (they hold native code and no workflow state).
 WORKFLOW_RUNNER = SandboxedWorkflowRunner(

@@ -34,6 +34,7 @@ ROUTES: dict[str, str] = {
     "/api/v1/screenings": "review",
     "/api/v1/policy": "review",
     "/api/v1/notifications": "review",
+    "/api/v1/crisis": "review",
     "/review": "review",
     "/api/v1/publications": "publisher",
     "/api/v1/channels": "publisher",

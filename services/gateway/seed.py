@@ -28,6 +28,10 @@ DEMO_USERS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("publisher@demo", "Parker Publisher", ("publisher",)),
     ("auditor@demo", "Audrey Auditor", ("auditor",)),
     ("admin@demo", "Adrian Admin", ("admin",)),
+    # The crisis lane (docs/crisis-lane.md): one starts an emergency post, two others sign it.
+    ("crisis@demo", "Cris Crisis", ("crisis",)),
+    ("crisis2@demo", "Kai Crisis-Two", ("crisis",)),
+    ("crisis3@demo", "Noor Crisis-Three", ("crisis",)),
 )
 
 

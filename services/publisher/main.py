@@ -18,10 +18,10 @@ from services.kit.sealing import FieldSealer
 from services.kit.temporal import connect
 from services.publisher import account_endpoints, operations_endpoints, public_media
 from services.publisher.accounts import AccountService, CredentialSeal
-from services.publisher.activities import PublisherActivities
 from services.publisher.approvals import ApprovalGate
 from services.publisher.channels import build_channels
 from services.publisher.config import get_settings
+from services.publisher.crisis import CrisisPublisherActivities
 from services.publisher.directory import ChannelDirectory
 from services.publisher.drafts_client import DraftsVersionClient
 from services.publisher.endpoints import router
@@ -88,12 +88,21 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             if settings.temporal_enabled:
                 client = await connect(settings)
                 app.state.workflows = workflows = ApprovalWorkflowClient(client)
-                activities = PublisherActivities(
-                    sessionmaker, drafts, directory, approvals=gate, audit=audit, live_watch=workflows
+                activities = CrisisPublisherActivities(
+                    sessionmaker,
+                    drafts,
+                    directory,
+                    approvals=gate,
+                    audit=audit,
+                    live_watch=workflows,
+                    review_keys=review_keys,
+                    takedowns=workflows,
                 )
                 live = LivePostActivities(sessionmaker, directory, drafts, audit)
                 handlers: list[Callable[..., Any]] = [
                     activities.publish_post,
+                    activities.publish_crisis_post,
+                    activities.take_down_crisis_post,
                     live.live_post_plan,
                     live.take_down_post,
                     live.takedown_failed,

@@ -31,6 +31,8 @@ from services.kit.tokens import load_key_ring
 from services.review.activities import ReviewActivities
 from services.review.channels_client import PublisherChannelStates
 from services.review.config import ReviewSettings, get_settings
+from services.review.crisis_activities import CrisisActivities
+from services.review.crisis_endpoints import router as crisis_router
 from services.review.drafts_client import DraftsVersionSource
 from services.review.endpoints import router
 from services.review.metrics import refresh_queue_gauges
@@ -48,6 +50,7 @@ from services.review.ui.endpoints import router as ui_router
 from services.review.ui.endpoints import static_files
 from services.review.ui.security import FailureLimiter, UiSecurityHeaders
 from services.review.ui.upstream import AuditDraftHistory, GatewayIdentity, UserApi
+from workflows.client import ApprovalWorkflowClient
 from workflows.contracts import REVIEW_TASK_QUEUE
 
 log = logging.getLogger("clearpost.review")
@@ -180,9 +183,16 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 published_keys=app.state.published_keys,
                 channels=app.state.channel_states,
             )
+            crisis = CrisisActivities(
+                app.state.sessionmaker,
+                app.state.audit,
+                app.state.drafts,
+                ApprovalWorkflowClient(app.state.temporal),
+            )
+            handlers = [*activities.all, *crisis.all]
             async with (
                 delivering,
-                activity_worker(app, app.state.temporal, REVIEW_TASK_QUEUE, activities.all),
+                activity_worker(app, app.state.temporal, REVIEW_TASK_QUEUE, handlers),
             ):
                 yield
         else:
@@ -196,7 +206,7 @@ app = create_service_app(
     title="Clearpost review",
     description="Screening, the approval policy, review tasks and signed decisions.",
     lifespan=lifespan,
-    routers=[router, notifications_router, ui_router],
+    routers=[router, notifications_router, crisis_router, ui_router],
 )
 add_scrape_refresher(app, refresh_queue_gauges)
 app.mount("/review/static", static_files, name="review-static")

@@ -14,7 +14,7 @@ from services.kit.canonical import canonical_sha256
 from services.review.business_hours import BusinessHours
 from workflows.contracts import ReviewSchedule, StageRequirement, StageTiming
 
-ROLES = frozenset({"author", "legal", "compliance", "medical", "publisher", "auditor", "admin"})
+ROLES = frozenset({"author", "legal", "compliance", "medical", "publisher", "auditor", "admin", "crisis"})
 REVIEW_ROLES = frozenset({"legal", "compliance", "medical"})
 
 
@@ -204,6 +204,22 @@ class ScreeningPolicy(_Strict):
         return self.severities.get(category, "warn")
 
 
+class CrisisPolicy(_Strict):
+    """The crisis lane (docs/crisis-lane.md): how long an emergency post waits for its co-signers,
+    how many distinct crisis holders other than the starter must sign, and how long the full
+    review that opens once it is published may take before the post is taken down."""
+
+    window: Duration = timedelta(minutes=30)
+    approvers: int = Field(default=2, ge=2, le=10)
+    after_review_within: Duration = timedelta(hours=24)
+
+    @model_validator(mode="after")
+    def _short_window(self) -> CrisisPolicy:
+        if self.window > timedelta(hours=24):
+            raise ValueError("crisis window may be at most 24h: it is an emergency lane")
+        return self
+
+
 class Policy(_Strict):
     name: str
     stages: dict[str, StagePolicy] = Field(min_length=1)
@@ -217,6 +233,7 @@ class Policy(_Strict):
     approval_expiry: Duration | None = None
     # When the organization works (services/review/business_hours.py), for `clock: business`.
     business_hours: BusinessHours | None = None
+    crisis: CrisisPolicy = CrisisPolicy()
 
     @model_validator(mode="after")
     def _rules_name_stages(self) -> Policy:

@@ -43,6 +43,10 @@ class ReviewSigner:
     def public_keys(self) -> dict[str, dict[str, Any]]:
         return dict(self._ring.published)
 
+    def record(self, claims: dict[str, Any], *, typ: str) -> str:
+        """Sign another kind of record under the same key (the crisis lane's, services/review/crisis.py)."""
+        return sign_record(self._ring.current, claims, typ=typ)
+
     def requirement(
         self,
         *,

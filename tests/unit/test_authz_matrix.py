@@ -41,6 +41,7 @@ PROXIED = (
     "/api/v1/screenings",
     "/api/v1/policy",
     "/api/v1/notifications",
+    "/api/v1/crisis",
     "/review",
     "/api/v1/publications",
     "/api/v1/channels",
@@ -52,6 +53,7 @@ PROXIED = (
     "/api/v1/audit",
 )
 FORWARDED = "forwarded"
+CRISIS_READERS = {"admin", "auditor", "compliance", "crisis", "legal", "medical", "publisher"}
 REFUSED = "refused"
 
 EXPECTED: dict[str, Any] = {
@@ -151,6 +153,12 @@ EXPECTED: dict[str, Any] = {
     "review DELETE /api/v1/notifications/webhooks/{endpoint_id}": {"admin"},
     "review GET /api/v1/notifications/dead-letters": {"admin"},
     "review POST /api/v1/notifications/dead-letters/{delivery_id}/replay": {"admin"},
+    # The crisis lane (docs/crisis-lane.md): crisis holders start and co-sign; oversight reads.
+    "review POST /api/v1/crisis/posts": {"crisis"},
+    "review POST /api/v1/crisis/posts/{crisis_id}/approvals": {"crisis"},
+    "review GET /api/v1/crisis/posts": CRISIS_READERS,
+    "review GET /api/v1/crisis/posts/{crisis_id}": CRISIS_READERS,
+    "review GET /api/v1/crisis/report": CRISIS_READERS,
     "review GET /review/login": UI,
     "review POST /review/login": UI,
     "review GET /review/login/oidc": UI,
@@ -194,6 +202,10 @@ EXPECTED: dict[str, Any] = {
     "review POST /review/publishing/resume": UI,
     "review GET /review/calendar": UI,
     "review GET /review/flow": UI,
+    "review GET /review/crisis": UI,
+    "review GET /review/crisis/report.csv": UI,
+    "review POST /review/crisis/start": UI,
+    "review POST /review/crisis/{crisis_id}/approve": UI,
     "review POST /review/drafts/{draft_id}/findings/{index}/not-right": UI,
     "review POST /review/drafts/{draft_id}/missed": UI,
     "review GET /review/allow-list": UI,

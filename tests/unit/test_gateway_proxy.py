@@ -110,6 +110,8 @@ ROUTED = [
     ("PATCH", "/api/v1/reviews/r-9", "review"),
     ("POST", "/api/v1/screenings", "review"),
     ("GET", "/api/v1/policy", "review"),
+    ("POST", "/api/v1/crisis/posts", "review"),
+    ("GET", "/api/v1/crisis/report", "review"),
     ("GET", "/review", "review"),
     ("GET", "/review/queue", "review"),
     ("PUT", "/api/v1/publications/p-1", "publisher"),

@@ -35,7 +35,10 @@ BEFORE_NOTIFY = [
 ]
 # LivePostWorkflow: a takedown, today and before the author was told of it.
 LIVE_POST = ["live_post_takedown", "live_post_takedown-before-notify"]
-PATHS = CURRENT + REVIEW_SLA + BEFORE_REVIEW_SLA + BEFORE_NOTIFY + LIVE_POST
+# CrisisPostWorkflow (docs/crisis-lane.md): the window expiring, the after-review keeping the post,
+# the after-review rejecting it (taken down).
+CRISIS = ["crisis-expired", "crisis-kept", "crisis-rejected"]
+PATHS = CURRENT + REVIEW_SLA + BEFORE_REVIEW_SLA + BEFORE_NOTIFY + LIVE_POST + CRISIS
 
 
 def load(name: str) -> WorkflowHistory:

@@ -27,6 +27,7 @@ from services.review.ui import (
     calendar_pages,
     channel_pages,
     consent_pages,
+    crisis_pages,
     feedback_pages,
     flow_pages,
     media_pages,
@@ -558,5 +559,6 @@ router.include_router(channel_pages.router)
 router.include_router(operations_pages.router)
 router.include_router(calendar_pages.router)
 router.include_router(flow_pages.router)
+router.include_router(crisis_pages.router)
 router.include_router(feedback_pages.router)
 router.include_router(notification_pages.router)

@@ -1,0 +1,150 @@
+"""The crisis lane at the publisher: its own check of an emergency post's signatures, the post, and
+the takedown when the after-review does not approve it (docs/crisis-lane.md).
+
+Nothing of the workflow is trusted: the review service's signed start record and each co-signer's
+signed approval are verified against the review service's published keys, for the exact content
+hash the drafts service holds now, from distinct crisis-role signers other than the starter and
+the author, signed within the window (workflows/crisis_signatures.py). The author is the drafts
+service's fact and consent is asked of the drafts service again here. Then the post goes out the
+same way an approved post does (services/publisher/activities.py: at most once per channel, live
+post recorded and watched). A refusal is audited (`publish.refused`) and final.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from services.kit.auth import KeySet
+from services.kit.errors import Conflict, NotFound
+from services.kit.tokens import SignatureError
+from services.publisher.activities import CHANNEL_NOT_CONFIGURED, PublisherActivities
+from services.publisher.channels import Channel
+from services.publisher.directory import UnknownChannels
+from services.publisher.takedowns import TakedownService
+from workflows.contracts import PublishRequest, TakedownRequest
+from workflows.crisis_contracts import (
+    PUBLISH_CRISIS_POST,
+    TAKE_DOWN_CRISIS_POST,
+    CrisisPublishRequest,
+    CrisisTakedown,
+    CrisisTakedownAccepted,
+)
+from workflows.crisis_signatures import (
+    CrisisApproval,
+    CrisisStart,
+    quorum_problems,
+    read_approval,
+    read_start,
+)
+from workflows.signatures import Requirement
+
+CRISIS_ACTOR = "system:crisis"
+
+
+class CrisisTakedowns(Protocol):
+    """The live post's takedown signal (workflows/client.py's take_down)."""
+
+    async def take_down(self, draft_id: str, request: TakedownRequest) -> None: ...
+
+
+class CrisisPublisherActivities(PublisherActivities):
+    """publish_crisis_post and take_down_crisis_post, on the publisher's task queue."""
+
+    def __init__(self, *args: Any, review_keys: KeySet, takedowns: CrisisTakedowns, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._review_keys = review_keys
+        self._takedowns = takedowns
+
+    async def _resolve(self, names: Sequence[str]) -> dict[str, Channel]:
+        try:
+            return await self._channels.resolve(names)
+        except UnknownChannels as exc:
+            raise ApplicationError(
+                f"channels not configured on this publisher: {', '.join(exc.names)}",
+                type=CHANNEL_NOT_CONFIGURED,
+                non_retryable=True,
+            ) from exc
+
+    async def crisis_problems(
+        self, request: CrisisPublishRequest, *, author_id: str
+    ) -> tuple[CrisisStart | None, list[str]]:
+        for refresh in (False, True):
+            keys = await self._review_keys.keys(refresh=refresh)
+            try:
+                start = read_start(request.start, keys)
+                approvals: list[CrisisApproval] = [read_approval(token, keys) for token in request.approvals]
+            except SignatureError as exc:
+                if refresh or "unknown key" not in str(exc):
+                    return None, [f"a crisis signature does not verify: {exc}"]
+                continue
+            problems = []
+            if (start.crisis_id, start.draft_id, start.version, start.content_hash) != (
+                request.crisis_id,
+                request.draft_id,
+                request.version,
+                request.content_hash,
+            ):
+                problems.append("the signed start record is for other content than this request")
+            if sorted(start.channels) != sorted(request.channels):
+                problems.append("the request names other channels than the signed start record")
+            if start.author_id != author_id:
+                problems.append(
+                    f"the signed start record names author {start.author_id!r}; "
+                    f"the drafts service records {author_id!r}"
+                )
+            return start, problems + quorum_problems(start, approvals)
+        return None, ["the review service's keys could not be read"]  # pragma: no cover - loop returns
+
+    @activity.defn(name=PUBLISH_CRISIS_POST)
+    async def publish_crisis_post(self, request: CrisisPublishRequest) -> None:
+        plain = PublishRequest(
+            request.draft_id, request.version, request.content_hash, list(request.channels)
+        )
+        channel_names = list(dict.fromkeys(request.channels))
+        channels = await self._resolve(channel_names)
+        content = await self._fetch(plain)
+        start, problems = await self.crisis_problems(request, author_id=content.author_id)
+        if start is None or problems:
+            await self._approvals.refuse(plain, problems)
+        assert start is not None
+        self._verify(plain, content, channels)
+        await self._consent_holds(plain, channel_names, list(start.categories))
+        await self._not_paused(plain, channel_names)
+        media = await self._fetch_media(content)
+        for name in channel_names:
+            await self._publish_on(channels[name], plain, content, media)
+        # An emergency post has no lifetime of its own: its after-review decides whether it stays.
+        lifetime = Requirement(
+            draft_id=start.draft_id,
+            version=start.version,
+            content_hash=start.content_hash,
+            author_id=start.author_id,
+            policy_version="",
+            stages=(),
+            blocking_unresolved=0,
+            categories=start.categories,
+        )
+        await self._went_live(plain, lifetime)
+
+    @activity.defn(name=TAKE_DOWN_CRISIS_POST)
+    async def take_down_crisis_post(self, order: CrisisTakedown) -> CrisisTakedownAccepted:
+        """Record the takedown (who: the crisis lane; why: the after-review) and signal the live post;
+        retried safely: a takedown already under way is the one this asked for."""
+        reason = f"crisis post {order.crisis_id}: {order.reason}"
+        try:
+            async with self._sessionmaker() as session, session.begin():
+                request_id = await TakedownService(session, audit=self._audit).request(
+                    order.draft_id, reason, CRISIS_ACTOR, cause="takedown"
+                )
+        except Conflict as exc:
+            return CrisisTakedownAccepted(
+                "", "takedown_running" if exc.code == "takedown_running" else "not_live"
+            )
+        except NotFound:
+            return CrisisTakedownAccepted("", "not_live")
+        await self._takedowns.take_down(order.draft_id, TakedownRequest(request_id=request_id))
+        return CrisisTakedownAccepted(request_id, "requested")
