@@ -50,7 +50,8 @@ AdminDep = Annotated[Principal, require_roles("admin")]
 
 
 def get_access_review_service(request: Request, session: SessionDep) -> AccessReviewService:
-    return AccessReviewService(session, audit=request.app.state.audit)
+    state = request.app.state
+    return AccessReviewService(session, audit=state.audit, last_decisions=state.last_decisions)
 
 
 AccessReviewServiceDep = Annotated[AccessReviewService, Depends(get_access_review_service)]

@@ -150,7 +150,8 @@ async def list_users(_: AdminDep, users: UserServiceDep) -> UserList:
 async def access_review(
     admin: AdminDep, reviews: AccessReviewServiceDep, format: Literal["json", "csv"] = "json"
 ) -> AccessReview | Response:
-    """Every user, their roles and where each came from (local, idp, scim), last sign-in; audited."""
+    """Every user, their roles and where each came from (local, idp, scim), last sign-in and last
+    signed decision; audited."""
     report = await reviews.run(admin, output=format)
     if format == "csv":
         return Response(

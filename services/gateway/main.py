@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
+from services.gateway.access_review import ReviewLastDecisions
 from services.gateway.config import get_settings
 from services.gateway.endpoints import auth_router, internal_router, proxy_router, users_router
 from services.gateway.idp import IdentityProvider, IdpClient
@@ -71,6 +72,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         upstream,
         httpx.AsyncClient(trust_env=False, follow_redirects=False) as idp_http,
         internal_client(settings.service_url("audit"), app.state.internal_token) as audit_http,
+        internal_client(settings.service_url("review"), app.state.internal_token) as review_http,
         # Key rotations `clearpost keys` could not hand to the audit service yet.
         delivering_pending_key_events(audit_http, settings.service_keys_dir("gateway")),
     ):
@@ -79,6 +81,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         )
         app.state.proxy = UpstreamProxy(upstream, settings, app.state.public_api)
         app.state.audit = AuditClient(audit_http, "gateway")
+        app.state.last_decisions = ReviewLastDecisions(review_http)
         app.state.idp = (
             IdentityProvider(
                 idp_http,

@@ -387,6 +387,9 @@ class AccessReviewEntry(BaseModel):
     last_sign_in_at: datetime | None
     last_sign_in_method: str | None
     deactivated_at: datetime | None
+    # The last decision they signed (the review service's record): when, and what it judged.
+    last_decision_at: datetime | None = None
+    last_decision: str | None = None  # "approve legal on draft <id> v<n>"
 
 
 class AccessReview(BaseModel):

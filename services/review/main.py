@@ -35,6 +35,7 @@ from services.review.crisis_activities import CrisisActivities
 from services.review.crisis_endpoints import router as crisis_router
 from services.review.drafts_client import DraftsVersionSource
 from services.review.endpoints import router
+from services.review.internal_endpoints import router as internal_router
 from services.review.metrics import refresh_queue_gauges
 from services.review.models import PolicyVersion
 from services.review.notifications.deliverer import Deliverer
@@ -206,7 +207,7 @@ app = create_service_app(
     title="Clearpost review",
     description="Screening, the approval policy, review tasks and signed decisions.",
     lifespan=lifespan,
-    routers=[router, notifications_router, crisis_router, ui_router],
+    routers=[router, notifications_router, crisis_router, internal_router, ui_router],
 )
 add_scrape_refresher(app, refresh_queue_gauges)
 app.mount("/review/static", static_files, name="review-static")

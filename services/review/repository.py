@@ -81,6 +81,20 @@ class ReviewRepository:
         ).where(or_(ReviewTask.closed_at.is_(None), ReviewTask.closed_at >= since))
         return (await self._session.execute(statement)).tuples().all()
 
+    async def latest_decisions(self) -> Sequence[ReviewDecision]:
+        """Each decider's most recent signed decision (the access review's "last decision")."""
+        latest = (
+            select(ReviewDecision.decider_id, func.max(ReviewDecision.decided_at).label("at"))
+            .group_by(ReviewDecision.decider_id)
+            .subquery()
+        )
+        statement = select(ReviewDecision).join(
+            latest,
+            (ReviewDecision.decider_id == latest.c.decider_id) & (ReviewDecision.decided_at == latest.c.at),
+        )
+        rows = (await self._session.execute(statement)).scalars().all()
+        return list({row.decider_id: row for row in rows}.values())  # one per decider, even on a tie
+
     async def escalations_since(self, since: datetime) -> Sequence[tuple[str, datetime]]:
         """(stage, created_at) of every escalation notice raised since `since`."""
         statement = select(ReviewNotice.stage, ReviewNotice.created_at).where(

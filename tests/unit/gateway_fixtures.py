@@ -7,6 +7,7 @@ only under TYPE_CHECKING (importing it first would stop pytest from registering 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -20,6 +21,16 @@ from services.gateway.service import Passwords
 from services.kit.db import create_engine, create_sessionmaker, session_scope
 from tests.database import DatabaseFactory
 from tests.unit.recording_audit import RecordingAudit
+
+
+class StaticLastDecisions:
+    """Stands in for the review service's record of each reviewer's last signed decision."""
+
+    def __init__(self) -> None:
+        self.decisions: dict[str, tuple[datetime, str]] = {}
+
+    async def latest(self) -> dict[str, tuple[datetime, str]]:
+        return dict(self.decisions)
 
 
 class HashOncePerPassword(PasswordHasher):
@@ -84,6 +95,7 @@ def gateway_env(
 async def gateway_app(gateway_env: Path) -> AsyncIterator[FastAPI]:
     async with gateway_asgi_app.router.lifespan_context(gateway_asgi_app):
         gateway_asgi_app.state.audit = RecordingAudit()
+        gateway_asgi_app.state.last_decisions = StaticLastDecisions()
         yield gateway_asgi_app
 
 

@@ -121,6 +121,7 @@ EXPECTED: dict[str, Any] = {
     "drafts POST /internal/v1/drafts/{draft_id}/versions/{version}/consent-check": CREDENTIAL,
     "drafts GET /internal/v1/drafts/{draft_id}/readers": CREDENTIAL,
     "drafts GET /internal/v1/media/{digest}": CREDENTIAL,
+    "review GET /internal/v1/decisions/latest": CREDENTIAL,
     "review GET /openapi.json": PUBLIC,
     "review GET /docs": PUBLIC,
     "review GET /docs/oauth2-redirect": PUBLIC,
