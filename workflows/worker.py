@@ -1,4 +1,5 @@
-"""The workflow worker: runs PostApprovalWorkflow and LivePostWorkflow on the workflows task queue."""
+"""The workflow worker: runs PostApprovalWorkflow, LivePostWorkflow, CommentIngestWorkflow and
+AdverseEventCaseWorkflow on the workflows task queue."""
 
 from __future__ import annotations
 
@@ -14,11 +15,13 @@ from services.kit.ops_listener import ops_listener, workflow_worker_ops_app
 from services.kit.settings import KitSettings
 from services.kit.telemetry import setup_tracing, shutdown_tracing
 from services.kit.temporal import connect
+from workflows.ae_case import AdverseEventCaseWorkflow
+from workflows.comment_ingest import CommentIngestWorkflow
 from workflows.contracts import WORKFLOW_TASK_QUEUE
 from workflows.live_post import LivePostWorkflow
 from workflows.post_approval import PostApprovalWorkflow
 
-WORKFLOWS = [PostApprovalWorkflow, LivePostWorkflow]
+WORKFLOWS = [PostApprovalWorkflow, LivePostWorkflow, CommentIngestWorkflow, AdverseEventCaseWorkflow]
 # Signature checks run in the decide validator: their crypto libraries load once, outside the
 # sandbox (they hold native code and no workflow state).
 WORKFLOW_RUNNER = SandboxedWorkflowRunner(

@@ -204,6 +204,27 @@ class ScreeningPolicy(_Strict):
         return self.severities.get(category, "warn")
 
 
+class PharmacovigilancePolicy(_Strict):
+    """An adverse-event case's clocks, from the moment its comment was read (docs/comments.md):
+    hand-off to the safety team (`handoff`, calendar time) and the regulatory deadline; a reminder
+    this long before each, and an escalation when one passes unmet."""
+
+    handoff: Duration = timedelta(hours=24)
+    handoff_reminder_before: Duration = timedelta(hours=4)
+    regulatory_deadline: Duration = timedelta(days=15)
+    regulatory_reminder_before: Duration = timedelta(days=3)
+
+    @model_validator(mode="after")
+    def _reminders_come_first(self) -> PharmacovigilancePolicy:
+        if self.handoff_reminder_before >= self.handoff:
+            raise ValueError("pharmacovigilance: the hand-off reminder must come after day 0")
+        if self.regulatory_reminder_before >= self.regulatory_deadline:
+            raise ValueError("pharmacovigilance: the regulatory reminder must come after day 0")
+        if self.handoff > self.regulatory_deadline:
+            raise ValueError("pharmacovigilance: the hand-off must come before the regulatory deadline")
+        return self
+
+
 class Policy(_Strict):
     name: str
     stages: dict[str, StagePolicy] = Field(min_length=1)
@@ -217,6 +238,8 @@ class Policy(_Strict):
     approval_expiry: Duration | None = None
     # When the organization works (services/review/business_hours.py), for `clock: business`.
     business_hours: BusinessHours | None = None
+    # Adverse events reported in comments: the case's clocks (default 24 h hand-off, 15 days).
+    pharmacovigilance: PharmacovigilancePolicy = PharmacovigilancePolicy()
 
     @model_validator(mode="after")
     def _rules_name_stages(self) -> Policy:
