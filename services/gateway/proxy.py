@@ -33,6 +33,7 @@ ROUTES: dict[str, str] = {
     "/api/v1/reviews": "review",
     "/api/v1/screenings": "review",
     "/api/v1/policy": "review",
+    "/api/v1/ae-cases": "review",
     "/review": "review",
     "/api/v1/publications": "publisher",
     "/api/v1/channels": "publisher",
@@ -40,6 +41,7 @@ ROUTES: dict[str, str] = {
     "/api/v1/publishing": "publisher",
     "/api/v1/live-posts": "publisher",
     "/api/v1/renditions": "publisher",
+    "/api/v1/comments": "publisher",
     "/public/v1/media": "publisher",
     "/api/v1/audit": "audit",
 }

@@ -19,6 +19,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.kit.clock import utcnow
+from services.kit.errors import ClearpostError
 from services.kit.sealing import FieldSealer
 from services.publisher.channels import ChannelError
 from services.publisher.comment_repository import CommentRepository
@@ -100,7 +101,11 @@ class CommentIngest:
                 readable.append((publication, adapter))
         if not readable:
             return outcome
-        credentials = await self._credentials(account)
+        try:
+            credentials = await self._credentials(account)
+        except (ChannelError, ClearpostError) as exc:  # disconnected, expired: read again once fixed
+            outcome.unreadable[account] = str(exc)[:300]
+            return outcome
         for publication, reader in readable:
             try:
                 await self._read_publication(publication, reader, credentials, outcome)

@@ -51,6 +51,15 @@ class CommentRepository:
         )
         return set(rows.all())
 
+    async def unscreened(self, account: str, *, limit: int) -> Sequence[Comment]:
+        rows = await self._session.scalars(
+            select(Comment)
+            .where(Comment.account == account, Comment.screened_at.is_(None))
+            .order_by(Comment.read_at, Comment.id)
+            .limit(limit)
+        )
+        return rows.all()
+
     def add(self, comment: Comment) -> None:
         self._session.add(comment)
 
@@ -59,11 +68,24 @@ class CommentRepository:
             Comment, comment_id, with_for_update=for_update, populate_existing=True
         )
 
-    async def listing(self, *, account: str | None = None, limit: int = 200) -> Sequence[Comment]:
-        query = select(Comment).order_by(Comment.read_at.desc(), Comment.id).limit(limit)
+    async def listing(
+        self, *, account: str | None = None, category: str | None = None, limit: int = 200
+    ) -> Sequence[Comment]:
+        """The newest screened comments (with a finding, when `category` is "any")."""
+        query = (
+            select(Comment)
+            .where(Comment.screened_at.is_not(None))
+            .order_by(Comment.read_at.desc(), Comment.id)
+            .limit(limit if category is None else limit * 5)
+        )
         if account is not None:
             query = query.where(Comment.account == account)
-        return (await self._session.scalars(query)).all()
+        rows = (await self._session.scalars(query)).all()
+        if category is None:
+            return rows
+        # Categories are a JSON list: filtered here, the same on SQLite and PostgreSQL.
+        wanted = [r for r in rows if r.categories and (category == "any" or category in r.categories)]
+        return wanted[:limit]
 
     async def flush(self) -> None:
         await self._session.flush()

@@ -58,6 +58,8 @@ class PublisherSettings(KitSettings):
     # AES-256 key (base64) sealing channel credentials; generated under var/keys/publisher/ if unset.
     publisher_credentials_key: str | None = None
     publisher_credentials_previous_keys: list[str] = []
+    # How often each connected account's comments are read (docs/comments.md); 0: not listening.
+    publisher_comment_poll_seconds: int = Field(default=300, ge=0, le=86_400)
 
     @property
     def database_url(self) -> str:
