@@ -28,6 +28,7 @@ DEMO_USERS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("publisher@demo", "Parker Publisher", ("publisher",)),
     ("auditor@demo", "Audrey Auditor", ("auditor",)),
     ("admin@demo", "Adrian Admin", ("admin",)),
+    ("pv@demo", "Pat Pharmacovigilance", ("pharmacovigilance",)),
 )
 
 

@@ -25,8 +25,11 @@ from services.kit.metrics import add_scrape_refresher
 from services.kit.processes import activity_worker
 from services.kit.temporal import connect
 from services.kit.tokens import load_key_ring
+from services.review import ae_case_endpoints
 from services.review.activities import ReviewActivities
 from services.review.channels_client import PublisherChannelStates
+from services.review.comment_activities import CommentActivities
+from services.review.comments_client import PublisherComments
 from services.review.config import get_settings
 from services.review.drafts_client import DraftsVersionSource
 from services.review.endpoints import router
@@ -42,6 +45,7 @@ from services.review.ui.endpoints import router as ui_router
 from services.review.ui.endpoints import static_files
 from services.review.ui.security import FailureLimiter, UiSecurityHeaders
 from services.review.ui.upstream import AuditDraftHistory, GatewayIdentity, UserApi
+from workflows.comment_client import CommentWorkflowClient
 from workflows.contracts import REVIEW_TASK_QUEUE
 
 log = logging.getLogger("clearpost.review")
@@ -116,6 +120,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.temporal = None
         if settings.temporal_enabled:
             app.state.temporal = await connect(settings)
+        app.state.comment_workflows = CommentWorkflowClient(app.state.temporal)
         # Deactivated users: their tokens are refused (kit/auth.py) and, as each one appears, what
         # they leave behind here is undone (services/review/offboarding.py).
         app.state.revocations = RevocationList(
@@ -134,7 +139,15 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 published_keys=app.state.published_keys,
                 channels=app.state.channel_states,
             )
-            async with activity_worker(app, app.state.temporal, REVIEW_TASK_QUEUE, activities.all):
+            comments = CommentActivities(
+                app.state.sessionmaker,
+                policy,
+                PublisherComments(publisher_http),
+                app.state.audit,
+                screener=app.state.screener,
+            )
+            handlers = [*activities.all, *comments.all]
+            async with activity_worker(app, app.state.temporal, REVIEW_TASK_QUEUE, handlers):
                 yield
         else:
             yield
@@ -146,7 +159,7 @@ app = create_service_app(
     title="Clearpost review",
     description="Screening, the approval policy, review tasks and signed decisions.",
     lifespan=lifespan,
-    routers=[router, ui_router],
+    routers=[router, ui_router, ae_case_endpoints.router],
 )
 add_scrape_refresher(app, refresh_queue_gauges)
 app.mount("/review/static", static_files, name="review-static")

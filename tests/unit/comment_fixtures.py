@@ -28,3 +28,13 @@ async def publisher_sessions(database: DatabaseFactory) -> AsyncIterator[async_s
 @pytest.fixture
 def comment_seal() -> CommentSeal:
     return CommentSeal(FieldSealer(KeyRing(os.urandom(32))))
+
+
+@pytest.fixture
+async def review_sessions(database: DatabaseFactory) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    target = database("review")
+    engine = create_engine(target.url, schema=target.schema)
+    try:
+        yield create_sessionmaker(engine)
+    finally:
+        await engine.dispose()
