@@ -29,6 +29,18 @@ class AeCaseRepository:
         )
         return rows.all()
 
+    async def screenings_of(self, comment_ids: Sequence[str]) -> Sequence[CommentScreening]:
+        if not comment_ids:
+            return []
+        query = select(CommentScreening).where(CommentScreening.comment_id.in_(list(comment_ids)))
+        return (await self._session.scalars(query)).all()
+
+    async def cases_of(self, comment_ids: Sequence[str]) -> Sequence[AeCase]:
+        if not comment_ids:
+            return []
+        query = select(AeCase).where(AeCase.comment_id.in_(list(comment_ids)))
+        return (await self._session.scalars(query)).all()
+
     async def case_for(self, comment_id: str) -> AeCase | None:
         return (await self._session.scalars(select(AeCase).where(AeCase.comment_id == comment_id))).first()
 

@@ -224,6 +224,14 @@ class AeCaseService:
     async def events(self, case_id: str) -> Sequence[AeCaseEvent]:
         return await self._repo.events(case_id)
 
+    async def for_comments(
+        self, comment_ids: Sequence[str]
+    ) -> tuple[dict[str, CommentScreening], dict[str, AeCase]]:
+        """The screenings and cases of these comments, by comment id (the moderation inbox)."""
+        screenings = await self._repo.screenings_of(comment_ids)
+        cases = await self._repo.cases_of(comment_ids)
+        return {s.comment_id: s for s in screenings}, {c.comment_id: c for c in cases}
+
     async def screening(self, case: AeCase) -> CommentScreening | None:
         return await self._repo.screening(case.screening_id)
 

@@ -29,6 +29,7 @@ from services.review.ui import (
     feedback_pages,
     flow_pages,
     media_pages,
+    moderation_pages,
     operations_pages,
 )
 from services.review.ui.deps import (
@@ -534,3 +535,4 @@ router.include_router(operations_pages.router)
 router.include_router(calendar_pages.router)
 router.include_router(flow_pages.router)
 router.include_router(feedback_pages.router)
+router.include_router(moderation_pages.router)
