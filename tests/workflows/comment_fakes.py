@@ -4,9 +4,11 @@ task queues, with the real workflow worker (tests/workflows/fakes.py's pattern).
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from temporalio import activity
 from temporalio.client import Client
@@ -31,6 +33,8 @@ from workflows.comment_contracts import (
 )
 from workflows.contracts import PUBLISHER_TASK_QUEUE, REVIEW_TASK_QUEUE
 from workflows.worker import build_worker
+
+HISTORIES = Path(__file__).parent / "histories"
 
 
 @dataclass
@@ -97,3 +101,10 @@ async def running_comment_fakes(client: Client, fakes: FakeCommentServices) -> A
         Worker(client, task_queue=REVIEW_TASK_QUEUE, activities=[fakes.screen, fakes.open_case, fakes.clock]),
     ):
         yield
+
+
+async def record_history(client: Client, workflow_id: str, name: str, *, run_id: str | None = None) -> None:
+    """With CLEARPOST_RECORD_HISTORIES=1, save this run's history as a replay fixture."""
+    if os.environ.get("CLEARPOST_RECORD_HISTORIES") == "1":
+        history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
+        (HISTORIES / f"{name}.json").write_text(history.to_json())

@@ -10,7 +10,7 @@ from datetime import timedelta
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from tests.workflows.comment_fakes import FakeCommentServices, running_comment_fakes
+from tests.workflows.comment_fakes import FakeCommentServices, record_history, running_comment_fakes
 from workflows.comment_contracts import (
     AE_CASE_WORKFLOW,
     CASE_CLOSED_SIGNAL,
@@ -97,6 +97,7 @@ async def test_reminders_and_escalations_fire_and_steps_stop_their_clocks(
         assert fakes.clock_events[-1] == (REGULATORY_CLOCK, REMINDER)
         await case.signal(CASE_CLOSED_SIGNAL, CaseStep("pv-1"))
         assert await case.result() == "closed"
+        await record_history(env.client, case_workflow_id("c9"), "ae_case")
     assert (REGULATORY_CLOCK, ESCALATION) not in fakes.clock_events
 
 
@@ -119,6 +120,26 @@ async def test_a_hand_off_before_the_reminder_stops_the_hand_off_clock(
         assert fakes.clock_events == [(REGULATORY_CLOCK, REMINDER), (REGULATORY_CLOCK, ESCALATION)]
         await case.signal(CASE_CLOSED_SIGNAL, CaseStep("pv-1"))
         assert await case.result() == "closed"
+
+
+async def test_a_run_continues_as_new_after_its_rounds(time_skipping_env: WorkflowEnvironment) -> None:
+    env = time_skipping_env
+    fakes = FakeCommentServices(network={"c1": SIDE_EFFECT, "c2": []})
+    async with running_comment_fakes(env.client, fakes):
+        handle = await env.client.start_workflow(
+            COMMENT_INGEST_WORKFLOW,
+            CommentIngestInput("riverside", poll_seconds=60, rounds_per_run=1),
+            id=ingest_workflow_id("riverside"),
+            task_queue=WORKFLOW_TASK_QUEUE,
+        )
+        first_run = handle.first_execution_run_id
+        await env.sleep(timedelta(minutes=3))
+        assert fakes.polls >= 3 and list(fakes.cases) == ["c1"] and set(fakes.screened) == {"c1", "c2"}
+        described = await env.client.get_workflow_handle(ingest_workflow_id("riverside")).describe()
+        assert described.run_id != first_run  # continued as new, same workflow id
+        await record_history(env.client, ingest_workflow_id("riverside"), "comment_ingest", run_id=first_run)
+        await handle.terminate()
+        await env.client.get_workflow_handle(case_workflow_id("c1")).terminate()
 
 
 async def test_a_rate_limit_waits_until_it_resets_and_a_crash_before_recording_loses_nothing(

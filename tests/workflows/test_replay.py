@@ -27,7 +27,10 @@ CURRENT = ["approve", "request_changes", "reject", "withdraw", "scheduled"]
 REVIEW_SLA = ["reminders_escalation", "review_expired", "quorum"]
 # Recorded before that patch: rounds opened then keep one approval per stage and no timers.
 BEFORE_REVIEW_SLA = [f"{name}-before-review-sla" for name in CURRENT]
-PATHS = CURRENT + REVIEW_SLA + BEFORE_REVIEW_SLA
+# Listening after posting (#20): a CommentIngestWorkflow run that opened a case and continued as
+# new, and an AdverseEventCaseWorkflow with its reminders, a hand-off and the close.
+COMMENTS = ["comment_ingest", "ae_case"]
+PATHS = CURRENT + REVIEW_SLA + BEFORE_REVIEW_SLA + COMMENTS
 
 
 def load(name: str) -> WorkflowHistory:
