@@ -13,6 +13,7 @@ from workflows.comment_contracts import (
     CASE_CLOSED_SIGNAL,
     CASE_HANDED_OFF_SIGNAL,
     COMMENT_INGEST_WORKFLOW,
+    POLL_NOW_SIGNAL,
     CaseStep,
     CommentIngestInput,
     case_workflow_id,
@@ -46,6 +47,17 @@ class CommentWorkflowClient:
             raise UpstreamUnavailable(
                 f"the workflow engine did not start the comment listener: {exc}"
             ) from exc
+
+    async def poll_now(self, account: str) -> bool:
+        """Tell the account's listener to read now; False when it is not running."""
+        handle = self._temporal("a comment push").get_workflow_handle(ingest_workflow_id(account))
+        try:
+            await handle.signal(POLL_NOW_SIGNAL)
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                return False
+            raise UpstreamUnavailable(f"the workflow engine did not take the push: {exc}") from exc
+        return True
 
     async def case_handed_off(self, comment_id: str, actor: str) -> None:
         await self._signal(comment_id, CASE_HANDED_OFF_SIGNAL, actor)

@@ -20,6 +20,8 @@ SCREEN_COMMENT = "screen_comment"
 OPEN_AE_CASE = "open_ae_case"
 RECORD_CASE_CLOCK = "record_case_clock"
 
+# A network pushed news of a comment (Meta's webhook): poll now, not at the next interval.
+POLL_NOW_SIGNAL = "poll_now"
 # Signals to a case's workflow, sent by the review service once it has recorded the step.
 CASE_HANDED_OFF_SIGNAL = "case_handed_off"
 CASE_CLOSED_SIGNAL = "case_closed"

@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
         AE_CASE_WORKFLOW,
         COMMENT_INGEST_WORKFLOW,
         INGEST_COMMENTS,
+        POLL_NOW_SIGNAL,
         RECORD_COMMENT_SCREENING,
         SCREEN_COMMENT,
         AeCaseInput,
@@ -41,6 +42,14 @@ STEP_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_interval
 
 @workflow.defn(name=COMMENT_INGEST_WORKFLOW)
 class CommentIngestWorkflow:
+    def __init__(self) -> None:
+        self._poll_now = False
+
+    @workflow.signal(name=POLL_NOW_SIGNAL)
+    def poll_now(self) -> None:
+        """A network's push (Meta's webhook): read now instead of at the next interval."""
+        self._poll_now = True
+
     @workflow.run
     async def run(self, request: CommentIngestInput) -> None:
         for _round in range(max(1, request.rounds_per_run)):
@@ -75,8 +84,17 @@ class CommentIngestWorkflow:
                 )
             wait = timedelta(seconds=request.poll_seconds)
             if result.retry_at:
+                # A spent rate limit is waited out even when a push comes in meanwhile.
                 wait = max(wait, datetime.fromisoformat(result.retry_at) - workflow.now())
-            await workflow.sleep(wait, summary="next poll")
+                await workflow.sleep(wait, summary="rate limit")
+            else:
+                self._poll_now = False
+                try:
+                    await workflow.wait_condition(
+                        lambda: self._poll_now, timeout=wait, timeout_summary="next poll"
+                    )
+                except TimeoutError:
+                    pass
         workflow.continue_as_new(request)
 
     async def _open_case(self, case: AeCaseInput) -> None:

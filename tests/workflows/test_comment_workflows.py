@@ -18,6 +18,7 @@ from workflows.comment_contracts import (
     COMMENT_INGEST_WORKFLOW,
     ESCALATION,
     HANDOFF_CLOCK,
+    POLL_NOW_SIGNAL,
     REGULATORY_CLOCK,
     REMINDER,
     AeCaseInput,
@@ -159,3 +160,20 @@ async def test_a_rate_limit_waits_until_it_resets_and_a_crash_before_recording_l
         assert list(fakes.cases) == ["c1"]
         await handle.terminate()
         await env.client.get_workflow_handle(case_workflow_id("c1")).terminate()
+
+
+async def test_a_push_reads_now_instead_of_at_the_next_interval(
+    time_skipping_env: WorkflowEnvironment,
+) -> None:
+    env = time_skipping_env
+    fakes = FakeCommentServices(network={"c1": []})
+    async with running_comment_fakes(env.client, fakes):
+        with env.auto_time_skipping_disabled():
+            handle = await start_ingest(env, poll_seconds=3600)
+            await until(lambda: "c1" in fakes.screened)
+            fakes.network["c2"] = SIDE_EFFECT
+            await handle.signal(POLL_NOW_SIGNAL)
+            await until(lambda: "c2" in fakes.screened)
+        assert fakes.polls == 2 and fakes.poll_times[1] - fakes.poll_times[0] < timedelta(minutes=5)
+        await handle.terminate()
+        await env.client.get_workflow_handle(case_workflow_id("c2")).terminate()
