@@ -3,15 +3,24 @@ through the adapter), and the review service's read of a comment it screens (ser
 
 from __future__ import annotations
 
+import hmac
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import PlainTextResponse
 
 from services.kit.auth import InternalCaller, require_roles
 from services.kit.deps import SessionDep
+from services.kit.errors import Forbidden
 from services.kit.tokens import Principal
 from services.publisher.comment_listeners import listen_to_accounts
 from services.publisher.comment_schemas import CommentList, CommentOut, HideIn, ListeningOut
+from services.publisher.comment_webhooks import (
+    SIGNATURE_HEADER,
+    accounts_for,
+    check_signature,
+    pushed_objects,
+)
 from services.publisher.comments import MODERATOR_ROLES, CommentService, suggested_reply
 from services.publisher.models import Comment
 from services.publisher.networks.base import CommentModerator
@@ -107,3 +116,28 @@ async def listen(request: Request, _principal: Annotated[Principal, require_role
         poll_seconds=state.settings.publisher_comment_poll_seconds,
     )
     return ListeningOut(accounts=accounts)
+
+
+@router.get("/webhooks/meta", response_model=None)
+async def meta_subscribe(
+    request: Request,
+    mode: Annotated[str, Query(alias="hub.mode", max_length=32)],
+    verify_token: Annotated[str, Query(alias="hub.verify_token", max_length=500)],
+    challenge: Annotated[str, Query(alias="hub.challenge", max_length=200)],
+) -> PlainTextResponse:
+    """Meta's subscription check: the challenge back when the verify token is this deployment's."""
+    expected = request.app.state.settings.meta_webhook_verify_token()
+    if mode != "subscribe" or not expected or not hmac.compare_digest(expected, verify_token):
+        raise Forbidden("the verify token does not match", code="verify_token_mismatch")
+    return PlainTextResponse(challenge)
+
+
+@router.post("/webhooks/meta", response_model=ListeningOut)
+async def meta_push(request: Request, session: SessionDep) -> ListeningOut:
+    """A signed push: the named accounts' listeners read now (the comments come through the adapter)."""
+    body = await request.body()
+    state = request.app.state
+    check_signature(state.meta_app_secret, body, request.headers.get(SIGNATURE_HEADER))
+    accounts = await accounts_for(session, sorted(pushed_objects(body)))
+    woken = [name for name in accounts if await state.comment_workflows.poll_now(name)]
+    return ListeningOut(accounts=woken)

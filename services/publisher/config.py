@@ -60,6 +60,12 @@ class PublisherSettings(KitSettings):
     publisher_credentials_previous_keys: list[str] = []
     # How often each connected account's comments are read (docs/comments.md); 0: not listening.
     publisher_comment_poll_seconds: int = Field(default=300, ge=0, le=86_400)
+    # Meta's webhook subscription check (hub.verify_token); pushes are signed with the facebook app secret.
+    publisher_meta_webhook_verify_token: SecretStr | None = None
+
+    def meta_webhook_verify_token(self) -> str | None:
+        token = self.publisher_meta_webhook_verify_token
+        return token.get_secret_value() if token is not None else None
 
     @property
     def database_url(self) -> str:

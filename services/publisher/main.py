@@ -46,7 +46,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     channels = build_channels(
         settings.publisher_channels, outbox_dir=settings.outbox_dir, webhook=settings.webhook_config()
     )
-    adapters = build_adapters(settings.network_configs())
+    network_configs = settings.network_configs()
+    adapters = build_adapters(network_configs)
+    # Meta signs its webhook pushes with the app's secret (services/publisher/comment_webhooks.py).
+    app.state.meta_app_secret = (
+        network_configs["facebook"].client_secret if "facebook" in network_configs else None
+    )
     app.state.oauth_clients = settings.oauth_clients()
     settings.outbox_dir.mkdir(parents=True, exist_ok=True)
     engine = create_engine(settings.database_url, schema=settings.database_schema)

@@ -157,6 +157,8 @@ EXPECTED: dict[str, Any] = {
     "review GET /review/drafts/{draft_id}/stages/{stage}/decide": UI,
     "review POST /review/drafts/{draft_id}/stages/{stage}/decide": UI,
     "review GET /review/channels": UI,
+    "review GET /review/moderation": UI,
+    "review POST /review/moderation/{comment_id}/hide": UI,
     "review POST /review/channels/mastodon": UI,
     "review POST /review/channels/bluesky": UI,
     "review POST /review/channels/authorize": UI,
@@ -207,6 +209,9 @@ EXPECTED: dict[str, Any] = {
     "publisher GET /api/v1/comments": {"admin", "compliance", "pharmacovigilance", "publisher"},
     "publisher GET /api/v1/comments/{comment_id}": {"admin", "compliance", "pharmacovigilance", "publisher"},
     "publisher POST /api/v1/comments/listen": {"admin"},
+    # Meta's push: the verify token and the body's HMAC are the credential (400/403 without them).
+    "publisher GET /api/v1/comments/webhooks/meta": PUBLIC,
+    "publisher POST /api/v1/comments/webhooks/meta": PUBLIC,
     "publisher POST /api/v1/comments/{comment_id}/hide": {"admin", "compliance", "publisher"},
     "publisher GET /internal/v1/comments/{comment_id}": CREDENTIAL,
     "review GET /api/v1/ae-cases": {"admin", "auditor", "compliance", "pharmacovigilance"},
