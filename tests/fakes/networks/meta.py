@@ -431,6 +431,14 @@ class GraphHandlers:
     def update_comment(self, token: FakeToken, comment_id: str, form: dict[str, Any]) -> dict[str, Any]:
         """POST /{comment-id} with `is_hidden` (the Page's comments; pages_manage_engagement)."""
         comment = next((c for c in self.fake.comments if c.id == comment_id), None)
+        if comment is not None and comment.object_id in self.fake.media:
+            # Instagram: POST /{ig-comment-id} hide=true (instagram_manage_comments).
+            self.ig_acting(token, self.fake.media[comment.object_id].ig_user_id)
+            self.need(token, "instagram_manage_comments")
+            if "hide" not in form:
+                raise GraphFailure(400, "(#100) The parameter hide is required", 100)
+            comment.is_hidden = str(form["hide"]).lower() == "true"
+            return {"success": True}
         post = self.fake.posts.get(comment.object_id) if comment is not None else None
         if comment is None or post is None or post.deleted:
             raise self.missing(comment_id, "update")
@@ -631,6 +639,7 @@ class GraphHandlers:
                     "text": c.message,
                     "username": c.author,
                     "timestamp": graph_time(c.created_time),
+                    "hidden": c.is_hidden,
                     **({"parent_id": c.parent_id} if c.parent_id else {}),
                 }
                 for c in fake.comments
