@@ -53,6 +53,8 @@ class CommentIngestWorkflow:
     @workflow.run
     async def run(self, request: CommentIngestInput) -> None:
         for _round in range(max(1, request.rounds_per_run)):
+            # A push during this round (after its read began) makes the next round start at once.
+            self._poll_now = False
             result: CommentIngestResult = await workflow.execute_activity(
                 INGEST_COMMENTS,
                 request,
@@ -88,7 +90,6 @@ class CommentIngestWorkflow:
                 wait = max(wait, datetime.fromisoformat(result.retry_at) - workflow.now())
                 await workflow.sleep(wait, summary="rate limit")
             else:
-                self._poll_now = False
                 try:
                     await workflow.wait_condition(
                         lambda: self._poll_now, timeout=wait, timeout_summary="next poll"
