@@ -12,6 +12,7 @@ from pathlib import Path
 
 from temporalio import activity
 from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from workflows.case_clocks import plan_clocks
@@ -108,3 +109,18 @@ async def record_history(client: Client, workflow_id: str, name: str, *, run_id:
     if os.environ.get("CLEARPOST_RECORD_HISTORIES") == "1":
         history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
         (HISTORIES / f"{name}.json").write_text(history.to_json())
+
+
+@contextlib.asynccontextmanager
+async def own_time_skipping_server() -> AsyncIterator[WorkflowEnvironment]:
+    """A test server of its own: listeners and cases a test leaves behind (a continued-as-new
+    run, an abandoned child) never reach another test's workers."""
+    from tests.conftest import venv_binary
+
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=venv_binary("temporal-test-server")
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()

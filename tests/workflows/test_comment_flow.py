@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -34,6 +34,7 @@ from tests.fakes.serve import ServedApp
 from tests.unit.comment_support import add_publication
 from tests.unit.meta_support import ALL_SCOPES, PAGE_ID, REDIRECT_URI, FakeClock, MetaWorld
 from tests.unit.recording_audit import RecordingAudit
+from tests.workflows.comment_fakes import own_time_skipping_server
 from workflows.comment_contracts import (
     COMMENT_INGEST_WORKFLOW,
     HANDOFF_CLOCK,
@@ -47,6 +48,13 @@ from workflows.worker import build_worker
 pytest_plugins = ["tests.unit.comment_fixtures"]
 
 ACCOUNT = "riverside-fb"
+
+
+@pytest.fixture
+async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    """This module's own server, not the session's (see own_time_skipping_server)."""
+    async with own_time_skipping_server() as env:
+        yield env
 
 
 @pytest.fixture
@@ -151,7 +159,7 @@ async def test_a_side_effect_comment_on_the_meta_fake_becomes_a_case_within_one_
             Worker(env.client, task_queue=REVIEW_TASK_QUEUE, activities=review.all)
         )
         with env.auto_time_skipping_disabled():
-            handle = await env.client.start_workflow(
+            await env.client.start_workflow(
                 COMMENT_INGEST_WORKFLOW,
                 CommentIngestInput(ACCOUNT, poll_seconds=300),
                 id=ingest_workflow_id(ACCOUNT),
@@ -169,7 +177,7 @@ async def test_a_side_effect_comment_on_the_meta_fake_becomes_a_case_within_one_
             assert case.regulatory_due - case.day0 == timedelta(days=15)
         assert audit.actions().count("ae_case.opened") == 1
         # The listener stops; the case's workflow, a child that outlives it, keeps the time.
-        await handle.terminate()
+        await env.client.get_workflow_handle(ingest_workflow_id(ACCOUNT)).terminate()
         # 20 h after day 0 the hand-off reminder fires on the durable timer.
         await env.sleep(timedelta(hours=21))
 

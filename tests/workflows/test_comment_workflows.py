@@ -5,12 +5,19 @@ reminders and escalations fire on durable timers, and steps stop their clocks.""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from datetime import timedelta
 
+import pytest
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from tests.workflows.comment_fakes import FakeCommentServices, record_history, running_comment_fakes
+from tests.workflows.comment_fakes import (
+    FakeCommentServices,
+    own_time_skipping_server,
+    record_history,
+    running_comment_fakes,
+)
 from workflows.comment_contracts import (
     AE_CASE_WORKFLOW,
     CASE_CLOSED_SIGNAL,
@@ -30,6 +37,13 @@ from workflows.comment_contracts import (
 from workflows.contracts import WORKFLOW_TASK_QUEUE
 
 SIDE_EFFECT = ["adverse_event"]
+
+
+@pytest.fixture
+async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    """This module's own server, not the session's (see own_time_skipping_server)."""
+    async with own_time_skipping_server() as env:
+        yield env
 
 
 async def until(condition: object, *, seconds: float = 10.0) -> None:
@@ -56,7 +70,7 @@ async def test_a_side_effect_comment_becomes_a_case_with_its_clocks_within_one_p
     fakes = FakeCommentServices(network={"c1": SIDE_EFFECT, "c2": ["phi"], "c3": []})
     async with running_comment_fakes(env.client, fakes):
         with env.auto_time_skipping_disabled():
-            handle = await start_ingest(env)
+            await start_ingest(env)
             await until(lambda: len(fakes.screened) == 3)
         assert fakes.polls == 1  # one poll
         assert list(fakes.cases) == ["c1"]  # only the adverse event opens a case
@@ -72,7 +86,8 @@ async def test_a_side_effect_comment_becomes_a_case_with_its_clocks_within_one_p
         # The next poll comes after the interval, and reads nothing new twice.
         await env.sleep(timedelta(minutes=6))
         assert fakes.polls == 2 and list(fakes.cases) == ["c1"]
-        await handle.terminate()
+        # The latest run: a run that continued as new is not the one `handle` names.
+        await env.client.get_workflow_handle(ingest_workflow_id("riverside")).terminate()
         await case.terminate()
 
 
@@ -139,7 +154,8 @@ async def test_a_run_continues_as_new_after_its_rounds(time_skipping_env: Workfl
         described = await env.client.get_workflow_handle(ingest_workflow_id("riverside")).describe()
         assert described.run_id != first_run  # continued as new, same workflow id
         await record_history(env.client, ingest_workflow_id("riverside"), "comment_ingest", run_id=first_run)
-        await handle.terminate()
+        # The latest run: a run that continued as new is not the one `handle` names.
+        await env.client.get_workflow_handle(ingest_workflow_id("riverside")).terminate()
         await env.client.get_workflow_handle(case_workflow_id("c1")).terminate()
 
 
@@ -151,14 +167,15 @@ async def test_a_rate_limit_waits_until_it_resets_and_a_crash_before_recording_l
         network={"c1": SIDE_EFFECT}, limited_polls={1: timedelta(hours=1)}, record_failures=1
     )
     async with running_comment_fakes(env.client, fakes):
-        handle = await start_ingest(env, poll_seconds=60)
+        await start_ingest(env, poll_seconds=60)
         await env.sleep(timedelta(minutes=30))
         assert fakes.polls == 1  # held by the rate limit, not the 60 s poll
         await env.sleep(timedelta(minutes=31))
         await until(lambda: "c1" in fakes.screened)
         assert fakes.poll_times[1] - fakes.poll_times[0] >= timedelta(hours=1)
         assert list(fakes.cases) == ["c1"]
-        await handle.terminate()
+        # The latest run: a run that continued as new is not the one `handle` names.
+        await env.client.get_workflow_handle(ingest_workflow_id("riverside")).terminate()
         await env.client.get_workflow_handle(case_workflow_id("c1")).terminate()
 
 
@@ -175,5 +192,6 @@ async def test_a_push_reads_now_instead_of_at_the_next_interval(
             await handle.signal(POLL_NOW_SIGNAL)
             await until(lambda: "c2" in fakes.screened)
         assert fakes.polls == 2 and fakes.poll_times[1] - fakes.poll_times[0] < timedelta(minutes=5)
-        await handle.terminate()
+        # The latest run: a run that continued as new is not the one `handle` names.
+        await env.client.get_workflow_handle(ingest_workflow_id("riverside")).terminate()
         await env.client.get_workflow_handle(case_workflow_id("c2")).terminate()
