@@ -1,5 +1,5 @@
-"""The workflow worker: runs PostApprovalWorkflow, LivePostWorkflow and CrisisPostWorkflow on the workflows
-task queue."""
+"""The workflow worker: runs PostApprovalWorkflow, LivePostWorkflow, CrisisPostWorkflow,
+CommentIngestWorkflow and AdverseEventCaseWorkflow on the workflows task queue."""
 
 from __future__ import annotations
 
@@ -15,12 +15,20 @@ from services.kit.ops_listener import ops_listener, workflow_worker_ops_app
 from services.kit.settings import KitSettings
 from services.kit.telemetry import setup_tracing, shutdown_tracing
 from services.kit.temporal import connect
+from workflows.ae_case import AdverseEventCaseWorkflow
+from workflows.comment_ingest import CommentIngestWorkflow
 from workflows.contracts import WORKFLOW_TASK_QUEUE
 from workflows.crisis_post import CrisisPostWorkflow
 from workflows.live_post import LivePostWorkflow
 from workflows.post_approval import PostApprovalWorkflow
 
-WORKFLOWS = [PostApprovalWorkflow, LivePostWorkflow, CrisisPostWorkflow]
+WORKFLOWS = [
+    PostApprovalWorkflow,
+    LivePostWorkflow,
+    CrisisPostWorkflow,
+    CommentIngestWorkflow,
+    AdverseEventCaseWorkflow,
+]
 # Signature checks run in the decide validator: their crypto libraries load once, outside the
 # sandbox (they hold native code and no workflow state).
 WORKFLOW_RUNNER = SandboxedWorkflowRunner(

@@ -35,6 +35,7 @@ ROUTES: dict[str, str] = {
     "/api/v1/policy": "review",
     "/api/v1/notifications": "review",
     "/api/v1/crisis": "review",
+    "/api/v1/ae-cases": "review",
     "/review": "review",
     "/api/v1/publications": "publisher",
     "/api/v1/channels": "publisher",
@@ -42,6 +43,7 @@ ROUTES: dict[str, str] = {
     "/api/v1/publishing": "publisher",
     "/api/v1/live-posts": "publisher",
     "/api/v1/renditions": "publisher",
+    "/api/v1/comments": "publisher",
     "/public/v1/media": "publisher",
     "/api/v1/audit": "audit",
 }

@@ -6,8 +6,22 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
-Role = Literal["author", "legal", "compliance", "medical", "publisher", "auditor", "admin", "crisis"]
-ROLES = frozenset({"author", "legal", "compliance", "medical", "publisher", "auditor", "admin", "crisis"})
+Role = Literal[
+    "author", "legal", "compliance", "medical", "publisher", "auditor", "admin", "crisis", "pharmacovigilance"
+]
+ROLES = frozenset(
+    {
+        "author",
+        "legal",
+        "compliance",
+        "medical",
+        "publisher",
+        "auditor",
+        "admin",
+        "crisis",
+        "pharmacovigilance",
+    }
+)
 MIN_PASSWORD_CHARS = 12
 # Argon2 hashes any length, but an unbounded password is a free CPU/memory lever for a caller.
 MAX_PASSWORD_CHARS = 1024

@@ -32,6 +32,7 @@ DEMO_USERS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("crisis@demo", "Cris Crisis", ("crisis",)),
     ("crisis2@demo", "Kai Crisis-Two", ("crisis",)),
     ("crisis3@demo", "Noor Crisis-Three", ("crisis",)),
+    ("pv@demo", "Pat Pharmacovigilance", ("pharmacovigilance",)),
 )
 
 

@@ -58,6 +58,14 @@ class PublisherSettings(KitSettings):
     # AES-256 key (base64) sealing channel credentials; generated under var/keys/publisher/ if unset.
     publisher_credentials_key: str | None = None
     publisher_credentials_previous_keys: list[str] = []
+    # How often each connected account's comments are read (docs/comments.md); 0: not listening.
+    publisher_comment_poll_seconds: int = Field(default=300, ge=0, le=86_400)
+    # Meta's webhook subscription check (hub.verify_token); pushes are signed with the facebook app secret.
+    publisher_meta_webhook_verify_token: SecretStr | None = None
+
+    def meta_webhook_verify_token(self) -> str | None:
+        token = self.publisher_meta_webhook_verify_token
+        return token.get_secret_value() if token is not None else None
 
     @property
     def database_url(self) -> str:

@@ -156,3 +156,50 @@ class LivePost(Base):
     takedown_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     takedown_completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     takedown_failure: Mapped[str] = mapped_column(Text, default="")
+
+
+# Comments: what a moderator decided about one in public.
+HIDDEN = "hidden"  # hidden through the network (Facebook, Instagram)
+FLAGGED_FOR_DELETION = "flagged_for_deletion"  # the network cannot hide: the account owner deletes it
+
+
+class Comment(Base):
+    """One comment or reply read under a publication, once (unique per publication and network id).
+
+    The text is sealed with the publisher's key ring (AAD names the row); `read_at` is when the
+    ingest read it (day 0 of an adverse-event case). `categories` and `screening_id` are the review
+    service's screening of it (the findings themselves are the review service's)."""
+
+    __tablename__ = "comments"
+    __table_args__ = (UniqueConstraint("publication_id", "external_id"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    network: Mapped[str] = mapped_column(String(32))
+    account: Mapped[str] = mapped_column(String(64), index=True)
+    publication_id: Mapped[str] = mapped_column(String(36), index=True)
+    draft_id: Mapped[str] = mapped_column(String(36), index=True)
+    post_external_id: Mapped[str] = mapped_column(String(200))
+    external_id: Mapped[str] = mapped_column(String(200))
+    in_reply_to: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    author: Mapped[str] = mapped_column(String(200))
+    url: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    text_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    read_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    screened_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    screening_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    categories: Mapped[list[str]] = mapped_column(JSON, default=list)
+    moderation: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    moderated_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    moderated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class CommentCursor(Base):
+    """Where the next read of one publication's comments starts (the adapter's cursor), committed
+    with the comments that page held."""
+
+    __tablename__ = "comment_cursors"
+
+    publication_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    cursor: Mapped[str | None] = mapped_column(Text, nullable=True)
+    read_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -28,8 +28,11 @@ from services.kit.metrics import add_scrape_refresher
 from services.kit.processes import activity_worker, serves_api
 from services.kit.temporal import connect
 from services.kit.tokens import load_key_ring
+from services.review import ae_case_endpoints
 from services.review.activities import ReviewActivities
 from services.review.channels_client import PublisherChannelStates
+from services.review.comment_activities import CommentActivities
+from services.review.comments_client import PublisherComments
 from services.review.config import ReviewSettings, get_settings
 from services.review.crisis_activities import CrisisActivities
 from services.review.crisis_endpoints import router as crisis_router
@@ -52,6 +55,7 @@ from services.review.ui.endpoints import static_files
 from services.review.ui.security import FailureLimiter, UiSecurityHeaders
 from services.review.ui.upstream import AuditDraftHistory, GatewayIdentity, UserApi
 from workflows.client import ApprovalWorkflowClient
+from workflows.comment_client import CommentWorkflowClient
 from workflows.contracts import REVIEW_TASK_QUEUE
 
 log = logging.getLogger("clearpost.review")
@@ -149,6 +153,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.temporal = None
         if settings.temporal_enabled:
             app.state.temporal = await connect(settings)
+        app.state.comment_workflows = CommentWorkflowClient(app.state.temporal)
         # Deactivated users: their tokens are refused (kit/auth.py) and, as each one appears, what
         # they leave behind here is undone (services/review/offboarding.py).
         app.state.revocations = RevocationList(
@@ -190,7 +195,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 app.state.drafts,
                 ApprovalWorkflowClient(app.state.temporal),
             )
-            handlers = [*activities.all, *crisis.all]
+            comments = CommentActivities(
+                app.state.sessionmaker,
+                policy,
+                PublisherComments(publisher_http),
+                app.state.audit,
+                screener=app.state.screener,
+            )
+            handlers = [*activities.all, *crisis.all, *comments.all]
             async with (
                 delivering,
                 activity_worker(app, app.state.temporal, REVIEW_TASK_QUEUE, handlers),
@@ -207,7 +219,14 @@ app = create_service_app(
     title="Clearpost review",
     description="Screening, the approval policy, review tasks and signed decisions.",
     lifespan=lifespan,
-    routers=[router, notifications_router, crisis_router, internal_router, ui_router],
+    routers=[
+        router,
+        notifications_router,
+        crisis_router,
+        internal_router,
+        ae_case_endpoints.router,
+        ui_router,
+    ],
 )
 add_scrape_refresher(app, refresh_queue_gauges)
 app.mount("/review/static", static_files, name="review-static")

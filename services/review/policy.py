@@ -14,7 +14,19 @@ from services.kit.canonical import canonical_sha256
 from services.review.business_hours import BusinessHours
 from workflows.contracts import ReviewSchedule, StageRequirement, StageTiming
 
-ROLES = frozenset({"author", "legal", "compliance", "medical", "publisher", "auditor", "admin", "crisis"})
+ROLES = frozenset(
+    {
+        "author",
+        "legal",
+        "compliance",
+        "medical",
+        "publisher",
+        "auditor",
+        "admin",
+        "crisis",
+        "pharmacovigilance",
+    }
+)
 REVIEW_ROLES = frozenset({"legal", "compliance", "medical"})
 
 
@@ -220,6 +232,27 @@ class CrisisPolicy(_Strict):
         return self
 
 
+class PharmacovigilancePolicy(_Strict):
+    """An adverse-event case's clocks, from the moment its comment was read (docs/comments.md):
+    hand-off to the safety team (`handoff`, calendar time) and the regulatory deadline; a reminder
+    this long before each, and an escalation when one passes unmet."""
+
+    handoff: Duration = timedelta(hours=24)
+    handoff_reminder_before: Duration = timedelta(hours=4)
+    regulatory_deadline: Duration = timedelta(days=15)
+    regulatory_reminder_before: Duration = timedelta(days=3)
+
+    @model_validator(mode="after")
+    def _reminders_come_first(self) -> PharmacovigilancePolicy:
+        if self.handoff_reminder_before >= self.handoff:
+            raise ValueError("pharmacovigilance: the hand-off reminder must come after day 0")
+        if self.regulatory_reminder_before >= self.regulatory_deadline:
+            raise ValueError("pharmacovigilance: the regulatory reminder must come after day 0")
+        if self.handoff > self.regulatory_deadline:
+            raise ValueError("pharmacovigilance: the hand-off must come before the regulatory deadline")
+        return self
+
+
 class Policy(_Strict):
     name: str
     stages: dict[str, StagePolicy] = Field(min_length=1)
@@ -234,6 +267,8 @@ class Policy(_Strict):
     # When the organization works (services/review/business_hours.py), for `clock: business`.
     business_hours: BusinessHours | None = None
     crisis: CrisisPolicy = CrisisPolicy()
+    # Adverse events reported in comments: the case's clocks (default 24 h hand-off, 15 days).
+    pharmacovigilance: PharmacovigilancePolicy = PharmacovigilancePolicy()
 
     @model_validator(mode="after")
     def _rules_name_stages(self) -> Policy:

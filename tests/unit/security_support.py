@@ -31,7 +31,17 @@ SERVICES: dict[str, FastAPI] = {
     "publisher": publisher_app,
     "audit": audit_app,
 }
-ROLES = ("author", "legal", "compliance", "medical", "publisher", "auditor", "admin", "crisis")
+ROLES = (
+    "author",
+    "legal",
+    "compliance",
+    "medical",
+    "publisher",
+    "auditor",
+    "admin",
+    "crisis",
+    "pharmacovigilance",
+)
 INTERNAL_TOKEN = "security-suite-internal-token"
 SCIM_TOKEN = "security-suite-scim-token"
 ISSUER, AUDIENCE = "clearpost-gateway", "clearpost"

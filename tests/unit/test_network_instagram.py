@@ -16,6 +16,7 @@ from services.publisher.networks.base import (
     ACCOUNT_REVOKED,
     AccountCredentials,
     AmbiguousOutcome,
+    CommentModerator,
     CredentialsRejected,
     MissingScopes,
     NetworkAdapter,
@@ -288,3 +289,19 @@ async def test_too_many_hashtags_are_refused_before_anything_is_sent(
         await ig.post(account, tagged, MemoryCheckpoints())
     assert meta_world.fake.containers == {}
     assert json.dumps(meta_world.fake.requests).count("/media") == 0
+
+
+async def test_a_comment_is_hidden_through_the_graph_api(
+    meta_world: MetaWorld, media_host: MediaHost
+) -> None:
+    ig = adapter(meta_world)
+    assert isinstance(ig, CommentModerator)
+    account = await connect(meta_world, ig)
+    posted = await ig.post(account, images(media_host, 1), MemoryCheckpoints())
+    comment = meta_world.fake.comment(
+        posted.external_id, "My daughter Ana Ruiz, room 12, has cancer", author="mom"
+    )
+    await ig.hide_comment(account, comment.id)
+    assert comment.is_hidden
+    [reply] = await ig.replies(account, posted.external_id)  # still there for the account, hidden
+    assert reply.external_id == comment.id

@@ -38,7 +38,10 @@ LIVE_POST = ["live_post_takedown", "live_post_takedown-before-notify"]
 # CrisisPostWorkflow (docs/crisis-lane.md): the window expiring, the after-review keeping the post,
 # the after-review rejecting it (taken down).
 CRISIS = ["crisis-expired", "crisis-kept", "crisis-rejected"]
-PATHS = CURRENT + REVIEW_SLA + BEFORE_REVIEW_SLA + BEFORE_NOTIFY + LIVE_POST + CRISIS
+# Listening after posting (#20): a CommentIngestWorkflow run that opened a case and continued as
+# new, and an AdverseEventCaseWorkflow with its reminders, a hand-off and the close.
+COMMENTS = ["comment_ingest", "ae_case"]
+PATHS = CURRENT + REVIEW_SLA + BEFORE_REVIEW_SLA + BEFORE_NOTIFY + LIVE_POST + CRISIS + COMMENTS
 
 
 def load(name: str) -> WorkflowHistory:

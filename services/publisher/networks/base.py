@@ -154,6 +154,20 @@ class Reply:
 
 
 @dataclass(frozen=True)
+class CommentPage:
+    """One page of a post's comments after `cursor`, oldest first, and where the next read starts.
+
+    `cursor` is what to pass next time (the same one when nothing new came: never None after a
+    read that saw anything); `more` says another page is there now. The publisher stores the cursor
+    in the same transaction as the comments, so nothing is read twice or skipped (docs/comments.md).
+    """
+
+    replies: list[Reply]
+    cursor: str | None
+    more: bool = False
+
+
+@dataclass(frozen=True)
 class AccountCheck:
     """An account's state as the network sees it now, and what to remember about it."""
 
@@ -231,6 +245,23 @@ class NetworkAdapter(Protocol):
     async def delete(self, account: AccountCredentials, external_id: str) -> DeletedRef: ...
 
     async def replies(self, account: AccountCredentials, external_id: str) -> list[Reply]: ...
+
+
+@runtime_checkable
+class CommentReader(Protocol):
+    """An adapter that reads a post's comments page by page from a cursor (Facebook, Mastodon).
+    Adapters without it keep `replies` only and are not ingested yet (docs/comments.md)."""
+
+    async def comments(
+        self, account: AccountCredentials, external_id: str, *, cursor: str | None
+    ) -> CommentPage: ...
+
+
+@runtime_checkable
+class CommentModerator(Protocol):
+    """An adapter that can hide a comment from the public (Facebook, Instagram)."""
+
+    async def hide_comment(self, account: AccountCredentials, comment_id: str) -> None: ...
 
 
 @runtime_checkable

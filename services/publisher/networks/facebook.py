@@ -24,6 +24,7 @@ from services.publisher.networks.base import (
     AccountCheck,
     AccountCredentials,
     Checkpoints,
+    CommentPage,
     CredentialsRejected,
     DeletedRef,
     NetworkConfig,
@@ -44,6 +45,9 @@ FOLD = 480
 MAX_IMAGES = 10
 MAX_IMAGE_BYTES = 4 * 1024 * 1024  # Graph's limit for photo uploads by `source`
 CLOCK_SKEW = timedelta(minutes=5)  # `since` is taken this much earlier than our clock says
+
+COMMENT_FIELDS = "id,message,from,created_time,permalink_url,parent"
+COMMENT_PAGE = 50  # comments per page read by the ingest
 
 SENT = "facebook.sent"
 PHOTOS = "facebook.photos"
@@ -195,23 +199,45 @@ class FacebookAdapter:
         comments = await self.graph.listing(
             self.graph.path(external_id, "comments"),
             token=token,
-            params={"fields": "id,message,from,created_time,permalink_url,parent", "limit": 100},
+            params={"fields": COMMENT_FIELDS, "limit": 100},
         )
-        replies: list[Reply] = []
-        for comment in comments:
-            author = comment.get("from")
-            parent = comment.get("parent")
-            replies.append(
-                Reply(
-                    external_id=str(comment.get("id")),
-                    author=str(author.get("name") or author.get("id")) if isinstance(author, dict) else "",
-                    text=str(comment.get("message") or ""),
-                    created_at=graph_time(comment.get("created_time")),
-                    url=str(comment["permalink_url"]) if comment.get("permalink_url") else None,
-                    in_reply_to=str(parent["id"]) if isinstance(parent, dict) else external_id,
-                )
-            )
-        return replies
+        return [_reply(comment, external_id) for comment in comments]
+
+    async def comments(
+        self, account: AccountCredentials, external_id: str, *, cursor: str | None
+    ) -> CommentPage:
+        """One page of the post's comments and replies (`filter=stream`: every level, flat;
+        `order=chronological`: new ones come after the stored `after` cursor)."""
+        token, _page_id = _require(account)
+        params: dict[str, str | int] = {
+            "fields": COMMENT_FIELDS,
+            "filter": "stream",
+            "order": "chronological",
+            "limit": COMMENT_PAGE,
+        }
+        if cursor:
+            params["after"] = cursor
+        document = await self.graph.call(
+            "GET", self.graph.path(external_id, "comments"), token=token, replay_safe=True, params=params
+        )
+        data = document.get("data")
+        items = [item for item in data if isinstance(item, dict)] if isinstance(data, list) else []
+        paging = document.get("paging")
+        cursors = paging.get("cursors") if isinstance(paging, dict) else None
+        after = cursors.get("after") if isinstance(cursors, dict) else None
+        more = bool(isinstance(paging, dict) and paging.get("next") and isinstance(after, str))
+        return CommentPage(
+            replies=[_reply(item, external_id) for item in items],
+            cursor=after if isinstance(after, str) and items else cursor,
+            more=more,
+        )
+
+    async def hide_comment(self, account: AccountCredentials, comment_id: str) -> None:
+        """Hidden from everyone but the commenter and their friends (POST /{comment-id} is_hidden)."""
+        token, _page_id = _require(account)
+        await self.graph.call(
+            "POST", self.graph.path(comment_id), token=token, replay_safe=True, data={"is_hidden": "true"}
+        )
 
     # --- helpers -------------------------------------------------------------------------------
 
@@ -251,6 +277,19 @@ class FacebookAdapter:
             return None
         url = node.get("permalink_url")
         return str(url) if url else None
+
+
+def _reply(comment: Mapping[str, Any], external_id: str) -> Reply:
+    author = comment.get("from")
+    parent = comment.get("parent")
+    return Reply(
+        external_id=str(comment.get("id")),
+        author=str(author.get("name") or author.get("id")) if isinstance(author, dict) else "",
+        text=str(comment.get("message") or ""),
+        created_at=graph_time(comment.get("created_time")),
+        url=str(comment["permalink_url"]) if comment.get("permalink_url") else None,
+        in_reply_to=str(parent["id"]) if isinstance(parent, dict) else external_id,
+    )
 
 
 def _page_settings(page: Mapping[str, Any]) -> dict[str, str]:

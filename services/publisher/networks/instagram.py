@@ -264,6 +264,14 @@ class InstagramAdapter:
             for comment in comments
         ]
 
+    async def hide_comment(self, account: AccountCredentials, comment_id: str) -> None:
+        """Hidden from everyone but its author (POST /{ig-comment-id} hide=true,
+        instagram_manage_comments)."""
+        token, _ig_id = _require(account)
+        await self.graph.call(
+            "POST", self.graph.path(comment_id), token=token, replay_safe=True, data={"hide": "true"}
+        )
+
     # --- helpers -------------------------------------------------------------------------------
 
     def _checked(self, request: PostRequest) -> list[str]:

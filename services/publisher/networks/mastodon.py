@@ -35,6 +35,7 @@ from services.publisher.networks.base import (
     AccountCredentials,
     AmbiguousOutcome,
     Checkpoints,
+    CommentPage,
     CredentialsRejected,
     DeletedRef,
     MissingScopes,
@@ -378,6 +379,17 @@ class MastodonAdapter:
                 )
             )
         return replies
+
+    async def comments(
+        self, account: AccountCredentials, external_id: str, *, cursor: str | None
+    ) -> CommentPage:
+        """The thread's replies newer than `cursor`. The context endpoint has no paging: it answers
+        every descendant at once, so the cursor is the highest status id read (Mastodon ids are
+        snowflakes that grow with time), and a reply is new when its id is higher."""
+        seen = int(cursor) if cursor and cursor.isdigit() else -1
+        replies = [r for r in await self.replies(account, external_id) if r.external_id.isdigit()]
+        new = sorted((r for r in replies if int(r.external_id) > seen), key=lambda r: int(r.external_id))
+        return CommentPage(replies=new, cursor=new[-1].external_id if new else cursor, more=False)
 
 
 def _token(account: AccountCredentials) -> str:

@@ -31,6 +31,7 @@ from services.review.ui import (
     feedback_pages,
     flow_pages,
     media_pages,
+    moderation_pages,
     notification_pages,
     oidc_pages,
     operations_pages,
@@ -562,3 +563,4 @@ router.include_router(flow_pages.router)
 router.include_router(crisis_pages.router)
 router.include_router(feedback_pages.router)
 router.include_router(notification_pages.router)
+router.include_router(moderation_pages.router)

@@ -25,6 +25,7 @@ HERE = Path(__file__).resolve().parent
 CONSENT_ROLES = ("compliance", "admin")
 # The publisher's rules, mirrored so pages offer only what it would allow (it enforces them).
 CHANNEL_READER_ROLES = ("admin", "publisher", "compliance")
+MODERATION_ROLES = ("publisher", "compliance", "pharmacovigilance", "admin")
 TAKEDOWN_ROLES = ("publisher", "compliance", "admin")
 PAUSE_ROLES = ("compliance", "admin")
 # Who sees the allow-list proposals (only compliance decides them: services/review/feedback.py).
@@ -65,6 +66,7 @@ def page(
         "is_author": bool(signed and signed.principal.has_any("author")),
         "may_manage_consents": bool(signed and signed.principal.has_any(*CONSENT_ROLES)),
         "may_view_channels": bool(signed and signed.principal.has_any(*CHANNEL_READER_ROLES)),
+        "may_moderate": bool(signed and signed.principal.has_any(*MODERATION_ROLES)),
         "may_pause": bool(signed and signed.principal.has_any(*PAUSE_ROLES)),
         "may_review_allow_list": bool(signed and signed.principal.has_any(*ALLOW_LIST_ROLES)),
         "may_view_calendar": bool(signed and signed.principal.has_any(*STAFF_ROLES)),

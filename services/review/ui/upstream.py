@@ -331,6 +331,20 @@ class UserApi:
         )
         return revocation
 
+    # --- the publisher: comments (the moderation inbox, docs/comments.md) ------------------------
+
+    async def comments(self, token: str, *, category: str = "any") -> list[dict[str, Any]]:
+        body = await self._call(
+            token, "GET", f"{self._publisher}/api/v1/comments", params={"category": category}
+        )
+        comments: list[dict[str, Any]] = body["comments"]
+        return comments
+
+    async def hide_comment(self, token: str, comment_id: str, reason: str) -> dict[str, Any]:
+        url = f"{self._publisher}/api/v1/comments/{quote(comment_id, safe='')}/hide"
+        comment: dict[str, Any] = await self._call(token, "POST", url, json={"reason": reason})
+        return comment
+
     # --- the publisher: channel accounts, publications, takedown, pause, live posts -------------
 
     def _accounts(self, suffix: str = "") -> str:

@@ -227,14 +227,14 @@ class GraphHandlers:
         start = int(params.get("after", "0"))
         chunk = items[start : start + limit]
         document: dict[str, Any] = {"data": chunk}
-        if start + limit < len(items):
-            after = str(start + limit)
-            # Like Graph, `next` repeats the token in its query string: clients must not follow it blindly.
-            query = urlencode({**params, "access_token": token, "after": after})
-            document["paging"] = {
-                "cursors": {"before": str(start), "after": after},
-                "next": f"{base}?{query}",
-            }
+        if chunk:
+            # Like Graph, every non-empty page has its cursors; `next` only when more items follow.
+            after = str(start + len(chunk))
+            document["paging"] = {"cursors": {"before": str(start), "after": after}}
+            if start + limit < len(items):
+                # Like Graph, `next` repeats the token in its query: clients must not follow it blindly.
+                query = urlencode({**params, "access_token": token, "after": after})
+                document["paging"]["next"] = f"{base}?{query}"
         return document
 
     @staticmethod
@@ -263,6 +263,8 @@ class GraphHandlers:
                 return JSONResponse(self.node(token, parts[0], params.get("fields")))
             if method == "DELETE":
                 return JSONResponse(self.delete(token, parts[0]))
+            if method == "POST":
+                return JSONResponse(self.update_comment(token, parts[0], await self.form(request)))
         if len(parts) == 2:
             node, edge = parts
             handler: Callable[..., Any] | None = {
@@ -425,6 +427,27 @@ class GraphHandlers:
         if object_id in self.fake.media:
             raise GraphFailure(400, "Unsupported delete request.", 100)  # not in the IG Media reference
         raise self.missing(object_id, "delete")
+
+    def update_comment(self, token: FakeToken, comment_id: str, form: dict[str, Any]) -> dict[str, Any]:
+        """POST /{comment-id} with `is_hidden` (the Page's comments; pages_manage_engagement)."""
+        comment = next((c for c in self.fake.comments if c.id == comment_id), None)
+        if comment is not None and comment.object_id in self.fake.media:
+            # Instagram: POST /{ig-comment-id} hide=true (instagram_manage_comments).
+            self.ig_acting(token, self.fake.media[comment.object_id].ig_user_id)
+            self.need(token, "instagram_manage_comments")
+            if "hide" not in form:
+                raise GraphFailure(400, "(#100) The parameter hide is required", 100)
+            comment.is_hidden = str(form["hide"]).lower() == "true"
+            return {"success": True}
+        post = self.fake.posts.get(comment.object_id) if comment is not None else None
+        if comment is None or post is None or post.deleted:
+            raise self.missing(comment_id, "update")
+        self.page_acting(token, post.page_id)
+        self.need(token, "pages_manage_engagement")
+        if "is_hidden" not in form:
+            raise GraphFailure(400, "(#100) No fields to update", 100)
+        comment.is_hidden = str(form["is_hidden"]).lower() == "true"
+        return {"success": True}
 
     # --- Facebook Pages ------------------------------------------------------------------------
 
@@ -616,6 +639,7 @@ class GraphHandlers:
                     "text": c.message,
                     "username": c.author,
                     "timestamp": graph_time(c.created_time),
+                    "hidden": c.is_hidden,
                     **({"parent_id": c.parent_id} if c.parent_id else {}),
                 }
                 for c in fake.comments
@@ -630,6 +654,7 @@ class GraphHandlers:
                     "from": {"name": c.author, "id": "u" + c.id},
                     "created_time": graph_time(c.created_time),
                     "permalink_url": f"https://www.facebook.com/{object_id}?comment_id={c.id}",
+                    "is_hidden": c.is_hidden,
                     **({"parent": {"id": c.parent_id}} if c.parent_id else {}),
                 }
                 for c in fake.comments

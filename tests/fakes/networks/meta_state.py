@@ -105,6 +105,7 @@ class FakeComment:
     author: str
     created_time: float
     parent_id: str | None = None
+    is_hidden: bool = False
 
 
 @dataclass
