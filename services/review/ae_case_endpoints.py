@@ -83,7 +83,16 @@ async def list_cases(
     return CaseList(cases=[await _out(service, case) for case in await service.listing(status=status)])
 
 
-@router.get("/export", response_model=None)
+@router.get(
+    "/export",
+    response_model=None,
+    responses={
+        200: {
+            "content": {"text/csv": {}, "application/json": {}},
+            "description": "Every case, CSV (the default) or JSON with `?format=json`",
+        }
+    },
+)
 async def export_cases(
     service: CaseServiceDep,
     _principal: Annotated[Principal, READERS],
@@ -119,7 +128,11 @@ async def export_case_json(
     )
 
 
-@router.get("/{case_id}/export.pdf", response_model=None)
+@router.get(
+    "/{case_id}/export.pdf",
+    response_model=None,
+    responses={200: {"content": {"application/pdf": {}}, "description": "The CIOMS-like report"}},
+)
 async def export_case_pdf(
     case_id: str, service: CaseServiceDep, _principal: Annotated[Principal, READERS]
 ) -> Response:

@@ -73,6 +73,9 @@ def audit_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FastA
     monkeypatch.setattr(kit_temporal, "Worker", FakeWorker)
     FakeWorker.started = []
     app = audit_main.app
+    for name in ("activity_task_queue", "revocations"):  # what another test's run of it left
+        if hasattr(app.state, name):
+            delattr(app.state, name)
     try:
         yield app
     finally:

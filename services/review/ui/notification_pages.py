@@ -37,6 +37,9 @@ async def _page(
     status_code: int = 200,
 ) -> Response:
     inbox = await notifications.inbox(principal)
+    # The navigation's count, from the same read as the page: a notice delivered while the page
+    # is built must not make the two disagree.
+    request.state.unread_notifications = inbox.unread
     chosen = await notifications.preferences(principal)
     current: dict[str, list[str]] = {str(kind): list(channels) for kind, channels in chosen.channels.items()}
     values = typed or {
