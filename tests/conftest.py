@@ -40,10 +40,12 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
 SYSTEM_SUITES = ("e2e", "browser")
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Under `pytest -n 2 --dist loadgroup` (make test), every suite that starts the running system
     goes to one worker, so each system starts once and shares that worker, while the other worker
-    takes the unit and workflow tests."""
+    takes the unit and workflow tests. `tryfirst`: xdist's worker turns the mark into the node id's
+    `@running-system` suffix in its own hook, which must see the mark already there."""
     tests_dir = Path(__file__).resolve().parent
     for item in items:
         parts = item.path.resolve().relative_to(tests_dir).parts
