@@ -14,11 +14,13 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+import httpx
 import pytest
 
 from services.kit.clock import utcnow
 from services.review.ae_case_models import AeCase, AeCaseEvent, CommentScreening
 from services.review.ae_cases import AeCaseService
+from services.review.notifications.deliverer import Deliverer
 from tests.unit import test_review_ui as base
 from tests.unit.review_ui_fixtures import (
     ADMIN,
@@ -240,3 +242,23 @@ async def test_a_step_without_the_forms_token_or_from_another_site_changes_nothi
     )
     assert cross.status_code == 403
     assert await steps_of(ui, late) == ["opened"]
+
+
+async def test_a_clocks_escalation_reaches_the_inbox_page_linked_to_the_case(
+    ui: Ui, cases: tuple[str, str, FakeCaseWorkflows]
+) -> None:
+    late, _, _ = cases
+    await ui.sign_in(PHARMACOVIGILANCE)
+    await ui.http.get("/review/ae-cases")  # the service knows them (and their role) from a page on
+    async with ui.app.state.sessionmaker() as session, session.begin():
+        service = AeCaseService(session, audit=ui.audit, policy=ui.app.state.policy.policy.pharmacovigilance)
+        assert await service.clock_passed(late, "handoff", "escalation")
+    async with httpx.AsyncClient() as http:
+        deliverer = Deliverer(ui.app.state.sessionmaker, public_url="http://test", mailer=None, http=http)
+        await deliverer.fan_out()
+    inbox = (await ui.http.get("/review/notifications")).text
+    assert 'data-kind="ae_case.escalated"' in inbox
+    assert f'href="/review/ae-cases/{late}"' in inbox and "handoff clock" in inbox
+    assert "Jordan Lee" not in inbox and "hair" not in inbox
+    case_page = (await ui.http.get(f"/review/ae-cases/{late}")).text
+    assert 'data-step="escalation"' in case_page
