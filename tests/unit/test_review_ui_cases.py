@@ -70,8 +70,12 @@ async def open_case(ui: Ui, comment_id: str, read_at: datetime, *, elements: dic
         return case.id
 
 
-COMPLETE = {"reporter": "Jordan Lee on facebook", "patient": "the reporter (first person)",
-            "product": "Cardiozen", "event": "my hair fell out"}  # fmt: skip
+COMPLETE: dict[str, str | None] = {
+    "reporter": "Jordan Lee on facebook",
+    "patient": "the reporter (first person)",
+    "product": "Cardiozen",
+    "event": "my hair fell out",
+}
 
 
 @pytest.fixture
