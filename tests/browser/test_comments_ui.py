@@ -131,9 +131,8 @@ async def world(comments_system: RunningSystem, facebook: tuple[FakeMeta, str]) 
 
         async def screened() -> bool:
             rows = (await publisher.get("/api/v1/comments")).json().get("comments", [])
-            return {tuple(sorted(c["categories"])) for c in rows if c["screening_id"]} >= {("phi",)} and any(
-                "adverse_event" in c["categories"] for c in rows
-            )
+            found = {c["author"]: c["categories"] for c in rows if c["screening_id"]}
+            return "phi" in found.get("Maria Miller", []) and "adverse_event" in found.get("Jordan Lee", [])
 
         await poll("both comments screened", screened)
     async with system.client("pv@demo") as pv:
