@@ -60,9 +60,10 @@ async def _out(service: AeCaseService, case: AeCase, *, steps: bool = False) -> 
     )
 
 
-async def _tell_workflow(request: Request, session: SessionDep, case: AeCase, step: str, actor: str) -> None:
+async def tell_workflow(request: Request, session: SessionDep, case: AeCase, step: str, actor: str) -> None:
     """Commit the step, then stop the workflow's clock. The database is the truth: a workflow that
-    is not told still records nothing for a met clock (AeCaseService.clock_passed)."""
+    is not told still records nothing for a met clock (AeCaseService.clock_passed). The case pages
+    (ui/case_pages.py) end their steps here too."""
     await session.commit()
     workflows: CommentWorkflowClient = request.app.state.comment_workflows
     try:
@@ -164,7 +165,7 @@ async def hand_off(
 ) -> CaseOut:
     case = await service.hand_off(case_id, principal, data.reference)
     out = await _out(service, case, steps=True)
-    await _tell_workflow(request, session, case, "handed_off", principal.user_id)
+    await tell_workflow(request, session, case, "handed_off", principal.user_id)
     return out
 
 
@@ -179,5 +180,5 @@ async def close(
 ) -> CaseOut:
     case = await service.close(case_id, principal, data.reason)
     out = await _out(service, case, steps=True)
-    await _tell_workflow(request, session, case, "closed", principal.user_id)
+    await tell_workflow(request, session, case, "closed", principal.user_id)
     return out

@@ -1,4 +1,5 @@
-"""Every query on comment screenings, adverse-event cases and their steps."""
+"""Every query on comment screenings, adverse-event cases and their steps (and a case's notices
+put in the review notice outbox)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.review.ae_case_models import AeCase, AeCaseEvent, CommentScreening
+from services.review.models import ReviewNotice
 
 
 class AeCaseRepository:
@@ -62,7 +64,7 @@ class AeCaseRepository:
     async def event_by_key(self, key: str) -> AeCaseEvent | None:
         return (await self._session.scalars(select(AeCaseEvent).where(AeCaseEvent.key == key))).first()
 
-    def add(self, row: CommentScreening | AeCase | AeCaseEvent) -> None:
+    def add(self, row: CommentScreening | AeCase | AeCaseEvent | ReviewNotice) -> None:
         self._session.add(row)
 
     async def flush(self) -> None:

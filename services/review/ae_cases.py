@@ -5,7 +5,10 @@ Day 0 is when the publisher read the comment. The clocks (policy `pharmacovigila
 hand-off (default 24 h) and the regulatory deadline (15 calendar days), each with a reminder
 before it and an escalation when it passes unmet. The database is the truth: a reminder or
 escalation for a clock already met is not recorded, whatever the workflow's timers say. Every step
-is a case event and an audit event (`ae_case.*`); closing needs a reason.
+is a case event and an audit event (`ae_case.*`); closing needs a reason. A reminder or escalation
+is also a notice in the review service's outbox, delivered like a review's (in-app, and e-mail and
+webhooks as each user and endpoint chose): to pharmacovigilance, an escalation to compliance too,
+naming the case, its clock and due time only (never the comment or what it showed).
 """
 
 from __future__ import annotations
@@ -31,13 +34,18 @@ from services.review.ae_case_models import (
 )
 from services.review.ae_case_repository import AeCaseRepository
 from services.review.ae_elements import missing
+from services.review.models import ReviewNotice
+from services.review.notifications.events import CASE_ESCALATION, CASE_REMINDER
 from services.review.policy import PharmacovigilancePolicy
 from workflows.case_clocks import plan_clocks
-from workflows.comment_contracts import ADVERSE_EVENT, HANDOFF_CLOCK, AeCasePlan, CaseClock
+from workflows.comment_contracts import ADVERSE_EVENT, HANDOFF_CLOCK, REMINDER, AeCasePlan, CaseClock
 
 PV_ROLE = "pharmacovigilance"
 CASE_WORKERS = (PV_ROLE, "admin")
 CASE_READERS = (PV_ROLE, "compliance", "auditor", "admin")
+# Who a clock's notice is for: the case's assignees; past due, compliance as well.
+REMINDED_ROLES = (PV_ROLE,)
+ESCALATED_ROLES = (PV_ROLE, "compliance")
 SYSTEM = "system:review"
 # Approved private replies a follow-up sends (the text is logged with the attempt).
 FOLLOW_UP_TEMPLATES: Mapping[str, str] = {
@@ -147,8 +155,9 @@ class AeCaseService:
         due = case.handoff_due if clock == HANDOFF_CLOCK else case.regulatory_due
         details = {"clock": clock, "due": due.isoformat(), "missing": case.missing}
         await self._event(case, kind, SYSTEM, details, key=key)
+        self._repo.add(self._notice(case, clock, kind, due, key))
         await self._repo.flush()
-        action = "ae_case.reminder" if kind == "reminder" else "ae_case.escalated"
+        action = "ae_case.reminder" if kind == REMINDER else "ae_case.escalated"
         await self._audit.append(
             actor=SYSTEM, action=action, subject=f"ae_case:{case.id}", details=details, idempotency_key=key
         )
@@ -254,6 +263,26 @@ class AeCaseService:
         if case is None:
             raise NotFound(f"no adverse-event case {case_id}")
         return case
+
+    def _notice(self, case: AeCase, clock: str, kind: str, due: datetime, key: str) -> ReviewNotice:
+        """The clock's notice in the outbox, keyed like its step (once per case, clock and kind):
+        ids, the clock and its due time only (notifications/events.py: CASE_KINDS)."""
+        reminder = kind == REMINDER
+        roles = REMINDED_ROLES if reminder else ESCALATED_ROLES
+        return ReviewNotice(
+            id=str(uuid.uuid4()),
+            key=f"ae_case:{key}",
+            draft_id=case.draft_id,
+            version=0,
+            content_hash="",
+            stage=clock,
+            kind=CASE_REMINDER if reminder else CASE_ESCALATION,
+            n=1,
+            recipients=[f"role:{role}" for role in roles],
+            reason=case.id,
+            due_at=due,
+            created_at=self._clock(),
+        )
 
     @staticmethod
     def _open_for_steps(case: AeCase) -> None:

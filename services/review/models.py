@@ -175,7 +175,9 @@ class AllowListProposal(Base):
 class ReviewNotice(Base):
     """The outbox of review notices: a reminder, an escalation or an expired review, whom it is for,
     and when it was delivered (the notification slice delivers; until then `delivered_at` is null).
-    `key` (draft:version:stage:kind:n) names each notice once."""
+    `key` (draft:version:stage:kind:n) names each notice once. An adverse-event case's clock notice
+    (kind case_reminder or case_escalation, key `ae_case:<case>:clock:<clock>:<kind>`) keeps the
+    case's draft with version 0, its clock as `stage` and the case's id as `reason`."""
 
     __tablename__ = "review_notices"
 

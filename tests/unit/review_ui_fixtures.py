@@ -38,6 +38,12 @@ ADMIN = Principal("u-admin", "admin@t", "Adrian Admin", frozenset({"admin"}))
 PUBLISHER = Principal("u-pub", "publisher@t", "Parker Publisher", frozenset({"publisher"}))
 
 
+PHARMACOVIGILANCE = Principal("u-pv", "pv@t", "Pat Pharmacovigilance", frozenset({"pharmacovigilance"}))
+
+
+AUDITOR = Principal("u-aud", "auditor@t", "Aubrey Auditor", frozenset({"auditor"}))
+
+
 TITLE = "Heart health month"
 
 
@@ -70,7 +76,10 @@ class FakeIdentity:
         return IssuedTokens(token, self.ttl, f"refresh-{principal.user_id}-{self.issued}")
 
     async def sign_in(self, username: str, password: str) -> IssuedTokens:
-        users = {p.username: p for p in (AUTHOR, COMPLIANCE, COMPLIANCE_2, LEGAL, ADMIN, PUBLISHER)}
+        users = {
+            p.username: p
+            for p in (AUTHOR, COMPLIANCE, COMPLIANCE_2, LEGAL, ADMIN, PUBLISHER, PHARMACOVIGILANCE, AUDITOR)
+        }
         if username not in users or password != PASSWORD:
             raise SignInRefused("invalid username or password")
         return self._tokens(users[username])

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 import zlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import ActivityEnvironment
 
@@ -22,7 +25,14 @@ from services.review.ae_case_export import case_document, case_pdf, cases_csv, c
 from services.review.ae_cases import PV_ROLE
 from services.review.comment_activities import CommentActivities
 from services.review.config import DEFAULT_POLICY_FILE
+from services.review.models import ReviewNotice
+from services.review.notifications.deliverer import Deliverer
+from services.review.notifications.mailer import Mailer, SmtpSettings
+from services.review.notifications.models import InboxItem, WebhookDelivery
+from services.review.notifications.schemas import Preferences, WebhookIn
+from services.review.notifications.service import NotificationService
 from services.review.policy import load_policy_file
+from tests.smtp import SmtpServer
 from tests.unit.recording_audit import RecordingAudit
 from workflows.comment_contracts import (
     ESCALATION,
@@ -30,6 +40,7 @@ from workflows.comment_contracts import (
     REGULATORY_CLOCK,
     REMINDER,
     AeCaseInput,
+    CaseClockEvent,
     ScreenCommentInput,
 )
 
@@ -225,3 +236,96 @@ async def test_the_case_exports(
     assert row["case_id"] == case_id and row["status"] == "handed_off"
     assert row["handoff_reference"] == "'=HYPERLINK(evil)"  # no formula in the safety team's spreadsheet
     assert cases_json(listing)[0]["product"] == case.elements["product"]
+
+
+COMPLIANCE = Principal(user_id="u-comp", username="casey", name="Casey", roles=frozenset({"compliance"}))
+AUTHOR = Principal(user_id="u-author", username="avery", name="Avery", roles=frozenset({"author"}))
+
+
+async def known(
+    sessions: async_sessionmaker[AsyncSession], audit: RecordingAudit, *people: Principal
+) -> None:
+    """The users as the review service knows them once they signed in, each with an e-mail address."""
+    async with sessions() as session, session.begin():
+        service = NotificationService(session, audit=audit)
+        for person in people:
+            address = {"email": f"{person.username.partition('@')[0]}@clinic.example"}
+            await service.set_preferences(person, Preferences.model_validate(address))
+
+
+async def test_reminders_and_escalations_are_delivered_once_without_the_comment(
+    review_sessions: async_sessionmaker[AsyncSession], activities_parts: tuple[Any, Any]
+) -> None:
+    audit = RecordingAudit()
+    acts, case_id = await opened_case(review_sessions, activities_parts, audit)
+    await known(review_sessions, audit, PV, COMPLIANCE, AUTHOR)
+    admin = Principal(user_id="u-admin", username="ada", name="Ada", roles=frozenset({"admin"}))
+    async with review_sessions() as session, session.begin():
+        hooks = NotificationService(session, audit=audit)
+        await hooks.create_webhook(
+            WebhookIn(url="https://chat.example/hook", kinds=["ae_case.escalated"]), admin
+        )
+    env = ActivityEnvironment()
+    await env.run(acts.record_case_clock, CaseClockEvent(case_id, HANDOFF_CLOCK, REMINDER))
+    await env.run(acts.record_case_clock, CaseClockEvent(case_id, HANDOFF_CLOCK, REMINDER))  # a retry
+    await env.run(acts.record_case_clock, CaseClockEvent(case_id, HANDOFF_CLOCK, ESCALATION))
+
+    with SmtpServer() as smtp:
+        async with httpx.AsyncClient() as http:
+            mailer = Mailer(SmtpSettings("127.0.0.1", smtp.port, "clearpost@clinic.example", starttls=False))
+            deliverer = Deliverer(
+                review_sessions, public_url="https://clear.example", mailer=mailer, http=http
+            )
+            await deliverer.fan_out()
+            await deliverer.send_emails()
+            await deliverer.fan_out()  # a second pass delivers nothing again
+            await deliverer.send_emails()
+
+    async with review_sessions() as session:
+        notices = (await session.scalars(select(ReviewNotice))).all()
+        inbox = (await session.scalars(select(InboxItem))).all()
+        hooked = (await session.scalars(select(WebhookDelivery))).all()
+    assert sorted((n.kind, n.stage) for n in notices) == [
+        ("case_escalation", HANDOFF_CLOCK),
+        ("case_reminder", HANDOFF_CLOCK),
+    ]
+    assert all(n.delivered_at is not None for n in notices)
+    assert sorted((i.recipient, i.event["kind"]) for i in inbox) == [
+        ("u-comp", "ae_case.escalated"),
+        ("u-pv", "ae_case.escalated"),
+        ("u-pv", "ae_case.reminder"),
+    ]
+    reminder = next(i.event for i in inbox if i.event["kind"] == "ae_case.reminder")
+    assert reminder["case_id"] == case_id and reminder["clock"] == HANDOFF_CLOCK
+    assert reminder["due_at"] == "2026-11-28T18:30:00Z"  # 24 h after day 0
+    assert reminder["link"] == f"https://clear.example/review/ae-cases/{case_id}"
+    assert [h.event["kind"] for h in hooked] == ["ae_case.escalated"]
+    assert sorted((m["To"], m["X-Clearpost-Event"]) for m in smtp.messages) == [
+        ("casey@clinic.example", "ae_case.escalated"),
+        ("pv@clinic.example", "ae_case.escalated"),
+        ("pv@clinic.example", "ae_case.reminder"),
+    ]
+    # Nothing the comment said, nor who wrote it, goes out on any channel.
+    sent = json.dumps([i.event for i in inbox] + [h.event for h in hooked]) + "".join(
+        str(m) for m in smtp.messages
+    )
+    for said in ("hair", "Cardiozen", "Jordan Lee", "facebook.com"):
+        assert said not in sent
+    assert case_id in smtp.messages[0]["Subject"] + smtp.messages[1]["Subject"]
+
+
+async def test_a_clock_already_met_sends_no_notice(
+    review_sessions: async_sessionmaker[AsyncSession], activities_parts: tuple[Any, Any]
+) -> None:
+    audit = RecordingAudit()
+    acts, case_id = await opened_case(review_sessions, activities_parts, audit)
+    async with review_sessions() as session, session.begin():
+        await acts.cases(session).hand_off(case_id, PV, "SAFETY-1")
+    env = ActivityEnvironment()
+    await env.run(acts.record_case_clock, CaseClockEvent(case_id, HANDOFF_CLOCK, REMINDER))
+    await env.run(acts.record_case_clock, CaseClockEvent(case_id, REGULATORY_CLOCK, ESCALATION))
+    async with review_sessions() as session:
+        notices = (await session.scalars(select(ReviewNotice))).all()
+    assert [(n.kind, n.stage, sorted(n.recipients)) for n in notices] == [
+        ("case_escalation", REGULATORY_CLOCK, ["role:compliance", "role:pharmacovigilance"])
+    ]

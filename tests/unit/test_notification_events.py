@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from services.review.models import ReviewNotice
 from services.review.notifications.deliverer import backoff
 from services.review.notifications.events import EVENT_KINDS, KIND_OF_NOTICE, NotificationEvent, event_of
+from services.review.notifications.mailer import event_lines
 from services.review.notifications.preferences import channels_for, digest_due
 from services.review.notifications.schemas import Preferences, WebhookIn
 from services.review.notifications.signing import signature, signed_headers, verify
@@ -58,6 +59,34 @@ def test_an_event_carries_ids_times_and_a_link_and_nothing_else() -> None:
     with pytest.raises(ValidationError):
         NotificationEvent.model_validate({**document, "kind": "draft.deleted"})
     assert event_of(_notice("expired", stage=""), "https://x").stage is None
+
+
+def test_a_case_clock_event_names_the_case_and_its_clock_and_links_to_the_case_page() -> None:
+    notice = ReviewNotice(
+        id="n-2", key="ae_case:case-1:clock:handoff:escalation", draft_id="d-1", version=0, content_hash="",
+        stage="handoff", kind="case_escalation", n=1, recipients=["role:pharmacovigilance"],
+        reason="case-1", due_at=T0, created_at=T0,
+    )  # fmt: skip
+    event = event_of(notice, "https://clear.example/")
+    document = event.model_dump(mode="json")
+    assert document == {
+        "schema_version": 1,
+        "id": "n-2",
+        "kind": "ae_case.escalated",
+        "draft_id": "d-1",
+        "version": 0,
+        "stage": None,
+        "n": 1,
+        "due_at": "2026-12-02T09:20:00Z",
+        "created_at": "2026-12-02T09:20:00Z",
+        "link": "https://clear.example/review/ae-cases/case-1",
+        "case_id": "case-1",
+        "clock": "handoff",
+    }
+    assert NotificationEvent.model_validate(document) == event
+    lines = event_lines(event)
+    assert "Adverse-event case: case-1" in lines and "Clock: handoff" in lines
+    assert not any("Draft" in line for line in lines)
 
 
 def test_an_unknown_outbox_kind_is_refused() -> None:

@@ -26,7 +26,10 @@ class SmtpSettings:
 
 
 def event_lines(event: NotificationEvent) -> list[str]:
-    lines = [event.summary + ".", "", f"Draft: {event.draft_id} (version {event.version})"]
+    if event.case_id is not None:
+        lines = [event.summary + ".", "", f"Adverse-event case: {event.case_id}", f"Clock: {event.clock}"]
+    else:
+        lines = [event.summary + ".", "", f"Draft: {event.draft_id} (version {event.version})"]
     if event.stage:
         lines.append(f"Stage: {event.stage}")
     if event.due_at is not None:
@@ -38,7 +41,8 @@ def event_lines(event: NotificationEvent) -> list[str]:
 def message_for(event: NotificationEvent, sender: str, to: str) -> EmailMessage:
     message = EmailMessage()
     message["From"], message["To"] = sender, to
-    message["Subject"] = f"[Clearpost] {event.summary}: draft {event.draft_id}"
+    about = f"case {event.case_id}" if event.case_id is not None else f"draft {event.draft_id}"
+    message["Subject"] = f"[Clearpost] {event.summary}: {about}"
     message["Date"] = formatdate(usegmt=True)
     # One Message-ID per event and address: a message sent twice after a crash is one message.
     message["Message-ID"] = f"<{event.id}.{hashlib.sha256(to.encode()).hexdigest()[:12]}@clearpost>"

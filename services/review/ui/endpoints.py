@@ -2,8 +2,8 @@
 
 The images of a draft (media_pages.py), consent records (consent_pages.py), channel accounts
 (channel_pages.py), takedown and pause (operations_pages.py), the calendar (calendar_pages.py) and
-reviewers' marks on screenings with the allow-list page (feedback_pages.py) and the notifications
-inbox (notification_pages.py) have their own modules,
+reviewers' marks on screenings with the allow-list page (feedback_pages.py), the notifications
+inbox (notification_pages.py) and the adverse-event cases (case_pages.py) have their own modules,
 included in this router.
 """
 
@@ -25,6 +25,7 @@ from services.review.schemas import DecisionIn
 from services.review.service import ReviewService
 from services.review.ui import (
     calendar_pages,
+    case_pages,
     channel_pages,
     consent_pages,
     crisis_pages,
@@ -563,4 +564,5 @@ router.include_router(flow_pages.router)
 router.include_router(crisis_pages.router)
 router.include_router(feedback_pages.router)
 router.include_router(notification_pages.router)
+router.include_router(case_pages.router)
 router.include_router(moderation_pages.router)

@@ -10,6 +10,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse
 
+from services.review.ae_cases import CASE_READERS
 from services.review.crisis import CRISIS_READERS
 from services.review.flow_report import FLOW_ROLES
 from services.review.ui.presenters import (
@@ -72,6 +73,7 @@ def page(
         "may_view_calendar": bool(signed and signed.principal.has_any(*STAFF_ROLES)),
         "may_view_flow": bool(signed and signed.principal.has_any(*FLOW_ROLES)),
         "may_view_crisis": bool(signed and signed.principal.has_any(*CRISIS_READERS)),
+        "may_view_cases": bool(signed and signed.principal.has_any(*CASE_READERS)),
         # GET /api/v1/publishing as fetched for this request (deps.signed_in), for the pause banner.
         "publishing": getattr(request.state, "publishing", None),
         # The inbox's unread count for the navigation (deps.signed_in).
