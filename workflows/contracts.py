@@ -279,6 +279,9 @@ class StagePlan:
     signing_keys: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Absent from plans made before review SLAs existed: no timers.
     schedule: ReviewSchedule | None = None
+    # The draft's purpose, as the drafts service records it: an approved `crisis_template` is
+    # recorded as a template approval, never published (workflows/crisis_templates.py).
+    purpose: str = "post"
 
 
 @dataclass

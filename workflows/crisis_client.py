@@ -25,6 +25,11 @@ from workflows.crisis_contracts import (
     CrisisState,
     crisis_workflow_id,
 )
+from workflows.crisis_template_contracts import (
+    CRISIS_TEMPLATE_POST_WORKFLOW,
+    TemplatePostInput,
+    template_post_workflow_id,
+)
 
 
 class CrisisWorkflowClient:
@@ -51,6 +56,20 @@ class CrisisWorkflowClient:
             )
         except RPCError as exc:
             raise UpstreamUnavailable(f"the workflow engine did not start the crisis post: {exc}") from exc
+
+    async def start_template_post(self, request: TemplatePostInput) -> None:
+        """One post from a pre-approved template (docs/crisis-lane.md); a second start of the same
+        use is the same workflow."""
+        try:
+            await self._temporal("publishing from a template").start_workflow(
+                CRISIS_TEMPLATE_POST_WORKFLOW,
+                request,
+                id=template_post_workflow_id(request.use_id),
+                task_queue=WORKFLOW_TASK_QUEUE,
+                execution_timeout=timedelta(hours=2),
+            )
+        except RPCError as exc:
+            raise UpstreamUnavailable(f"the workflow engine did not start the template post: {exc}") from exc
 
     async def approve(self, crisis_id: str, request: CrisisApproveRequest) -> CrisisApproved:
         handle = self._temporal("approving").get_workflow_handle(crisis_workflow_id(crisis_id))

@@ -83,6 +83,12 @@ with workflow.unsafe.imports_passed_through():
         WithdrawAccepted,
         WithdrawRequest,
     )
+    from workflows.crisis_template_contracts import (
+        RECORD_TEMPLATE_APPROVAL,
+        TemplateApprovalInput,
+        TemplateApproved,
+    )
+    from workflows.crisis_templates import TEMPLATE_PURPOSE
     from workflows.review_timers import (
         EXPIRED,
         DueNotice,
@@ -105,7 +111,7 @@ with workflow.unsafe.imports_passed_through():
     )
 
 SYSTEM_ACTOR = "system:workflow"
-FINAL_STATUSES = ("published", "rejected", "withdrawn", "publish_failed")
+FINAL_STATUSES = ("published", "rejected", "withdrawn", "publish_failed", "template_approved")
 # Review SLAs, reminders, escalation, approval expiry and quorums (issue #18): rounds opened
 # before it keep one approval per stage and no timers.
 REVIEW_SLA_PATCH = "review-sla-2026-12"
@@ -113,8 +119,12 @@ REVIEW_SLA_PATCH = "review-sla-2026-12"
 # review service's outbox (issue #18, notifications). Workflows past these points before it tell nobody.
 NOTIFY_PATCH = "notify-post-events-2026-12"
 AUTHOR_NOTICES = {"draft.approved": "approved", "post.published": "published"}
+# A crisis template's approved review is recorded as a template approval, never published
+# (docs/crisis-lane.md). Plans made before it carry no purpose and publish as before.
+TEMPLATE_PATCH = "crisis-templates-2026-12"
 
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
+TEMPLATE_APPROVAL_DEADLINE = timedelta(hours=1)
 # A held post looks again this often whether or not the resume signal arrived.
 HOLD_RECHECK = timedelta(minutes=10)
 RETRY = RetryPolicy(
@@ -160,6 +170,8 @@ class PostApprovalWorkflow:
         self._notices_sent: set[str] = set()
         self._escalated: set[str] = set()
         self._expired = False
+        # What the drafts service says the draft is for, as the review service's plan reported it.
+        self._purpose = "post"
 
     # --- the process ----------------------------------------------------------------------------
 
@@ -177,6 +189,13 @@ class PostApprovalWorkflow:
                     break
                 if self._revoked is not None:
                     await self._consent_revoked_back_to_author()
+                    break
+                if (
+                    self._all_approved()
+                    and self._purpose == TEMPLATE_PURPOSE
+                    and workflow.patched(TEMPLATE_PATCH)
+                ):
+                    await self._approve_template(self._current)
                     break
                 if self._all_approved():
                     # Consent is checked again immediately before publishing: it may have expired.
@@ -239,6 +258,7 @@ class PostApprovalWorkflow:
         if self._withdrawn:
             return "withdrawn"
         self._accept_requirement(plan, version)
+        self._purpose = plan.purpose
         self._policy_version = plan.policy_version
         self._stages = {s.name: Stage(s) for s in plan.stages}
         self._approvals = {}
@@ -460,6 +480,36 @@ class PostApprovalWorkflow:
             },
         )
         return False
+
+    async def _approve_template(self, version: VersionSubmitted) -> None:
+        """The review service checks the signed approvals itself and signs the template approval;
+        nothing is published (docs/crisis-lane.md)."""
+        try:
+            approved = await self._activity(
+                RECORD_TEMPLATE_APPROVAL,
+                TemplateApprovalInput(
+                    self._draft_id,
+                    version.version,
+                    version.content_hash,
+                    self._requirement_token,
+                    [token for name in self._stages for token in self._approvals[name].values()],
+                ),
+                REVIEW_TASK_QUEUE,
+                TemplateApproved,
+                schedule_to_close=TEMPLATE_APPROVAL_DEADLINE,
+            )
+        except ActivityError as exc:
+            cause = exc.cause
+            reason = cause.message if isinstance(cause, ApplicationError | TemporalTimeout) else str(cause)
+            self._note = f"the template approval was not recorded: {reason}"
+            await self._transition("publish_failed", "template.approval_failed", {"reason": reason})
+            return
+        self._note = "approved as a crisis template: a crisis holder publishes from it"
+        await self._transition(
+            "template_approved",
+            "template.approved",
+            {"template_id": approved.template_id, "version": approved.version},
+        )
 
     async def _hold(self, reason: str) -> bool:
         """A pause covers the post's channels: hold (nothing was posted) until the publisher signals

@@ -1,5 +1,6 @@
 """The workflow worker: runs PostApprovalWorkflow, LivePostWorkflow, CrisisPostWorkflow,
-CommentIngestWorkflow and AdverseEventCaseWorkflow on the workflows task queue."""
+CrisisTemplatePostWorkflow, CommentIngestWorkflow and AdverseEventCaseWorkflow on the workflows
+task queue."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from workflows.ae_case import AdverseEventCaseWorkflow
 from workflows.comment_ingest import CommentIngestWorkflow
 from workflows.contracts import WORKFLOW_TASK_QUEUE
 from workflows.crisis_post import CrisisPostWorkflow
+from workflows.crisis_template_post import CrisisTemplatePostWorkflow
 from workflows.live_post import LivePostWorkflow
 from workflows.post_approval import PostApprovalWorkflow
 
@@ -26,6 +28,7 @@ WORKFLOWS = [
     PostApprovalWorkflow,
     LivePostWorkflow,
     CrisisPostWorkflow,
+    CrisisTemplatePostWorkflow,
     CommentIngestWorkflow,
     AdverseEventCaseWorkflow,
 ]

@@ -25,6 +25,7 @@ from services.drafts.schemas import (
     DraftList,
     DraftOut,
     DraftReaders,
+    FromTemplateIn,
     LiveStateIn,
     LiveStateOut,
     MediaOut,
@@ -323,6 +324,17 @@ async def version_content(
 ) -> VersionContent:
     """One exact version's content, for screening, review and publishing (services only)."""
     return await service.version_content(draft_id, version)
+
+
+@internal.post("/drafts/from-template", response_model=VersionContent, status_code=status.HTTP_201_CREATED)
+async def draft_from_template(
+    data: FromTemplateIn, caller: CallingService, service: DraftServiceDep
+) -> VersionContent:
+    """The review service: a crisis template's text filled with typed values, stored as a new draft of
+    the crisis holder publishing it (docs/crisis-lane.md). Idempotent on the caller's `draft_id`."""
+    if caller != "review":
+        raise Forbidden("only the review service fills a crisis template")
+    return await service.from_template(data)
 
 
 @internal.post("/drafts/{draft_id}/versions/{version}/consent-check", response_model=ConsentCheckOut)

@@ -25,6 +25,12 @@ class Draft(Base):
     stages: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     state_revision: Mapped[int] = mapped_column(Integer, default=0)
     state_note: Mapped[str] = mapped_column(Text, default="")
+    # What the draft is for (workflows/crisis_templates.py PURPOSES): a post, a crisis template
+    # (reviewed, never published itself), or a post made from a template's filled text.
+    purpose: Mapped[str] = mapped_column(String(32), default="post", server_default="post")
+    # For a post made from a template: which template version it filled.
+    template_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    template_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 

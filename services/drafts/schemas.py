@@ -31,6 +31,10 @@ class DraftIn(BaseModel):
         json_schema_extra={"deprecated": True},
     )
     scheduled_at: AwareDatetime | None = None
+    # Set when the draft is created and kept by its versions: `crisis_template` is text with typed
+    # variables ({time}, {date}, {place}, {phone}) that passes the full review once and is never
+    # published itself (docs/crisis-lane.md). Omitted on a new version: the draft's own.
+    purpose: Literal["post", "crisis_template"] | None = None
 
     @field_validator("channels")
     @classmethod
@@ -123,6 +127,10 @@ class DraftOut(BaseModel):
     note: str
     created_at: datetime
     updated_at: datetime
+    purpose: str = "post"
+    # For a post made from a crisis template: the template draft and version it filled.
+    template_id: str | None = None
+    template_version: int | None = None
 
 
 class DraftSummary(BaseModel):
@@ -136,6 +144,7 @@ class DraftSummary(BaseModel):
     updated_at: datetime
     # When it is to be published (UTC), for the review UI's calendar; None: as soon as it is approved.
     scheduled_at: datetime | None = None
+    purpose: str = "post"
 
 
 class DraftList(BaseModel):
@@ -173,6 +182,29 @@ class VersionContent(BaseModel):
     author_id: str
     created_at: datetime
     extra: dict[str, Any] = {}
+    # The draft's purpose (post | crisis_template | crisis_from_template) and, for a post filled
+    # from a template, which template version: the publisher refuses to post a template itself.
+    purpose: str = "post"
+    template_id: str | None = None
+    template_version: int | None = None
+
+
+class FromTemplateIn(BaseModel):
+    """The review service: store a crisis template's text filled with `values` as a new draft of
+    `author_id` (the crisis holder publishing it). `draft_id` is the caller's, so a retry makes
+    nothing twice. The values were checked against the template's approval by the caller; the
+    publisher checks them again before it posts."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    draft_id: str = Field(min_length=36, max_length=36)
+    template_id: str = Field(min_length=1, max_length=36)
+    template_version: int = Field(ge=1, le=2**31 - 1)
+    values: dict[Annotated[str, Field(max_length=16)], Annotated[str, Field(max_length=120)]] = Field(
+        max_length=8
+    )
+    author_id: str = Field(min_length=1, max_length=64)
+    author_name: str = Field(min_length=1, max_length=200)
 
 
 class DraftReaders(BaseModel):

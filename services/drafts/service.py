@@ -21,6 +21,7 @@ from services.drafts.schemas import (
     DraftOut,
     DraftReaders,
     DraftSummary,
+    FromTemplateIn,
     MediaConsentOut,
     MediaOut,
     StageOut,
@@ -45,10 +46,30 @@ from workflows.contracts import (
     VersionSubmitted,
     WithdrawRequest,
 )
+from workflows.crisis_templates import (
+    FROM_TEMPLATE_PURPOSE,
+    POST_PURPOSE,
+    TEMPLATE_PURPOSE,
+    fill,
+    placeholders,
+    template_problems,
+)
 
 EDITABLE = ("draft", "changes_requested")
 SUBMITTABLE = ("draft", "changes_requested")
-FINAL = ("published", "rejected", "withdrawn", "takedown_required", "taken_down", "takedown_failed")
+# A post filled from a crisis template is made whole by the review service and goes out through
+# the crisis lane: its author cannot change, submit or withdraw it.
+FROM_TEMPLATE_STATUS = "from_template"
+FINAL = (
+    "published",
+    "rejected",
+    "withdrawn",
+    "takedown_required",
+    "taken_down",
+    "takedown_failed",
+    "template_approved",
+    FROM_TEMPLATE_STATUS,
+)
 # Who submits a post again when its approved lifetime ends and the policy says `re_review`.
 LIFETIME_ACTOR = Principal(user_id="system:lifetime", username="system", name="Clearpost (lifetime ended)")
 READER_ROLES = ("legal", "compliance", "medical", "publisher", "auditor", "admin")
@@ -177,6 +198,7 @@ class DraftService:
                 status=d.status,
                 title=versions[d.id].title if d.id in versions else "",
                 channels=versions[d.id].channels if d.id in versions else [],
+                purpose=d.purpose,
                 author_id=d.author_id,
                 author_name=d.author_name,
                 updated_at=d.updated_at,
@@ -212,6 +234,9 @@ class DraftService:
             content_hash=row.content_hash,
             author_id=draft.author_id,
             created_at=row.created_at,
+            purpose=draft.purpose,
+            template_id=draft.template_id,
+            template_version=draft.template_version,
         )
 
     # --- writes ------------------------------------------------------------------------------
@@ -258,6 +283,19 @@ class DraftService:
                     f"cannot schedule for a channel that cannot take it: {listed}", code="channel_unusable"
                 )
         await self._check_consents_exist(data.consent_ids)
+
+    @staticmethod
+    def _check_template(data: DraftIn) -> None:
+        """A crisis template is fixed text with typed variables and nothing about a patient."""
+        problems = template_problems(data.title, data.body)
+        if data.scheduled_at is not None:
+            problems.append("a template is not scheduled: each post made from it goes out at once")
+        if data.patient_content or data.consent_ids:
+            problems.append("a template cannot carry patient content or consents")
+        if problems:
+            raise Unprocessable(
+                "not a valid crisis template: " + "; ".join(problems), code="invalid_template"
+            )
 
     async def _check_consents_exist(self, consent_ids: Sequence[str]) -> None:
         known = await self._consents.get_many(consent_ids)
@@ -308,12 +346,16 @@ class DraftService:
     async def create(self, data: DraftIn, principal: Principal, bearer_token: str) -> DraftOut:
         if not principal.has_any("author"):
             raise Forbidden("only authors create drafts")
+        purpose = data.purpose or POST_PURPOSE
+        if purpose == TEMPLATE_PURPOSE:
+            self._check_template(data)
         await self._validate(data, bearer_token)
         now = utcnow()
         draft = Draft(
             id=str(uuid.uuid4()),
             author_id=principal.user_id,
             author_name=principal.name,
+            purpose=purpose,
             status="draft",
             current_version=1,
             stages=[],
@@ -337,9 +379,80 @@ class DraftService:
                 "channels": version.channels,
                 "patient_content": version.patient_content,
                 **({"consent_ids": version.consent_ids} if version.consent_ids else {}),
+                **({"purpose": purpose} if purpose != POST_PURPOSE else {}),
             },
         )
         return self._out(draft, version, {})
+
+    async def from_template(self, data: FromTemplateIn) -> VersionContent:
+        """The review service stores a template's filled text as a new draft of the crisis holder
+        publishing it (idempotent on `draft_id`). The text is filled here, from the template version
+        this service holds; its values were checked by the caller and are checked by the publisher."""
+        existing = await self._repo.get(data.draft_id)
+        if existing is not None:
+            if (existing.template_id, existing.template_version, existing.author_id) != (
+                data.template_id,
+                data.template_version,
+                data.author_id,
+            ):
+                raise Conflict(f"draft {data.draft_id} exists and is another draft", code="draft_exists")
+            return await self.version_content(existing.id, 1)
+        template = await self._load(data.template_id)
+        if template.purpose != TEMPLATE_PURPOSE:
+            raise Conflict(f"draft {data.template_id} is not a crisis template", code="not_a_template")
+        row = await self._repo.get_version(template.id, data.template_version)
+        if row is None:
+            raise NotFound(f"template {data.template_id} has no version {data.template_version}")
+        if row.media_digests:
+            raise Unprocessable("a template with images cannot be filled (images are not carried over)")
+        named = set(placeholders(row.title) + placeholders(row.body))
+        if named - set(data.values) or set(data.values) - named:
+            raise Unprocessable(
+                "the values must fill exactly the template's variables: " + ", ".join(sorted(named)),
+                code="invalid_values",
+            )
+        filled = DraftIn(
+            title=fill(row.title, data.values),
+            body=fill(row.body, data.values),
+            channels=list(row.channels),
+        )
+        now = utcnow()
+        author = Principal(user_id=data.author_id, username=data.author_id, name=data.author_name)
+        draft = Draft(
+            id=data.draft_id,
+            author_id=data.author_id,
+            author_name=data.author_name,
+            purpose=FROM_TEMPLATE_PURPOSE,
+            template_id=template.id,
+            template_version=row.version,
+            status=FROM_TEMPLATE_STATUS,
+            current_version=1,
+            stages=[],
+            state_revision=0,
+            state_note=f"filled from crisis template {template.id} v{row.version}",
+            created_at=now,
+            updated_at=now,
+        )
+        self._repo.add(draft)
+        await self._repo.flush()
+        version = self._new_version(draft.id, 1, filled, author)
+        self._repo.add(version)
+        await self._repo.flush()
+        await self._audit.append(
+            actor=author,
+            action="draft.created",
+            subject=f"draft:{draft.id}",
+            details={
+                "version": 1,
+                "content_hash": version.content_hash,
+                "channels": version.channels,
+                "patient_content": False,
+                "purpose": FROM_TEMPLATE_PURPOSE,
+                "template_id": template.id,
+                "template_version": row.version,
+            },
+        )
+        return await self.version_content(draft.id, 1)
 
     async def revise(self, draft_id: str, data: DraftIn, principal: Principal, bearer_token: str) -> DraftOut:
         draft = await self._load(draft_id, for_update=True)
@@ -347,6 +460,13 @@ class DraftService:
             raise Forbidden("only the draft's author may change it")
         if draft.status not in EDITABLE:
             raise Conflict(f"a draft in status {draft.status!r} cannot be changed", code="not_editable")
+        if data.purpose not in (None, draft.purpose):
+            raise Conflict(
+                f"draft {draft.id} is a {draft.purpose}; a new version cannot make it a {data.purpose}",
+                code="purpose_fixed",
+            )
+        if draft.purpose == TEMPLATE_PURPOSE:
+            self._check_template(data)
         previous = await self._repo.get_version(draft.id, draft.current_version)
         assert previous is not None
         await self._validate(data, bearer_token, len(previous.media_digests))
@@ -546,6 +666,9 @@ class DraftService:
             note=draft.state_note,
             created_at=draft.created_at,
             updated_at=draft.updated_at,
+            purpose=draft.purpose,
+            template_id=draft.template_id,
+            template_version=draft.template_version,
         )
 
 

@@ -52,6 +52,7 @@ from workflows.contracts import (
     PublishRequest,
     PublishResult,
 )
+from workflows.crisis_templates import POST_PURPOSE
 from workflows.signatures import Requirement
 
 CONTENT_MISMATCH = "ContentMismatch"
@@ -123,6 +124,12 @@ class PublisherActivities:
                 non_retryable=True,
             ) from exc
         content = await self._fetch(request)
+        if content.purpose != POST_PURPOSE:
+            # A template is reviewed to be filled, not posted; a filled one goes out with its
+            # signed template records (publish_template_post), never as an ordinary post.
+            await self._approvals.refuse(
+                request, [f"draft {request.draft_id} is a {content.purpose}, not a post: it is not published"]
+            )
         requirement = await self._approvals.check(request, author_id=content.author_id)
         self._verify(request, content, channels)
         await self._consent_holds(request, channel_names, list(requirement.categories))

@@ -24,6 +24,7 @@ from services.kit.tokens import SignatureError
 from services.publisher.activities import CHANNEL_NOT_CONFIGURED, PublisherActivities
 from services.publisher.channels import Channel
 from services.publisher.directory import UnknownChannels
+from services.publisher.schemas import VersionContent
 from services.publisher.takedowns import TakedownService
 from workflows.contracts import PublishRequest, TakedownRequest
 from workflows.crisis_contracts import (
@@ -40,6 +41,15 @@ from workflows.crisis_signatures import (
     read_approval,
     read_start,
 )
+from workflows.crisis_template_contracts import PUBLISH_TEMPLATE_POST, TemplatePostInput
+from workflows.crisis_templates import (
+    FROM_TEMPLATE_PURPOSE,
+    POST_PURPOSE,
+    TemplateUse,
+    read_use,
+    use_problems,
+)
+from workflows.crisis_templates import read_approval as read_template_approval
 from workflows.signatures import Requirement
 
 CRISIS_ACTOR = "system:crisis"
@@ -52,7 +62,7 @@ class CrisisTakedowns(Protocol):
 
 
 class CrisisPublisherActivities(PublisherActivities):
-    """publish_crisis_post and take_down_crisis_post, on the publisher's task queue."""
+    """publish_crisis_post, take_down_crisis_post and publish_template_post, on the publisher's task queue."""
 
     def __init__(self, *args: Any, review_keys: KeySet, takedowns: CrisisTakedowns, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -108,6 +118,10 @@ class CrisisPublisherActivities(PublisherActivities):
         channels = await self._resolve(channel_names)
         content = await self._fetch(plain)
         start, problems = await self.crisis_problems(request, author_id=content.author_id)
+        if content.purpose != POST_PURPOSE:
+            problems.append(
+                f"draft {request.draft_id} is a {content.purpose}, not a post for the emergency lane"
+            )
         if start is None or problems:
             await self._approvals.refuse(plain, problems)
         assert start is not None
@@ -127,6 +141,82 @@ class CrisisPublisherActivities(PublisherActivities):
             stages=(),
             blocking_unresolved=0,
             categories=start.categories,
+        )
+        await self._went_live(plain, lifetime)
+
+    async def template_problems(
+        self, request: TemplatePostInput, content: VersionContent
+    ) -> tuple[TemplateUse | None, list[str]]:
+        """Both signed template records verified under the review service's keys, and the draft
+        the drafts service holds now matched against them (workflows/crisis_templates.py)."""
+        for refresh in (False, True):
+            keys = await self._review_keys.keys(refresh=refresh)
+            try:
+                approval = read_template_approval(request.approval, keys)
+                use = read_use(request.use, keys)
+            except SignatureError as exc:
+                if refresh or "unknown key" not in str(exc):
+                    return None, [f"a template signature does not verify: {exc}"]
+                continue
+            problems = []
+            if (use.use_id, use.draft_id, use.version, use.content_hash) != (
+                request.use_id,
+                request.draft_id,
+                request.version,
+                request.content_hash,
+            ):
+                problems.append("the signed use is for other content than this request")
+            if sorted(request.channels) != sorted(use.channels):
+                problems.append("the request names other channels than the signed use")
+            if content.purpose != FROM_TEMPLATE_PURPOSE or (
+                content.template_id,
+                content.template_version,
+            ) != (
+                approval.template_id,
+                approval.version,
+            ):
+                problems.append(
+                    "the drafts service does not record this draft as filled from the approved template"
+                )
+            problems += use_problems(
+                approval,
+                use,
+                title=content.title,
+                body=content.body,
+                channels=list(content.channels),
+                author_id=content.author_id,
+            )
+            return use, problems
+        return None, ["the review service's keys could not be read"]  # pragma: no cover - loop returns
+
+    @activity.defn(name=PUBLISH_TEMPLATE_POST)
+    async def publish_template_post(self, request: TemplatePostInput) -> None:
+        """One post from a pre-approved template: both signed records checked here, then posted at
+        most once per channel and watched as a live post. A refusal is audited and final."""
+        plain = PublishRequest(
+            request.draft_id, request.version, request.content_hash, list(request.channels)
+        )
+        channel_names = list(dict.fromkeys(request.channels))
+        channels = await self._resolve(channel_names)
+        content = await self._fetch(plain)
+        use, problems = await self.template_problems(request, content)
+        if use is None or problems:
+            await self._approvals.refuse(plain, problems)
+        assert use is not None
+        self._verify(plain, content, channels)
+        await self._consent_holds(plain, channel_names, [])
+        await self._not_paused(plain, channel_names)
+        media = await self._fetch_media(content)
+        for name in channel_names:
+            await self._publish_on(channels[name], plain, content, media)
+        lifetime = Requirement(
+            draft_id=use.draft_id,
+            version=use.version,
+            content_hash=use.content_hash,
+            author_id=use.user_id,
+            policy_version="",
+            stages=(),
+            blocking_unresolved=0,
         )
         await self._went_live(plain, lifetime)
 

@@ -134,6 +134,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                     activities.publish_post,
                     activities.publish_crisis_post,
                     activities.take_down_crisis_post,
+                    activities.publish_template_post,
                     live.live_post_plan,
                     live.take_down_post,
                     live.takedown_failed,

@@ -20,6 +20,11 @@ class VersionContent(BaseModel):
     content_hash: str
     # Who wrote the draft: the publisher compares it with the author the signed requirement names.
     author_id: str
+    # What the draft is for (post | crisis_template | crisis_from_template): a template itself is
+    # never posted, a post filled from one only with its signed template records.
+    purpose: str = "post"
+    template_id: str | None = None
+    template_version: int | None = None
 
 
 class ConsentVerdict(BaseModel):

@@ -210,6 +210,8 @@ class ReviewActivities:
             signing_keys=await self._published.keys(),
             # The round's timers, from this service's policy: the workflow takes them from here.
             schedule=self._policy.schedule(stages, utcnow()),
+            # The drafts service's fact: an approved crisis template is recorded, not published.
+            purpose=str(content.get("purpose") or "post"),
         )
 
     @activity.defn(name=OPEN_REVIEW_TASKS)

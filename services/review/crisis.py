@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -50,6 +51,25 @@ CRISIS_READERS = ("crisis", "publisher", "compliance", "legal", "medical", "audi
 # The normal review may be open for the draft only in these states when a crisis post starts
 # (a draft never submitted, back with its author, or finished without being published).
 STARTABLE_REVIEW_STATES = ("", "draft", "changes_requested", "rejected", "withdrawn")
+
+
+def screen_for_crisis(policy: LoadedPolicy, screener: Screener | None, content: dict[str, Any]) -> list[str]:
+    """The review service's own screening of a crisis text: the lane does not override a blocking
+    finding (PHI, a missing consent); 422 with the categories when there is one."""
+    outcome = (screener or Screener(policy)).screen(
+        f"{content['title']}\n{content['body']}",
+        patient_content=bool(content.get("patient_content")),
+        consent_on_file=bool(content.get("consent_on_file", content.get("consent_id") is not None)),
+        kind="post",
+    )
+    if outcome.blocking:
+        blocking = sorted({f.category for f in outcome.findings if f.severity == BLOCK})
+        raise Unprocessable(
+            "the text has blocking screening findings the crisis lane does not override: "
+            + ", ".join(blocking),
+            code="blocking_findings",
+        )
+    return list(outcome.categories)
 
 
 class CrisisService:
@@ -107,7 +127,13 @@ class CrisisService:
             raise Conflict("the stored version does not match its content hash", code="content_mismatch")
         if not content["channels"]:
             raise Unprocessable("the version names no channel to post to", code="no_channels")
-        categories = self._screen(content)
+        if content.get("purpose", "post") != "post":
+            raise Conflict(
+                f"draft {data.draft_id} is a {content['purpose']}: a template is published through "
+                "POST /api/v1/crisis/templates/{id}/posts once its review approved it",
+                code="not_a_post",
+            )
+        categories = screen_for_crisis(self._policy, self._screener, content)
         await self._normal_review_allows(data.draft_id)
         crisis = self._policy.policy.crisis
         now = self._clock()
@@ -172,25 +198,6 @@ class CrisisService:
             idempotency_key=f"crisis:{start.crisis_id}:started",
         )
         return self._out(row, [])
-
-    def _screen(self, content: dict[str, object]) -> list[str]:
-        """The review service's own screening of the text: the crisis lane does not override a
-        blocking finding (PHI, a missing consent)."""
-        screener = self._screener or Screener(self._policy)
-        outcome = screener.screen(
-            f"{content['title']}\n{content['body']}",
-            patient_content=bool(content.get("patient_content")),
-            consent_on_file=bool(content.get("consent_on_file", content.get("consent_id") is not None)),
-            kind="post",
-        )
-        if outcome.blocking:
-            blocking = sorted({f.category for f in outcome.findings if f.severity == BLOCK})
-            raise Unprocessable(
-                "the text has blocking screening findings the crisis lane does not override: "
-                + ", ".join(blocking),
-                code="blocking_findings",
-            )
-        return list(outcome.categories)
 
     async def _normal_review_allows(self, draft_id: str) -> None:
         try:

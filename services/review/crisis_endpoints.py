@@ -8,9 +8,10 @@ from fastapi import APIRouter, Query, Response
 
 from services.kit.auth import CurrentPrincipal, require_roles
 from services.review.crisis import CRISIS_READERS
-from services.review.crisis_deps import CrisisServiceDep
+from services.review.crisis_deps import CrisisServiceDep, TemplateServiceDep
 from services.review.crisis_report import report_csv
 from services.review.crisis_schemas import CrisisApproveIn, CrisisPostOut, CrisisPosts, CrisisStartIn
+from services.review.crisis_template_schemas import TemplateOut, Templates, TemplateUseIn, TemplateUseOut
 from workflows.crisis_signatures import CRISIS_ROLE
 
 router = APIRouter(prefix="/api/v1/crisis", tags=["crisis"])
@@ -72,3 +73,35 @@ async def crisis_report(
             headers={"Content-Disposition": 'attachment; filename="crisis-report.csv"'},
         )
     return CrisisPosts(posts=posts)
+
+
+# --- pre-approved templates -----------------------------------------------------------------------
+
+
+@router.get("/templates", response_model=Templates, dependencies=[require_roles(*CRISIS_READERS)])
+async def list_crisis_templates(
+    service: TemplateServiceDep, active: bool = Query(default=False, description="Only usable ones")
+) -> Templates:
+    """Every approved template version (newest first) with what it may be filled with and its posts."""
+    return Templates(templates=await service.list(active_only=active))
+
+
+@router.get(
+    "/templates/{template_id}", response_model=TemplateOut, dependencies=[require_roles(*CRISIS_READERS)]
+)
+async def get_crisis_template(template_id: str, service: TemplateServiceDep) -> TemplateOut:
+    return await service.get(template_id)
+
+
+@router.post(
+    "/templates/{template_id}/posts",
+    status_code=201,
+    response_model=TemplateUseOut,
+    dependencies=[require_roles(CRISIS_ROLE)],
+)
+async def post_from_crisis_template(
+    template_id: str, data: TemplateUseIn, principal: CurrentPrincipal, service: TemplateServiceDep
+) -> TemplateUseOut:
+    """Publish from an approved template now: typed values for its variables ({time} HH:MM,
+    {date} YYYY-MM-DD, {place} and {phone} from its approved lists), a reason and the password."""
+    return await service.use(template_id, data, principal)

@@ -19,6 +19,10 @@ class VersionSource(Protocol):
     async def author_of(self, draft_id: str, version: int) -> str: ...
 
 
+class TemplateFiller(Protocol):
+    async def fill_template(self, request: dict[str, Any]) -> dict[str, Any]: ...
+
+
 class DraftsVersionSource:
     """Reads one exact version from the drafts service's internal API (text never enters Temporal)."""
 
@@ -41,4 +45,12 @@ class DraftsVersionSource:
     async def _read(self, draft_id: str, version: int) -> dict[str, Any]:
         path = f"/internal/v1/drafts/{quote(draft_id, safe='')}/versions/{version}"
         content: dict[str, Any] = await internal_json(self._http, "GET", path)
+        return content
+
+    async def fill_template(self, request: dict[str, Any]) -> dict[str, Any]:
+        """A crisis template's text filled with typed values, stored by the drafts service as a new
+        draft (idempotent on the request's draft id); its errors as the caller's HTTP errors."""
+        content: dict[str, Any] = await internal_json(
+            self._http, "POST", "/internal/v1/drafts/from-template", json=request
+        )
         return content

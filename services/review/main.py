@@ -36,6 +36,7 @@ from services.review.comments_client import PublisherComments
 from services.review.config import ReviewSettings, get_settings
 from services.review.crisis_activities import CrisisActivities
 from services.review.crisis_endpoints import router as crisis_router
+from services.review.crisis_templates import CrisisTemplateActivities
 from services.review.drafts_client import DraftsVersionSource
 from services.review.endpoints import router
 from services.review.internal_endpoints import router as internal_router
@@ -202,7 +203,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 app.state.audit,
                 screener=app.state.screener,
             )
-            handlers = [*activities.all, *crisis.all, *comments.all]
+            templates = CrisisTemplateActivities(
+                app.state.sessionmaker, policy, app.state.audit, app.state.drafts, app.state.signer
+            )
+            handlers = [*activities.all, *crisis.all, *templates.all, *comments.all]
             async with (
                 delivering,
                 activity_worker(app, app.state.temporal, REVIEW_TASK_QUEUE, handlers),

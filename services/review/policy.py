@@ -8,7 +8,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from services.kit.canonical import canonical_sha256
 from services.review.business_hours import BusinessHours
@@ -216,14 +224,37 @@ class ScreeningPolicy(_Strict):
         return self.severities.get(category, "warn")
 
 
+class TemplatePolicy(_Strict):
+    """What a pre-approved crisis template's `{place}` and `{phone}` may be filled with. Signed into
+    each template's approval when its review approves it; a phone struck from this list later is
+    refused at once, a place or phone added later needs the template approved again."""
+
+    places: list[Annotated[str, Field(min_length=1, max_length=120)]] = Field(
+        default_factory=list, max_length=200
+    )
+    phones: list[Annotated[str, Field(min_length=3, max_length=40)]] = Field(
+        default_factory=list, max_length=50
+    )
+
+    @field_validator("places", "phones")
+    @classmethod
+    def _plain(cls, values: list[str]) -> list[str]:
+        for value in values:
+            if any(c in value for c in "{}\n\r"):
+                raise ValueError(f"{value!r}: a template value cannot hold braces or line breaks")
+        return list(dict.fromkeys(v.strip() for v in values))
+
+
 class CrisisPolicy(_Strict):
     """The crisis lane (docs/crisis-lane.md): how long an emergency post waits for its co-signers,
-    how many distinct crisis holders other than the starter must sign, and how long the full
-    review that opens once it is published may take before the post is taken down."""
+    how many distinct crisis holders other than the starter must sign, how long the full
+    review that opens once it is published may take before the post is taken down, and what
+    pre-approved templates may be filled with."""
 
     window: Duration = timedelta(minutes=30)
     approvers: int = Field(default=2, ge=2, le=10)
     after_review_within: Duration = timedelta(hours=24)
+    templates: TemplatePolicy = Field(default_factory=TemplatePolicy)
 
     @model_validator(mode="after")
     def _short_window(self) -> CrisisPolicy:

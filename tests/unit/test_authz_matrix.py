@@ -122,6 +122,7 @@ EXPECTED: dict[str, Any] = {
     "drafts GET /internal/v1/drafts/{draft_id}/versions/{version}": CREDENTIAL,
     "drafts POST /internal/v1/drafts/{draft_id}/versions/{version}/consent-check": CREDENTIAL,
     "drafts GET /internal/v1/drafts/{draft_id}/readers": CREDENTIAL,
+    "drafts POST /internal/v1/drafts/from-template": CREDENTIAL,
     "drafts GET /internal/v1/media/{digest}": CREDENTIAL,
     "review GET /internal/v1/decisions/latest": CREDENTIAL,
     "review GET /openapi.json": PUBLIC,
@@ -162,6 +163,10 @@ EXPECTED: dict[str, Any] = {
     "review GET /api/v1/crisis/posts": CRISIS_READERS,
     "review GET /api/v1/crisis/posts/{crisis_id}": CRISIS_READERS,
     "review GET /api/v1/crisis/report": CRISIS_READERS,
+    # Pre-approved templates: crisis holders publish from them alone; oversight reads.
+    "review GET /api/v1/crisis/templates": CRISIS_READERS,
+    "review GET /api/v1/crisis/templates/{template_id}": CRISIS_READERS,
+    "review POST /api/v1/crisis/templates/{template_id}/posts": {"crisis"},
     "review GET /review/login": UI,
     "review POST /review/login": UI,
     "review GET /review/login/oidc": UI,

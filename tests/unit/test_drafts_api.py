@@ -525,3 +525,69 @@ async def test_an_expired_post_goes_back_to_review_as_a_new_version(
     assert started.draft_id == draft["id"]
     actions = api.audit.actions()
     assert actions.index("draft.taken_down") < actions.index("draft.sent_to_re_review")
+
+
+# --- crisis templates (docs/crisis-lane.md) -------------------------------------------------------
+
+TEMPLATE = {
+    "title": "Boil-water notice",
+    "body": "Boil water at {place} from {time}.",
+    "purpose": "crisis_template",
+}
+
+
+async def test_a_template_is_checked_and_filled_only_for_the_review_service(
+    api: DraftsApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bad = await api.http.post(
+        "/api/v1/drafts",
+        json={**DRAFT, **TEMPLATE, "body": "Go to {venue}.", "scheduled_at": "2099-01-01T00:00:00Z"},
+        headers=api.as_user("author"),
+    )
+    assert bad.status_code == 422 and "{venue}" in bad.text and "scheduled" in bad.text
+    template = await api.create(**TEMPLATE)
+    assert template["purpose"] == "crisis_template"
+    monkeypatch.setattr(
+        api.app.state, "internal_callers", Callers({"review-token": "review", INTERNAL_TOKEN: "drafts"})
+    )
+    use_id = "0b5a4f2e-8c1d-4b7a-9a3e-1f2d3c4b5a69"
+    body = {
+        "draft_id": use_id,
+        "template_id": template["id"],
+        "template_version": 1,
+        "values": {"place": "North Clinic", "time": "07:15"},
+        "author_id": "cris",
+        "author_name": "Cris",
+    }
+    path = "/internal/v1/drafts/from-template"
+    refused = await api.http.post(path, json=body, headers={INTERNAL_HEADER: INTERNAL_TOKEN})
+    missing = await api.http.post(
+        path, json={**body, "values": {"place": "North Clinic"}}, headers={INTERNAL_HEADER: "review-token"}
+    )
+    filled = await api.http.post(path, json=body, headers={INTERNAL_HEADER: "review-token"})
+    again = await api.http.post(path, json=body, headers={INTERNAL_HEADER: "review-token"})
+
+    assert refused.status_code == 403  # only the review service fills a template
+    assert missing.status_code == 422 and missing.json()["error"] == "invalid_values"
+    assert filled.status_code == 201, filled.text
+    content = filled.json()
+    assert content["body"] == "Boil water at North Clinic from 07:15."
+    assert (content["purpose"], content["template_id"], content["author_id"]) == (
+        "crisis_from_template",
+        template["id"],
+        "cris",
+    )
+    assert again.json()["content_hash"] == content["content_hash"]  # a retry makes nothing twice
+    assert api.audit.actions().count("draft.created") == 2
+    not_a_template = await api.create()
+    other = await api.http.post(
+        path,
+        json={
+            **body,
+            "draft_id": use_id.replace("0b", "1b"),
+            "template_id": not_a_template["id"],
+            "values": {},
+        },
+        headers={INTERNAL_HEADER: "review-token"},
+    )
+    assert other.status_code == 409 and other.json()["error"] == "not_a_template"

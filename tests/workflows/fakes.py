@@ -59,6 +59,11 @@ from workflows.contracts import (
     TakedownInput,
     TakedownResult,
 )
+from workflows.crisis_template_contracts import (
+    RECORD_TEMPLATE_APPROVAL,
+    TemplateApprovalInput,
+    TemplateApproved,
+)
 from workflows.signatures import MEANINGS, Requirement, SignedStage, requirement_claims
 from workflows.worker import WORKFLOW_RUNNER, WORKFLOWS, build_worker
 
@@ -111,6 +116,11 @@ class FakeServices:
     # notice the outbox was asked to keep, retries included (`notice_keys` as the outbox keys them).
     schedule: ReviewSchedule | None = None
     notices: list[NoticeDue] = field(default_factory=list)
+    # What the drafts service says the draft is for, as the plan reports it; the template approvals
+    # the review service was asked to record, and whether it refuses them.
+    purpose: str = "post"
+    template_approvals: list[TemplateApprovalInput] = field(default_factory=list)
+    refuse_template: bool = False
 
     @property
     def actions(self) -> list[str]:
@@ -146,7 +156,19 @@ class FakeServices:
             requirement=self.requirement(request, self.blocking),
             signing_keys={REVIEW_KEY.kid: REVIEW_KEY.public_jwk},
             schedule=self.schedule,
+            purpose=self.purpose,
         )
+
+    @activity.defn(name=RECORD_TEMPLATE_APPROVAL)
+    async def record_template_approval(self, request: TemplateApprovalInput) -> TemplateApproved:
+        self.template_approvals.append(request)
+        if self.refuse_template:
+            raise ApplicationError(
+                "the template's approvals do not hold: legal: no signed approval",
+                type="ApprovalRefused",
+                non_retryable=True,
+            )
+        return TemplateApproved(request.draft_id, request.version)
 
     @activity.defn(name=OPEN_REVIEW_TASKS)
     async def open_tasks(self, request: OpenReviewTasksInput) -> None:
@@ -231,6 +253,7 @@ async def running_fakes(client: Client, fakes: FakeServices, *, cached: bool = T
             fakes.close_tasks,
             fakes.record_decision,
             fakes.record_notice,
+            fakes.record_template_approval,
         ],
         DRAFTS_TASK_QUEUE: [fakes.update_state, fakes.check_consent],
         PUBLISHER_TASK_QUEUE: [fakes.publish, fakes.live_post_plan, fakes.take_down, fakes.takedown_failed],

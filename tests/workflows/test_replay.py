@@ -41,7 +41,10 @@ CRISIS = ["crisis-expired", "crisis-kept", "crisis-rejected"]
 # Listening after posting (#20): a CommentIngestWorkflow run that opened a case and continued as
 # new, and an AdverseEventCaseWorkflow with its reminders, a hand-off and the close.
 COMMENTS = ["comment_ingest", "ae_case"]
-PATHS = CURRENT + REVIEW_SLA + BEFORE_REVIEW_SLA + BEFORE_NOTIFY + LIVE_POST + CRISIS + COMMENTS
+# Crisis templates (workflow.patched("crisis-templates-2026-12")): a template's approved review
+# recorded, not published; one CrisisTemplatePostWorkflow run that published.
+TEMPLATES = ["template_approved", "crisis-template-post"]
+PATHS = CURRENT + REVIEW_SLA + BEFORE_REVIEW_SLA + BEFORE_NOTIFY + LIVE_POST + CRISIS + COMMENTS + TEMPLATES
 
 
 def load(name: str) -> WorkflowHistory:

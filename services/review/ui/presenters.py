@@ -31,6 +31,8 @@ STATUS_LABELS = {
     "takedown_failed": "Takedown failed",
     "publish_failed": "Publish failed",
     "withdrawn": "Withdrawn",
+    "template_approved": "Approved as a crisis template",
+    "from_template": "Filled from a crisis template",
     "pending": "Pending",
     "closed": "Closed",
     "open": "Open",
@@ -50,6 +52,7 @@ STATUS_LABELS = {
 # Status is told by a word and a symbol, never by colour alone.
 STATUS_SYMBOLS = {
     "approved": "✓",
+    "template_approved": "✓",
     "published": "✓",
     "rejected": "✗",
     "publish_failed": "✗",
