@@ -1,0 +1,116 @@
+"""Comments ingested from Instagram, LinkedIn, X and Bluesky, each against its network's fake over
+loopback, into the publisher's database (SQLite and PostgreSQL): every listing read whole or paged
+as the network pages it, the cursor kept between calls and across restarts, nothing stored twice,
+nothing skipped, rate limits and network errors as the ingest expects them."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.publisher.comment_ingest import CommentSeal
+from services.publisher.networks.base import (
+    AccountCredentials,
+    CommentReader,
+    CredentialsRejected,
+    NetworkUnavailable,
+)
+from services.publisher.networks.instagram import InstagramAdapter
+from services.publisher.networks.instagram_comments import COMMENT_PAGE as IG_PAGE
+from tests.fakes.networks.meta_state import FakeMedia
+from tests.unit.comment_support import add_publication, ingest_for, stored_comments
+from tests.unit.meta_support import IG_ID, MetaWorld
+
+pytest_plugins = ["tests.unit.meta_fixtures", "tests.unit.comment_fixtures"]
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+# --- Instagram ---------------------------------------------------------------------------------
+
+
+async def instagram(world: MetaWorld, **config: float) -> tuple[InstagramAdapter, AccountCredentials, str]:
+    ig = InstagramAdapter(world.config(**config), sleep=world.clock.sleep, clock=world.clock.now)
+    account = await ig.account_from_grant("riverside-ig", {"access_token": world.user_token()}, target=IG_ID)
+    media = FakeMedia(world.fake.next_id(), IG_ID, "Flu shots this week.", world.clock.now(), "c-1", [])
+    world.fake.media[media.id] = media
+    return ig, account, media.id
+
+
+async def test_instagram_reads_every_comment_once_oldest_first_whatever_order_graph_lists(
+    meta_world: MetaWorld,
+) -> None:
+    ig, account, media_id = await instagram(meta_world)
+    assert isinstance(ig, CommentReader)
+    fake, start = meta_world.fake, meta_world.clock.now()
+    # Listed newest first (the fake's order), several to a second, one with five replies (two
+    # shown in the listing, the rest behind `paging.next` of the nested edge).
+    for n in range(IG_PAGE + 7):
+        fake.comment(media_id, f"comment {n:03d}", author=f"user{n}", at=start + n // 3)
+    parent = fake.comments[0]
+    for n in range(5):
+        fake.comment(media_id, f"reply {n}", author="nurse", parent_id=parent.id, at=start + 100 + n)
+    first = await ig.comments(account, media_id, cursor=None)
+    assert [r.text for r in first.replies] == [f"comment {n:03d}" for n in range(IG_PAGE)]
+    assert first.more and first.cursor
+    second = await ig.comments(account, media_id, cursor=first.cursor)
+    assert [r.text for r in second.replies] == [f"comment {n:03d}" for n in range(IG_PAGE, IG_PAGE + 7)] + [
+        f"reply {n}" for n in range(5)
+    ]
+    assert {r.in_reply_to for r in second.replies[-5:]} == {parent.id} and not second.more
+    assert ("GET", f"/{parent.id}/replies") in fake.requests
+    nothing = await ig.comments(account, media_id, cursor=second.cursor)
+    assert (nothing.replies, nothing.cursor) == ([], second.cursor)
+    # One comment at the newest second already read, and one that shows up late (backdated a few
+    # minutes): both new, neither of the others again.
+    fake.comment(media_id, "same second", at=start + 104)
+    fake.comment(media_id, "held for review", at=start + 104 - 300)
+    late = await ig.comments(account, media_id, cursor=nothing.cursor)
+    assert [r.text for r in late.replies] == ["held for review", "same second"]
+    assert (await ig.comments(account, media_id, cursor=late.cursor)).replies == []
+    assert fake.tokens_in_query == []
+
+
+async def test_instagram_ingest_survives_a_rate_limit_and_a_restart(
+    meta_world: MetaWorld, publisher_sessions: Sessions, comment_seal: CommentSeal
+) -> None:
+    ig, account, media_id = await instagram(meta_world, max_wait_seconds=5)
+    await add_publication(publisher_sessions, account=account.name, network="instagram", external_id=media_id)
+    total = 2 * IG_PAGE + 3
+    for n in range(total):
+        meta_world.fake.comment(
+            media_id, f"comment {n:03d}", author=f"user{n}", at=meta_world.clock.now() + n
+        )
+    reader = ingest_for(publisher_sessions, {"instagram": ig}, account, comment_seal)
+    first = await reader.read_account(account.name)
+    assert len(first.comments) == total and first.retry_at is None
+    more = 5
+    for n in range(more):
+        meta_world.fake.comment(media_id, f"later {n}", at=meta_world.clock.now() + 1000 + n)
+    # Graph's budget runs out (code 4, regained in 30 minutes) in the middle of the listing.
+    meta_world.fake.set_rate_limit(1, regain_minutes=30)
+    limited = await reader.read_account(account.name)
+    assert limited.comments == [] and limited.retry_at is not None
+    assert limited.retry_at.timestamp() >= meta_world.clock.now() + 29 * 60
+    meta_world.clock.now_value = limited.retry_at.timestamp()  # the workflow waits until then
+    meta_world.fake.set_rate_limit(None)
+    again = ingest_for(publisher_sessions, {"instagram": ig}, account, comment_seal)
+    assert len((await again.read_account(account.name)).comments) == more
+    assert (await again.read_account(account.name)).comments == []
+    rows = await stored_comments(publisher_sessions)
+    texts = sorted(comment_seal.open(row) for row in rows)
+    assert texts == sorted([f"comment {n:03d}" for n in range(total)] + [f"later {n}" for n in range(more)])
+    assert len({row.external_id for row in rows}) == len(rows)
+
+
+async def test_instagram_network_errors_and_refused_tokens_come_out_as_the_ingest_expects(
+    meta_world: MetaWorld,
+) -> None:
+    ig, account, media_id = await instagram(meta_world)
+    meta_world.fake.comment(media_id, "Is there parking?")
+    meta_world.fake.fail_next(f"/{media_id}/comments", count=4, status=503)
+    with pytest.raises(NetworkUnavailable):
+        await ig.comments(account, media_id, cursor=None)
+    meta_world.fake.expire(str(account.access_token))
+    with pytest.raises(CredentialsRejected):
+        await ig.comments(account, media_id, cursor=None)
