@@ -5,6 +5,9 @@ nothing skipped, rate limits and network errors as the ingest expects them."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
+
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -13,11 +16,18 @@ from services.publisher.networks.base import (
     AccountCredentials,
     CommentReader,
     CredentialsRejected,
+    NetworkConfig,
     NetworkUnavailable,
 )
 from services.publisher.networks.instagram import InstagramAdapter
 from services.publisher.networks.instagram_comments import COMMENT_PAGE as IG_PAGE
+from services.publisher.networks.linkedin import LINKEDIN_VERSION, LinkedInAdapter
+from services.publisher.networks.linkedin_comments import COMMENT_PAGE as LI_PAGE
+from tests.fakes.clock import ManualClock
+from tests.fakes.networks.linkedin import FakeLinkedInState
+from tests.fakes.networks.linkedin import create_app as create_linkedin
 from tests.fakes.networks.meta_state import FakeMedia
+from tests.fakes.serve import ServedApp
 from tests.unit.comment_support import add_publication, ingest_for, stored_comments
 from tests.unit.meta_support import IG_ID, MetaWorld
 
@@ -114,3 +124,107 @@ async def test_instagram_network_errors_and_refused_tokens_come_out_as_the_inges
     meta_world.fake.expire(str(account.access_token))
     with pytest.raises(CredentialsRejected):
         await ig.comments(account, media_id, cursor=None)
+
+
+# --- LinkedIn ----------------------------------------------------------------------------------
+
+LI_POST = "urn:li:share:7100000000000000999"
+
+
+@dataclass
+class LinkedInWorld:
+    url: str
+    fake: FakeLinkedInState
+    clock: ManualClock
+
+    def adapter(self) -> LinkedInAdapter:
+        config = NetworkConfig(
+            api_base_url=self.url, auth_base_url=self.url, timeout_seconds=5, max_wait_seconds=5
+        )
+        return LinkedInAdapter(config, sleep=self.clock.sleep, clock=self.clock.now)
+
+    def account(self) -> AccountCredentials:
+        token = self.fake.grant()
+        return AccountCredentials(
+            network="linkedin",
+            name="riverside-li",
+            base_url=self.url,
+            access_token=token.access_token,
+            account_ref="urn:li:organization:2414183",
+        )
+
+
+@pytest.fixture
+def linkedin_world() -> Iterator[LinkedInWorld]:
+    app = create_linkedin()
+    with ServedApp(app) as served:
+        yield LinkedInWorld(served.url, app.state.fake, ManualClock())
+
+
+async def test_linkedin_reads_comments_and_replies_once_oldest_first(linkedin_world: LinkedInWorld) -> None:
+    fake, li, account = linkedin_world.fake, linkedin_world.adapter(), linkedin_world.account()
+    assert isinstance(li, CommentReader)
+    start = 1_800_000_000_000
+    for n in range(LI_PAGE + 4):
+        fake.add_comment(LI_POST, f"urn:li:person:p{n}", f"comment {n:03d}", at_ms=start + 1000 * n)
+    parent = fake.comment_urn(LI_POST, str(fake.comments[LI_POST][0]["id"]))
+    fake.add_comment(LI_POST, "urn:li:person:nurse", "a reply", parent=parent, at_ms=start + 500)
+    first = await li.comments(account, LI_POST, cursor=None)
+    assert [r.text for r in first.replies][:2] == ["comment 000", "a reply"]
+    assert len(first.replies) == LI_PAGE and first.more
+    assert first.replies[1].in_reply_to == parent and first.replies[0].in_reply_to == LI_POST
+    second = await li.comments(account, LI_POST, cursor=first.cursor)
+    assert [r.text for r in second.replies] == [f"comment {n:03d}" for n in range(LI_PAGE - 1, LI_PAGE + 4)]
+    assert not second.more
+    assert (await li.comments(account, LI_POST, cursor=second.cursor)).replies == []
+    assert set(fake.versions_seen) == {LINKEDIN_VERSION}
+    # Every page of the listing was asked for, with LinkedIn's start/count paging.
+    assert [path for method, path in fake.plan.requests if "socialActions" in path].count(
+        f"/rest/socialActions/{LI_POST}/comments"
+    ) >= 2 * 2
+
+
+async def test_linkedin_ingest_survives_a_rate_limit_and_a_restart(
+    linkedin_world: LinkedInWorld, publisher_sessions: Sessions, comment_seal: CommentSeal
+) -> None:
+    fake, account = linkedin_world.fake, linkedin_world.account()
+    await add_publication(publisher_sessions, account=account.name, network="linkedin", external_id=LI_POST)
+    total = 2 * LI_PAGE + 1
+    for n in range(total):
+        fake.add_comment(LI_POST, f"urn:li:person:p{n}", f"comment {n:03d}", at_ms=1_800_000_000_000 + n)
+    # One request is left before LinkedIn answers 429: the listing's second page is refused.
+    fake.plan.remaining = 1
+    limited = await ingest_for(
+        publisher_sessions, {"linkedin": linkedin_world.adapter()}, account, comment_seal
+    ).read_account(account.name)
+    assert limited.comments == [] and limited.retry_at is not None
+    fake.plan.remaining = None
+    again = ingest_for(publisher_sessions, {"linkedin": linkedin_world.adapter()}, account, comment_seal)
+    assert len((await again.read_account(account.name)).comments) == total
+    fake.add_comment(LI_POST, "urn:li:person:late", "one more", at_ms=1_800_000_000_000 + total)
+    assert len((await again.read_account(account.name)).comments) == 1
+    assert (await again.read_account(account.name)).comments == []
+    rows = await stored_comments(publisher_sessions)
+    assert sorted(comment_seal.open(r) for r in rows) == sorted(
+        [f"comment {n:03d}" for n in range(total)] + ["one more"]
+    )
+    assert len({r.external_id for r in rows}) == len(rows)
+
+
+async def test_linkedin_errors_come_out_as_the_ingest_expects(
+    linkedin_world: LinkedInWorld, publisher_sessions: Sessions, comment_seal: CommentSeal
+) -> None:
+    fake, account = linkedin_world.fake, linkedin_world.account()
+    fake.add_comment(LI_POST, "urn:li:person:p1", "Is it walk-in?")
+    gone = await add_publication(
+        publisher_sessions, account=account.name, network="linkedin", external_id="urn:li:share:1"
+    )
+    await add_publication(publisher_sessions, account=account.name, network="linkedin", external_id=LI_POST)
+    fake.plan.fail_next("GET", "/rest/socialActions/urn:li:share:1/", 503, times=10)
+    round_ = await ingest_for(
+        publisher_sessions, {"linkedin": linkedin_world.adapter()}, account, comment_seal
+    ).read_account(account.name)
+    assert len(round_.comments) == 1 and list(round_.unreadable) == [gone.id]
+    fake.tokens.revoke(str(account.access_token))
+    with pytest.raises(CredentialsRejected):
+        await linkedin_world.adapter().comments(account, LI_POST, cursor=None)
