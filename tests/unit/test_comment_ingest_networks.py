@@ -5,6 +5,7 @@ nothing skipped, rate limits and network errors as the ingest expects them."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -12,21 +13,26 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.publisher.comment_ingest import CommentSeal
+from services.publisher.networks import x_comments
 from services.publisher.networks.base import (
     AccountCredentials,
     CommentReader,
     CredentialsRejected,
     NetworkConfig,
     NetworkUnavailable,
+    RateLimited,
 )
 from services.publisher.networks.instagram import InstagramAdapter
 from services.publisher.networks.instagram_comments import COMMENT_PAGE as IG_PAGE
 from services.publisher.networks.linkedin import LINKEDIN_VERSION, LinkedInAdapter
 from services.publisher.networks.linkedin_comments import COMMENT_PAGE as LI_PAGE
+from services.publisher.networks.x import XAdapter
 from tests.fakes.clock import ManualClock
 from tests.fakes.networks.linkedin import FakeLinkedInState
 from tests.fakes.networks.linkedin import create_app as create_linkedin
 from tests.fakes.networks.meta_state import FakeMedia
+from tests.fakes.networks.x import FakeTweet, FakeXState
+from tests.fakes.networks.x import create_app as create_x
 from tests.fakes.serve import ServedApp
 from tests.unit.comment_support import add_publication, ingest_for, stored_comments
 from tests.unit.meta_support import IG_ID, MetaWorld
@@ -228,3 +234,130 @@ async def test_linkedin_errors_come_out_as_the_ingest_expects(
     fake.tokens.revoke(str(account.access_token))
     with pytest.raises(CredentialsRejected):
         await linkedin_world.adapter().comments(account, LI_POST, cursor=None)
+
+
+# --- X -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class XWorld:
+    url: str
+    fake: FakeXState
+    sleeps: list[float]
+
+    def adapter(self) -> XAdapter:
+        async def record(seconds: float) -> None:
+            self.sleeps.append(seconds)  # no real wait; the fake's window does not pass by itself
+
+        config = NetworkConfig(
+            api_base_url=self.url, auth_base_url=self.url, timeout_seconds=5, max_wait_seconds=5
+        )
+        return XAdapter(config, sleep=record)
+
+    def account(self) -> AccountCredentials:
+        token = self.fake.grant()
+        return AccountCredentials(
+            network="x",
+            name="riverside-x",
+            base_url=self.url,
+            access_token=token.access_token,
+            account_ref=self.fake.me,
+            scopes=token.scopes,
+        )
+
+    def root(self) -> str:
+        """A post of the account's, made on X directly (the tests here read its replies only)."""
+        tweet_id = self.fake.next_id()
+        self.fake.tweets[tweet_id] = FakeTweet(
+            tweet_id, self.fake.me, "Flu shots this week.", [], time.time(), tweet_id
+        )
+        return tweet_id
+
+
+@pytest.fixture
+def x_world() -> Iterator[XWorld]:
+    app = create_x()
+    with ServedApp(app) as served:
+        yield XWorld(served.url, app.state.fake, [])
+
+
+async def test_x_reads_replies_oldest_first_from_since_id_and_narrows_when_there_are_many(
+    x_world: XWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake, x, account = x_world.fake, x_world.adapter(), x_world.account()
+    assert isinstance(x, CommentReader)
+    root = x_world.root()
+    first_reply = fake.reply(root, "patient1", "Is it walk-in? https://clinic.example/flu")
+    fake.reply(first_reply, "patient2", "It is & free")
+    page = await x.comments(account, root, cursor=None)
+    assert [(r.author, r.text) for r in page.replies] == [
+        ("patient1", "Is it walk-in? https://clinic.example/flu"),
+        ("patient2", "It is & free"),
+    ]
+    assert page.replies[1].in_reply_to == first_reply and page.replies[0].in_reply_to == root
+    assert page.cursor == page.replies[-1].external_id and not page.more
+    assert (await x.comments(account, root, cursor=page.cursor)).replies == []
+    # More replies than one call reads (two pages of 100 here): the reader narrows below the
+    # oldest it saw until the oldest fit, hands those over, and moves up again.
+    monkeypatch.setattr(x_comments, "MAX_PAGES", 2)
+    wanted = [fake.reply(root, f"user{n}", f"reply {n:03d}") for n in range(450)]
+    read: list[str] = []
+    cursor, calls = page.cursor, 0
+    while True:
+        calls += 1
+        step = await x.comments(account, root, cursor=cursor)
+        read.extend(r.external_id for r in step.replies)
+        cursor = step.cursor
+        if not step.more:
+            break
+    assert read == wanted and calls > 3
+    searches = [p for m, p in fake.plan.requests if p == "/2/tweets/search/recent"]
+    assert len(searches) >= 450 // 100
+
+
+async def test_x_ingest_survives_a_rate_limit_and_a_restart(
+    x_world: XWorld, publisher_sessions: Sessions, comment_seal: CommentSeal
+) -> None:
+    fake, account = x_world.fake, x_world.account()
+    root = x_world.root()
+    await add_publication(publisher_sessions, account=account.name, network="x", external_id=root)
+    for n in range(150):
+        fake.reply(root, f"user{n}", f"reply {n:03d}")
+    # One request is left in X's window, which resets in an hour: the second page must wait.
+    fake.plan.remaining, fake.plan.reset_after_seconds = 1, 3600
+    limited = await ingest_for(
+        publisher_sessions, {"x": x_world.adapter()}, account, comment_seal
+    ).read_account(account.name)
+    assert limited.comments == [] and limited.retry_at is not None
+    assert limited.retry_at.timestamp() > time.time() + 3000
+    fake.plan.remaining = None
+    again = ingest_for(publisher_sessions, {"x": x_world.adapter()}, account, comment_seal)
+    assert len((await again.read_account(account.name)).comments) == 150
+    fake.reply(root, "late", "one more")
+    assert len((await again.read_account(account.name)).comments) == 1
+    assert (await again.read_account(account.name)).comments == []
+    rows = await stored_comments(publisher_sessions)
+    assert sorted(comment_seal.open(r) for r in rows) == sorted(
+        [f"reply {n:03d}" for n in range(150)] + ["one more"]
+    )
+    assert len({r.external_id for r in rows}) == len(rows)
+
+
+async def test_x_a_429_past_the_wait_is_rate_limited_until_x_rate_limit_reset(x_world: XWorld) -> None:
+    x, account, root = x_world.adapter(), x_world.account(), x_world.root()
+    reset = int(time.time()) + 900
+    x_world.fake.plan.fail_next(
+        "GET",
+        "/2/tweets/search/recent",
+        429,
+        headers={"x-rate-limit-reset": str(reset), "x-rate-limit-remaining": "0"},
+    )
+    with pytest.raises(RateLimited) as limited:
+        await x.comments(account, root, cursor=None)
+    assert limited.value.retry_at == reset
+    x_world.fake.plan.fail_next("GET", "/2/tweets/search/recent", 503, times=4)
+    with pytest.raises(NetworkUnavailable):
+        await x_world.adapter().comments(account, root, cursor=None)
+    x_world.fake.tokens.revoke(str(account.access_token))
+    with pytest.raises(CredentialsRejected):
+        await x_world.adapter().comments(account, root, cursor=None)

@@ -347,17 +347,39 @@ def create_app(*, client_id: str = "x-client", client_secret: str = "x-secret") 
         if not query.startswith("conversation_id:"):
             return invalid("this fake searches by conversation_id only", "query")
         conversation = query.removeprefix("conversation_id:")
-        found = [
-            t for t in state.tweets.values() if t.conversation_id == conversation and t.id != conversation
-        ]
-        if not found:
+        params = request.query_params
+        limit = int(params.get("max_results", "10"))
+        if not 10 <= limit <= 100:
+            return invalid("max_results must be between 10 and 100", "max_results")
+        since, until = int(params.get("since_id") or 0), int(params.get("until_id") or 0)
+        # Like X: newest first within a page and across pages; `next_token` is stable (it names
+        # where the page ended, so new replies do not shift later pages).
+        token_at = params.get("next_token")
+        below = int(token_at.removeprefix("t")) if token_at else 0
+        found = sorted(
+            (
+                t
+                for t in state.tweets.values()
+                if t.conversation_id == conversation
+                and int(t.id) > since
+                and (not until or int(t.id) < until)
+                and (not below or int(t.id) < below)
+            ),
+            key=lambda t: int(t.id),
+            reverse=True,
+        )
+        page, rest = found[:limit], found[limit:]
+        if not page:
             return JSONResponse({"meta": {"result_count": 0}})
-        users = [{"id": t.author_id, **state.users[t.author_id]} for t in found]
+        authors = {t.author_id for t in page}
+        meta: dict[str, Any] = {"result_count": len(page), "newest_id": page[0].id, "oldest_id": page[-1].id}
+        if rest:
+            meta["next_token"] = f"t{page[-1].id}"
         return JSONResponse(
             {
-                "data": [t.as_shown() for t in found],
-                "includes": {"users": users},
-                "meta": {"result_count": len(found)},
+                "data": [t.as_shown() for t in page],
+                "includes": {"users": [{"id": a, **state.users[a]} for a in sorted(authors)]},
+                "meta": meta,
             }
         )
 
