@@ -302,7 +302,8 @@ async def test_x_reads_replies_oldest_first_from_since_id_and_narrows_when_there
     monkeypatch.setattr(x_comments, "MAX_PAGES", 2)
     wanted = [fake.reply(root, f"user{n}", f"reply {n:03d}") for n in range(450)]
     read: list[str] = []
-    cursor, calls = page.cursor, 0
+    cursor: str | None = page.cursor
+    calls = 0
     while True:
         calls += 1
         step = await x.comments(account, root, cursor=cursor)
