@@ -20,14 +20,20 @@ from services.publisher.networks.base import (
     CredentialsRejected,
     NetworkConfig,
     NetworkUnavailable,
+    PostRequest,
     RateLimited,
 )
+from services.publisher.networks.bluesky import COMMENT_PAGE as BSKY_PAGE
+from services.publisher.networks.bluesky import BlueskyAdapter
 from services.publisher.networks.instagram import InstagramAdapter
 from services.publisher.networks.instagram_comments import COMMENT_PAGE as IG_PAGE
 from services.publisher.networks.linkedin import LINKEDIN_VERSION, LinkedInAdapter
 from services.publisher.networks.linkedin_comments import COMMENT_PAGE as LI_PAGE
 from services.publisher.networks.x import XAdapter
+from tests.fakes.checkpoints import MemoryCheckpoints
 from tests.fakes.clock import ManualClock
+from tests.fakes.networks.bluesky import FakePds
+from tests.fakes.networks.bluesky import create_app as create_bluesky
 from tests.fakes.networks.linkedin import FakeLinkedInState
 from tests.fakes.networks.linkedin import create_app as create_linkedin
 from tests.fakes.networks.meta_state import FakeMedia
@@ -362,3 +368,111 @@ async def test_x_a_429_past_the_wait_is_rate_limited_until_x_rate_limit_reset(x_
     x_world.fake.tokens.revoke(str(account.access_token))
     with pytest.raises(CredentialsRejected):
         await x_world.adapter().comments(account, root, cursor=None)
+
+
+# --- Bluesky -----------------------------------------------------------------------------------
+
+
+@dataclass
+class BlueskyWorld:
+    url: str
+    fake: FakePds
+    clock: ManualClock
+    nurse: str
+
+    def adapter(self) -> BlueskyAdapter:
+        config = NetworkConfig(api_base_url=self.url, timeout_seconds=5, max_wait_seconds=5)
+        return BlueskyAdapter(config, sleep=self.clock.sleep, clock=self.clock.now)
+
+    def account(self) -> AccountCredentials:
+        return AccountCredentials(
+            network="bluesky",
+            name="riverside-bsky",
+            base_url=self.url,
+            identifier="clinic.example.com",
+            app_password="abcd-efgh-ijkl-mnop",
+        )
+
+    async def post(self, adapter: BlueskyAdapter) -> str:
+        request = PostRequest(publication_id="pub-b", idempotency_key="idem-b", text="Flu shots this week.")
+        return (await adapter.post(self.account(), request, MemoryCheckpoints())).external_id
+
+
+@pytest.fixture
+def bluesky_world() -> Iterator[BlueskyWorld]:
+    clock = ManualClock()
+    app = create_bluesky(clock=clock.now)
+    fake: FakePds = app.state.fake
+    fake.add_account("clinic.example.com", "abcd-efgh-ijkl-mnop")
+    nurse = fake.add_account("nurse.example.com")
+    with ServedApp(app) as served:
+        yield BlueskyWorld(served.url, fake, clock, nurse)
+
+
+async def test_bluesky_reads_the_whole_reply_tree_once_by_indexed_time(bluesky_world: BlueskyWorld) -> None:
+    world, fake = bluesky_world, bluesky_world.fake
+    bsky = world.adapter()
+    assert isinstance(bsky, CommentReader)
+    account, post = world.account(), await world.post(bsky)
+    start = world.clock.now()
+    uris = [
+        fake.reply(post, world.nurse, f"reply {n:03d}", indexed_at=start + n // 4)
+        for n in range(BSKY_PAGE + 6)
+    ]
+    nested = fake.reply(uris[0], world.nurse, "a reply to a reply", indexed_at=start + 100)
+    # The record claims 2020 (createdAt is the author's to set); the AppView saw it now.
+    backdated = fake.reply(
+        post, world.nurse, "backdated", created_at="2020-01-01T00:00:00.000Z", indexed_at=start + 101
+    )
+    first = await bsky.comments(account, post, cursor=None)
+    assert [r.text for r in first.replies] == [f"reply {n:03d}" for n in range(BSKY_PAGE)] and first.more
+    second = await bsky.comments(account, post, cursor=first.cursor)
+    assert [r.external_id for r in second.replies] == [*uris[BSKY_PAGE:], nested, backdated]
+    assert second.replies[-2].in_reply_to == uris[0] and not second.more
+    nothing = await bsky.comments(account, post, cursor=second.cursor)
+    assert (nothing.replies, nothing.cursor) == ([], second.cursor)
+    same = fake.reply(post, world.nurse, "same millisecond", indexed_at=start + 101)
+    late = fake.reply(post, world.nurse, "indexed late", indexed_at=start + 101 - 120)
+    assert [r.external_id for r in (await bsky.comments(account, post, cursor=nothing.cursor)).replies] == [
+        late,
+        same,
+    ]
+
+
+async def test_bluesky_ingest_survives_a_rate_limit_and_a_restart(
+    bluesky_world: BlueskyWorld, publisher_sessions: Sessions, comment_seal: CommentSeal
+) -> None:
+    world, fake = bluesky_world, bluesky_world.fake
+    bsky = world.adapter()
+    account, post = world.account(), await world.post(bsky)
+    await add_publication(publisher_sessions, account=account.name, network="bluesky", external_id=post)
+    total = BSKY_PAGE + 20
+    for n in range(total):
+        fake.reply(post, world.nurse, f"reply {n:03d}", indexed_at=world.clock.now() + n)
+    # One request left until the PDS's window resets in an hour: the first page is read and kept,
+    # the second read waits for the reset.
+    fake.set_rate_limit(1, reset_in=3600)
+    limited = await ingest_for(publisher_sessions, {"bluesky": bsky}, account, comment_seal).read_account(
+        account.name
+    )
+    assert len(limited.comments) == BSKY_PAGE and limited.retry_at is not None
+    world.clock.value = limited.retry_at.timestamp()  # the workflow waits until then
+    again = ingest_for(publisher_sessions, {"bluesky": world.adapter()}, account, comment_seal)
+    assert len((await again.read_account(account.name)).comments) == total - BSKY_PAGE
+    assert (await again.read_account(account.name)).comments == []
+    rows = await stored_comments(publisher_sessions)
+    assert sorted(comment_seal.open(r) for r in rows) == [f"reply {n:03d}" for n in range(total)]
+    assert len({r.external_id for r in rows}) == total
+
+
+async def test_bluesky_errors_come_out_as_the_ingest_expects(bluesky_world: BlueskyWorld) -> None:
+    world = bluesky_world
+    bsky = world.adapter()
+    account, post = world.account(), await world.post(bsky)
+    world.fake.fail_next("app.bsky.feed.getPostThread", 502, times=4)
+    with pytest.raises(NetworkUnavailable):
+        await bsky.comments(account, post, cursor=None)
+    clinic = next(a.did for a in world.fake.accounts.values() if a.handle == "clinic.example.com")
+    world.fake.revoke_app_password(clinic)
+    with pytest.raises(CredentialsRejected):
+        await bsky.comments(account, post, cursor=None)

@@ -37,6 +37,7 @@ from services.publisher.networks.base import (
     AccountCheck,
     AccountCredentials,
     Checkpoints,
+    CommentPage,
     CredentialsRejected,
     DeletedRef,
     MissingScopes,
@@ -56,11 +57,14 @@ from services.publisher.networks.bluesky_text import (
     tid_for,
 )
 from services.publisher.networks.bluesky_xrpc import XrpcSessions, describe, mapping
+from services.publisher.networks.comment_cursor import Listed, page_after
 
 POST_COLLECTION = "app.bsky.feed.post"
 MAX_IMAGES = 4
 MAX_IMAGE_BYTES = 1_000_000
 THREAD_DEPTH = 10
+COMMENT_DEPTH = 1000  # the lexicon's maximum: the ingest reads every level of the reply tree
+COMMENT_PAGE = 50  # replies handed to the ingest per call
 
 CHECKPOINT_CREATED_AT = "bluesky:created_at"
 CHECKPOINT_BLOB = "bluesky:blob:"  # + digest -> the blob ref JSON uploadBlob answered
@@ -259,13 +263,27 @@ class BlueskyAdapter:
         return DeletedRef(external_id, response.status_code, "deleted")
 
     async def replies(self, account: AccountCredentials, external_id: str) -> list[Reply]:
+        return [item.reply for item in await self._thread(account, external_id, THREAD_DEPTH)]
+
+    async def comments(
+        self, account: AccountCredentials, external_id: str, *, cursor: str | None
+    ) -> CommentPage:
+        """The thread's replies not read before. getPostThread answers the whole reply tree at once
+        (no paging, no promised order), so every read walks it and keeps a high-water mark of
+        `indexedAt` (when the AppView saw the reply; `createdAt` is the author's own claim) and
+        post URIs (comment_cursor.py)."""
+        listed = await self._thread(account, external_id, COMMENT_DEPTH)
+        return page_after(listed, cursor, limit=COMMENT_PAGE)
+
+    async def _thread(self, account: AccountCredentials, external_id: str, depth: int) -> list[Listed]:
+        """Every reply under the post, flattened, each with the time the cursor orders it by."""
         response, _ = await self._xrpc.call(
             account,
             "GET",
             "app.bsky.feed.getPostThread",
-            params={"uri": external_id, "depth": THREAD_DEPTH, "parentHeight": 0},
+            params={"uri": external_id, "depth": depth, "parentHeight": 0},
         )
-        replies: list[Reply] = []
+        listed: list[Listed] = []
 
         def walk(node: Mapping[str, Any]) -> None:
             for child in node.get("replies") or []:
@@ -278,20 +296,22 @@ class BlueskyAdapter:
                 uri = str(post.get("uri") or "")
                 parent = mapping(mapping(record.get("reply")).get("parent")).get("uri")
                 handle = str(author.get("handle") or author.get("did") or "")
-                replies.append(
-                    Reply(
-                        external_id=uri,
-                        author=handle,
-                        text=str(record.get("text") or ""),
-                        created_at=_parse_time(record.get("createdAt")),
-                        url=post_url(handle, uri.rsplit("/", 1)[-1]) if uri else None,
-                        in_reply_to=str(parent) if parent else None,
-                    )
+                created = _parse_time(record.get("createdAt"))
+                reply = Reply(
+                    external_id=uri,
+                    author=handle,
+                    text=str(record.get("text") or ""),
+                    created_at=created,
+                    url=post_url(handle, uri.rsplit("/", 1)[-1]) if uri else None,
+                    in_reply_to=str(parent) if parent else None,
                 )
+                at = _parse_time(post.get("indexedAt")) or created
+                if uri and at is not None:
+                    listed.append(Listed(at=at, reply=reply))
                 walk(view)
 
         walk(mapping(mapping(response.json()).get("thread")))
-        return replies
+        return listed
 
 
 def _parse_time(value: object) -> datetime | None:
