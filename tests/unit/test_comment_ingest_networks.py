@@ -13,8 +13,9 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.publisher.comment_ingest import CommentSeal
-from services.publisher.networks import x_comments
+from services.publisher.networks import build_adapters, x_comments
 from services.publisher.networks.base import (
+    NETWORKS,
     AccountCredentials,
     CommentReader,
     CredentialsRejected,
@@ -476,3 +477,9 @@ async def test_bluesky_errors_come_out_as_the_ingest_expects(bluesky_world: Blue
     world.fake.revoke_app_password(clinic)
     with pytest.raises(CredentialsRejected):
         await bsky.comments(account, post, cursor=None)
+
+
+def test_every_network_adapter_reads_comments_so_every_account_is_listened_to() -> None:
+    adapters = build_adapters({})
+    assert set(adapters) == set(NETWORKS)
+    assert all(isinstance(adapter, CommentReader) for adapter in adapters.values())
