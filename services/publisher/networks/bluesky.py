@@ -57,14 +57,14 @@ from services.publisher.networks.bluesky_text import (
     tid_for,
 )
 from services.publisher.networks.bluesky_xrpc import XrpcSessions, describe, mapping
-from services.publisher.networks.comment_cursor import Listed, page_after
+from services.publisher.networks.comment_cursor import HANDED_OVER, Listed, page_after
 
 POST_COLLECTION = "app.bsky.feed.post"
 MAX_IMAGES = 4
 MAX_IMAGE_BYTES = 1_000_000
 THREAD_DEPTH = 10
 COMMENT_DEPTH = 1000  # the lexicon's maximum: the ingest reads every level of the reply tree
-COMMENT_PAGE = 50  # replies handed to the ingest per call
+COMMENT_PAGE = HANDED_OVER  # replies handed to the ingest per call (the tree is read whole each time)
 
 CHECKPOINT_CREATED_AT = "bluesky:created_at"
 CHECKPOINT_BLOB = "bluesky:blob:"  # + digest -> the blob ref JSON uploadBlob answered

@@ -8,7 +8,8 @@ ids delivered within `LOOKBACK` of it. A comment is new when it is not among tho
 older than the mark less `LOOKBACK`; the new ones go out oldest first, `limit` at a time, and the
 mark moves to the last one given. A comment that appears late (held for review, indexed late) is
 still read if its time is within `LOOKBACK` of the mark; the cursor stays small because ids older
-than that are dropped from it.
+than that are dropped from it. Each call lists the whole post, so many (`HANDED_OVER`) go
+out at once.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from datetime import UTC, datetime, timedelta
 from services.publisher.networks.base import CommentPage, Reply
 
 LOOKBACK = timedelta(minutes=15)
+# Comments handed over per call: every call lists the whole post, so a burst goes out in few calls.
+HANDED_OVER = 200
 
 
 @dataclass(frozen=True)

@@ -15,12 +15,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from services.publisher.networks.base import CommentPage, NetworkRejected, Reply
-from services.publisher.networks.comment_cursor import Listed, page_after
+from services.publisher.networks.comment_cursor import HANDED_OVER, Listed, page_after
 from services.publisher.networks.meta import MetaGraph, graph_time
 
 COMMENT_FIELDS = "id,text,timestamp,username"
 LISTING_FIELDS = f"{COMMENT_FIELDS},replies{{{COMMENT_FIELDS}}}"
-COMMENT_PAGE = 50  # comments per request, and at most this many handed to the ingest per call
+REQUEST_PAGE = 50  # comments per request
+# Comments handed to the ingest per call: each call lists the whole post, so hand over many at once.
+COMMENT_PAGE = HANDED_OVER
 MAX_LISTING_PAGES = 100  # 5,000 comments on one post; more is refused, never read in part
 
 
@@ -57,7 +59,7 @@ class InstagramComments:
 
     async def _every(self, token: str, path: str, fields: str) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
-        params: dict[str, str | int] = {"fields": fields, "limit": COMMENT_PAGE}
+        params: dict[str, str | int] = {"fields": fields, "limit": REQUEST_PAGE}
         for _page in range(MAX_LISTING_PAGES):
             document = await self.graph.call("GET", path, token=token, replay_safe=True, params=params)
             data = document.get("data")
@@ -70,7 +72,7 @@ class InstagramComments:
                 return items
             params["after"] = after
         raise NetworkRejected(
-            f"instagram: more than {MAX_LISTING_PAGES * COMMENT_PAGE} comments under {path}; "
+            f"instagram: more than {MAX_LISTING_PAGES * REQUEST_PAGE} comments under {path}; "
             "not read in part, since a part could skip some"
         )
 

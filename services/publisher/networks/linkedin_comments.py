@@ -16,10 +16,12 @@ from typing import Any
 from urllib.parse import quote
 
 from services.publisher.networks.base import CommentPage, NetworkRejected, Reply
-from services.publisher.networks.comment_cursor import Listed, page_after
+from services.publisher.networks.comment_cursor import HANDED_OVER, Listed, page_after
 from services.publisher.networks.http import NetworkHttp
 
-COMMENT_PAGE = 50  # comments per request, and at most this many handed to the ingest per call
+REQUEST_PAGE = 50  # comments per request
+# Comments handed to the ingest per call: each call lists the whole post, so hand over many at once.
+COMMENT_PAGE = HANDED_OVER
 MAX_LISTING_PAGES = 100  # 5,000 comments under one post or comment; more is refused, not read in part
 
 
@@ -53,7 +55,7 @@ class LinkedInComments:
                 replay_safe=True,
                 token=token,
                 headers=self._headers,
-                params={"start": page * COMMENT_PAGE, "count": COMMENT_PAGE},
+                params={"start": page * REQUEST_PAGE, "count": REQUEST_PAGE},
             )
             document = response.json()
             elements = document.get("elements") if isinstance(document, dict) else None
@@ -61,10 +63,10 @@ class LinkedInComments:
             items.extend(chunk)
             paging = document.get("paging") if isinstance(document, dict) else None
             total = paging.get("total") if isinstance(paging, dict) else None
-            if len(chunk) < COMMENT_PAGE or (isinstance(total, int) and len(items) >= total):
+            if len(chunk) < REQUEST_PAGE or (isinstance(total, int) and len(items) >= total):
                 return items
         raise NetworkRejected(
-            f"linkedin: more than {MAX_LISTING_PAGES * COMMENT_PAGE} comments under {urn}; "
+            f"linkedin: more than {MAX_LISTING_PAGES * REQUEST_PAGE} comments under {urn}; "
             "not read in part, since a part could skip some"
         )
 
