@@ -5,9 +5,11 @@ nothing skipped, rate limits and network errors as the ingest expects them."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -23,9 +25,11 @@ from services.publisher.networks.base import (
     NetworkUnavailable,
     PostRequest,
     RateLimited,
+    Reply,
 )
 from services.publisher.networks.bluesky import COMMENT_PAGE as BSKY_PAGE
 from services.publisher.networks.bluesky import BlueskyAdapter
+from services.publisher.networks.comment_cursor import Listed, page_after
 from services.publisher.networks.instagram import InstagramAdapter
 from services.publisher.networks.instagram_comments import COMMENT_PAGE as IG_PAGE
 from services.publisher.networks.linkedin import LINKEDIN_VERSION, LinkedInAdapter
@@ -47,6 +51,31 @@ from tests.unit.meta_support import IG_ID, MetaWorld
 pytest_plugins = ["tests.unit.meta_fixtures", "tests.unit.comment_fixtures"]
 
 Sessions = async_sessionmaker[AsyncSession]
+
+
+# --- the high-water cursor --------------------------------------------------------------------
+
+
+def listed(key: str, seconds: float) -> Listed:
+    at = datetime.fromtimestamp(1_800_000_000 + seconds, tz=UTC)
+    return Listed(at=at, reply=Reply(external_id=key, author="a", text=key, created_at=at))
+
+
+def test_the_high_water_cursor_keeps_only_the_ids_near_its_mark() -> None:
+    first = page_after([listed("b", 0), listed("a", 0), listed("c", 10)], None, limit=10)
+    assert [r.external_id for r in first.replies] == ["a", "b", "c"]  # by time, then id
+    assert first.cursor is not None and json.loads(first.cursor)["seen"].keys() == {"a", "b", "c"}
+    # An hour on, the old ids fall out of the cursor and out of the window alike.
+    later = [listed("a", 0), listed("b", 0), listed("c", 10), listed("d", 3600)]
+    second = page_after(later, first.cursor, limit=10)
+    assert [r.external_id for r in second.replies] == ["d"]
+    assert second.cursor is not None and set(json.loads(second.cursor)["seen"]) == {"d"}
+    assert page_after(later, second.cursor, limit=10).replies == []
+    # A repeated id in one listing is handed over once; an unreadable cursor reads from the start.
+    assert [r.external_id for r in page_after([listed("x", 1), listed("x", 1)], None, limit=5).replies] == [
+        "x"
+    ]
+    assert len(page_after(later, "after-cursor-from-elsewhere", limit=10).replies) == 4
 
 
 # --- Instagram ---------------------------------------------------------------------------------
