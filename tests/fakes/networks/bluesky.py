@@ -8,6 +8,9 @@ expired JWT, 400 RecordNotFound, 400 InvalidRequest for a bad record, 500 Intern
 record key that is taken (what the PDS serves today; bluesky-social/atproto PR 4728 would name it),
 429 RateLimitExceeded. Every answer carries ratelimit-limit/-remaining/-reset (Unix seconds)/-policy.
 
+getPostThread answers each post's `indexedAt` (when the AppView saw it: `fake.reply` sets it, and
+what the record claims as `createdAt` may differ) and the reply tree to `depth`.
+
 Tokens are opaque strings here (a real PDS issues JWTs; clients must not look inside either way).
 Test knobs live on `app.state.fake` (a `FakePds`).
 """

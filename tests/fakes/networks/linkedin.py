@@ -7,6 +7,9 @@ scopes (403 `ACCESS_DENIED`), the post payload's required fields, image ownershi
 the "little" text format: a reserved character shows only when escaped with a backslash; an unescaped
 one (other than a `#hashtag`) cuts the shown text there, as LinkedIn silently truncates.
 `state.shown(urn)` is what a viewer sees. 429 carries no reset header (LinkedIn's limits are daily).
+Comments (`/rest/socialActions/{post or comment URN}/comments`) come newest first (LinkedIn
+documents no order), paged by `start`/`count` with `paging.total`, each with its `commentsSummary`;
+`state.add_comment` adds one, or a reply to a comment.
 """
 
 from __future__ import annotations

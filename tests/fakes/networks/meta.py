@@ -5,7 +5,8 @@ PKCE S256) and token endpoint (`oauth/access_token`: authorization_code and fb_e
 refresh tokens, as Meta), `me/accounts`, `me/permissions`, nodes (Pages, IG users, posts, photos,
 containers, media) read and deleted by id, `/{page}/photos`, `/{page}/feed`, `/{page}/published_posts`,
 `/{ig-user}/media` (creating a container fetches `image_url` for real, loopback only),
-`/{ig-user}/media_publish`, and `/{object}/comments`.
+`/{ig-user}/media_publish`, `/{object}/comments` (Instagram: top-level comments newest first, their
+`replies{...}` expanded when asked, two before `paging.next`), and `/{ig-comment-id}/replies`.
 
 Like Graph, it wants `Authorization: Bearer`, answers errors as `{"error": {"message", "type",
 "code", "error_subcode", "fbtrace_id"}}` (HTTP 400 by default, as Graph mostly does; the status is a
