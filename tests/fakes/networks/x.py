@@ -1,5 +1,6 @@
 """A local X (API v2): OAuth 2.0 with PKCE, users/me, the simple media upload, posts (tweets), the
-user's timeline, recent search by conversation, and delete, as a user-context client sees them.
+user's timeline, recent search by conversation (newest first, `since_id`/`until_id`, `max_results`
+10-100, a stable `next_token`), and delete, as a user-context client sees them.
 
 Like X it sends `x-rate-limit-limit/-remaining/-reset` on every answer and 429 when they are spent,
 answers errors as problem JSON (`{"title","detail","type","status"}`, `{"errors": [...]}` for invalid
