@@ -42,7 +42,7 @@ from tests.fakes.networks.bluesky import create_app as create_bluesky
 from tests.fakes.networks.linkedin import FakeLinkedInState
 from tests.fakes.networks.linkedin import create_app as create_linkedin
 from tests.fakes.networks.meta_state import FakeMedia
-from tests.fakes.networks.x import FakeTweet, FakeXState
+from tests.fakes.networks.x import FakeTweet, FakeXState, snowflake
 from tests.fakes.networks.x import create_app as create_x
 from tests.fakes.serve import ServedApp
 from tests.unit.comment_support import add_publication, ingest_for, stored_comments
@@ -350,6 +350,19 @@ async def test_x_reads_replies_oldest_first_from_since_id_and_narrows_when_there
     assert read == wanted and calls > 3
     searches = [p for m, p in fake.plan.requests if p == "/2/tweets/search/recent"]
     assert len(searches) >= 450 // 100
+
+
+async def test_x_a_cursor_older_than_search_reaches_is_not_sent_and_loses_nothing(x_world: XWorld) -> None:
+    fake, x, account = x_world.fake, x_world.adapter(), x_world.account()
+    root = x_world.root()
+    week_old = str(snowflake(time.time() - 8 * 24 * 3600))  # the last reply read, eight days ago
+    new = fake.reply(root, "patient1", "Still sore a week on")
+    page = await x.comments(account, root, cursor=week_old)
+    assert [r.external_id for r in page.replies] == [new] and page.cursor == new
+    # Narrowing that ran past the seven days: below that `until` search sees nothing; move up.
+    moved = await x.comments(account, root, cursor=f"|{week_old}")
+    assert (moved.replies, moved.cursor, moved.more) == ([], str(int(week_old) - 1), True)
+    assert [r.external_id for r in (await x.comments(account, root, cursor=moved.cursor)).replies] == [new]
 
 
 async def test_x_ingest_survives_a_rate_limit_and_a_restart(

@@ -118,7 +118,7 @@ class XAdapter:
             clock=clock,
         )
         self._auth_base = (config.auth_base_url or "https://x.com").rstrip("/")
-        self._comments = XComments(self._call)
+        self._comments = XComments(self._call, clock)
 
     # --- OAuth ---------------------------------------------------------------------------------
 

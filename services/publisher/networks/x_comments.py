@@ -7,6 +7,10 @@ the cursor is the highest id handed over, asked for again as `since_id`. Every p
 read before anything is handed over, so the oldest come first. When there are more pages than one
 call reads, the cursor notes the oldest id seen (`since|until`) and the next call searches below
 it (`until_id`), until the oldest part fits in one call: those go out, and the search moves up.
+
+Recent search refuses a `since_id` or `until_id` older than its seven days (400). Post ids are
+snowflakes that carry their time, so a cursor that old is not sent: `since` is then applied here
+(everything search still sees is newer), and below an `until` that old there is nothing to find.
 """
 
 from __future__ import annotations
@@ -23,6 +27,9 @@ from services.publisher.networks.base import AccountCredentials, CommentPage, Re
 SEARCH = "/2/tweets/search/recent"
 TWEET_FIELDS = "created_at,author_id,in_reply_to_user_id,conversation_id,referenced_tweets,entities"
 PAGE_SIZE = 100  # X's maximum for recent search
+SNOWFLAKE_EPOCH_MS = 1_288_834_974_657  # X's ids: milliseconds since this, shifted left 22 bits
+# How far back recent search reaches (seven days), less an hour so a cursor near the edge is not sent.
+SEARCH_REACH_SECONDS = 7 * 24 * 3600 - 3600
 MAX_PAGES = 10  # per call; older replies are reached by narrowing with until_id
 
 Call = Callable[..., Awaitable[httpx.Response]]
@@ -60,17 +67,27 @@ def users_of(document: Mapping[str, Any]) -> dict[str, str]:
     return {str(u["id"]): str(u.get("username", "")) for u in includes.get("users", []) if u.get("id")}
 
 
+def snowflake_time(post_id: int) -> float:
+    """When X made the post with this id (Unix seconds)."""
+    return ((post_id >> 22) + SNOWFLAKE_EPOCH_MS) / 1000
+
+
 def _bounds(cursor: str | None) -> tuple[int | None, int | None]:
     since, _, until = (cursor or "").partition("|")
     return (int(since) if since.isdigit() else None), (int(until) if until.isdigit() else None)
 
 
 class XComments:
-    def __init__(self, call: Call) -> None:
+    def __init__(self, call: Call, clock: Callable[[], float]) -> None:
         self._call = call  # the adapter's authenticated call (its 401 mapping included)
+        self._clock = clock
 
     async def page(self, account: AccountCredentials, external_id: str, *, cursor: str | None) -> CommentPage:
         since, until = _bounds(cursor)
+        reach = self._clock() - SEARCH_REACH_SECONDS
+        if until is not None and snowflake_time(until) < reach:
+            # Search sees nothing that old: the window below `until` is empty; move up to it.
+            return CommentPage(replies=[], cursor=str(until - 1), more=True)
         params: dict[str, str | int] = {
             "query": f"conversation_id:{external_id}",
             "tweet.fields": TWEET_FIELDS,
@@ -78,7 +95,7 @@ class XComments:
             "user.fields": "username",
             "max_results": PAGE_SIZE,
         }
-        if since is not None:
+        if since is not None and snowflake_time(since) >= reach:
             params["since_id"] = str(since)
         if until is not None:
             params["until_id"] = str(until)

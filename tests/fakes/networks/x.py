@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import binascii
 import html
-import itertools
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -111,10 +110,13 @@ class FakeXState:
     tweets: dict[str, FakeTweet] = field(default_factory=dict)
     deleted: list[str] = field(default_factory=list)
     media: dict[str, tuple[str, str, bytes]] = field(default_factory=dict)  # id -> (owner, type, bytes)
-    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1860000000000000001))
+    _last_id: int = 0
 
     def next_id(self) -> str:
-        return str(next(self._ids))
+        """A snowflake, as X's ids are: the time in milliseconds since X's epoch, shifted left 22
+        bits, so ids grow with time (and say when they were made)."""
+        self._last_id = max(self._last_id + 1, snowflake(time.time()))
+        return str(self._last_id)
 
     @property
     def me(self) -> str:
@@ -140,6 +142,14 @@ class FakeXState:
 
     def grant(self, scopes: tuple[str, ...] = SCOPES) -> IssuedToken:
         return self.tokens.issue(self.me, scopes, next(iter(self.tokens.clients)))
+
+
+SNOWFLAKE_EPOCH_MS = 1_288_834_974_657
+SEARCH_REACH_SECONDS = 7 * 24 * 3600
+
+
+def snowflake(moment: float) -> int:
+    return (int(moment * 1000) - SNOWFLAKE_EPOCH_MS) << 22
 
 
 def rate_headers(plan: FaultPlan) -> dict[str, str]:
@@ -353,6 +363,11 @@ def create_app(*, client_id: str = "x-client", client_secret: str = "x-secret") 
         if not 10 <= limit <= 100:
             return invalid("max_results must be between 10 and 100", "max_results")
         since, until = int(params.get("since_id") or 0), int(params.get("until_id") or 0)
+        oldest = snowflake(time.time() - SEARCH_REACH_SECONDS)
+        for name, value in (("since_id", since), ("until_id", until)):
+            if value and value < oldest:
+                # As X does: an id from before recent search's seven days is an invalid request.
+                return invalid(f"Invalid '{name}': must be a tweet ID created within the last 7 days", name)
         # Like X: newest first within a page and across pages; `next_token` is stable (it names
         # where the page ended, so new replies do not shift later pages).
         token_at = params.get("next_token")
