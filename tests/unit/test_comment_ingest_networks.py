@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.publisher.comment_ingest import CommentSeal
-from services.publisher.networks import build_adapters, x_comments
+from services.publisher.networks import bluesky, build_adapters, x_comments
 from services.publisher.networks.base import (
     NETWORKS,
     AccountCredentials,
@@ -480,6 +480,23 @@ async def test_bluesky_reads_the_whole_reply_tree_once_by_indexed_time(bluesky_w
         late,
         same,
     ]
+
+
+async def test_bluesky_reads_a_thread_deeper_than_one_answer_holds(
+    bluesky_world: BlueskyWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = bluesky_world
+    bsky = world.adapter()
+    account, post = world.account(), await world.post(bsky)
+    chain, parent = [], post
+    for n in range(7):  # a conversation seven replies deep, read two levels at a time
+        parent = world.fake.reply(parent, world.nurse, f"level {n}", indexed_at=world.clock.now() + n)
+        chain.append(parent)
+    monkeypatch.setattr(bluesky, "COMMENT_DEPTH", 2)
+    page = await bsky.comments(account, post, cursor=None)
+    assert [r.external_id for r in page.replies] == chain
+    reads = [p for _m, p in world.fake.requests if p == "/xrpc/app.bsky.feed.getPostThread"]
+    assert len(reads) == 4
 
 
 async def test_bluesky_ingest_survives_a_rate_limit_and_a_restart(

@@ -342,6 +342,11 @@ def create_app(*, clock: Callable[[], float] = time.time) -> FastAPI:
             "author": {"did": did, "handle": account.handle},
             "record": fake.records[(did, POST, rkey)],
             "indexedAt": fake.indexed.get((did, POST, rkey), fake.records[(did, POST, rkey)]["createdAt"]),
+            "replyCount": sum(
+                1
+                for key, value in fake.records.items()
+                if key[1] == POST and ((value.get("reply") or {}).get("parent") or {}).get("uri") == uri
+            ),
         }
 
     def thread(did: str, rkey: str, depth: int) -> dict[str, Any]:
