@@ -97,7 +97,7 @@ class CommentIngest:
         readable: list[tuple[Publication, CommentReader]] = []
         for publication in publications:
             adapter = self._adapters.get(publication.network or "")
-            if isinstance(adapter, CommentReader):  # the others are not ingested yet (docs/comments.md)
+            if isinstance(adapter, CommentReader):  # any adapter that reads comments, all alike
                 readable.append((publication, adapter))
         if not readable:
             return outcome

@@ -249,8 +249,8 @@ class NetworkAdapter(Protocol):
 
 @runtime_checkable
 class CommentReader(Protocol):
-    """An adapter that reads a post's comments page by page from a cursor (Facebook, Mastodon).
-    Adapters without it keep `replies` only and are not ingested yet (docs/comments.md)."""
+    """An adapter that reads a post's comments page by page from a cursor (all six networks; how
+    each reads and what its cursor holds: docs/comments.md). The ingest treats every one alike."""
 
     async def comments(
         self, account: AccountCredentials, external_id: str, *, cursor: str | None

@@ -37,6 +37,7 @@ from services.publisher.networks.base import (
     AccountCheck,
     AccountCredentials,
     Checkpoints,
+    CommentPage,
     CredentialsRejected,
     DeletedRef,
     MissingScopes,
@@ -56,11 +57,17 @@ from services.publisher.networks.bluesky_text import (
     tid_for,
 )
 from services.publisher.networks.bluesky_xrpc import XrpcSessions, describe, mapping
+from services.publisher.networks.comment_cursor import HANDED_OVER, Listed, page_after
 
 POST_COLLECTION = "app.bsky.feed.post"
 MAX_IMAGES = 4
 MAX_IMAGE_BYTES = 1_000_000
 THREAD_DEPTH = 10
+# Levels of replies per getPostThread read for the ingest; deeper ones are read from where the
+# answer stops (the lexicon allows 1,000, but JSON that deep is past what Python's parser nests).
+COMMENT_DEPTH = 100
+MAX_THREAD_READS = 50
+COMMENT_PAGE = HANDED_OVER  # replies handed to the ingest per call (the tree is read whole each time)
 
 CHECKPOINT_CREATED_AT = "bluesky:created_at"
 CHECKPOINT_BLOB = "bluesky:blob:"  # + digest -> the blob ref JSON uploadBlob answered
@@ -259,39 +266,76 @@ class BlueskyAdapter:
         return DeletedRef(external_id, response.status_code, "deleted")
 
     async def replies(self, account: AccountCredentials, external_id: str) -> list[Reply]:
-        response, _ = await self._xrpc.call(
-            account,
-            "GET",
-            "app.bsky.feed.getPostThread",
-            params={"uri": external_id, "depth": THREAD_DEPTH, "parentHeight": 0},
-        )
-        replies: list[Reply] = []
+        return [item.reply for item in await self._thread(account, external_id, THREAD_DEPTH)]
 
-        def walk(node: Mapping[str, Any]) -> None:
-            for child in node.get("replies") or []:
-                view = mapping(child)
+    async def comments(
+        self, account: AccountCredentials, external_id: str, *, cursor: str | None
+    ) -> CommentPage:
+        """The thread's replies not read before. getPostThread answers the whole reply tree at once
+        (no paging, no promised order), so every read walks it and keeps a high-water mark of
+        `indexedAt` (when the AppView saw the reply; `createdAt` is the author's own claim) and
+        post URIs (comment_cursor.py)."""
+        listed = await self._thread(account, external_id, COMMENT_DEPTH)
+        return page_after(listed, cursor, limit=COMMENT_PAGE)
+
+    async def _thread(self, account: AccountCredentials, external_id: str, depth: int) -> list[Listed]:
+        """Every reply under the post, flattened, each with the time the cursor orders it by. A
+        reply at the depth asked for whose `replyCount` says it has replies is read again as the
+        top of its own thread, so no level is cut off."""
+        listed: list[Listed] = []
+        tops = [external_id]
+        for _read in range(MAX_THREAD_READS):
+            if not tops:
+                return listed
+            response, _ = await self._xrpc.call(
+                account,
+                "GET",
+                "app.bsky.feed.getPostThread",
+                params={"uri": tops.pop(), "depth": depth, "parentHeight": 0},
+            )
+            thread = mapping(mapping(response.json()).get("thread"))
+            # Depth first, parents before their replies, without recursion.
+            pending = [(mapping(child), 1) for child in reversed(thread.get("replies") or [])]
+            while pending:
+                view, level = pending.pop()
                 post = mapping(view.get("post"))
                 if not post:
                     continue  # notFoundPost / blockedPost
-                record = mapping(post.get("record"))
-                author = mapping(post.get("author"))
-                uri = str(post.get("uri") or "")
-                parent = mapping(mapping(record.get("reply")).get("parent")).get("uri")
-                handle = str(author.get("handle") or author.get("did") or "")
-                replies.append(
-                    Reply(
-                        external_id=uri,
-                        author=handle,
-                        text=str(record.get("text") or ""),
-                        created_at=_parse_time(record.get("createdAt")),
-                        url=post_url(handle, uri.rsplit("/", 1)[-1]) if uri else None,
-                        in_reply_to=str(parent) if parent else None,
-                    )
-                )
-                walk(view)
+                item = _listed(post)
+                if item is not None:
+                    listed.append(item)
+                children = view.get("replies") or []
+                if level >= depth and not children and (post.get("replyCount") or 0) > 0 and item:
+                    tops.append(item.reply.external_id)
+                pending.extend((mapping(child), level + 1) for child in reversed(children))
+        if tops:
+            raise NetworkRejected(
+                f"bluesky: the thread of {external_id} is deeper than {MAX_THREAD_READS * depth} "
+                "replies; not read in part, since a part could skip some"
+            )
+        return listed
 
-        walk(mapping(mapping(response.json()).get("thread")))
-        return replies
+
+def _listed(post: Mapping[str, Any]) -> Listed | None:
+    """One reply of a thread view, ordered by `indexedAt` (its `createdAt` where the AppView gave none)."""
+    record = mapping(post.get("record"))
+    author = mapping(post.get("author"))
+    uri = str(post.get("uri") or "")
+    parent = mapping(mapping(record.get("reply")).get("parent")).get("uri")
+    handle = str(author.get("handle") or author.get("did") or "")
+    created = _parse_time(record.get("createdAt"))
+    at = _parse_time(post.get("indexedAt")) or created
+    if not uri or at is None:
+        return None
+    reply = Reply(
+        external_id=uri,
+        author=handle,
+        text=str(record.get("text") or ""),
+        created_at=created,
+        url=post_url(handle, uri.rsplit("/", 1)[-1]),
+        in_reply_to=str(parent) if parent else None,
+    )
+    return Listed(at=at, reply=reply)
 
 
 def _parse_time(value: object) -> datetime | None:

@@ -29,6 +29,7 @@ from services.publisher.networks.base import (
     AccountCheck,
     AccountCredentials,
     Checkpoints,
+    CommentPage,
     CredentialsRejected,
     DeletedRef,
     NetworkConfig,
@@ -41,6 +42,7 @@ from services.publisher.networks.base import (
     PostRequest,
     Reply,
 )
+from services.publisher.networks.instagram_comments import InstagramComments
 from services.publisher.networks.meta import GraphObjectMissing, MetaGraph, graph_time, meta_oauth_endpoints
 from services.publisher.networks.meta_accounts import MetaAccounts
 
@@ -101,6 +103,7 @@ class InstagramAdapter:
         self._sleep = sleep
         self._clock = clock
         self.graph = MetaGraph(self.network, config, transport=transport, sleep=sleep, clock=clock)
+        self._comments = InstagramComments(self.graph)
         self.accounts = MetaAccounts(
             self.graph,
             page_fields="id,name,access_token,instagram_business_account{id,username}",
@@ -263,6 +266,13 @@ class InstagramAdapter:
             )
             for comment in comments
         ]
+
+    async def comments(
+        self, account: AccountCredentials, external_id: str, *, cursor: str | None
+    ) -> CommentPage:
+        """The post's comments and their replies not read before (instagram_comments.py)."""
+        token, _ig_id = _require(account)
+        return await self._comments.page(token, external_id, cursor=cursor)
 
     async def hide_comment(self, account: AccountCredentials, comment_id: str) -> None:
         """Hidden from everyone but its author (POST /{ig-comment-id} hide=true,

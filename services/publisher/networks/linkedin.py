@@ -28,6 +28,7 @@ from services.publisher.networks.base import (
     AccountCheck,
     AccountCredentials,
     Checkpoints,
+    CommentPage,
     CredentialsRejected,
     DeletedRef,
     MissingScopes,
@@ -41,6 +42,7 @@ from services.publisher.networks.base import (
     Reply,
 )
 from services.publisher.networks.http import MAX_SNIPPET, NetworkHttp
+from services.publisher.networks.linkedin_comments import LinkedInComments
 
 # One Marketing API version for every call; LinkedIn supports each for about a year.
 LINKEDIN_VERSION = "202605"
@@ -118,6 +120,7 @@ class LinkedInAdapter:
         }
         self._api = NetworkHttp("linkedin", config.api_base_url or "https://api.linkedin.com", **common)
         self._auth = NetworkHttp("linkedin", config.auth_base_url or "https://www.linkedin.com", **common)
+        self._comments = LinkedInComments(self._api, self._headers())
 
     # --- OAuth ---------------------------------------------------------------------------------
 
@@ -397,6 +400,14 @@ class LinkedInAdapter:
                 )
             )
         return replies
+
+    async def comments(
+        self, account: AccountCredentials, external_id: str, *, cursor: str | None
+    ) -> CommentPage:
+        """The post's comments and their replies not read before (linkedin_comments.py)."""
+        if not account.access_token:
+            raise CredentialsRejected("linkedin: no access token is stored for this account")
+        return await self._comments.page(account.access_token, external_id, cursor=cursor)
 
     # --- helpers ---------------------------------------------------------------------------------
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import html
 import json
 import re
 import time
@@ -34,6 +33,7 @@ from services.publisher.networks.base import (
     AccountCredentials,
     AmbiguousOutcome,
     Checkpoints,
+    CommentPage,
     CredentialsRejected,
     DeletedRef,
     MissingScopes,
@@ -47,6 +47,7 @@ from services.publisher.networks.base import (
     Reply,
 )
 from services.publisher.networks.http import MAX_SNIPPET, NetworkHttp
+from services.publisher.networks.x_comments import XComments, original_text, reply_of, users_of
 
 SCOPES = ("tweet.read", "tweet.write", "users.read", "offline.access", "media.write")
 MAX_WEIGHTED_LENGTH = 280
@@ -91,15 +92,6 @@ def comparable(text: str, *, links: bool) -> str:
     return re.sub(r"\s+", " ", "".join([*out, text[cursor:]]))
 
 
-def original_text(tweet: Mapping[str, Any]) -> str:
-    """A tweet's text as it was sent, as near as X lets us: t.co links back to what they point at."""
-    text = str(tweet.get("text", ""))
-    for entity in (tweet.get("entities") or {}).get("urls") or []:
-        if entity.get("url") and entity.get("expanded_url"):
-            text = text.replace(str(entity["url"]), str(entity["expanded_url"]))
-    return html.unescape(text)
-
-
 class XAdapter:
     """One X app registration (a confidential OAuth 2.0 client); accounts are X users."""
 
@@ -126,6 +118,7 @@ class XAdapter:
             clock=clock,
         )
         self._auth_base = (config.auth_base_url or "https://x.com").rstrip("/")
+        self._comments = XComments(self._call, clock)
 
     # --- OAuth ---------------------------------------------------------------------------------
 
@@ -349,31 +342,19 @@ class XAdapter:
             },
         )
         document = response.json()
-        users = {
-            str(u["id"]): str(u.get("username", ""))
-            for u in (document.get("includes") or {}).get("users", [])
-        }
-        replies = []
-        for tweet in document.get("data") or []:
-            author = users.get(str(tweet.get("author_id")), str(tweet.get("author_id", "")))
-            parent = next(
-                (str(r["id"]) for r in tweet.get("referenced_tweets") or [] if r.get("type") == "replied_to"),
-                external_id,
-            )
-            created = tweet.get("created_at")
-            replies.append(
-                Reply(
-                    external_id=str(tweet["id"]),
-                    author=author,
-                    text=original_text(tweet),
-                    created_at=datetime.fromisoformat(str(created).replace("Z", "+00:00"))
-                    if created
-                    else None,
-                    url=f"https://x.com/{author}/status/{tweet['id']}",
-                    in_reply_to=parent,
-                )
-            )
-        return replies
+        users = users_of(document)
+        return [
+            reply_of(tweet, users, external_id)
+            for tweet in document.get("data") or []
+            if str(tweet.get("id")) != external_id  # the post itself is in its own conversation
+        ]
+
+    async def comments(
+        self, account: AccountCredentials, external_id: str, *, cursor: str | None
+    ) -> CommentPage:
+        """The conversation's replies after the cursor, oldest first (x_comments.py). A spent rate
+        limit is a 429 whose `x-rate-limit-reset` NetworkHttp waits for, or raises RateLimited."""
+        return await self._comments.page(account, external_id, cursor=cursor)
 
     # --- helpers ---------------------------------------------------------------------------------
 

@@ -8,6 +8,9 @@ expired JWT, 400 RecordNotFound, 400 InvalidRequest for a bad record, 500 Intern
 record key that is taken (what the PDS serves today; bluesky-social/atproto PR 4728 would name it),
 429 RateLimitExceeded. Every answer carries ratelimit-limit/-remaining/-reset (Unix seconds)/-policy.
 
+getPostThread answers each post's `indexedAt` (when the AppView saw it: `fake.reply` sets it, and
+what the record claims as `createdAt` may differ) and the reply tree to `depth`.
+
 Tokens are opaque strings here (a real PDS issues JWTs; clients must not look inside either way).
 Test knobs live on `app.state.fake` (a `FakePds`).
 """
@@ -20,6 +23,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import grapheme  # type: ignore[import-untyped]
@@ -58,6 +62,8 @@ class FakePds:
         self.accounts: dict[str, FakeAccount] = {}  # by DID
         self.jwts: dict[str, FakeJwt] = {}
         self.records: dict[tuple[str, str, str], dict[str, Any]] = {}  # (did, collection, rkey) -> value
+        # When the AppView indexed each post (its `indexedAt`); the record's createdAt where unset.
+        self.indexed: dict[tuple[str, str, str], str] = {}
         self.deleted: list[str] = []
         self.blobs: dict[str, bytes] = {}
         self.requests: list[tuple[str, str]] = []
@@ -116,6 +122,34 @@ class FakePds:
     def set_rate_limit(self, remaining: int, *, reset_in: float) -> None:
         self.rate_remaining = remaining
         self.rate_reset_at = self.clock() + reset_in
+
+    def reply(
+        self,
+        parent_uri: str,
+        did: str,
+        text: str,
+        *,
+        created_at: str | None = None,
+        indexed_at: float | None = None,
+    ) -> str:
+        """`did` replies to the post `parent_uri` (in the thread of that post's root); `indexed_at`
+        (Unix seconds, default now) is when the AppView shows it, `created_at` what the record claims."""
+        self._serial += 1
+        rkey = f"3lrep{self._serial:08d}"
+        parent_key = tuple(parent_uri.removeprefix("at://").split("/"))
+        parent_record = self.records[(parent_key[0], parent_key[1], parent_key[2])]
+        parent = {"uri": parent_uri, "cid": _cid(parent_uri)}
+        root = (parent_record.get("reply") or {}).get("root") or parent
+        moment = self.clock() if indexed_at is None else indexed_at
+        shown = datetime.fromtimestamp(moment, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        self.records[(did, POST, rkey)] = {
+            "$type": POST,
+            "text": text,
+            "createdAt": created_at or shown,
+            "reply": {"root": root, "parent": parent},
+        }
+        self.indexed[(did, POST, rkey)] = shown
+        return f"at://{did}/{POST}/{rkey}"
 
     def posts(self, did: str | None = None) -> dict[str, dict[str, Any]]:
         """The account's posts by record key."""
@@ -255,6 +289,11 @@ def create_app(*, clock: Callable[[], float] = time.time) -> FastAPI:
         if key in fake.records:
             return error(500, "InternalServerError", "Internal Server Error")
         fake.records[key] = body["record"]
+        fake.indexed[key] = (
+            datetime.fromtimestamp(fake.clock(), UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z")
+        )
         uri = f"at://{jwt.did}/{collection}/{rkey}"
         return {"uri": uri, "cid": _cid(uri), "commit": {"cid": _cid("commit" + uri), "rev": rkey}}
 
@@ -302,7 +341,12 @@ def create_app(*, clock: Callable[[], float] = time.time) -> FastAPI:
             "cid": _cid(uri),
             "author": {"did": did, "handle": account.handle},
             "record": fake.records[(did, POST, rkey)],
-            "indexedAt": fake.records[(did, POST, rkey)]["createdAt"],
+            "indexedAt": fake.indexed.get((did, POST, rkey), fake.records[(did, POST, rkey)]["createdAt"]),
+            "replyCount": sum(
+                1
+                for key, value in fake.records.items()
+                if key[1] == POST and ((value.get("reply") or {}).get("parent") or {}).get("uri") == uri
+            ),
         }
 
     def thread(did: str, rkey: str, depth: int) -> dict[str, Any]:

@@ -7,6 +7,9 @@ scopes (403 `ACCESS_DENIED`), the post payload's required fields, image ownershi
 the "little" text format: a reserved character shows only when escaped with a backslash; an unescaped
 one (other than a `#hashtag`) cuts the shown text there, as LinkedIn silently truncates.
 `state.shown(urn)` is what a viewer sees. 429 carries no reset header (LinkedIn's limits are daily).
+Comments (`/rest/socialActions/{post or comment URN}/comments`) come newest first (LinkedIn
+documents no order), paged by `start`/`count` with `paging.total`, each with its `commentsSummary`;
+`state.add_comment` adds one, or a reply to a comment.
 """
 
 from __future__ import annotations
@@ -88,19 +91,27 @@ class FakeLinkedInState:
     def shown(self, urn: str) -> str:
         return render_little(self.posts[urn].commentary)
 
-    def add_comment(self, post_urn: str, actor: str, text: str) -> str:
+    def add_comment(
+        self, post_urn: str, actor: str, text: str, *, parent: str | None = None, at_ms: int | None = None
+    ) -> str:
+        """A member comments on `post_urn`, or replies to the comment URN `parent` under it; `at_ms`
+        sets `created.time`. Answers the comment's id (its URN is `urn:li:comment:(post,id)`)."""
         comment_id = str(self.next_id())
-        self.comments.setdefault(post_urn, []).append(
+        thread = parent or post_urn
+        self.comments.setdefault(thread, []).append(
             {
                 "id": comment_id,
                 "$URN": f"urn:li:comment:({post_urn},{comment_id})",
                 "actor": actor,
-                "object": post_urn,
+                "object": thread,
                 "message": {"text": text},
-                "created": {"actor": actor, "time": int(time.time() * 1000)},
+                "created": {"actor": actor, "time": int(time.time() * 1000) if at_ms is None else at_ms},
             }
         )
         return comment_id
+
+    def comment_urn(self, post_urn: str, comment_id: str) -> str:
+        return f"urn:li:comment:({post_urn},{comment_id})"
 
     def grant(self, scopes: tuple[str, ...] = SCOPES) -> IssuedToken:
         """A token as if the admin had connected the page (for tests that skip the browser flow)."""
@@ -406,8 +417,25 @@ def create_app(*, client_id: str = "li-client", client_secret: str = "li-secret"
             return token
         if not urn.endswith("/comments"):
             return error(404, "not found", code="NOT_FOUND")
-        post_urn = urn.removesuffix("/comments")
-        elements = state.comments.get(post_urn, [])
-        return JSONResponse({"elements": elements, "paging": {"count": len(elements), "start": 0}})
+        # A post's comments, or a comment's replies (its URN in place of the post's), newest first
+        # (LinkedIn documents no order), paged by start and count, each with its replies' count.
+        thread = urn.removesuffix("/comments")
+        every = list(reversed(state.comments.get(thread, [])))
+        start, count = (
+            int(request.query_params.get("start", "0")),
+            int(request.query_params.get("count", "10")),
+        )
+        elements = [
+            {
+                **element,
+                "commentsSummary": {
+                    "aggregatedTotalComments": len(state.comments.get(element["$URN"], [])),
+                    "totalFirstLevelComments": len(state.comments.get(element["$URN"], [])),
+                },
+            }
+            for element in every[start : start + count]
+        ]
+        paging = {"count": count, "start": start, "total": len(every), "links": []}
+        return JSONResponse({"elements": elements, "paging": paging})
 
     return app

@@ -5,7 +5,8 @@ PKCE S256) and token endpoint (`oauth/access_token`: authorization_code and fb_e
 refresh tokens, as Meta), `me/accounts`, `me/permissions`, nodes (Pages, IG users, posts, photos,
 containers, media) read and deleted by id, `/{page}/photos`, `/{page}/feed`, `/{page}/published_posts`,
 `/{ig-user}/media` (creating a container fetches `image_url` for real, loopback only),
-`/{ig-user}/media_publish`, and `/{object}/comments`.
+`/{ig-user}/media_publish`, `/{object}/comments` (Instagram: top-level comments newest first, their
+`replies{...}` expanded when asked, two before `paging.next`), and `/{ig-comment-id}/replies`.
 
 Like Graph, it wants `Authorization: Bearer`, answers errors as `{"error": {"message", "type",
 "code", "error_subcode", "fbtrace_id"}}` (HTTP 400 by default, as Graph mostly does; the status is a
@@ -33,6 +34,7 @@ from tests.fakes.networks.meta_state import (
     KNOWN_PERMISSIONS,
     LONG_LIVED_SECONDS,
     PAGE_PERMISSIONS,
+    FakeComment,
     FakeContainer,
     FakeMedia,
     FakeMeta,
@@ -285,6 +287,8 @@ class GraphHandlers:
                 return JSONResponse(self.ig_media(token, node, params, base))
             if method == "GET" and edge == "comments":
                 return JSONResponse(self.object_comments(token, node, params, base))
+            if method == "GET" and edge == "replies":
+                return JSONResponse(self.ig_replies(token, node, params, base))
         raise GraphFailure(400, "Unknown path components: /" + "/".join(parts), 2500)
 
     # --- Facebook Login ------------------------------------------------------------------------
@@ -632,18 +636,16 @@ class GraphHandlers:
         fake = self.fake
         items: list[dict[str, Any]]
         if object_id in fake.media:
+            # IG Media comments: the top-level ones; `replies{fields}` expands each one's replies.
             self.need(token, "instagram_basic", "instagram_manage_comments")
+            fields = params.get("fields") or ""
+            expand = "replies{" in fields
             items = [
                 {
-                    "id": c.id,
-                    "text": c.message,
-                    "username": c.author,
-                    "timestamp": graph_time(c.created_time),
-                    "hidden": c.is_hidden,
-                    **({"parent_id": c.parent_id} if c.parent_id else {}),
+                    **self.ig_comment(c),
+                    **({"replies": self.ig_expanded(c, params, base, token.value)} if expand else {}),
                 }
-                for c in fake.comments
-                if c.object_id == object_id
+                for c in self.ig_listed(lambda c: c.object_id == object_id and c.parent_id is None)
             ]
         elif object_id in fake.posts and not fake.posts[object_id].deleted:
             self.need(token, "pages_read_engagement")
@@ -662,6 +664,49 @@ class GraphHandlers:
             ]
         else:
             raise self.missing(object_id)
+        return self.page_of(items, params, base, token.value)
+
+    def ig_listed(self, wanted: Callable[[FakeComment], bool]) -> list[FakeComment]:
+        chosen = [c for c in self.fake.comments if wanted(c)]
+        return list(reversed(chosen)) if self.fake.ig_newest_first else chosen
+
+    @staticmethod
+    def ig_comment(c: FakeComment) -> dict[str, Any]:
+        return {
+            "id": c.id,
+            "text": c.message,
+            "username": c.author,
+            "timestamp": graph_time(c.created_time),
+            "hidden": c.is_hidden,
+            **({"parent_id": c.parent_id} if c.parent_id else {}),
+        }
+
+    def ig_expanded(
+        self, parent: FakeComment, params: dict[str, str], base: str, token: str
+    ) -> dict[str, Any]:
+        """A comment's replies as a nested `replies{...}` field shows them: the first few, and
+        `paging.next` (to `/{ig-comment-id}/replies`) when there are more."""
+        replies = [self.ig_comment(c) for c in self.ig_listed(lambda c: c.parent_id == parent.id)]
+        shown: dict[str, Any] = {"data": replies[: self.fake.ig_replies_expanded]}
+        if len(replies) > self.fake.ig_replies_expanded:
+            after = str(self.fake.ig_replies_expanded)
+            query = urlencode({"access_token": token, "after": after})
+            shown["paging"] = {
+                "cursors": {"before": "0", "after": after},
+                "next": f"{base.rsplit('/', 2)[0]}/{parent.id}/replies?{query}",
+            }
+        return shown
+
+    def ig_replies(
+        self, token: FakeToken, comment_id: str, params: dict[str, str], base: str
+    ) -> dict[str, Any]:
+        """GET /{ig-comment-id}/replies: the replies of one Instagram comment."""
+        parent = next((c for c in self.fake.comments if c.id == comment_id), None)
+        if parent is None or parent.object_id not in self.fake.media:
+            raise self.missing(comment_id)
+        self.ig_acting(token, self.fake.media[parent.object_id].ig_user_id)
+        self.need(token, "instagram_basic", "instagram_manage_comments")
+        items = [self.ig_comment(c) for c in self.ig_listed(lambda c: c.parent_id == comment_id)]
         return self.page_of(items, params, base, token.value)
 
 

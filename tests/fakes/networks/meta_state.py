@@ -128,6 +128,9 @@ class FakeMeta:
     permission_error_status: int = 403
     rate_limit_status: int = 400
     container_polls: int = 1  # status checks that answer IN_PROGRESS before FINISHED
+    # Instagram lists comments in no documented order; the fake lists the newest first.
+    ig_newest_first: bool = True
+    ig_replies_expanded: int = 2  # replies shown in a comment's `replies{...}` before paging.next
     approving_user: str = "user-1"  # who "clicks Continue" in the login dialog
 
     users: dict[str, str] = field(default_factory=dict)
@@ -205,8 +208,19 @@ class FakeMeta:
             expires_in=expires,
         )
 
-    def comment(self, object_id: str, message: str, author: str = "Pat Patient") -> FakeComment:
-        comment = FakeComment(self.next_id(), object_id, message, author, self.clock())
+    def comment(
+        self,
+        object_id: str,
+        message: str,
+        author: str = "Pat Patient",
+        *,
+        parent_id: str | None = None,
+        at: float | None = None,
+    ) -> FakeComment:
+        """Someone comments on `object_id` (a Page post or IG media), or replies to the comment
+        `parent_id` under it; `at` backdates it (a comment Instagram shows late)."""
+        moment = self.clock() if at is None else at
+        comment = FakeComment(self.next_id(), object_id, message, author, moment, parent_id)
         self.comments.append(comment)
         return comment
 

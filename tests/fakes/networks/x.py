@@ -1,5 +1,6 @@
 """A local X (API v2): OAuth 2.0 with PKCE, users/me, the simple media upload, posts (tweets), the
-user's timeline, recent search by conversation, and delete, as a user-context client sees them.
+user's timeline, recent search by conversation (newest first, `since_id`/`until_id`, `max_results`
+10-100, a stable `next_token`), and delete, as a user-context client sees them.
 
 Like X it sends `x-rate-limit-limit/-remaining/-reset` on every answer and 429 when they are spent,
 answers errors as problem JSON (`{"title","detail","type","status"}`, `{"errors": [...]}` for invalid
@@ -13,7 +14,6 @@ from __future__ import annotations
 import base64
 import binascii
 import html
-import itertools
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -110,10 +110,13 @@ class FakeXState:
     tweets: dict[str, FakeTweet] = field(default_factory=dict)
     deleted: list[str] = field(default_factory=list)
     media: dict[str, tuple[str, str, bytes]] = field(default_factory=dict)  # id -> (owner, type, bytes)
-    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1860000000000000001))
+    _last_id: int = 0
 
     def next_id(self) -> str:
-        return str(next(self._ids))
+        """A snowflake, as X's ids are: the time in milliseconds since X's epoch, shifted left 22
+        bits, so ids grow with time (and say when they were made)."""
+        self._last_id = max(self._last_id + 1, snowflake(time.time()))
+        return str(self._last_id)
 
     @property
     def me(self) -> str:
@@ -139,6 +142,14 @@ class FakeXState:
 
     def grant(self, scopes: tuple[str, ...] = SCOPES) -> IssuedToken:
         return self.tokens.issue(self.me, scopes, next(iter(self.tokens.clients)))
+
+
+SNOWFLAKE_EPOCH_MS = 1_288_834_974_657
+SEARCH_REACH_SECONDS = 7 * 24 * 3600
+
+
+def snowflake(moment: float) -> int:
+    return (int(moment * 1000) - SNOWFLAKE_EPOCH_MS) << 22
 
 
 def rate_headers(plan: FaultPlan) -> dict[str, str]:
@@ -347,17 +358,44 @@ def create_app(*, client_id: str = "x-client", client_secret: str = "x-secret") 
         if not query.startswith("conversation_id:"):
             return invalid("this fake searches by conversation_id only", "query")
         conversation = query.removeprefix("conversation_id:")
-        found = [
-            t for t in state.tweets.values() if t.conversation_id == conversation and t.id != conversation
-        ]
-        if not found:
+        params = request.query_params
+        limit = int(params.get("max_results", "10"))
+        if not 10 <= limit <= 100:
+            return invalid("max_results must be between 10 and 100", "max_results")
+        since, until = int(params.get("since_id") or 0), int(params.get("until_id") or 0)
+        oldest = snowflake(time.time() - SEARCH_REACH_SECONDS)
+        for name, value in (("since_id", since), ("until_id", until)):
+            if value and value < oldest:
+                # As X does: an id from before recent search's seven days is an invalid request.
+                return invalid(f"Invalid '{name}': must be a tweet ID created within the last 7 days", name)
+        # Like X: newest first within a page and across pages; `next_token` is stable (it names
+        # where the page ended, so new replies do not shift later pages).
+        token_at = params.get("next_token")
+        below = int(token_at.removeprefix("t")) if token_at else 0
+        found = sorted(
+            (
+                t
+                for t in state.tweets.values()
+                if t.conversation_id == conversation
+                and int(t.id) > since
+                and (not until or int(t.id) < until)
+                and (not below or int(t.id) < below)
+            ),
+            key=lambda t: int(t.id),
+            reverse=True,
+        )
+        page, rest = found[:limit], found[limit:]
+        if not page:
             return JSONResponse({"meta": {"result_count": 0}})
-        users = [{"id": t.author_id, **state.users[t.author_id]} for t in found]
+        authors = {t.author_id for t in page}
+        meta: dict[str, Any] = {"result_count": len(page), "newest_id": page[0].id, "oldest_id": page[-1].id}
+        if rest:
+            meta["next_token"] = f"t{page[-1].id}"
         return JSONResponse(
             {
-                "data": [t.as_shown() for t in found],
-                "includes": {"users": users},
-                "meta": {"result_count": len(found)},
+                "data": [t.as_shown() for t in page],
+                "includes": {"users": [{"id": a, **state.users[a]} for a in sorted(authors)]},
+                "meta": meta,
             }
         )
 
