@@ -16,15 +16,15 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+# Plain ADD/DROP COLUMN (SQLite has both): a batch copy of `drafts` would break the foreign keys
+# that draft_versions and the other tables hold on it.
 def upgrade() -> None:
-    with op.batch_alter_table("drafts") as batch:
-        batch.add_column(sa.Column("purpose", sa.String(32), nullable=False, server_default="post"))
-        batch.add_column(sa.Column("template_id", sa.String(36), nullable=True))
-        batch.add_column(sa.Column("template_version", sa.Integer(), nullable=True))
+    op.add_column("drafts", sa.Column("purpose", sa.String(32), nullable=False, server_default="post"))
+    op.add_column("drafts", sa.Column("template_id", sa.String(36), nullable=True))
+    op.add_column("drafts", sa.Column("template_version", sa.Integer(), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("drafts") as batch:
-        batch.drop_column("template_version")
-        batch.drop_column("template_id")
-        batch.drop_column("purpose")
+    op.drop_column("drafts", "template_version")
+    op.drop_column("drafts", "template_id")
+    op.drop_column("drafts", "purpose")
