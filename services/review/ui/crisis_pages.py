@@ -125,7 +125,7 @@ async def crisis_page(
     shown = {
         "started": "The crisis post was started.",
         "approved": "Your approval was signed.",
-        "used": "Your post from the template was signed and is being published.",
+        "used": "Your post from the template was signed; its status is shown under Templates.",
     }
     return await _page(request, signed, service, templates, notice=shown.get(notice, ""), used=used)
 
