@@ -1,9 +1,9 @@
 """Crisis templates in real headless Chromium against the running system (SQLite): an author marks a
-new draft as a crisis template on the New draft page; a template approved through its full review
-is listed on the Crisis page with its variables, and crisis@demo fills its form (a time, a date, a
-place and a phone from their selects, a reason; a wrong password first: refused, what was typed
-kept), submits, and sees the filled post published, once, in the sandbox outbox. axe-core checks
-each page."""
+new draft as a crisis template on the New draft page (an unknown variable refused on the form); a
+template approved through its full review is listed on the Crisis page with its variables, and
+crisis@demo fills its form (a time, a date, a place and a phone from their selects, a reason; a
+wrong password first: refused, what was typed kept), submits, and sees the filled post published,
+once, in the sandbox outbox. axe-core checks each page."""
 
 from __future__ import annotations
 
@@ -49,8 +49,16 @@ async def test_an_author_marks_a_new_draft_as_a_crisis_template(
     await page.goto("/review/drafts/new")
     problems = await axe_problems(page, axe_source)
     await page.get_by_label("Title").fill(TITLE)
-    await page.get_by_label("Post text").fill(BODY)
+    await page.get_by_label("Post text").fill("Go to {venue} now.")
     await page.get_by_label("Crisis template (text with {time}, {date}, {place}, {phone})").check()
+    await page.get_by_role("button", name="Save draft").click()
+    await page.wait_for_load_state()
+    assert "{venue}" in await page.get_by_role("alert").inner_text()
+    assert await page.get_by_label(
+        "Crisis template (text with {time}, {date}, {place}, {phone})"
+    ).is_checked()
+    problems += await axe_problems(page, axe_source)
+    await page.get_by_label("Post text").fill(BODY)
     await page.get_by_role("button", name="Save draft").click()
     await page.wait_for_url(re.compile(r".*/review/drafts/(?!new$)[^/?]+$"))
     purpose = page.locator("dd.purpose")

@@ -279,13 +279,13 @@ async def test_a_crisis_holder_publishes_from_a_template_on_the_page(ui: Ui) -> 
     assert outside.status_code == 422 and "not one of the template&#39;s approved places" in outside.text
     no_reason = await use_template(ui, template, reason=" ")
     assert no_reason.status_code == 422 and "a reason is required" in no_reason.text
-    assert await ui.rows(CrisisTemplateUse) == [] and ui.temporal.started == []
+    assert await ui.rows(CrisisTemplateUse) == [] and ui.app.state.temporal.started == []
 
     used = await use_template(ui, template)
     assert used.status_code == 303 and "notice=used" in used.headers["location"]
     [row] = await ui.rows(CrisisTemplateUse)
     assert row.values == VALUES and row.user_id == "u-cris" and row.status == "publishing"
-    [started] = ui.temporal.started
+    [started] = ui.app.state.temporal.started
     assert isinstance(started, TemplatePostInput) and started.use_id == row.id
     shown = await ui.http.get(used.headers["location"])
     notice = shown.text[shown.text.index('id="template-used"') :]
@@ -304,7 +304,7 @@ async def test_wrong_passwords_on_the_template_form_count_against_the_signing_li
         assert (await use_template(ui, template, password="nope")).status_code == 403
     locked = await use_template(ui, template)
     assert locked.status_code == 429 and "too many wrong passwords" in locked.text
-    assert await ui.rows(CrisisTemplateUse) == [] and ui.temporal.started == []
+    assert await ui.rows(CrisisTemplateUse) == [] and ui.app.state.temporal.started == []
 
 
 async def test_a_reviewer_sees_the_templates_but_may_not_publish_from_one(ui: Ui) -> None:
