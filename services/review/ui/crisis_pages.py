@@ -3,10 +3,9 @@ its co-signers' window and in its after-review; a crisis holder starts one (a dr
 reason, the password) and co-signs another's (the content hash shown, the password), or publishes
 alone from a pre-approved template (a typed value for each of its variables, a reason, the password).
 
-The rules are the crisis services' (services/review/crisis.py, crisis_templates.py), the same the API
-applies; a refusal
-is shown on the page with what was typed (never the password), and wrong passwords count against
-the same limit as signing a decision.
+The rules are the crisis services' (services/review/crisis.py, crisis_templates.py), the same the
+API applies; a refusal is shown on the page with what was typed (never the password), and wrong
+passwords count against the same limit as signing a decision.
 """
 
 from __future__ import annotations
