@@ -224,6 +224,7 @@ EXPECTED: dict[str, Any] = {
     "review GET /review/crisis/report.csv": UI,
     "review POST /review/crisis/start": UI,
     "review POST /review/crisis/{crisis_id}/approve": UI,
+    "review POST /review/crisis/templates/{template_id}/use": UI,
     "review POST /review/drafts/{draft_id}/findings/{index}/not-right": UI,
     "review POST /review/drafts/{draft_id}/missed": UI,
     "review GET /review/allow-list": UI,

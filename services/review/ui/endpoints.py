@@ -277,6 +277,7 @@ async def _new_draft_page(
         "patient_content": False,
         "consent_ids": "",
         "scheduled_at": "",
+        "purpose": "post",
     }
     return page(
         request, "draft_new.html", {"values": values, "error": error, **choices}, status_code=status_code
@@ -301,9 +302,11 @@ async def create_draft(
     patient_content: Annotated[str, Form(max_length=10)] = "",
     consent_ids: Annotated[str, Form(max_length=700)] = "",
     scheduled_at: Annotated[str, Form(max_length=16)] = "",
+    purpose: Annotated[Literal["post", "crisis_template"], Form()] = "post",
 ) -> Response:
     """Version 1 of a new draft, through the drafts API as the author; then its page, where images
-    are attached and the draft is submitted."""
+    are attached and the draft is submitted. A crisis template (`purpose`) is text with {time},
+    {date}, {place} and {phone} that passes its review once and is never published itself."""
     typed: dict[str, Any] = {
         "title": title,
         "body": body,
@@ -311,6 +314,7 @@ async def create_draft(
         "patient_content": bool(patient_content),
         "consent_ids": consent_ids,
         "scheduled_at": scheduled_at,
+        "purpose": purpose,
     }
 
     async def show(refusal: ClearpostError) -> Response:

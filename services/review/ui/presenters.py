@@ -33,6 +33,7 @@ STATUS_LABELS = {
     "withdrawn": "Withdrawn",
     "template_approved": "Approved as a crisis template",
     "from_template": "Filled from a crisis template",
+    "publishing": "Being published",
     "pending": "Pending",
     "closed": "Closed",
     "open": "Open",
@@ -49,11 +50,18 @@ STATUS_LABELS = {
     "unreachable": "Unreachable",
     "disconnected": "Disconnected",
 }
+# What a draft is for (the drafts service's `purpose`, fixed when it is created: docs/crisis-lane.md).
+PURPOSE_LABELS = {
+    "post": "A post",
+    "crisis_template": "A crisis template: reviewed once, never published itself",
+    "crisis_from_template": "A post filled from a crisis template",
+}
 # Status is told by a word and a symbol, never by colour alone.
 STATUS_SYMBOLS = {
     "approved": "✓",
     "template_approved": "✓",
     "published": "✓",
+    "publishing": "…",
     "rejected": "✗",
     "publish_failed": "✗",
     "takedown_failed": "✗",
@@ -88,6 +96,10 @@ REVOCATION_ACTIONS = {
 
 def status_label(status: str) -> str:
     return STATUS_LABELS.get(status, status.replace("_", " ").capitalize())
+
+
+def purpose_label(purpose: str) -> str:
+    return PURPOSE_LABELS.get(purpose, purpose.replace("_", " ").capitalize())
 
 
 def status_symbol(status: str) -> str:

@@ -17,6 +17,7 @@ from services.review.ui.presenters import (
     DECISION_LABELS,
     NAME_USE_LABELS,
     REVOCATION_ACTIONS,
+    purpose_label,
     status_label,
     status_symbol,
 )
@@ -44,6 +45,7 @@ environment = Environment(
     lstrip_blocks=True,
 )
 environment.filters["status_label"] = status_label
+environment.filters["purpose_label"] = purpose_label
 environment.filters["status_symbol"] = status_symbol
 environment.filters["decision_label"] = lambda d: DECISION_LABELS.get(d, d)
 environment.filters["name_use"] = lambda v: NAME_USE_LABELS.get(v, v)
