@@ -989,9 +989,15 @@ DEVICE_TROUBLE = (
 MORE_CLAIMS: list[tuple[str, str, str]] = [
     (
         "superiority",
-        r"\b(?:better|faster|safer|stronger|gentler|quicker|more effective)(?: and \w+er)? than\b|"
-        r"\bthe (?:best|safest|fastest|strongest|most effective|only real)\b(?:\s+[\w-]+){0,3}?\s+"
-        r"(?:on the market|ever(?: made)?|available|in the world|there is|out there)\b|"
+        # A comparison with a named control ("than placebo") is evidence, not a superiority claim.
+        r"\b(?:better|faster|safer|stronger|gentler|quicker|more effective)(?: and \w+er)? than\b"
+        r"(?!\s+(?:a\s+)?(?:placebo|sugar pills?|no treatment|baseline|before)\b)|"
+        r"\bthe (?:best|safest|fastest|strongest|most (?:effective|advanced|powerful|innovative|complete|"
+        r"trusted|proven)|only real|leading|#1|number one)\b(?:\s+[\w-]+){0,3}?\s+"
+        r"(?:on the market|ever(?: made)?|available(?: today| now)?|in the world|there is|out there)\b|"
+        r"\bthe only\b(?:\s+[\w-]+){0,4}?\s+(?:you'?ll|you will|you'?d|you) ever need\b|"
+        r"\bmore [\w-]+ than (?:other|any other|all other|competing|leading|the rest|older)\b|"
+        r"\bthan (?:any|every|all) other\b|"
         r"\bonly (?-i:[A-Z])[\w-]+ (?:does|works|can)\b|\bunlike (?:non-?)?[\w-]+s\b|\bnot even close\b",
         "makes a superiority claim without head-to-head evidence",
     ),
@@ -1004,7 +1010,8 @@ MORE_CLAIMS: list[tuple[str, str, str]] = [
     (
         "permanent_result",
         r"\bnever (?:\w+ ){1,5}again\b|\bno (?:more )?[\w-]+[,.]?\s+ever\b|"
-        r"\b(?:off|free of|rid of|done with)\b(?:\s+[\w-]+){1,3}\s+for good\b",
+        r"\b(?:off|free of|rid of|done with)\b(?:\s+[\w-]+){1,3}\s+for good\b|"
+        r"\bpermanent(?:ly)? (?:remission|cure|relief|results?|fix)\b|\bcures? (?:it|them) for good\b",
         "promises a permanent result",
     ),
     (
@@ -1030,7 +1037,10 @@ MORE_CLAIMS: list[tuple[str, str, str]] = [
         "off_label",
         r"\b(?:isn'?t|is not|aren'?t|not) just for\b|\bemerging (?:practice|use)\b|"
         r"\b(?:also|now|increasingly) (?:use|uses|using|recommend|recommends|prescribe|prescribes|fit|fits)\b"
-        r"|\bwe (?:also )?(?:fit|use it|prescribe it|recommend it) (?:for|in|to)\b|\bwe fit \w+ too\b",
+        r"|\bwe (?:also )?(?:fit|use it|prescribe it|recommend it) (?:for|in|to)\b|\bwe fit \w+ too\b"
+        # "works great for jet lag too", "works just as well for men": a use the label does not name.
+        r"|\bworks? (?:great|well|wonders|so well|just as well) for\b[^.!?]{0,40}?\b(?:too|as well)\b"
+        r"|\bjust as well for\b|\b(?:is|are) (?:also|even) (?:great|good|used|approved|effective) for\b",
         "promotes a use beyond the approved indication",
     ),
 ]
@@ -1047,10 +1057,11 @@ POPULATIONS = {
         r"\b(?:kids|children|child|teens?|teenagers?|pediatric|toddlers?|babies|infants)\b", IGNORE_CASE
     ),
     "children": re.compile(r"\badults?\b|\bgrown-?ups\b", IGNORE_CASE),
+    "women": re.compile(r"\b(?:men|males?|guys|husbands|boys)\b", IGNORE_CASE),
 }
 # Not promotion though a product is named: formulary and coverage notes, safety checklists, notices.
 NOT_PROMOTION = re.compile(
-    r"\b(?:formulary|tier \d|prior auth\w*|coverage|covered|recall\w*|shortage|back in stock|lot number|"
+    r"\b(?:formulary|tier \d|prior auth\w*|coverage|(?:is|are|now|not|be) covered|covered (?:by|under)|recall\w*|shortage|back in stock|lot number|"
     r"before each dose|ask yourself|lost (?:&|and) found|labeled for|refills?|appointments?|mailed|pick ?up|"
     r"classes|support line|staffed|trainers?|specimen|expiration date)\b",
     IGNORE_CASE,
