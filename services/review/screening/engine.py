@@ -60,7 +60,9 @@ ALWAYS_PHI = {
     "VEHICLE_ID": ("phi.vehicle_id", "a vehicle plate or VIN"),
 }
 # A link whose query names a patient record: portal.example.org/results?mrn=...
-_RECORD_QUERY = re.compile(r"[?&](?:mrn|patient\w*|pid|record\w*|acct|account\w*|member\w*|dob|chart)=", _I)
+_RECORD_QUERY = re.compile(
+    r"[?&](?:mrn|patient\w*|pid|pt|ptid|record\w*|acct|account\w*|member\w*|dob|chart|enc\w*|mrid)=", _I
+)
 _HANDLE_PART = re.compile(r"[a-z]+")
 
 
@@ -359,7 +361,7 @@ class Screener:
                 elif (
                     care
                     and not consent_on_file
-                    and any(p.start == result.start and (quasi or p.cue == "hashtag") for p in patients)
+                    and any(p.start == result.start and (quasi or p.cue in ("hashtag", "age")) for p in patients)
                 ):
                     phi(
                         result,
@@ -532,7 +534,11 @@ class Screener:
             for s in _targets_of(doc, "RISK")
         )
         # Symptoms told as what may happen ("can make you dizzy") are risk information too.
-        risk_listed = any(_modified(t, "HYPOTHETICAL") for t in _targets_of(doc, "SYMPTOM"))
+        # ("Relief from stiffness can start by week 2" is the benefit, not a risk.)
+        risk_listed = any(
+            _modified(t, "HYPOTHETICAL") and not _modified(t, "NEGATED_EXISTENCE", CLAIM_WINDOW)
+            for t in _targets_of(doc, "SYMPTOM")
+        )
         normalized = _norm(text)
         found: list[Finding] = []
         for mention in self._first_of_each(promoted):

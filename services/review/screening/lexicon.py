@@ -248,6 +248,9 @@ ORG_WORDS = words(
     "campus",
     "lobby",
     "suite",
+    "room",
+    "floor",
+    "wing",
     "services",
     "relations",
     "financial",
@@ -635,7 +638,9 @@ ORG_ADDRESS_CUE = re.compile(
     IGNORE_CASE,
 )
 RESIDENCE_CUE = re.compile(
-    r"\b(?:home|house|lives?|living|place|farm|ranch|apartment|residence|trailer)\b", IGNORE_CASE
+    r"\b(?:home|house|(?:lives?|living|stays?|staying) (?:at|on|in)|(?:my|his|her|their) place|farm|ranch|"
+    r"apartment|residence|trailer)\b",
+    IGNORE_CASE,
 )
 ROLE_MAILBOXES = re.compile(
     r"^(?:info|contact|hello|help|support|office|admin|appointments?|scheduling|billing|media|press|"
@@ -872,7 +877,12 @@ RISK_TERMS = (
     r"prescribing information|medication guide|contraindicated|contraindications?|precautions?|"
     r"may cause|can cause|could cause|may increase|do not (?:take|use)|don't (?:take|use)|"
     r"should not (?:take|use)|not for (?:use|everyone)|serious|allergic reactions?|adverse reactions?|"
-    r"tell your (?:doctor|provider)"
+    r"tell your (?:doctor|provider)|"
+    # Risks in plain words: "some people get a dry mouth", "don't use it on an arm with an IV line".
+    r"some (?:people|patients|users) (?:get|have|feel|notice|develop|experience)|"
+    r"(?:don'?t|do not|never) use (?:it|this|them|\w+) (?:on|if|with|while|during|in)|"
+    r"(?:readings?|results?|numbers?) (?:can|may|could) be (?:wrong|inaccurate|off|misleading)|"
+    r"(?:check|talk|speak) (?:with|to) your (?:doctor|provider|specialist) (?:first|before)"
 )
 
 # --- adverse events -------------------------------------------------------------------------------
@@ -1072,7 +1082,8 @@ MORE_CLAIMS: list[tuple[str, str, str]] = [
         r"|\bwe (?:also )?(?:fit|use it|prescribe it|recommend it) (?:for|in|to)\b|\bwe fit \w+ too\b"
         # "works great for jet lag too", "works just as well for men": a use the label does not name.
         r"|\bworks? (?:great|well|wonders|so well|just as well) for\b[^.!?]{0,40}?\b(?:too|as well)\b"
-        r"|\bjust as well for\b|\b(?:is|are) (?:also|even) (?:great|good|used|approved|effective) for\b",
+        r"|\bjust as well for\b|\b(?:using|uses|use|used|prescribing|prescribe) (?:it|them|this) (?:for|in|to treat)\b"
+        r"[^.!?]{0,40}?\b(?:too|as well)\b|\b(?:is|are) (?:also|even) (?:great|good|used|approved|effective) for\b",
         "promotes a use beyond the approved indication",
     ),
 ]
@@ -1080,7 +1091,8 @@ MORE_CLAIMS: list[tuple[str, str, str]] = [
 RISK_POINTER = re.compile(
     r"\b(?:see|visit|at|in|read)\b[^.!?]{0,30}(?:prescribing information|full pi|\bpi\b|safety information|"
     r"medication guide|isi|link|site|website)|\bside effects (?:may|can) (?:occur|happen)\b|"
-    r"\brisks? (?:apply|exist)\b|\bnot for everyone\b",
+    r"\brisks? (?:apply|exist)\b|\bnot for everyone\b|"
+    r"\b(?:full |complete )?(?:prescribing|safety) information\s*(?:[:\u2013\u2014-]|at|here|online)\s*\S*",
     IGNORE_CASE,
 )
 # Who an indication is for, and words naming another population.
@@ -1095,7 +1107,8 @@ POPULATIONS = {
 NOT_PROMOTION = re.compile(
     r"\b(?:formulary|tier \d|prior auth\w*|coverage|(?:is|are|now|not|be) covered|covered (?:by|under)|recall\w*|shortage|back in stock|lot number|"
     r"before each dose|ask yourself|lost (?:&|and) found|labeled for|refills?|appointments?|mailed|pick ?up|"
-    r"classes|support line|staffed|trainers?|specimen|expiration date)\b",
+    r"classes|support line|staffed|trainers?|specimen|expiration date|(?:is|are|we'?re) hiring|careers?|"
+    r"job openings?|drop[- ]?box|return (?:bins?|boxes|kits?|labels?)|you'?re all set|see you (?:then|soon))\b",
     IGNORE_CASE,
 )
 # The organization speaking in a comment thread: a signature, "DM us", "our clinic".

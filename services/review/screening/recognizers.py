@@ -294,6 +294,7 @@ _IDENTIFIER_AFTER = re.compile(
     rf"|,\s+(?:{lexicon.RELATIONS}|age|aged|\d{{1,3}}[,)]))",
     re.I,
 )
+_AGE_AFTER = re.compile(r"^,\s*(?:age[sd]?\s+)?\d{1,3}\s*(?:,|\)|$|\s+(?:who|and|is|was|has|had)\b)", re.I)
 _POSSESSIVE_CARE_AFTER = re.compile(rf"^'s\s+(?:\w+\s+)?{lexicon.CARE}", re.I)
 _PRONOUN_AFTER = re.compile(rf"^[^.!?\n]{{0,60}}?{lexicon.PRONOUNS_AFTER}", re.I)
 _NAME_WORD = re.compile(rf"^(?:{lexicon.ORG_WORDS}|{lexicon.NOT_NAMES})$", re.I)
@@ -505,6 +506,8 @@ class PersonNameRecognizer(EntityRecognizer):
             return "age"
         if _CARE_VERB_BEFORE.search(before):
             return "care_verb"
+        if _AGE_AFTER.match(after):
+            return "age"  # "Meet Lorraine, 67, who ...": an age, the way stories introduce a patient
         if _IDENTIFIER_AFTER.match(after):
             return "identifier"
         if _POSSESSIVE_CARE_AFTER.match(after):
