@@ -1117,9 +1117,16 @@ ORGANIZATION_REPLY = re.compile(
     r"(?i:\b(?:dm us|call us at|message us|book with us|visit us at|our (?:clinic|team|office|pharmacy|"
     r"patients|staff|nurses|providers|practice))\b)",
 )
+# A person's own appointment or visit, told to them: "you're all set for your injection on the 14th".
+APPOINTMENT = re.compile(
+    r"\byou'?re (?:all )?(?:set|scheduled|booked|confirmed)\b|\byour (?:\w+ )?(?:appointment|visit|injection|"
+    r"infusion|procedure|surgery|scan|colonoscopy|biopsy|mri|consult)\b[^.!?]{0,40}?\b(?:on|at|is|for)\b|"
+    r"\b(?:is|are) (?:still )?(?:on|scheduled|booked|confirmed) for\b|\bsee you (?:then|on|at|tomorrow)\b",
+    IGNORE_CASE,
+)
 # A text that addresses a person or posts a notice about one discloses (PHI); it tells no story.
 ADDRESSED_OR_NOTICE = re.compile(
-    r"^\s*@\w+|\b(?:hi|hello|hey|dear)\s+[A-Z]|\b(?:labell?ed for|specimen for|lost (?:&|and) found|"
+    r"^\s*@\w+|\b(?:hi|hello|hey|dear)\s+[A-Z]|\b(?:great|good) question,?\s+[A-Z]|\b(?:labell?ed for|specimen for|lost (?:&|and) found|"
     r"owner of|notice|we(?:'ve| have)? (?:moved|updated|mailed|rescheduled))\b",
     IGNORE_CASE,
 )

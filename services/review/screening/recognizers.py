@@ -124,7 +124,13 @@ def custom_recognizers() -> list[EntityRecognizer]:
                     r"\b(?:MRN|MR#|med(?:ical)?\s+rec(?:ord)?s?\s*(?:number|no\.?|num|#)?|chart\s*(?:number|no\.?|#))"
                     rf"\s*[:#]{{0,2}}\s*{ID_VALUE}",
                     0.9,
-                )
+                ),
+                # A link whose query carries a patient's record: ".../chart?pt=WV-88213094".
+                (
+                    "record_query",
+                    r"(?<=[?&])(?:mrn|pt|ptid|pid|patient_?id|chart|record|mrid)=[A-Z0-9][A-Z0-9-]{4,}\b",
+                    0.9,
+                ),
             ],
             ["mrn", "record"],
         ),
@@ -322,7 +328,7 @@ _ROLE_AFTER = re.compile(
     r"(?:manager|rep|representative|liaison|team|executive)s?\b|^(?:'s)?\s+reps?\b",
     re.I,
 )
-_ORGANIZATION_NAME = re.compile(rf"((?:[A-Z][a-z]+\s+){{1,3}})(?:{lexicon.ORG_WORDS})", re.I)
+_ORGANIZATION_NAME = re.compile(rf"((?-i:[A-Z][a-z]+\s+){{1,3}})(?:{lexicon.ORG_WORDS})", re.I)
 
 
 def _organization_words(text: str) -> frozenset[str]:
