@@ -66,7 +66,8 @@ _RECORD_QUERY = re.compile(
 _HANDLE_PART = re.compile(r"[a-z]+")
 # Whom a reply addresses: "Hi Jerome!", "Dear Mrs. Ortiz,", "@marcy_b".
 _ADDRESSED_NAME = re.compile(
-    r"^\s*(@\w+)|\b(?:hi|hello|hey|dear|good morning|good afternoon)\s+((?:(?:Mr|Mrs|Ms|Miss)\.?\s+)?[A-Z][a-z]+)"
+    r"^\s*(@\w+)|\b(?i:hi|hello|hey|dear|good morning|good afternoon)\s+"
+    r"((?:(?:Mr|Mrs|Ms|Miss)\.?\s+)?[A-Z][a-z]+)"
 )
 
 
@@ -365,7 +366,9 @@ class Screener:
                 elif (
                     care
                     and not consent_on_file
-                    and any(p.start == result.start and (quasi or p.cue in ("hashtag", "age")) for p in patients)
+                    and any(
+                        p.start == result.start and (quasi or p.cue in ("hashtag", "age")) for p in patients
+                    )
                 ):
                     phi(
                         result,
@@ -486,9 +489,10 @@ class Screener:
                 # A name listed with an identifier ("Pete Larkin, 42 Mill St") is a disclosure (PHI),
                 # not by itself a story; any other cue makes it a story about that patient.
                 # A reply to someone, or a notice to them about their own care, discloses (PHI).
-                addressed = (
-                    person.cue in _LISTED_CUES | {"initial", "title"} or bool(lexicon.APPOINTMENT.search(text))
-                ) and bool(lexicon.ADDRESSED_OR_NOTICE.search(text))
+                told = person.cue in _LISTED_CUES | {"initial", "title"} or bool(
+                    lexicon.APPOINTMENT.search(text)
+                )
+                addressed = told and bool(lexicon.ADDRESSED_OR_NOTICE.search(text))
                 if (
                     person.cue != "identifier"
                     and not addressed

@@ -1082,8 +1082,10 @@ MORE_CLAIMS: list[tuple[str, str, str]] = [
         r"|\bwe (?:also )?(?:fit|use it|prescribe it|recommend it) (?:for|in|to)\b|\bwe fit \w+ too\b"
         # "works great for jet lag too", "works just as well for men": a use the label does not name.
         r"|\bworks? (?:great|well|wonders|so well|just as well) for\b[^.!?]{0,40}?\b(?:too|as well)\b"
-        r"|\bjust as well for\b|\b(?:using|uses|use|used|prescribing|prescribe) (?:it|them|this) (?:for|in|to treat)\b"
-        r"[^.!?]{0,40}?\b(?:too|as well)\b|\b(?:is|are) (?:also|even) (?:great|good|used|approved|effective) for\b",
+        r"|\bjust as well for\b"
+        r"|\b(?:using|uses|use|used|prescribing|prescribe) (?:it|them|this) (?:for|in|to treat)\b"
+        r"[^.!?]{0,40}?\b(?:too|as well)\b"
+        r"|\b(?:is|are) (?:also|even) (?:great|good|used|approved|effective) for\b",
         "promotes a use beyond the approved indication",
     ),
 ]
@@ -1105,10 +1107,12 @@ POPULATIONS = {
 }
 # Not promotion though a product is named: formulary and coverage notes, safety checklists, notices.
 NOT_PROMOTION = re.compile(
-    r"\b(?:formulary|tier \d|prior auth\w*|coverage|(?:is|are|now|not|be) covered|covered (?:by|under)|recall\w*|shortage|back in stock|lot number|"
+    r"\b(?:formulary|tier \d|prior auth\w*|coverage|(?:is|are|now|not|be) covered|covered (?:by|under)|"
+    r"recall\w*|shortage|back in stock|lot number|"
     r"before each dose|ask yourself|lost (?:&|and) found|labeled for|refills?|appointments?|mailed|pick ?up|"
     r"classes|support line|staffed|trainers?|specimen|expiration date|(?:is|are|we'?re) hiring|careers?|"
-    r"job openings?|drop[- ]?box|return (?:bins?|boxes|kits?|labels?)|you'?re all set|see you (?:then|soon))\b",
+    r"job openings?|drop[- ]?box|return (?:bins?|boxes|kits?|labels?)|you'?re all set|"
+    r"see you (?:then|soon))\b",
     IGNORE_CASE,
 )
 # The organization speaking in a comment thread: a signature, "DM us", "our clinic".
@@ -1126,7 +1130,8 @@ APPOINTMENT = re.compile(
 )
 # A text that addresses a person or posts a notice about one discloses (PHI); it tells no story.
 ADDRESSED_OR_NOTICE = re.compile(
-    r"^\s*@\w+|\b(?:hi|hello|hey|dear)\s+[A-Z]|\b(?:great|good) question,?\s+[A-Z]|\b(?:labell?ed for|specimen for|lost (?:&|and) found|"
+    r"^\s*@\w+|\b(?:hi|hello|hey|dear)\s+[A-Z]|\b(?:great|good) question,?\s+[A-Z]|"
+    r"\b(?:labell?ed for|specimen for|lost (?:&|and) found|"
     r"owner of|notice|we(?:'ve| have)? (?:moved|updated|mailed|rescheduled))\b",
     IGNORE_CASE,
 )

@@ -328,7 +328,12 @@ _ROLE_AFTER = re.compile(
     r"(?:manager|rep|representative|liaison|team|executive)s?\b|^(?:'s)?\s+reps?\b",
     re.I,
 )
-_ORGANIZATION_NAME = re.compile(rf"((?-i:[A-Z][a-z]+\s+){{1,3}})(?:{lexicon.ORG_WORDS})", re.I)
+# Words only an organization's name ends with (not "Park" or "Hall", which are surnames too).
+_ORGANIZATION_END = (
+    r"(?:therapeutics|pharma\w*|health(?:care)?|medical|clinics?|hospitals?|regional|labs?|laboratories|"
+    r"sciences|biotech|biologics|diagnostics|devices|institute|foundation|inc|llc|ltd|corp|team)\b"
+)
+_ORGANIZATION_NAME = re.compile(rf"((?-i:[A-Z][a-z]+\s+){{1,3}}){_ORGANIZATION_END}", re.I)
 
 
 def _organization_words(text: str) -> frozenset[str]:
