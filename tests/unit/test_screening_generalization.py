@@ -281,3 +281,109 @@ def test_staff_titles_saints_and_statistics_are_not_findings(text: str) -> None:
 
 def test_one_hundred_percent_of_an_outcome_is_a_claim() -> None:
     assert "fda_unapproved_claim" in screen("Our laser clinic: 100% success rate for dry eyes!")
+
+
+# --- unseen texts, set 3 (docs/screening.md): brands, everyday symptoms, claims, venues, replies --------
+
+PEN_CATALOG = [
+    Product(
+        name="Brevoxa Pen", generic="tilmaglutide", kind="drug_device", indication="type 2 diabetes in adults"
+    ),
+    Product(
+        name="Orvelle",
+        generic="pranoclast",
+        kind="biologic",
+        indication="osteoporosis in postmenopausal women",
+    ),
+]
+
+
+@lru_cache(maxsize=1)
+def pen_engine() -> Screener:
+    return Screener(load_policy_file(DEFAULT_POLICY_FILE), catalog=PEN_CATALOG)
+
+
+def pen_screen(text: str, *, kind: str = "post") -> list[str]:
+    return pen_engine().screen(text, kind=kind).categories
+
+
+def test_a_brand_without_its_form_word_names_the_product() -> None:
+    [mention] = ProductMatcher(PEN_CATALOG).find("started brevoxa last month")
+    assert mention.product.name == "Brevoxa Pen"
+    assert ProductMatcher([Product(name="Care Plus", kind="device")]).find("we care a lot") == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "two weeks on brevoxa and my feet are puffed up so bad i cant get shoes on",
+        "ever since brevoxa my mom keeps hearing voices at night, we are scared",
+        "brevoxa hangover every single morning, nodded off at my desk twice",
+        "my sugar shot way up after the brevoxa switch, ended up in urgent care",
+    ],
+)
+def test_side_effects_told_in_everyday_words_are_adverse_events(text: str) -> None:
+    assert "adverse_event" in pen_screen(text, kind="comment")
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        (
+            "Brevoxa Pen: the most advanced diabetes treatment available today.",
+            "unapproved_claim.superiority",
+        ),
+        ("Brevoxa Pen is the only diabetes medicine you'll ever need.", "unapproved_claim.superiority"),
+        ("Orvelle builds more bone than other treatments.", "unapproved_claim.superiority"),
+        ("Orvelle puts osteoporosis into permanent remission.", "unapproved_claim.permanent_result"),
+        ("Orvelle works just as well for men, ask about it!", "unapproved_claim.off_label"),
+    ],
+)
+def test_superiority_permanence_and_off_label_claims(text: str, rule: str) -> None:
+    assert rule in [f.rule for f in pen_engine().screen(text).findings]
+
+
+def test_a_comparison_with_placebo_and_risks_in_plain_words_are_balanced() -> None:
+    text = (
+        "In two studies Orvelle raised bone density faster than placebo. Some people get joint pain or "
+        "low calcium; don't use it if you have low blood calcium, and check with your doctor first."
+    )
+    assert pen_screen(text) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "We're hiring pharmacists at our Lindenfield site: help us bring Orvelle to more patients.",
+        "The Orvelle return bins moved to the Harwick pharmacy lobby, 12 Quarry Lane.",
+        "Our heart failure class meets in the Maplecourt Community Hall, 45 Birch Road. RSVP (312) 555-0190.",
+        "Questions about a bill? Please call Patient Financial Services at (312) 555-0142.",
+    ],
+)
+def test_hiring_returns_venues_and_departments_are_not_findings(text: str) -> None:
+    assert pen_screen(text) == []
+
+
+def test_a_public_reply_telling_a_named_person_their_appointment_is_phi() -> None:
+    findings = (
+        pen_engine()
+        .screen(
+            "Hi Rosalind! You're all set for your Orvelle infusion on the 9th at 2:15 pm. See you then! "
+            "— Harwick Bone Clinic",
+            kind="comment",
+        )
+        .findings
+    )
+    assert [(f.category, f.rule, f.text) for f in findings] == [("phi", "phi.appointment", "Rosalind")]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Found at the front desk: a wristband with MRN#: 07-5521-4K. Please claim it at security.",
+        "Left in the lab: a glucose meter, serial TX/GM-40-77120-C. Call the lab to claim it.",
+        "Her results are at portal.harwick.example/chart?pt=HB-55120983 but the page will not load.",
+    ],
+)
+def test_identifiers_in_the_formats_systems_print_are_phi(text: str) -> None:
+    assert "phi" in pen_screen(text, kind="comment")

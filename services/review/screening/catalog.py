@@ -23,6 +23,15 @@ from services.review.policy import Product
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*")
 FUZZY_MIN_LENGTH = 7
 TWO_EDITS_MIN_LENGTH = 8
+# Words that name a product's form or edition rather than the product: people write "Sanoflo" for
+# "Sanoflo Pen" and "Kalmira" for "Kalmira Inhaler", so the brand before them names it too.
+FORM_WORDS = frozenset(
+    "pen pens inhaler inhalers home plus pro max mini system kit device monitor monitors meter pump "
+    "patch patches spray nasal cream gel ointment tablet tablets tabs capsule capsules injection "
+    "injector autoinjector auto solution drops xr er sr cr la xl odt hfa respimat diskus flexpen "
+    "kwikpen starter pack cpap sensor".split()
+)
+BASE_MIN_LENGTH = 5
 
 
 @dataclass(frozen=True)
@@ -84,6 +93,16 @@ class ProductMatcher:
         for product in catalog:
             for name in product.names:
                 self._by_key.setdefault(_key(name), product)
+        for product in catalog:
+            for name in product.names:
+                words = _WORD.findall(name)
+                # The brand without its form words ("Sanoflo" of "Sanoflo Pen"), unless another
+                # product or name already owns that key.
+                while len(words) > 1 and words[-1].lower() in FORM_WORDS:
+                    words.pop()
+                base = _key(" ".join(words))
+                if len(base) >= BASE_MIN_LENGTH and base != _key(name):
+                    self._by_key.setdefault(base, product)
         self._max_words = max((len(_WORD.findall(n)) for p in catalog for n in p.names), default=1) + 1
 
     def find(self, text: str) -> list[ProductMention]:

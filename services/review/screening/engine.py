@@ -60,8 +60,15 @@ ALWAYS_PHI = {
     "VEHICLE_ID": ("phi.vehicle_id", "a vehicle plate or VIN"),
 }
 # A link whose query names a patient record: portal.example.org/results?mrn=...
-_RECORD_QUERY = re.compile(r"[?&](?:mrn|patient\w*|pid|record\w*|acct|account\w*|member\w*|dob|chart)=", _I)
+_RECORD_QUERY = re.compile(
+    r"[?&](?:mrn|patient\w*|pid|pt|ptid|record\w*|acct|account\w*|member\w*|dob|chart|enc\w*|mrid)=", _I
+)
 _HANDLE_PART = re.compile(r"[a-z]+")
+# Whom a reply addresses: "Hi Jerome!", "Dear Mrs. Ortiz,", "@marcy_b".
+_ADDRESSED_NAME = re.compile(
+    r"^\s*(@\w+)|\b(?i:hi|hello|hey|dear|good morning|good afternoon)\s+"
+    r"((?:(?:Mr|Mrs|Ms|Miss)\.?\s+)?[A-Z][a-z]+)"
+)
 
 
 @dataclass(frozen=True)
@@ -359,7 +366,9 @@ class Screener:
                 elif (
                     care
                     and not consent_on_file
-                    and any(p.start == result.start and (quasi or p.cue == "hashtag") for p in patients)
+                    and any(
+                        p.start == result.start and (quasi or p.cue in ("hashtag", "age")) for p in patients
+                    )
                 ):
                     phi(
                         result,
@@ -423,6 +432,23 @@ class Screener:
                 )
                 if residence or person_near:
                     phi(result, "phi.address", "a home address")
+        if care and not own_story and lexicon.APPOINTMENT.search(text):
+            # "Hi Jerome! You're all set for your injection on the 14th": an organization telling a
+            # named person their own appointment in public discloses it.
+            addressed = _ADDRESSED_NAME.search(text)
+            group = 1 if addressed and addressed.group(1) else 2
+            if addressed and not self._is_staff_or_org(addressed.group(group)):
+                found.append(
+                    self._finding(
+                        "phi",
+                        addressed.start(group),
+                        addressed.end(group),
+                        text,
+                        "phi.appointment",
+                        "This names a person together with their own appointment or visit; a public "
+                        "reply may not disclose a patient's care.",
+                    )
+                )
         return self._without_overlaps(found)
 
     @staticmethod
@@ -462,9 +488,11 @@ class Screener:
             for person in persons:
                 # A name listed with an identifier ("Pete Larkin, 42 Mill St") is a disclosure (PHI),
                 # not by itself a story; any other cue makes it a story about that patient.
-                addressed = person.cue in _LISTED_CUES | {"initial", "title"} and bool(
-                    lexicon.ADDRESSED_OR_NOTICE.search(text)
+                # A reply to someone, or a notice to them about their own care, discloses (PHI).
+                told = person.cue in _LISTED_CUES | {"initial", "title"} or bool(
+                    lexicon.APPOINTMENT.search(text)
                 )
+                addressed = told and bool(lexicon.ADDRESSED_OR_NOTICE.search(text))
                 if (
                     person.cue != "identifier"
                     and not addressed
@@ -532,7 +560,11 @@ class Screener:
             for s in _targets_of(doc, "RISK")
         )
         # Symptoms told as what may happen ("can make you dizzy") are risk information too.
-        risk_listed = any(_modified(t, "HYPOTHETICAL") for t in _targets_of(doc, "SYMPTOM"))
+        # ("Relief from stiffness can start by week 2" is the benefit, not a risk.)
+        risk_listed = any(
+            _modified(t, "HYPOTHETICAL") and not _modified(t, "NEGATED_EXISTENCE", CLAIM_WINDOW)
+            for t in _targets_of(doc, "SYMPTOM")
+        )
         normalized = _norm(text)
         found: list[Finding] = []
         for mention in self._first_of_each(promoted):

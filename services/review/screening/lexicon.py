@@ -238,6 +238,26 @@ ORG_WORDS = words(
     "office",
     "lounge",
     "wellness",
+    # Venues and departments: "Caldera Springs Community Hall", "Patient Financial Services".
+    "hall",
+    "pavilion",
+    "auditorium",
+    "library",
+    "church",
+    "community",
+    "campus",
+    "lobby",
+    "suite",
+    "room",
+    "floor",
+    "wing",
+    "services",
+    "relations",
+    "financial",
+    "billing",
+    "registration",
+    "advocacy",
+    "experience",
     "vision",
     "hearing",
     "sleep",
@@ -324,6 +344,21 @@ ORG_WORDS = words(
 )
 # Common capitalized words at the start of a clause that are not names.
 NOT_NAMES = words(
+    # Eponymous diseases name no person: "Parkinson's disease", "Crohn's".
+    "parkinson",
+    "alzheimer",
+    "crohn",
+    "hodgkin",
+    "huntington",
+    "hashimoto",
+    "graves",
+    "tourette",
+    "addison",
+    "cushing",
+    "raynaud",
+    "sj[oö]gren",
+    "asperger",
+    "kawasaki",
     "the",
     "a",
     "an",
@@ -603,7 +638,9 @@ ORG_ADDRESS_CUE = re.compile(
     IGNORE_CASE,
 )
 RESIDENCE_CUE = re.compile(
-    r"\b(?:home|house|lives?|living|place|farm|ranch|apartment|residence|trailer)\b", IGNORE_CASE
+    r"\b(?:home|house|(?:lives?|living|stays?|staying) (?:at|on|in)|(?:my|his|her|their) place|farm|ranch|"
+    r"apartment|residence|trailer)\b",
+    IGNORE_CASE,
 )
 ROLE_MAILBOXES = re.compile(
     r"^(?:info|contact|hello|help|support|office|admin|appointments?|scheduling|billing|media|press|"
@@ -840,7 +877,12 @@ RISK_TERMS = (
     r"prescribing information|medication guide|contraindicated|contraindications?|precautions?|"
     r"may cause|can cause|could cause|may increase|do not (?:take|use)|don't (?:take|use)|"
     r"should not (?:take|use)|not for (?:use|everyone)|serious|allergic reactions?|adverse reactions?|"
-    r"tell your (?:doctor|provider)"
+    r"tell your (?:doctor|provider)|"
+    # Risks in plain words: "some people get a dry mouth", "don't use it on an arm with an IV line".
+    r"some (?:people|patients|users) (?:get|have|feel|notice|develop|experience)|"
+    r"(?:don'?t|do not|never) use (?:it|this|them|\w+) (?:on|if|with|while|during|in)|"
+    r"(?:readings?|results?|numbers?) (?:can|may|could) be (?:wrong|inaccurate|off|misleading)|"
+    r"(?:check|talk|speak) (?:with|to) your (?:doctor|provider|specialist) (?:first|before)"
 )
 
 # --- adverse events -------------------------------------------------------------------------------
@@ -957,6 +999,16 @@ CONSUMER_SYMPTOMS = (
     r"kidney stones?|through the roof|tripled|doubled|skyrocket\w*|shot up|flare(?:s|d|-ups?)?|"
     r"crawling|pins and needles|zapp\w+|jolt\w*|(?:shocks?|shocked) (?:me|him|her)|"
     r"crying|not waking up|(?:want(?:ed)? to|wanting to) die|"
+    # Swelling, hallucinations, impulse-control and next-day sedation told in everyday words.
+    r"puff(?:y|ed up|ing up|s up)|swelled up|ballooned|"
+    r"(?:seeing|hearing|sees|hears|saw|heard) (?:things|people|voices|stuff|bugs)|"
+    r"gambl(?:e|ed|es|ing)|scratch(?:-off)? tickets|(?:shopping|spending|eating) (?:sprees?|binges?)|"
+    r"binge[- ](?:eat\w*|shopp\w*)|"
+    r"hangover|groggy|(?:can'?t|couldn'?t|could not|cannot) keep (?:my|his|her|their) eyes open|"
+    r"nodd(?:ed|ing) off|(?:fell|falling) asleep (?:at the wheel|while driving|driving|at work)|"
+    r"drift(?:ed|ing) (?:into|out of|across) (?:the |my )?(?:next |other |oncoming )?lane|"
+    rf"(?:{BODY_PARTS}|pressure|sugar|heart rate|pulse|numbers?|levels?|bp) (?:\w+ ){{0,2}}"
+    r"(?:shoot|shoots|shot|went|spiked|jumped) (?:way |right |straight )?up|"
     rf"{BODY_PARTS} (?:hurts?|hurting|burns?|burning|itch\w*|throbb\w+|pound\w*|swoll\w*|feel(?:s|ing)?|"
     r"felt|look\w* (?:kinda |really |so )?\w+|turned \w+|(?:is|are|was|were) (?:swollen|red|hot|"
     r"purple|black|dark|yellow|killing me|on fire))|"
@@ -979,9 +1031,15 @@ DEVICE_TROUBLE = (
 MORE_CLAIMS: list[tuple[str, str, str]] = [
     (
         "superiority",
-        r"\b(?:better|faster|safer|stronger|gentler|quicker|more effective)(?: and \w+er)? than\b|"
-        r"\bthe (?:best|safest|fastest|strongest|most effective|only real)\b(?:\s+[\w-]+){0,3}?\s+"
-        r"(?:on the market|ever(?: made)?|available|in the world|there is|out there)\b|"
+        # A comparison with a named control ("than placebo") is evidence, not a superiority claim.
+        r"\b(?:better|faster|safer|stronger|gentler|quicker|more effective)(?: and \w+er)? than\b"
+        r"(?!\s+(?:a\s+)?(?:placebo|sugar pills?|no treatment|baseline|before)\b)|"
+        r"\bthe (?:best|safest|fastest|strongest|most (?:effective|advanced|powerful|innovative|complete|"
+        r"trusted|proven)|only real|leading|#1|number one)\b(?:\s+[\w-]+){0,3}?\s+"
+        r"(?:on the market|ever(?: made)?|available(?: today| now)?|in the world|there is|out there)\b|"
+        r"\bthe only\b(?:\s+[\w-]+){0,4}?\s+(?:you'?ll|you will|you'?d|you) ever need\b|"
+        r"\bmore [\w-]+ than (?:other|any other|all other|competing|leading|the rest|older)\b|"
+        r"\bthan (?:any|every|all) other\b|"
         r"\bonly (?-i:[A-Z])[\w-]+ (?:does|works|can)\b|\bunlike (?:non-?)?[\w-]+s\b|\bnot even close\b",
         "makes a superiority claim without head-to-head evidence",
     ),
@@ -994,7 +1052,8 @@ MORE_CLAIMS: list[tuple[str, str, str]] = [
     (
         "permanent_result",
         r"\bnever (?:\w+ ){1,5}again\b|\bno (?:more )?[\w-]+[,.]?\s+ever\b|"
-        r"\b(?:off|free of|rid of|done with)\b(?:\s+[\w-]+){1,3}\s+for good\b",
+        r"\b(?:off|free of|rid of|done with)\b(?:\s+[\w-]+){1,3}\s+for good\b|"
+        r"\bpermanent(?:ly)? (?:remission|cure|relief|results?|fix)\b|\bcures? (?:it|them) for good\b",
         "promises a permanent result",
     ),
     (
@@ -1020,7 +1079,13 @@ MORE_CLAIMS: list[tuple[str, str, str]] = [
         "off_label",
         r"\b(?:isn'?t|is not|aren'?t|not) just for\b|\bemerging (?:practice|use)\b|"
         r"\b(?:also|now|increasingly) (?:use|uses|using|recommend|recommends|prescribe|prescribes|fit|fits)\b"
-        r"|\bwe (?:also )?(?:fit|use it|prescribe it|recommend it) (?:for|in|to)\b|\bwe fit \w+ too\b",
+        r"|\bwe (?:also )?(?:fit|use it|prescribe it|recommend it) (?:for|in|to)\b|\bwe fit \w+ too\b"
+        # "works great for jet lag too", "works just as well for men": a use the label does not name.
+        r"|\bworks? (?:great|well|wonders|so well|just as well) for\b[^.!?]{0,40}?\b(?:too|as well)\b"
+        r"|\bjust as well for\b"
+        r"|\b(?:using|uses|use|used|prescribing|prescribe) (?:it|them|this) (?:for|in|to treat)\b"
+        r"[^.!?]{0,40}?\b(?:too|as well)\b"
+        r"|\b(?:is|are) (?:also|even) (?:great|good|used|approved|effective) for\b",
         "promotes a use beyond the approved indication",
     ),
 ]
@@ -1028,7 +1093,8 @@ MORE_CLAIMS: list[tuple[str, str, str]] = [
 RISK_POINTER = re.compile(
     r"\b(?:see|visit|at|in|read)\b[^.!?]{0,30}(?:prescribing information|full pi|\bpi\b|safety information|"
     r"medication guide|isi|link|site|website)|\bside effects (?:may|can) (?:occur|happen)\b|"
-    r"\brisks? (?:apply|exist)\b|\bnot for everyone\b",
+    r"\brisks? (?:apply|exist)\b|\bnot for everyone\b|"
+    r"\b(?:full |complete )?(?:prescribing|safety) information\s*(?:[:\u2013\u2014-]|at|here|online)\s*\S*",
     IGNORE_CASE,
 )
 # Who an indication is for, and words naming another population.
@@ -1037,12 +1103,16 @@ POPULATIONS = {
         r"\b(?:kids|children|child|teens?|teenagers?|pediatric|toddlers?|babies|infants)\b", IGNORE_CASE
     ),
     "children": re.compile(r"\badults?\b|\bgrown-?ups\b", IGNORE_CASE),
+    "women": re.compile(r"\b(?:men|males?|guys|husbands|boys)\b", IGNORE_CASE),
 }
 # Not promotion though a product is named: formulary and coverage notes, safety checklists, notices.
 NOT_PROMOTION = re.compile(
-    r"\b(?:formulary|tier \d|prior auth\w*|coverage|covered|recall\w*|shortage|back in stock|lot number|"
+    r"\b(?:formulary|tier \d|prior auth\w*|coverage|(?:is|are|now|not|be) covered|covered (?:by|under)|"
+    r"recall\w*|shortage|back in stock|lot number|"
     r"before each dose|ask yourself|lost (?:&|and) found|labeled for|refills?|appointments?|mailed|pick ?up|"
-    r"classes|support line|staffed|trainers?|specimen|expiration date)\b",
+    r"classes|support line|staffed|trainers?|specimen|expiration date|(?:is|are|we'?re) hiring|careers?|"
+    r"job openings?|drop[- ]?box|return (?:bins?|boxes|kits?|labels?)|you'?re all set|"
+    r"see you (?:then|soon))\b",
     IGNORE_CASE,
 )
 # The organization speaking in a comment thread: a signature, "DM us", "our clinic".
@@ -1051,9 +1121,17 @@ ORGANIZATION_REPLY = re.compile(
     r"(?i:\b(?:dm us|call us at|message us|book with us|visit us at|our (?:clinic|team|office|pharmacy|"
     r"patients|staff|nurses|providers|practice))\b)",
 )
+# A person's own appointment or visit, told to them: "you're all set for your injection on the 14th".
+APPOINTMENT = re.compile(
+    r"\byou'?re (?:all )?(?:set|scheduled|booked|confirmed)\b|\byour (?:\w+ )?(?:appointment|visit|injection|"
+    r"infusion|procedure|surgery|scan|colonoscopy|biopsy|mri|consult)\b[^.!?]{0,40}?\b(?:on|at|is|for)\b|"
+    r"\b(?:is|are) (?:still )?(?:on|scheduled|booked|confirmed) for\b|\bsee you (?:then|on|at|tomorrow)\b",
+    IGNORE_CASE,
+)
 # A text that addresses a person or posts a notice about one discloses (PHI); it tells no story.
 ADDRESSED_OR_NOTICE = re.compile(
-    r"^\s*@\w+|\b(?:hi|hello|hey|dear)\s+[A-Z]|\b(?:labell?ed for|specimen for|lost (?:&|and) found|"
+    r"^\s*@\w+|\b(?:hi|hello|hey|dear)\s+[A-Z]|\b(?:great|good) question,?\s+[A-Z]|"
+    r"\b(?:labell?ed for|specimen for|lost (?:&|and) found|"
     r"owner of|notice|we(?:'ve| have)? (?:moved|updated|mailed|rescheduled))\b",
     IGNORE_CASE,
 )

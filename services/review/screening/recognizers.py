@@ -49,6 +49,11 @@ STREET_SUFFIX = (
 )
 
 
+# An identifier as systems print them: letters, digits and separators ("00-4471-9Q",
+# "QN/CP-55-80913-B", "WVH-2231/0087-K"), with at least four digits in it.
+ID_VALUE = r"(?=(?:[A-Z/.\u2013-]*\d){4})[A-Z0-9](?:[A-Z0-9]|[/.\u2013-](?=[A-Z0-9])){4,29}\b"
+
+
 def _pattern(
     entity: str, name: str, patterns: list[tuple[str, str, float]], context: list[str]
 ) -> PatternRecognizer:
@@ -117,9 +122,15 @@ def custom_recognizers() -> list[EntityRecognizer]:
                 (
                     "mrn",
                     r"\b(?:MRN|MR#|med(?:ical)?\s+rec(?:ord)?s?\s*(?:number|no\.?|num|#)?|chart\s*(?:number|no\.?|#))"
-                    r"\s*[:#]?\s*[A-Z]{0,3}-?\d[\d-]{3,}\b",
+                    rf"\s*[:#]{{0,2}}\s*{ID_VALUE}",
                     0.9,
-                )
+                ),
+                # A link whose query carries a patient's record: ".../chart?pt=WV-88213094".
+                (
+                    "record_query",
+                    r"(?<=[?&])(?:mrn|pt|ptid|pid|patient_?id|chart|record|mrid)=[A-Z0-9][A-Z0-9-]{4,}\b",
+                    0.9,
+                ),
             ],
             ["mrn", "record"],
         ),
@@ -131,7 +142,8 @@ def custom_recognizers() -> list[EntityRecognizer]:
                     "account",
                     r"\b(?:account|acct|member(?:\s*id)?|subscriber(?:\s*id)?|policy|plan|group|claim|"
                     r"insurance\s*id|health\s*plan(?:\s*id)?|beneficiary|serial|device\s*id|lot|case|"
-                    r"patient\s*id|id)\s*(?:number|no\.?|num|#|id)?\s*[:#]?\s*[A-Z]{0,4}-?\d[\d-]{4,}[A-Z]?\b",
+                    r"patient\s*id|id|s/n|sn)\s*(?:number|no\.?|num|#|id)?\s*[:#]{0,2}\s*"
+                    rf"(?:{ID_VALUE}|[A-Z]{{0,4}}-?\d[\d-]{{4,}}[A-Z]?\b)",
                     0.85,
                 )
             ],
@@ -288,6 +300,7 @@ _IDENTIFIER_AFTER = re.compile(
     rf"|,\s+(?:{lexicon.RELATIONS}|age|aged|\d{{1,3}}[,)]))",
     re.I,
 )
+_AGE_AFTER = re.compile(r"^,\s*(?:age[sd]?\s+)?\d{1,3}\s*(?:,|\)|$|\s+(?:who|and|is|was|has|had)\b)", re.I)
 _POSSESSIVE_CARE_AFTER = re.compile(rf"^'s\s+(?:\w+\s+)?{lexicon.CARE}", re.I)
 _PRONOUN_AFTER = re.compile(rf"^[^.!?\n]{{0,60}}?{lexicon.PRONOUNS_AFTER}", re.I)
 _NAME_WORD = re.compile(rf"^(?:{lexicon.ORG_WORDS}|{lexicon.NOT_NAMES})$", re.I)
@@ -307,6 +320,32 @@ _ANIMAL_AFTER = re.compile(
     re.I,
 )
 _CAMEL_PART = re.compile(r"[A-Z][a-z]+")
+# Cues that say little on their own: a venue or an organization's name wins over them.
+_WEAK_CUES = frozenset({"identifier", "pronoun", "possessive", "family", "age", "care_verb"})
+# A name followed by a company role names the company: "your Anselmo account manager".
+_ROLE_AFTER = re.compile(
+    r"^(?:'s)?\s+(?:account|sales|territory|field|medical science|key account)\s+"
+    r"(?:manager|rep|representative|liaison|team|executive)s?\b|^(?:'s)?\s+reps?\b",
+    re.I,
+)
+# Words only an organization's name ends with (not "Park" or "Hall", which are surnames too).
+_ORGANIZATION_END = (
+    r"(?:therapeutics|pharma\w*|health(?:care)?|medical|clinics?|hospitals?|regional|labs?|laboratories|"
+    r"sciences|biotech|biologics|diagnostics|devices|institute|foundation|inc|llc|ltd|corp|team)\b"
+)
+_ORGANIZATION_NAME = re.compile(rf"((?-i:[A-Z][a-z]+\s+){{1,3}}){_ORGANIZATION_END}", re.I)
+
+
+def _organization_words(text: str) -> frozenset[str]:
+    """The capitalized words the text itself uses in an organization's name ("Anselmo" of
+    "Anselmo Therapeutics", "Westbrook" of "Westbrook Valley Health"): the same word alone elsewhere
+    in the text names that organization, not a person."""
+    found: set[str] = set()
+    for match in _ORGANIZATION_NAME.finditer(text):
+        words = match.group(1).split()
+        if words and all(w[0].isupper() for w in words):
+            found.update(w for w in words if not _NAME_WORD.match(w))
+    return frozenset(found)
 
 
 @lru_cache(maxsize=1)
@@ -341,12 +380,17 @@ class PersonNameRecognizer(EntityRecognizer):
             return []
         results: list[RecognizerResult] = []
         taken: list[tuple[int, int]] = []
+        organizations = _organization_words(text)
         for match in list(_NAME.finditer(text)) + list(_UPPER_NAME.finditer(text)):
             start, end = self._trim(text, match.start(), match.end())
             if end - start < 3 or any(s < end and start < e for s, e in taken):
                 continue
             tokens = text[start:end].split()
+            if all(t.removesuffix("'s") in organizations for t in tokens):
+                continue  # "Anselmo" where the text also says "Anselmo Therapeutics"
             cue = self._cue(text, start, end, single=len(tokens) < 2)
+            if cue in _WEAK_CUES and self._names_an_organization(text, start, end):
+                continue  # "at the Caldera Springs Community Hall, 18 Tinsmith Road": a venue's address
             if (
                 cue is None
                 and 2 <= len(tokens) <= 4
@@ -363,6 +407,8 @@ class PersonNameRecognizer(EntityRecognizer):
             start, end = match.start(), match.end()
             if any(s < end and start < e for s, e in taken) or _NAME_WORD.match(match.group(0)):
                 continue
+            if match.group(0).removesuffix("'s") in organizations or _ROLE_AFTER.match(text[end : end + 40]):
+                continue  # an organization's name ("your Anselmo account manager")
             cue = self._cue(text, start, end, single=True)
             if cue is None and self._listed(match.group(0)):
                 before = text[max(0, start - 3) : start]
@@ -471,6 +517,8 @@ class PersonNameRecognizer(EntityRecognizer):
             return "age"
         if _CARE_VERB_BEFORE.search(before):
             return "care_verb"
+        if _AGE_AFTER.match(after):
+            return "age"  # "Meet Lorraine, 67, who ...": an age, the way stories introduce a patient
         if _IDENTIFIER_AFTER.match(after):
             return "identifier"
         if _POSSESSIVE_CARE_AFTER.match(after):
