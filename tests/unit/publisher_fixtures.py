@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,10 +19,11 @@ from services.kit.canonical import content_hash
 from services.kit.errors import NotFound
 from services.kit.tokens import DECISION_TYPE, REQUIREMENT_TYPE, load_or_create_signing_key, sign_record
 from services.publisher.approvals import ApprovalGate
+from services.publisher.crisis import CrisisPublisherActivities
 from services.publisher.schemas import ConsentVerdict, DraftReaders, VersionContent
 from tests.database import DatabaseTarget
 from tests.unit.recording_audit import RecordingAudit
-from workflows.contracts import PublishRequest
+from workflows.contracts import PublishRequest, TakedownRequest
 from workflows.signatures import (
     MEANINGS,
     Requirement,
@@ -168,3 +170,27 @@ def configure(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, target: DatabaseT
     monkeypatch.setenv("CLEARPOST_TEMPORAL_ENABLED", "false")
     for name, value in target.settings_env().items():
         monkeypatch.setenv(name, value)
+
+
+# --- the crisis lane's publisher (test_publisher_crisis.py, test_crisis_templates.py) ---------------
+
+
+@dataclass
+class FakeLiveWorkflows:
+    watched: list[str] = field(default_factory=list)
+    takedowns: list[tuple[str, TakedownRequest]] = field(default_factory=list)
+
+    async def watch_live_post(self, draft_id: str) -> None:
+        self.watched.append(draft_id)
+
+    async def take_down(self, draft_id: str, request: TakedownRequest) -> None:
+        self.takedowns.append((draft_id, request))
+
+
+@dataclass
+class CrisisPublisher:
+    activities: CrisisPublisherActivities
+    audit: RecordingAudit
+    drafts: FakeDrafts
+    workflows: FakeLiveWorkflows
+    outbox: Path

@@ -21,9 +21,16 @@ from services.kit.tokens import SignatureError, SigningKey, load_or_create_signi
 from services.publisher.channels import SandboxChannel
 from services.publisher.crisis import CrisisPublisherActivities
 from tests.database import DatabaseFactory
-from tests.unit.publisher_fixtures import REVIEW_KEY, FakeDrafts, approval_gate, draft_version, outbox_lines
+from tests.unit.publisher_fixtures import (
+    REVIEW_KEY,
+    CrisisPublisher,
+    FakeDrafts,
+    FakeLiveWorkflows,
+    approval_gate,
+    draft_version,
+    outbox_lines,
+)
 from tests.unit.recording_audit import RecordingAudit
-from tests.unit.test_publisher_crisis import CrisisPublisher, FakeLiveWorkflows
 from workflows.contracts import PublishRequest
 from workflows.crisis_template_contracts import TemplatePostInput
 from workflows.crisis_templates import (

@@ -5,7 +5,7 @@ audits every refusal, and takes the post down through the live post's takedown."
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,7 +21,15 @@ from services.publisher.channels import SandboxChannel
 from services.publisher.crisis import CrisisPublisherActivities
 from services.publisher.models import LivePost, Publication
 from tests.database import DatabaseFactory
-from tests.unit.publisher_fixtures import REVIEW_KEY, FakeDrafts, approval_gate, draft_version, outbox_lines
+from tests.unit.publisher_fixtures import (
+    REVIEW_KEY,
+    CrisisPublisher,
+    FakeDrafts,
+    FakeLiveWorkflows,
+    approval_gate,
+    draft_version,
+    outbox_lines,
+)
 from tests.unit.recording_audit import RecordingAudit
 from workflows.contracts import TakedownRequest
 from workflows.crisis_contracts import CrisisPublishRequest, CrisisTakedown
@@ -36,27 +44,6 @@ from workflows.crisis_signatures import (
 )
 
 NOW = datetime.now(UTC)
-
-
-@dataclass
-class FakeLiveWorkflows:
-    watched: list[str] = field(default_factory=list)
-    takedowns: list[tuple[str, TakedownRequest]] = field(default_factory=list)
-
-    async def watch_live_post(self, draft_id: str) -> None:
-        self.watched.append(draft_id)
-
-    async def take_down(self, draft_id: str, request: TakedownRequest) -> None:
-        self.takedowns.append((draft_id, request))
-
-
-@dataclass
-class CrisisPublisher:
-    activities: CrisisPublisherActivities
-    audit: RecordingAudit
-    drafts: FakeDrafts
-    workflows: FakeLiveWorkflows
-    outbox: Path
 
 
 @pytest.fixture

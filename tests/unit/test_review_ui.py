@@ -729,6 +729,7 @@ async def test_an_author_writes_a_new_draft_in_the_ui(ui: Ui) -> None:
             "patient_content": False,
             "consent_ids": ["c-1", "c-2"],
             "scheduled_at": "2026-12-01T09:30:00+00:00",  # the form's time is UTC
+            "purpose": "post",
         }
     ]
 
