@@ -343,27 +343,13 @@ class DraftService:
             scheduled_at=version.scheduled_at,
         )
 
-    async def create(self, data: DraftIn, principal: Principal, bearer_token: str) -> DraftOut:
-        if not principal.has_any("author"):
-            raise Forbidden("only authors create drafts")
-        purpose = data.purpose or POST_PURPOSE
-        if purpose == TEMPLATE_PURPOSE:
-            self._check_template(data)
-        await self._validate(data, bearer_token)
+    async def _store_new(
+        self, draft: Draft, data: DraftIn, principal: Principal, details: dict[str, Any]
+    ) -> tuple[Draft, DraftVersion]:
+        """Keep a new draft with its version 1 and audit `draft.created` (with `details`)."""
         now = utcnow()
-        draft = Draft(
-            id=str(uuid.uuid4()),
-            author_id=principal.user_id,
-            author_name=principal.name,
-            purpose=purpose,
-            status="draft",
-            current_version=1,
-            stages=[],
-            state_revision=0,
-            state_note="",
-            created_at=now,
-            updated_at=now,
-        )
+        draft.current_version, draft.stages, draft.state_revision = 1, [], 0
+        draft.created_at = draft.updated_at = now
         self._repo.add(draft)
         await self._repo.flush()
         version = self._new_version(draft.id, 1, data, principal)
@@ -379,8 +365,30 @@ class DraftService:
                 "channels": version.channels,
                 "patient_content": version.patient_content,
                 **({"consent_ids": version.consent_ids} if version.consent_ids else {}),
-                **({"purpose": purpose} if purpose != POST_PURPOSE else {}),
+                **details,
             },
+        )
+        return draft, version
+
+    async def create(self, data: DraftIn, principal: Principal, bearer_token: str) -> DraftOut:
+        if not principal.has_any("author"):
+            raise Forbidden("only authors create drafts")
+        purpose = data.purpose or POST_PURPOSE
+        if purpose == TEMPLATE_PURPOSE:
+            self._check_template(data)
+        await self._validate(data, bearer_token)
+        draft, version = await self._store_new(
+            Draft(
+                id=str(uuid.uuid4()),
+                author_id=principal.user_id,
+                author_name=principal.name,
+                purpose=purpose,
+                status="draft",
+                state_note="",
+            ),
+            data,
+            principal,
+            {"purpose": purpose} if purpose != POST_PURPOSE else {},
         )
         return self._out(draft, version, {})
 
@@ -416,41 +424,21 @@ class DraftService:
             body=fill(row.body, data.values),
             channels=list(row.channels),
         )
-        now = utcnow()
         author = Principal(user_id=data.author_id, username=data.author_id, name=data.author_name)
-        draft = Draft(
-            id=data.draft_id,
-            author_id=data.author_id,
-            author_name=data.author_name,
-            purpose=FROM_TEMPLATE_PURPOSE,
-            template_id=template.id,
-            template_version=row.version,
-            status=FROM_TEMPLATE_STATUS,
-            current_version=1,
-            stages=[],
-            state_revision=0,
-            state_note=f"filled from crisis template {template.id} v{row.version}",
-            created_at=now,
-            updated_at=now,
-        )
-        self._repo.add(draft)
-        await self._repo.flush()
-        version = self._new_version(draft.id, 1, filled, author)
-        self._repo.add(version)
-        await self._repo.flush()
-        await self._audit.append(
-            actor=author,
-            action="draft.created",
-            subject=f"draft:{draft.id}",
-            details={
-                "version": 1,
-                "content_hash": version.content_hash,
-                "channels": version.channels,
-                "patient_content": False,
-                "purpose": FROM_TEMPLATE_PURPOSE,
-                "template_id": template.id,
-                "template_version": row.version,
-            },
+        draft, _ = await self._store_new(
+            Draft(
+                id=data.draft_id,
+                author_id=data.author_id,
+                author_name=data.author_name,
+                purpose=FROM_TEMPLATE_PURPOSE,
+                template_id=template.id,
+                template_version=row.version,
+                status=FROM_TEMPLATE_STATUS,
+                state_note=f"filled from crisis template {template.id} v{row.version}",
+            ),
+            filled,
+            author,
+            {"purpose": FROM_TEMPLATE_PURPOSE, "template_id": template.id, "template_version": row.version},
         )
         return await self.version_content(draft.id, 1)
 

@@ -12,8 +12,8 @@ post recorded and watched). A refusal is audited (`publish.refused`) and final.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, Protocol
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, TypeVar
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -35,7 +35,6 @@ from workflows.crisis_contracts import (
     CrisisTakedownAccepted,
 )
 from workflows.crisis_signatures import (
-    CrisisApproval,
     CrisisStart,
     quorum_problems,
     read_approval,
@@ -53,6 +52,7 @@ from workflows.crisis_templates import read_approval as read_template_approval
 from workflows.signatures import Requirement
 
 CRISIS_ACTOR = "system:crisis"
+T = TypeVar("T")
 
 
 class CrisisTakedowns(Protocol):
@@ -79,35 +79,65 @@ class CrisisPublisherActivities(PublisherActivities):
                 non_retryable=True,
             ) from exc
 
+    async def _read_signed(self, read: Callable[[dict[str, dict[str, Any]]], T], what: str) -> T | str:
+        """`read(keys)` under the review service's published keys, read again once for a key it has
+        not seen yet (a rotation); a reason (str) when the records do not verify."""
+        for refresh in (False, True):
+            try:
+                return read(await self._review_keys.keys(refresh=refresh))
+            except SignatureError as exc:
+                if refresh or "unknown key" not in str(exc):
+                    return f"a {what} signature does not verify: {exc}"
+        return "the review service's keys could not be read"  # pragma: no cover - loop returns
+
+    async def _post_checked(
+        self,
+        plain: PublishRequest,
+        content: VersionContent,
+        channels: dict[str, Channel],
+        categories: list[str],
+        lifetime: Requirement,
+    ) -> None:
+        """Once the signed records held: the exact content, consent and pauses as for any post, then
+        at most once per channel, the live post recorded and watched."""
+        names = list(channels)
+        self._verify(plain, content, channels)
+        await self._consent_holds(plain, names, categories)
+        await self._not_paused(plain, names)
+        media = await self._fetch_media(content)
+        for name in names:
+            await self._publish_on(channels[name], plain, content, media)
+        await self._went_live(plain, lifetime)
+
     async def crisis_problems(
         self, request: CrisisPublishRequest, *, author_id: str
     ) -> tuple[CrisisStart | None, list[str]]:
-        for refresh in (False, True):
-            keys = await self._review_keys.keys(refresh=refresh)
-            try:
-                start = read_start(request.start, keys)
-                approvals: list[CrisisApproval] = [read_approval(token, keys) for token in request.approvals]
-            except SignatureError as exc:
-                if refresh or "unknown key" not in str(exc):
-                    return None, [f"a crisis signature does not verify: {exc}"]
-                continue
-            problems = []
-            if (start.crisis_id, start.draft_id, start.version, start.content_hash) != (
-                request.crisis_id,
-                request.draft_id,
-                request.version,
-                request.content_hash,
-            ):
-                problems.append("the signed start record is for other content than this request")
-            if sorted(start.channels) != sorted(request.channels):
-                problems.append("the request names other channels than the signed start record")
-            if start.author_id != author_id:
-                problems.append(
-                    f"the signed start record names author {start.author_id!r}; "
-                    f"the drafts service records {author_id!r}"
-                )
-            return start, problems + quorum_problems(start, approvals)
-        return None, ["the review service's keys could not be read"]  # pragma: no cover - loop returns
+        signed = await self._read_signed(
+            lambda keys: (
+                read_start(request.start, keys),
+                [read_approval(t, keys) for t in request.approvals],
+            ),
+            "crisis",
+        )
+        if isinstance(signed, str):
+            return None, [signed]
+        start, approvals = signed
+        problems = []
+        if (start.crisis_id, start.draft_id, start.version, start.content_hash) != (
+            request.crisis_id,
+            request.draft_id,
+            request.version,
+            request.content_hash,
+        ):
+            problems.append("the signed start record is for other content than this request")
+        if sorted(start.channels) != sorted(request.channels):
+            problems.append("the request names other channels than the signed start record")
+        if start.author_id != author_id:
+            problems.append(
+                f"the signed start record names author {start.author_id!r}; "
+                f"the drafts service records {author_id!r}"
+            )
+        return start, problems + quorum_problems(start, approvals)
 
     @activity.defn(name=PUBLISH_CRISIS_POST)
     async def publish_crisis_post(self, request: CrisisPublishRequest) -> None:
@@ -125,12 +155,6 @@ class CrisisPublisherActivities(PublisherActivities):
         if start is None or problems:
             await self._approvals.refuse(plain, problems)
         assert start is not None
-        self._verify(plain, content, channels)
-        await self._consent_holds(plain, channel_names, list(start.categories))
-        await self._not_paused(plain, channel_names)
-        media = await self._fetch_media(content)
-        for name in channel_names:
-            await self._publish_on(channels[name], plain, content, media)
         # An emergency post has no lifetime of its own: its after-review decides whether it stays.
         lifetime = Requirement(
             draft_id=start.draft_id,
@@ -142,52 +166,49 @@ class CrisisPublisherActivities(PublisherActivities):
             blocking_unresolved=0,
             categories=start.categories,
         )
-        await self._went_live(plain, lifetime)
+        await self._post_checked(plain, content, channels, list(start.categories), lifetime)
 
     async def template_problems(
         self, request: TemplatePostInput, content: VersionContent
     ) -> tuple[TemplateUse | None, list[str]]:
         """Both signed template records verified under the review service's keys, and the draft
         the drafts service holds now matched against them (workflows/crisis_templates.py)."""
-        for refresh in (False, True):
-            keys = await self._review_keys.keys(refresh=refresh)
-            try:
-                approval = read_template_approval(request.approval, keys)
-                use = read_use(request.use, keys)
-            except SignatureError as exc:
-                if refresh or "unknown key" not in str(exc):
-                    return None, [f"a template signature does not verify: {exc}"]
-                continue
-            problems = []
-            if (use.use_id, use.draft_id, use.version, use.content_hash) != (
-                request.use_id,
-                request.draft_id,
-                request.version,
-                request.content_hash,
-            ):
-                problems.append("the signed use is for other content than this request")
-            if sorted(request.channels) != sorted(use.channels):
-                problems.append("the request names other channels than the signed use")
-            if content.purpose != FROM_TEMPLATE_PURPOSE or (
-                content.template_id,
-                content.template_version,
-            ) != (
-                approval.template_id,
-                approval.version,
-            ):
-                problems.append(
-                    "the drafts service does not record this draft as filled from the approved template"
-                )
-            problems += use_problems(
-                approval,
-                use,
-                title=content.title,
-                body=content.body,
-                channels=list(content.channels),
-                author_id=content.author_id,
+        signed = await self._read_signed(
+            lambda keys: (read_template_approval(request.approval, keys), read_use(request.use, keys)),
+            "template",
+        )
+        if isinstance(signed, str):
+            return None, [signed]
+        approval, use = signed
+        problems = []
+        if (use.use_id, use.draft_id, use.version, use.content_hash) != (
+            request.use_id,
+            request.draft_id,
+            request.version,
+            request.content_hash,
+        ):
+            problems.append("the signed use is for other content than this request")
+        if sorted(request.channels) != sorted(use.channels):
+            problems.append("the request names other channels than the signed use")
+        if content.purpose != FROM_TEMPLATE_PURPOSE or (
+            content.template_id,
+            content.template_version,
+        ) != (
+            approval.template_id,
+            approval.version,
+        ):
+            problems.append(
+                "the drafts service does not record this draft as filled from the approved template"
             )
-            return use, problems
-        return None, ["the review service's keys could not be read"]  # pragma: no cover - loop returns
+        problems += use_problems(
+            approval,
+            use,
+            title=content.title,
+            body=content.body,
+            channels=list(content.channels),
+            author_id=content.author_id,
+        )
+        return use, problems
 
     @activity.defn(name=PUBLISH_TEMPLATE_POST)
     async def publish_template_post(self, request: TemplatePostInput) -> None:
@@ -203,12 +224,6 @@ class CrisisPublisherActivities(PublisherActivities):
         if use is None or problems:
             await self._approvals.refuse(plain, problems)
         assert use is not None
-        self._verify(plain, content, channels)
-        await self._consent_holds(plain, channel_names, [])
-        await self._not_paused(plain, channel_names)
-        media = await self._fetch_media(content)
-        for name in channel_names:
-            await self._publish_on(channels[name], plain, content, media)
         lifetime = Requirement(
             draft_id=use.draft_id,
             version=use.version,
@@ -218,7 +233,7 @@ class CrisisPublisherActivities(PublisherActivities):
             stages=(),
             blocking_unresolved=0,
         )
-        await self._went_live(plain, lifetime)
+        await self._post_checked(plain, content, channels, [], lifetime)
 
     @activity.defn(name=TAKE_DOWN_CRISIS_POST)
     async def take_down_crisis_post(self, order: CrisisTakedown) -> CrisisTakedownAccepted:

@@ -11,7 +11,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from services.kit.auth import KeySet, StaticKeySet
-from services.kit.canonical import content_hash
+from services.kit.canonical import version_hash
 from services.kit.clock import utcnow
 from services.kit.db import session_scope
 from services.review.channels_client import ChannelStates
@@ -71,12 +71,7 @@ class ReviewActivities:
     @activity.defn(name=SCREEN_DRAFT_VERSION)
     async def screen_draft_version(self, request: ScreenVersionInput) -> ScreenVersionResult:
         content = await self._versions.get_version(request.draft_id, request.version)
-        recomputed = content_hash(
-            title=content["title"],
-            body=content["body"],
-            channels=content["channels"],
-            media_digests=content["media_digests"],
-        )
+        recomputed = version_hash(content)
         if recomputed != request.content_hash or content["content_hash"] != request.content_hash:
             raise ApplicationError(
                 "the stored version does not match the submitted content hash",

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.kit.audit_client import AuditRecorder
-from services.kit.canonical import content_hash
+from services.kit.canonical import version_hash
 from services.kit.clock import utcnow
 from services.kit.credentials import CredentialChecker
 from services.kit.errors import Conflict, Forbidden, NotFound, Unprocessable, UpstreamUnavailable
@@ -117,12 +117,7 @@ class CrisisService:
                 "the password did not match; the crisis post was not signed", code="signature_failed"
             )
         content = await self._drafts.get_version(data.draft_id, data.version)
-        recomputed = content_hash(
-            title=content["title"],
-            body=content["body"],
-            channels=content["channels"],
-            media_digests=content["media_digests"],
-        )
+        recomputed = version_hash(content)
         if recomputed != content["content_hash"]:
             raise Conflict("the stored version does not match its content hash", code="content_mismatch")
         if not content["channels"]:

@@ -24,7 +24,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from services.kit.audit_client import AuditRecorder
-from services.kit.canonical import content_hash
+from services.kit.canonical import version_hash
 from services.kit.clock import utcnow
 from services.kit.credentials import CredentialChecker
 from services.kit.db import session_scope
@@ -170,12 +170,7 @@ class CrisisTemplateService:
                 "author_name": principal.name,
             }
         )
-        recomputed = content_hash(
-            title=content["title"],
-            body=content["body"],
-            channels=content["channels"],
-            media_digests=content["media_digests"],
-        )
+        recomputed = version_hash(content)
         if (content["title"], content["body"], recomputed) != (title, body, content["content_hash"]):
             raise Conflict(
                 "the drafts service's filled text is not the approved template filled with these values",
@@ -333,12 +328,7 @@ class CrisisTemplateActivities:
         content = await self._versions.get_version(request.draft_id, request.version)
         if content.get("purpose") != TEMPLATE_PURPOSE:
             raise _refuse(f"draft {request.draft_id} is not a crisis template", "NotATemplate")
-        recomputed = content_hash(
-            title=content["title"],
-            body=content["body"],
-            channels=content["channels"],
-            media_digests=content["media_digests"],
-        )
+        recomputed = version_hash(content)
         if recomputed != request.content_hash or content["content_hash"] != request.content_hash:
             raise _refuse(
                 "the stored template version does not match the approved content hash", "ContentMismatch"
