@@ -132,3 +132,14 @@ class ScimGroupMember(Base):
 
     group_id: Mapped[str] = mapped_column(ForeignKey("scim_groups.id"), primary_key=True)
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), primary_key=True, index=True)
+
+
+class IdpSession(Base):
+    """A provider session (`sid` of the ID token, kept as a digest) a user signed in with: a
+    back-channel logout that names only the session ends that user's sign-ins."""
+
+    __tablename__ = "idp_sessions"
+
+    sid_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

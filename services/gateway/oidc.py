@@ -261,6 +261,9 @@ class OidcService:
             )
             raise Forbidden(NO_ROLE, code="no_role")
         tokens = await self._auth.issue_for(user, method="oidc")
+        sid = claims.claims.get("sid")
+        if isinstance(sid, str) and sid:
+            await self._identity.remember_idp_session(digest(sid), user.id, utcnow())
         await self._audit_event(
             user.id,
             "auth.login",
@@ -387,7 +390,7 @@ class OidcService:
         """The provider ended the user's session: every Clearpost sign-in of theirs ends too (refresh
         tokens revoked, access tokens issued until now refused through the revocation list)."""
         try:
-            subject, _ = await self._idp.verify_logout_token(logout_token)
+            subject, sid = await self._idp.verify_logout_token(logout_token)
         except IdpRefused as exc:
             await self._auth.audit_login(
                 actor="anonymous",
@@ -397,14 +400,23 @@ class OidcService:
             )
             raise
         user = await self._identity.user_by_subject(subject) if subject else None
+        by = "sub"
+        if user is None and sid:
+            # Only the provider's session named: the user who signed in with it (OpenID Connect
+            # Back-Channel Logout 1.0 §2.4, `sid`).
+            user, by = await self._identity.user_by_idp_session(digest(sid)), "sid"
         if user is None:
-            return  # a session-only (sid) logout, or someone Clearpost never saw: nothing to end
+            return  # someone, or a session, Clearpost never saw: nothing to end
         now = utcnow()
         revoked = await self._users.revoke_refresh_tokens_of(user.id, now)
+        await self._identity.forget_idp_sessions(user.id)
         user.tokens_revoked_at = now
         await self._users.flush()
         await self._audit_event(
-            user.id, "auth.backchannel_logout", user, {"refresh_tokens_revoked": revoked, "via": "idp"}
+            user.id,
+            "auth.backchannel_logout",
+            user,
+            {"refresh_tokens_revoked": revoked, "via": "idp", "by": by},
         )
 
     async def end_session_url(self, post_logout_redirect_uri: str) -> str | None:

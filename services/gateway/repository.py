@@ -9,6 +9,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.gateway.models import (
+    IdpSession,
     LoginThrottle,
     OidcLogin,
     RefreshToken,
@@ -177,6 +178,25 @@ class IdentityRepository:
 
     def add(self, item: OidcLogin | SigningReauthentication | ScimGroup | ScimGroupMember) -> None:
         self._session.add(item)
+
+    async def remember_idp_session(self, sid_hash: str, user_id: str, now: datetime) -> None:
+        """The provider session a user signed in with (kept once; a second sign-in in it changes nothing)."""
+        if await self._session.get(IdpSession, sid_hash) is None:
+            self._session.add(IdpSession(sid_hash=sid_hash, user_id=user_id, created_at=now))
+            await self._session.flush()
+
+    async def user_by_idp_session(self, sid_hash: str) -> User | None:
+        statement = (
+            select(User)
+            .join(IdpSession, IdpSession.user_id == User.id)
+            .where(IdpSession.sid_hash == sid_hash)
+        )
+        return (await self._session.execute(statement)).scalar_one_or_none()
+
+    async def forget_idp_sessions(self, user_id: str) -> int:
+        """The user's provider sessions, ended: a later logout naming one of them finds nobody."""
+        result = await self._session.execute(delete(IdpSession).where(IdpSession.user_id == user_id))
+        return int(getattr(result, "rowcount", 0) or 0)
 
     async def user_by_subject(self, subject: str) -> User | None:
         statement = select(User).where(User.idp_subject == subject)

@@ -76,7 +76,12 @@ class TestIdp:
 
 def _clients(extra_redirects: list[str], backchannel_logout_uri: str | None) -> list[dict[str, Any]]:
     redirects = REDIRECT_URIS + extra_redirects
-    backchannel = {"backchannel_logout_uri": backchannel_logout_uri} if backchannel_logout_uri else {}
+    # The session's `sid` goes into ID tokens and logout tokens, so a logout can name the session alone.
+    backchannel = (
+        {"backchannel_logout_uri": backchannel_logout_uri, "backchannel_logout_session_required": True}
+        if backchannel_logout_uri
+        else {}
+    )
     return [
         {
             **backchannel,

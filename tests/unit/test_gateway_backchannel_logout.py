@@ -93,21 +93,17 @@ async def agent(logout_idp: TestIdp) -> AsyncIterator[IdpUserAgent]:
     await user_agent.aclose()
 
 
-async def test_a_logout_at_the_provider_ends_the_users_clearpost_sign_ins(
-    gateway_app: FastAPI,
-    gateway_client: httpx.AsyncClient,
-    agent: IdpUserAgent,
-    logout_idp: TestIdp,
-    receiver: Receiver,
-) -> None:
+async def signed_in_then_logged_out_at_the_provider(
+    gateway_client: httpx.AsyncClient, agent: IdpUserAgent, logout_idp: TestIdp, receiver: Receiver
+) -> tuple[dict[str, str], dict[str, str], str]:
+    """A user signs in through the provider, then signs out at the provider (its own logout page),
+    which tells every client: (the bearer header, the tokens, the logout token it sent)."""
     sub, password = logout_idp.new_user(["clearpost-legal"])
     started = (await gateway_client.get("/api/v1/auth/oidc/login", headers=JSON)).json()
     back = await agent.authorize(started["authorization_url"], sub, password)
     tokens = (await gateway_client.get("/api/v1/auth/oidc/callback", params=back)).json()
     bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
     assert (await gateway_client.get("/api/v1/auth/me", headers=bearer)).status_code == 200
-
-    # The user signs out at the provider (its own logout page), which tells every client.
     before = len(receiver.tokens)
     page = await agent.http.get(f"{logout_idp.issuer}/session/end", params={"client_id": CLIENT_ID})
     xsrf = re.search(r'name="xsrf" value="([^"]+)"', page.text)
@@ -120,19 +116,72 @@ async def test_a_logout_at_the_provider_ends_the_users_clearpost_sign_ins(
             break
         await asyncio.sleep(0.1)
     assert len(receiver.tokens) > before, "the provider sent no back-channel logout"
-    logout_token = receiver.tokens[-1]
+    return bearer, tokens, receiver.tokens[-1]
 
-    done = await gateway_client.post(
-        "/api/v1/auth/oidc/backchannel-logout", data={"logout_token": logout_token}
-    )
-    assert done.status_code == 200, done.text
+
+async def assert_signed_out(
+    gateway_app: FastAPI, gateway_client: httpx.AsyncClient, bearer: dict[str, str], tokens: dict[str, str]
+) -> None:
     await gateway_app.state.revocations.refresh()
     assert (await gateway_client.get("/api/v1/auth/me", headers=bearer)).status_code == 401
     refreshed = await gateway_client.post(
         "/api/v1/auth/token", data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
     )
     assert refreshed.status_code == 401
-    assert "auth.backchannel_logout" in gateway_app.state.audit.actions()
+
+
+async def test_a_logout_at_the_provider_ends_the_users_clearpost_sign_ins(
+    gateway_app: FastAPI,
+    gateway_client: httpx.AsyncClient,
+    agent: IdpUserAgent,
+    logout_idp: TestIdp,
+    receiver: Receiver,
+) -> None:
+    bearer, tokens, logout_token = await signed_in_then_logged_out_at_the_provider(
+        gateway_client, agent, logout_idp, receiver
+    )
+    done = await gateway_client.post(
+        "/api/v1/auth/oidc/backchannel-logout", data={"logout_token": logout_token}
+    )
+    assert done.status_code == 200, done.text
+    await assert_signed_out(gateway_app, gateway_client, bearer, tokens)
+    [event] = [e for e in gateway_app.state.audit.events if e["action"] == "auth.backchannel_logout"]
+    assert event["details"]["by"] == "sub"
+
+
+async def test_a_logout_naming_only_the_session_ends_that_users_sign_ins(
+    gateway_app: FastAPI,
+    gateway_client: httpx.AsyncClient,
+    agent: IdpUserAgent,
+    logout_idp: TestIdp,
+    receiver: Receiver,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    bearer, tokens, logout_token = await signed_in_then_logged_out_at_the_provider(
+        gateway_client, agent, logout_idp, receiver
+    )
+    verify = IdentityProvider.verify_logout_token
+
+    async def session_only(self: IdentityProvider, token: str) -> tuple[str | None, str | None]:
+        # The real verification, then the token as a provider that names only `sid` sends it.
+        _, sid = await verify(self, token)
+        assert sid, "the provider named no session"
+        return None, sid
+
+    monkeypatch.setattr(IdentityProvider, "verify_logout_token", session_only)
+    done = await gateway_client.post(
+        "/api/v1/auth/oidc/backchannel-logout", data={"logout_token": logout_token}
+    )
+    assert done.status_code == 200, done.text
+    await assert_signed_out(gateway_app, gateway_client, bearer, tokens)
+    [event] = [e for e in gateway_app.state.audit.events if e["action"] == "auth.backchannel_logout"]
+    assert event["details"]["by"] == "sid"
+    # The session is forgotten with the sign-ins: the same logout again ends nobody.
+    again = await gateway_client.post(
+        "/api/v1/auth/oidc/backchannel-logout", data={"logout_token": logout_token}
+    )
+    assert again.status_code in (200, 400)
+    assert [e["action"] for e in gateway_app.state.audit.events].count("auth.backchannel_logout") == 1
 
 
 async def test_anything_but_a_logout_token_is_refused(
