@@ -387,3 +387,52 @@ def test_a_public_reply_telling_a_named_person_their_appointment_is_phi() -> Non
 )
 def test_identifiers_in_the_formats_systems_print_are_phi(text: str) -> None:
     assert "phi" in pen_screen(text, kind="comment")
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ("Orvelle: the strongest bone builder ever made.", "unapproved_claim.superiority"),
+        ("Brevoxa Pen lowers sugar faster, steadier than older injections.", "unapproved_claim.superiority"),
+        ("Brevoxa Pen is more convenient than anything else out there.", "unapproved_claim.superiority"),
+        (
+            "Brevoxa Pen: the diabetes pen endocrinologists... nurses trust most.",
+            "unapproved_claim.superiority",
+        ),
+        ("Orvelle also helps with arthritis pain, ask your doctor!", "unapproved_claim.off_label"),
+        ("Plenty of docs are prescribing Orvelle for younger patients now.", "unapproved_claim.off_label"),
+        ("Orvelle is safe during pregnancy, keep taking it.", "unapproved_claim.absolute_safety"),
+    ],
+)
+def test_more_claim_frames(text: str, rule: str) -> None:
+    assert rule in [f.rule for f in pen_engine().screen(text).findings]
+
+
+def test_a_superlative_about_a_patient_is_no_claim() -> None:
+    assert "fda_unapproved_claim" not in pen_screen(
+        "Happy 101st to the oldest patient ever in our rehab gym!"
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my aunt on brevoxa fell asleep mid-conversation twice this week",
+        "brevoxa day 5 and my hair is coming out in the brush",
+        "orvelle shot and i remember nothing from that afternoon",
+    ],
+)
+def test_more_everyday_side_effects(text: str) -> None:
+    assert "adverse_event" in pen_screen(text, kind="comment")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Harwick Biologics reports fourth-quarter revenue led by Orvelle.",
+        "Our infusion techs Maren Solberg and Teodor Vance keep the Saturday clinic running.",
+        "Harwick Biologics will present Orvelle data at the congress in San Antonio.",
+    ],
+)
+def test_corporate_notices_staff_and_places_are_not_findings(text: str) -> None:
+    assert pen_screen(text) == []

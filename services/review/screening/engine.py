@@ -34,7 +34,11 @@ _SYMPTOM = re.compile(
 )
 _CONSUMER_SYMPTOM = re.compile(rf"\b(?:{lexicon.CONSUMER_SYMPTOMS}|{lexicon.DEVICE_TROUBLE})(?![\w-])", _I)
 _STORY = lexicon.STORY
-_FIRST_PERSON_REPORT = re.compile(r"\b(?:i|i've|i'm|i'd|me|my|we've (?:now )?seen|we saw)\b", _I)
+_FIRST_PERSON_REPORT = re.compile(
+    r"\b(?:i|i've|i'm|i'd|me|my|we've (?:now )?seen|we saw|(?:have )?told us|reported to us|"
+    r"(?:customers?|users?|patients?|families) (?:have )?report(?:ed|s)?)\b",
+    _I,
+)
 _MODAL = re.compile(
     r"\b(?:may|might|could|can(?!\s+(?:barely|hardly|only|no longer))|if|risks?|warnings?|include|including|"
     r"causes?)\b",

@@ -49,6 +49,10 @@ CREDENTIALS = words(
     "facs",
 )
 STAFF_ROLES = words(
+    r"(?:sleep |lab |pharmacy |surgical |x-ray |ultrasound )?techs?",
+    r"technicians?",
+    r"navigators?",
+    r"coordinators?",
     r"\w*ologists?",
     r"\w*iatrists?",
     "surgeons?",
@@ -649,7 +653,8 @@ ROLE_MAILBOXES = re.compile(
     IGNORE_CASE,
 )
 PERSONAL_NUMBER_BEFORE = re.compile(
-    rf"(?:(?:\b(?:my|your|his|her|their|home|cell|mobile|personal|private)\b|{RELATIONS}(?:'s)?)[^.!?\n]{{0,25}}"
+    rf"(?:(?:\b(?:my|your|his|her|their|home|cell|mobile|pe"
+    rf"rsonal|private)\b|{RELATIONS}(?:'s)?)[^.!?\n]{{0,25}}"
     r"\b(?:number|phone|cell|mobile|#)\b[^.!?\n]{0,12}$"
     r"|\b(?:call|text|reach|ring) (?:me|him|her|them|my \w+)\b[^.!?\n]{0,40}$)",
     IGNORE_CASE,
@@ -666,7 +671,8 @@ STORY = [
             rf"one of our(?: \w+){{0,3}}?\s+{PATIENT_NOUN}s)\b"
             r"(?!\s+(?:portal|education|care|safety|experience|advocate|services|"
             r"satisfaction|records?|information|privacy|access|forms?|family|families|volunteers?|"
-            r"handbook|rights|parking|entrance|lounge|navigator|liaison|relations|population|outcomes|"
+            r"handbook|rights|parking|entrance|lounge|navigators?|liaisons?|relations|population|outcomes|"
+            r"garage|drop-?off|intake|financial|registration|transport|"
             r"survey|reviews?|resources|support)\b)",
             IGNORE_CASE,
         ),
@@ -682,7 +688,8 @@ STORY = [
     (
         re.compile(
             r"\b(?:in (?:his|her|their) (?:own )?words|testimonial|real words from|(?:his|her|their) story|"
-            r"told (?:us|our \w+(?: \w+)?)|shared with (?:us|his|her|their)|says (?:he|she)|"
+            r"(?<!you have )(?<!you've )(?<!of you )told (?:us|our \w+(?: \w+)?)|"
+            r"shared with (?:us|his|her|their)|says (?:he|she)|"
             r"thank-you note|thank you note|note from)\b",
             IGNORE_CASE,
         ),
@@ -880,6 +887,8 @@ RISK_TERMS = (
     r"tell your (?:doctor|provider)|"
     # Risks in plain words: "some people get a dry mouth", "don't use it on an arm with an IV line".
     r"some (?:people|patients|users) (?:get|have|feel|notice|develop|experience)|"
+    r"(?:the )?most common (?:problems|issues|complaints|side effects|adverse events|reactions) "
+    r"(?:were|are|included?)|"
     r"(?:don'?t|do not|never) use (?:it|this|them|\w+) (?:on|if|with|while|during|in)|"
     r"(?:readings?|results?|numbers?) (?:can|may|could) be (?:wrong|inaccurate|off|misleading)|"
     r"(?:check|talk|speak) (?:with|to) your (?:doctor|provider|specialist) (?:first|before)"
@@ -1004,7 +1013,11 @@ CONSUMER_SYMPTOMS = (
     r"(?:seeing|hearing|sees|hears|saw|heard) (?:things|people|voices|stuff|bugs)|"
     r"gambl(?:e|ed|es|ing)|scratch(?:-off)? tickets|(?:shopping|spending|eating) (?:sprees?|binges?)|"
     r"binge[- ](?:eat\w*|shopp\w*)|"
-    r"hangover|groggy|(?:can'?t|couldn'?t|could not|cannot) keep (?:my|his|her|their) eyes open|"
+    r"hangover|groggy|remember(?:ed)? nothing|(?:don'?t|do not|didn'?t|can'?t) remember (?:anything|a thing)|"
+    r"hair (?:is |was )?(?:coming|came|falling) out|(?:coming|came|fell) out in clumps|"
+    r"(?:fell|falls|falling) asleep (?:mid-\w+|in the middle|while|at|during|behind)\b|sky[- ]high|"
+    r"(?:rhythm|heartbeat|heart beat) (?:was |is |went )?(?:off|irregular|all over the place)|"
+    r"(?:can'?t|couldn'?t|could not|cannot) keep (?:my|his|her|their) eyes open|"
     r"nodd(?:ed|ing) off|(?:fell|falling) asleep (?:at the wheel|while driving|driving|at work)|"
     r"drift(?:ed|ing) (?:into|out of|across) (?:the |my )?(?:next |other |oncoming )?lane|"
     rf"(?:{BODY_PARTS}|pressure|sugar|heart rate|pulse|numbers?|levels?|bp) (?:\w+ ){{0,2}}"
@@ -1039,7 +1052,14 @@ MORE_CLAIMS: list[tuple[str, str, str]] = [
         r"(?:on the market|ever(?: made)?|available(?: today| now)?|in the world|there is|out there)\b|"
         r"\bthe only\b(?:\s+[\w-]+){0,4}?\s+(?:you'?ll|you will|you'?d|you) ever need\b|"
         r"\bmore [\w-]+ than (?:other|any other|all other|competing|leading|the rest|older)\b|"
-        r"\bthan (?:any|every|all) other\b|"
+        r"\bthan (?:any|every|all) other\b|\bthan (?:anything|anyone) else\b|"
+        r"\b\w+er\b(?:,?\s+\w+er\b)?(?:\s+[\w-]+){0,3}?\s+than (?:older|existing|traditional|conventional|"
+        r"standard|other|current)\b|"
+        r"\bthe (?!(?:oldest|youngest|tiniest|littlest|bravest|sweetest|proudest|happiest|latest|newest|"
+        r"earliest)\b)\w+est\b(?:\s+[\w-]+){0,3}?\s+(?:ever(?: made| built)?|on the market|available|"
+        r"in the world)\b|"
+        r"\b(?:doctors|clinicians|physicians|experts|nurses|pharmacists|moms|patients) trust (?:most|more)\b|"
+        r"\bmost[- ]trusted\b|\b(?:#1|number one)\b|"
         r"\bonly (?-i:[A-Z])[\w-]+ (?:does|works|can)\b|\bunlike (?:non-?)?[\w-]+s\b|\bnot even close\b",
         "makes a superiority claim without head-to-head evidence",
     ),
@@ -1059,7 +1079,9 @@ MORE_CLAIMS: list[tuple[str, str, str]] = [
     (
         "absolute_safety",
         r"\bno (?:\w+ )?interactions\b|\bneeds? no (?:\w+ )?monitoring\b|"
-        r"\bskip (?:\w+ ){0,2}(?:screening|testing|monitoring|blood tests)\b",
+        r"\bskip (?:\w+ ){0,2}(?:screening|testing|monitoring|blood tests)\b|"
+        r"\bsafe (?:during|in|while|for) (?:pregnancy|pregnant|breastfeeding|nursing)\b|\bno need to stop\b|"
+        r"\b(?:spot|predict|detect|catch)s?\b[^.!?]{0,40}?\bbefore (?:it|they) happens?\b",
         "claims absolute safety",
     ),
     (
@@ -1085,7 +1107,15 @@ MORE_CLAIMS: list[tuple[str, str, str]] = [
         r"|\bjust as well for\b"
         r"|\b(?:using|uses|use|used|prescribing|prescribe) (?:it|them|this) (?:for|in|to treat)\b"
         r"[^.!?]{0,40}?\b(?:too|as well)\b"
-        r"|\b(?:is|are) (?:also|even) (?:great|good|used|approved|effective) for\b",
+        r"|\b(?:is|are) (?:also|even) (?:great|good|used|approved|effective) for\b"
+        r"|\balso (?:helps|treats|works (?:for|on)|fixes|good for)\b|"
+        r"\b(?:using|use|prescribing) it that way\b"
+        r"|\b(?:excellent|great|strong|impressive|amazing) results with \w+ (?:in|for)\b"
+        r"|\bnatural fit for\b[^.!?]{0,40}?\b(?:too|as well)\b"
+        r"|\b(?:more and more|many|lots of|plenty of) (?:clinicians|doctors|docs|physicians|prescribers)\b"
+        r"[^.!?]{0,20}?\b(?:reach for|turn to|using|use|prescribe|prescribing)\b"
+        r"|"
+        r"\b(?:gentle|safe|fine|okay|ok|totally fine) (?:enough )?for your\b[^.!?]{0,40}?\b(?:too|as well)\b",
         "promotes a use beyond the approved indication",
     ),
 ]
@@ -1112,7 +1142,9 @@ NOT_PROMOTION = re.compile(
     r"before each dose|ask yourself|lost (?:&|and) found|labeled for|refills?|appointments?|mailed|pick ?up|"
     r"classes|support line|staffed|trainers?|specimen|expiration date|(?:is|are|we'?re) hiring|careers?|"
     r"job openings?|drop[- ]?box|return (?:bins?|boxes|kits?|labels?)|you'?re all set|"
-    r"see you (?:then|soon))\b",
+    r"see you (?:then|soon)|revenue|earnings|(?:third|second|first|fourth)[- ]quarter|investors?|"
+    r"will present|presenting|congress|annual meeting|service center|we'?ll cover|"
+    r"results are (?:back|in|ready))\b",
     IGNORE_CASE,
 )
 # The organization speaking in a comment thread: a signature, "DM us", "our clinic".
@@ -1125,12 +1157,16 @@ ORGANIZATION_REPLY = re.compile(
 APPOINTMENT = re.compile(
     r"\byou'?re (?:all )?(?:set|scheduled|booked|confirmed)\b|\byour (?:\w+ )?(?:appointment|visit|injection|"
     r"infusion|procedure|surgery|scan|colonoscopy|biopsy|mri|consult)\b[^.!?]{0,40}?\b(?:on|at|is|for)\b|"
-    r"\b(?:is|are) (?:still )?(?:on|scheduled|booked|confirmed) for\b|\bsee you (?:then|on|at|tomorrow)\b",
+    r"\b(?:is|are) (?:still )?(?:on|scheduled|booked|confirmed) for\b|\bsee you (?:then|on|at|tomorrow)\b|"
+    r"\b(?:we'?ve |we have )?(?:moved|rescheduled|changed) your\b|"
+    r"\byour (?:\w+ )?results are (?:back|in|ready)\b|"
+    r"\bplease (?:come back|view your results|call us back)\b",
     IGNORE_CASE,
 )
 # A text that addresses a person or posts a notice about one discloses (PHI); it tells no story.
 ADDRESSED_OR_NOTICE = re.compile(
     r"^\s*@\w+|\b(?:hi|hello|hey|dear)\s+[A-Z]|\b(?:great|good) question,?\s+[A-Z]|"
+    r"\bplease (?:come back|call us|view your)\b|^\s*to the (?:patient|owner|family)\b|"
     r"\b(?:labell?ed for|specimen for|lost (?:&|and) found|"
     r"owner of|notice|we(?:'ve| have)? (?:moved|updated|mailed|rescheduled))\b",
     IGNORE_CASE,

@@ -51,7 +51,7 @@ STREET_SUFFIX = (
 
 # An identifier as systems print them: letters, digits and separators ("00-4471-9Q",
 # "QN/CP-55-80913-B", "WVH-2231/0087-K"), with at least four digits in it.
-ID_VALUE = r"(?=(?:[A-Z/.\u2013-]*\d){4})[A-Z0-9](?:[A-Z0-9]|[/.\u2013-](?=[A-Z0-9])){4,29}\b"
+ID_VALUE = r"(?=(?:[A-Z/.#_\u2013-]*\d){4})[A-Z0-9](?:[A-Z0-9]|[/.#_\u2013-](?=[A-Z0-9])){4,29}\b"
 
 
 def _pattern(
@@ -276,7 +276,8 @@ _UPPER_NAME = re.compile(r"(?<![\w@#])[A-Z]{2,}(?:\s+[A-Z]{2,})+(?![\w@])")
 
 _TITLE_BEFORE = re.compile(rf"{lexicon.TITLES}\s*$", re.I)
 _STAFF_BEFORE = re.compile(
-    rf"(?:{lexicon.STAFF_TITLES}\s*$|{lexicon.STAFF_ROLES}[,:]?\s*$|\b(?:our|your|the|new|with)\s+"
+    rf"(?:{lexicon.STAFF_TITLES}\s*$|{lexicon.STAFF_ROLES}[,:]?\s*$|"
+    rf"{lexicon.STAFF_ROLES}[,:]?\s+(?:[A-Z][\w.'-]+\s+){{1,3}}(?:and|&)\s+$|\b(?:our|your|the|new|with)\s+"
     rf"(?:\w+\s+){{0,2}}?{lexicon.STAFF_ROLES}[,:]?\s*$)",
     re.I,
 )
@@ -313,7 +314,9 @@ _SUBJECT_AFTER = re.compile(
 )
 _HASHTAG = re.compile(r"#(\w{4,})")
 # "St. Brendan's" names a church or a hospital; "Hazel, our new therapy dog" an animal.
-_SAINT_BEFORE = re.compile(r"\bSt\.?\s+$")
+_SAINT_BEFORE = re.compile(r"\b(?:St\.?|Saint|San|Santa|Los|Las)\s+$")
+# "San Diego", "Los Alamos": a place name that opens with a Spanish article or saint.
+_PLACE_FIRST = re.compile(r"^(?:San|Santa|Los|Las|Saint)\s")
 _ANIMAL_AFTER = re.compile(
     r"^(?:'s)?,?\s+(?:is\s+)?(?:our|the|a|an)\s+(?:\w+\s+){0,2}?"
     r"(?:dog|puppy|pup|cat|kitten|pet|mascot|horse|pony|rabbit|parrot)s?\b",
@@ -331,7 +334,8 @@ _ROLE_AFTER = re.compile(
 # Words only an organization's name ends with (not "Park" or "Hall", which are surnames too).
 _ORGANIZATION_END = (
     r"(?:therapeutics|pharma\w*|health(?:care)?|medical|clinics?|hospitals?|regional|labs?|laboratories|"
-    r"sciences|biotech|biologics|diagnostics|devices|institute|foundation|inc|llc|ltd|corp|team)\b"
+    r"sciences|biotech|biologics|diagnostics|devices|institute|foundation|inc|llc|ltd|corp|team|"
+    r"creek|valley|springs|heights|falls|county|harbou?r)\b"
 )
 _ORGANIZATION_NAME = re.compile(rf"((?-i:[A-Z][a-z]+\s+){{1,3}}){_ORGANIZATION_END}", re.I)
 
@@ -409,6 +413,10 @@ class PersonNameRecognizer(EntityRecognizer):
                 continue
             if match.group(0).removesuffix("'s") in organizations or _ROLE_AFTER.match(text[end : end + 40]):
                 continue  # an organization's name ("your Anselmo account manager")
+            if _PLACE_FIRST.match(text[start : end + 2]) or _SAINT_BEFORE.search(
+                text[max(0, start - 7) : start]
+            ):
+                continue  # "San Antonio", "Santa Maria": a place
             cue = self._cue(text, start, end, single=True)
             if cue is None and self._listed(match.group(0)):
                 before = text[max(0, start - 3) : start]
@@ -454,7 +462,9 @@ class PersonNameRecognizer(EntityRecognizer):
     def _names_no_person(text: str, start: int, end: int) -> bool:
         """A listed name that is a saint's (a place) or an animal's, by what stands around it."""
         return bool(
-            _SAINT_BEFORE.search(text[max(0, start - 4) : start]) or _ANIMAL_AFTER.match(text[end : end + 50])
+            _SAINT_BEFORE.search(text[max(0, start - 7) : start])
+            or _PLACE_FIRST.match(text[start:end])
+            or _ANIMAL_AFTER.match(text[end : end + 50])
         )
 
     @staticmethod
