@@ -69,6 +69,10 @@ typecheck: install ## mypy (strict) over services and workflows
 eval-screening: install ## Screening recall/precision per category, clean false flags, presidio defaults beside; every corpus, or CORPUS=FILE [PRODUCTS=FILE]; ABLATION=1 one row per part off; FEEDBACK=1 also the examples reviewers' marks make
 	$(BIN)/python -m services.review.screening.eval $(if $(CORPUS),--corpus $(CORPUS)) $(if $(PRODUCTS),--products $(PRODUCTS)) $(if $(ABLATION),--ablation) $(if $(FEEDBACK),--feedback)
 
+.PHONY: screening-model
+screening-model: install ## Retrain the screener's text model from the labeled corpora (writes services/review/screening/data/text_model.json)
+	$(BIN)/python -m services.review.screening.train_model
+
 .PHONY: bench
 bench: install ## Benchmarks, printed: screening; audit (1,000,000 events); the pipeline at 20 and 1 in flight vs bare Temporal, SQLite and PostgreSQL (minutes)
 	$(BIN)/python -m services.review.screening.bench

@@ -13,6 +13,10 @@ from services.review.screening.catalog import CatalogError, ProductMatcher, load
 from services.review.screening.engine import Screener
 from services.review.screening.recognizers import PersonNameRecognizer, PhoneNumberRecognizer, SsnRecognizer
 
+# These tests pin the rules; the trained text model is measured on held-out corpora
+# (tests/unit/test_screening_text_model.py, make eval-screening).
+RULES_ONLY = frozenset({"text_model"})
+
 CATALOG = [
     Product(name="Cardiozen", generic="examplamab", kind="rx_drug", aliases=["cardio-zen"]),
     Product(name="Breathwell", kind="device"),
@@ -22,7 +26,7 @@ CATALOG = [
 
 @lru_cache(maxsize=1)
 def engine() -> Screener:
-    return Screener(load_policy_file(DEFAULT_POLICY_FILE), catalog=CATALOG)
+    return Screener(load_policy_file(DEFAULT_POLICY_FILE), catalog=CATALOG, without=RULES_ONLY)
 
 
 def screen(text: str, *, kind: str = "post", consent: bool = False) -> list[str]:
@@ -172,7 +176,7 @@ def test_fair_balance_needs_risk_information_or_the_safety_statement() -> None:
     promo = "Cardio-zen helps keep your heart rhythm steady. Ask your cardiologist about it!"
     assert screen(promo) == ["fda_fair_balance"]
     product = CATALOG[0].model_copy(update={"safety_statement": "Cardiozen is not for everyone."})
-    with_statement = Screener(load_policy_file(DEFAULT_POLICY_FILE), catalog=[product])
+    with_statement = Screener(load_policy_file(DEFAULT_POLICY_FILE), catalog=[product], without=RULES_ONLY)
     balanced = promo + " Cardiozen is not for everyone."
     assert with_statement.screen(balanced).categories == []
 
@@ -271,7 +275,9 @@ def test_policy_sets_severities_and_refuses_unknown_categories() -> None:
     document = yaml.safe_load(DEFAULT_POLICY_FILE.read_text())
     document["screening"] = {"severities": {"adverse_event": "block"}}
     policy = parse_policy(document)
-    outcome = Screener(policy, catalog=CATALOG).screen("dermalux gave me blisters", kind="comment")
+    outcome = Screener(policy, catalog=CATALOG, without=RULES_ONLY).screen(
+        "dermalux gave me blisters", kind="comment"
+    )
     assert outcome.blocking and outcome.findings[0].severity == "block"
     document["screening"] = {"severities": {"gossip": "warn"}}
     with pytest.raises(PolicyError, match="gossip"):

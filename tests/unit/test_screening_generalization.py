@@ -34,7 +34,8 @@ CATALOG = [
 
 @lru_cache(maxsize=4)
 def engine(without: frozenset[str] = frozenset()) -> Screener:
-    return Screener(load_policy_file(DEFAULT_POLICY_FILE), catalog=CATALOG, without=without)
+    # The rules, pinned; the trained text model is measured on held-out corpora instead.
+    return Screener(load_policy_file(DEFAULT_POLICY_FILE), catalog=CATALOG, without=without | {"text_model"})
 
 
 def screen(
@@ -141,7 +142,9 @@ def test_side_effects_told_in_everyday_words(text: str) -> None:
 
 def test_everyday_words_are_what_finds_them() -> None:
     text = "pulmavex week 2 and my throat feels like sandpaper"
-    assert "adverse_event" not in screen(text, kind="comment", without=frozenset({"consumer_words"}))
+    assert "adverse_event" not in screen(
+        text, kind="comment", without=frozenset({"consumer_words", "text_model"})
+    )
 
 
 @pytest.mark.parametrize(
@@ -259,7 +262,7 @@ def test_the_ablation_has_a_row_per_part(tmp_path: object) -> None:
 def test_a_listed_surname_after_an_unlisted_given_name_is_a_full_name() -> None:
     text = "Thank you to the family of Zebulon Lindqvist, who died in our hospice unit in May."
     assert "phi.patient_name" in rules(text)
-    assert "phi" not in screen(text, without=frozenset({"name_list"}))
+    assert "phi" not in screen(text, without=frozenset({"name_list", "text_model"}))
 
 
 def test_an_age_over_89_spelled_out() -> None:
@@ -300,7 +303,9 @@ PEN_CATALOG = [
 
 @lru_cache(maxsize=1)
 def pen_engine() -> Screener:
-    return Screener(load_policy_file(DEFAULT_POLICY_FILE), catalog=PEN_CATALOG)
+    return Screener(
+        load_policy_file(DEFAULT_POLICY_FILE), catalog=PEN_CATALOG, without=frozenset({"text_model"})
+    )
 
 
 def pen_screen(text: str, *, kind: str = "post") -> list[str]:

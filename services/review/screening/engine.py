@@ -19,6 +19,7 @@ from services.review.screening.catalog import ProductMatcher, ProductMention
 from services.review.screening.findings import Finding, ScreeningOutcome
 from services.review.screening.nlp import TARGETS, DrugMention, LanguageStack, language_stack
 from services.review.screening.recognizers import known_names
+from services.review.screening.text_model import Mask, Reading, TextModel, features, tokens
 
 KINDS = ("post", "comment")
 
@@ -148,6 +149,7 @@ PARTS: tuple[str, ...] = (
     "org_replies",
     "indication",
     "substantive_risk",
+    "text_model",
 )
 _LISTED_CUES = {"name_list", "hashtag"}  # names known from the name list alone, no other cue
 # What turns a first name in a care context into an identifiable patient: an age, a birthday, a stay's
@@ -158,6 +160,14 @@ _QUASI_IDENTIFIER = re.compile(
     r"at|on|in the)\b|\b(?:room|rm\.?|bed|bay)\s*#?\s*\d{1,4}[a-z]?\b|\b\d{1,3}\s*(?:yo|y/o)\b",
     _I,
 )
+# How a model finding names its category to a reviewer.
+_MODEL_READS = {
+    "phi": "a text that identifies a patient",
+    "consent_missing": "a patient's story, and no consent is on file",
+    "fda_fair_balance": "a product's benefits without its risks",
+    "fda_unapproved_claim": "a claim the product's labeling does not support",
+    "adverse_event": "a report of harm after a product or drug",
+}
 _QUASI_ENTITIES = {"CARE_DATE", "BED_ROOM", "AGE_OVER_89", "SOCIAL_HANDLE", "PATIENT_PHOTO", "DATE_OF_BIRTH"}
 
 
@@ -168,9 +178,14 @@ class Screener:
         *,
         catalog: list[Product] | None = None,
         without: frozenset[str] = frozenset(),
+        model: TextModel | None = None,
     ) -> None:
+        """`model`: the trained text model to read with besides the rules. None (the default, and
+        what the service runs today) screens with the rules alone; `make eval-screening` passes the
+        shipped artifact, or one trained without the corpus it scores (docs/screening.md)."""
         self._policy = policy
         self._without = without
+        self._model = None if "text_model" in without else model
         self._settings = policy.policy.screening
         self._stack: LanguageStack = language_stack()
         self._catalog = ProductMatcher(
@@ -223,17 +238,7 @@ class Screener:
         kind: str = "post",
     ) -> ScreeningOutcome:
         stack = self._stack
-        doc = stack.nlp.make_doc(text)
-        doc = stack.nlp.get_pipe("sentencizer")(doc)
-        results = stack.analyzer.analyze(
-            text=text, language="en", nlp_artifacts=stack.nlp_engine.artifacts(doc), score_threshold=0.3
-        )
-        products = self._catalog.find(text)
-        drugs = [
-            d
-            for d in stack.drugs.find(text)
-            if not any(p.start < d.end and d.start < p.end for p in products)
-        ]
+        doc, results, products, drugs = self._recognise(text)
         targets = self._targets(
             doc,
             text,
@@ -267,6 +272,11 @@ class Screener:
             # A product named in a side-effect report is not being promoted.
             findings += self._fair_balance(text, doc, products, bool(claims), bool(events))
         findings += events
+        if self._model is not None:
+            masks = self._masks(text, results, products, drugs)
+            findings += self._model_findings(
+                self._model, text, doc, masks, kind, consent_on_file, {f.category for f in findings}
+            )
         findings.sort(key=lambda f: (f.start, f.end, f.category))
         names = list(dict.fromkeys(m.product.name for m in products))
         return ScreeningOutcome(
@@ -274,6 +284,119 @@ class Screener:
         )
 
     # --- building blocks ------------------------------------------------------------------------
+
+    def _recognise(
+        self, text: str
+    ) -> tuple[Doc, list[RecognizerResult], list[ProductMention], list[DrugMention]]:
+        """Sentences, identifiers (presidio with our recognizers), catalog products, other drugs."""
+        stack = self._stack
+        doc = stack.nlp.make_doc(text)
+        doc = stack.nlp.get_pipe("sentencizer")(doc)
+        results = stack.analyzer.analyze(
+            text=text, language="en", nlp_artifacts=stack.nlp_engine.artifacts(doc), score_threshold=0.3
+        )
+        products = self._catalog.find(text)
+        drugs = [
+            d
+            for d in stack.drugs.find(text)
+            if not any(p.start < d.end and d.start < p.end for p in products)
+        ]
+        return doc, results, products, drugs
+
+    def _masks(
+        self,
+        text: str,
+        results: list[RecognizerResult],
+        products: list[ProductMention],
+        drugs: list[DrugMention],
+    ) -> list[Mask]:
+        """What the text model reads instead of each recognised span: its kind, or `ours` for an
+        allow-listed name, number, address or handle (so a reviewer's "this is ours" reaches the
+        model as it reaches the rules)."""
+        return [
+            *(Mask(p.start, p.end, "product") for p in products),
+            *(Mask(d.start, d.end, "drug") for d in drugs),
+            *(Mask(r.start, r.end, "ours" if self._ours(r, text) else r.entity_type) for r in results),
+        ]
+
+    def _ours(self, result: RecognizerResult, text: str) -> bool:
+        value = text[result.start : result.end]
+        kind = result.entity_type
+        if kind == "PERSON":
+            cue = str((result.recognition_metadata or {}).get("cue", ""))
+            return cue == "staff" or self._is_staff_or_org(value)
+        if kind == "PHONE_NUMBER":
+            return _digits(value) in self._phones
+        if kind == "EMAIL_ADDRESS":
+            return value.lower() in self._emails or value.lower().partition("@")[2] in self._domains
+        if kind == "SOCIAL_HANDLE":
+            return value.lower().lstrip("@") in self._handles
+        if kind == "STREET_ADDRESS":
+            key = _norm(value).split(",")[0]
+            return any(key.startswith(a) or a.startswith(key) for a in self._addresses if a)
+        return False
+
+    def model_features(self, text: str, *, kind: str = "post", consent_on_file: bool = False) -> set[str]:
+        """What the text model reads of `text` (train_model.py trains on exactly this)."""
+        _, results, products, drugs = self._recognise(text)
+        masked = tokens(text, self._masks(text, results, products, drugs))
+        return features(masked, kind=kind, consent_on_file=consent_on_file)
+
+    def _model_findings(
+        self,
+        model: TextModel,
+        text: str,
+        doc: Doc,
+        masks: list[Mask],
+        kind: str,
+        consent_on_file: bool,
+        found: set[str],
+    ) -> list[Finding]:
+        """A finding for each category the rules did not find and the model reads with confidence,
+        at the sentence that reads most like it."""
+        whole = model.read(features(tokens(text, masks), kind=kind, consent_on_file=consent_on_file))
+        kinds = {m.kind for m in masks}
+        named = kinds & {"product", "drug"}
+        # What a category needs before any reading counts, by its definition: PHI is someone's
+        # name or identifier that is not the organization's own; consent on file settles consent;
+        # an adverse event follows a named product or drug; fair balance is owed by a catalog product.
+        possible = {
+            "phi": bool(kinds - {"product", "drug", "ours", "URL"}),
+            "consent_missing": not consent_on_file,
+            "fda_fair_balance": "product" in named,
+            "fda_unapproved_claim": True,
+            "adverse_event": bool(named),
+        }
+        wanted = [r for r in whole.values() if r.flagged and r.category not in found and possible[r.category]]
+        if not wanted:
+            return []
+        sentences = [(s.start_char, s.end_char) for s in doc.sents] or [(0, len(text))]
+        by_sentence: list[tuple[int, int, dict[str, Reading]]] = []
+        for start, end in sentences:
+            inside = [Mask(m.start - start, m.end - start, m.kind) for m in masks if start <= m.start < end]
+            words = tokens(text[start:end], inside)
+            by_sentence.append(
+                (start, end, model.read(features(words, kind=kind, consent_on_file=consent_on_file)))
+            )
+        findings = []
+        for reading in wanted:
+            start, end, best = max(by_sentence, key=lambda s: s[2][reading.category].probability)
+            cues = best[reading.category].cues or reading.cues
+            heard = ", ".join(f"'{c}'" for c in cues)
+            findings.append(
+                self._finding(
+                    reading.category,
+                    start,
+                    end,
+                    text,
+                    f"model.{reading.category}",
+                    f"The trained text model reads this as {_MODEL_READS[reading.category]} "
+                    f"(confidence {reading.probability:.2f}, flags from {reading.threshold:.2f})"
+                    + (f", mostly from {heard}" if heard else "")
+                    + "; no rule names it, so check it yourself.",
+                )
+            )
+        return findings
 
     def _finding(self, category: str, start: int, end: int, text: str, rule: str, why: str) -> Finding:
         return Finding(category, self._settings.severity(category), start, end, text[start:end], rule, why)

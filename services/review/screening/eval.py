@@ -30,6 +30,7 @@ from services.review.screening.catalog import load_catalog_file
 from services.review.screening.engine import PARTS, Screener
 from services.review.screening.findings import CATEGORIES
 from services.review.screening.offline import presidio_defaults
+from services.review.screening.train_model import held_out_model
 
 DEFAULT_CORPUS = Path(__file__).resolve().parents[3].parent / "shared" / "corpus"
 CORPUS_FILE = "screening-dev.jsonl"
@@ -76,6 +77,7 @@ class Report:
     problem: int = 0
     problem_flagged: int = 0
     errors: list[str] = field(default_factory=list)
+    model: str = ""  # which text model read the corpus (train_model.held_out_model)
 
     @property
     def clean_false_flag_rate(self) -> float:
@@ -118,12 +120,20 @@ def evaluate(
     baseline: bool = True,
     without: frozenset[str] = frozenset(),
 ) -> Report:
+    model, model_line = (
+        (None, "text model: switched off")
+        if "text_model" in without
+        else held_out_model(corpus_file(corpus), policy_file)
+    )
     screener = Screener(
         load_policy_file(policy_file),
         catalog=load_catalog_file(products or products_file(corpus)),
-        without=without,
+        without=without | ({"text_model"} if model is None else set()),
+        model=model,
     )
-    return evaluate_items(load_corpus(corpus), screener, corpus_file(corpus).name, baseline=baseline)
+    report = evaluate_items(load_corpus(corpus), screener, corpus_file(corpus).name, baseline=baseline)
+    report.model = model_line
+    return report
 
 
 def evaluate_items(
@@ -162,6 +172,7 @@ def evaluate_items(
 def render(report: Report) -> str:
     lines = [
         f"Screening eval on {report.corpus}: {report.texts} labeled texts ({report.clean} clean)",
+        *([report.model] if report.model else []),
         "",
         f"{'category':<24}{'precision':>10}{'recall':>8}{'target r/p':>12}{'tp':>5}{'fp':>4}{'fn':>4}",
     ]
