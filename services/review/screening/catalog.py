@@ -178,6 +178,11 @@ def parse_catalog(document: Any, *, source: str = "catalog") -> list[Product]:
         raise CatalogError(f"{source}: {problems}") from exc
 
 
+def catalog_beside(corpus: Path) -> Path:
+    """The catalog named like a labeled corpus: screening-dev-2.jsonl -> products-dev-2.json."""
+    return corpus.with_name(corpus.stem.replace("screening", "products", 1) + ".json")
+
+
 def load_catalog_file(path: Path) -> list[Product]:
     try:
         document = json.loads(path.read_text())

@@ -320,6 +320,8 @@ class Screener:
         ]
 
     def _ours(self, result: RecognizerResult, text: str) -> bool:
+        """Whether the policy's allow-list (or a staff title before the name) makes `result` the
+        organization's own: the rules and the text model both ask this."""
         value = text[result.start : result.end]
         kind = result.entity_type
         if kind == "PERSON":
@@ -509,16 +511,16 @@ class Screener:
                 if patients and care:
                     phi(result, "phi.location_in_facility", "a bed or room number")
             elif kind == "PHONE_NUMBER":
-                if _digits(value) in self._phones:
+                if self._ours(result, text):
                     continue
                 personal = lexicon.PERSONAL_NUMBER_BEFORE.search(before) or _RELATION_NEAR.search(before)
                 near_person = any(0 <= result.start - p.end <= 40 for p in patients)
                 if personal or near_person:
                     phi(result, "phi.phone", "a personal phone number")
             elif kind == "EMAIL_ADDRESS":
-                local, _, domain = value.lower().partition("@")
-                if value.lower() in self._emails or domain in self._domains:
+                if self._ours(result, text):
                     continue
+                local = value.lower().partition("@")[0]
                 if lexicon.ROLE_MAILBOXES.match(local):
                     continue
                 phi(result, "phi.email", "a personal e-mail address")
@@ -532,9 +534,9 @@ class Screener:
                 elif slug & names or (len(slug) >= 2 and _FUNDRAISING.search(value) and care and patients):
                     phi(result, "phi.identifying_url", "a web address that names a patient")
             elif kind == "SOCIAL_HANDLE":
-                handle = value.lower().lstrip("@")
-                if handle in self._handles:
+                if self._ours(result, text):
                     continue
+                handle = value.lower().lstrip("@")
                 names = set().union(*(p.tokens for p in patients)) if patients else set()
                 names |= {t.lower() for t in re.findall(r"(?:Mr|Mrs|Ms|Miss)\.?\s+([A-Z][a-z]{2,})", text)}
                 addressed = bool(re.search(r"\d", handle)) and care and _SECOND_PERSON.search(text)
@@ -550,8 +552,7 @@ class Screener:
                 if any(n in handle for n in names if len(n) >= 4) or addressed or listed:
                     phi(result, "phi.handle", "a social media handle identifying a patient")
             elif kind == "STREET_ADDRESS":
-                key = _norm(value).split(",")[0]
-                if any(key.startswith(a) or a.startswith(key) for a in self._addresses if a):
+                if self._ours(result, text):
                     continue
                 residence = lexicon.RESIDENCE_CUE.search(sentence)
                 person_near = any(

@@ -26,7 +26,7 @@ import typer
 
 from services.review.config import DEFAULT_POLICY_FILE
 from services.review.policy import AllowList, load_policy_file
-from services.review.screening.catalog import load_catalog_file
+from services.review.screening.catalog import catalog_beside, load_catalog_file
 from services.review.screening.engine import PARTS, Screener
 from services.review.screening.findings import CATEGORIES
 from services.review.screening.offline import presidio_defaults
@@ -102,9 +102,8 @@ def corpus_file(corpus: Path) -> Path:
 
 
 def products_file(corpus: Path) -> Path:
-    """The catalog named like the corpus: screening-dev-2.jsonl -> products-dev-2.json."""
-    path = corpus_file(corpus)
-    return path.with_name(path.stem.replace("screening", "products", 1) + ".json")
+    """The catalog named like the corpus (or like the screening-dev.jsonl of a directory)."""
+    return catalog_beside(corpus_file(corpus))
 
 
 def load_corpus(corpus: Path) -> list[dict[str, Any]]:
@@ -128,7 +127,7 @@ def evaluate(
     screener = Screener(
         load_policy_file(policy_file),
         catalog=load_catalog_file(products or products_file(corpus)),
-        without=without | ({"text_model"} if model is None else set()),
+        without=without,
         model=model,
     )
     report = evaluate_items(load_corpus(corpus), screener, corpus_file(corpus).name, baseline=baseline)

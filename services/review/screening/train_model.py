@@ -28,7 +28,7 @@ import typer
 
 from services.review.config import DEFAULT_POLICY_FILE
 from services.review.policy import load_policy_file
-from services.review.screening.catalog import load_catalog_file
+from services.review.screening.catalog import catalog_beside, load_catalog_file
 from services.review.screening.engine import Screener
 from services.review.screening.findings import CATEGORIES
 from services.review.screening.text_model import MODEL_FILE, TextModel, shipped_model
@@ -60,16 +60,12 @@ def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def products_for(corpus: Path) -> Path:
-    return corpus.with_name(corpus.stem.replace("screening", "products", 1) + ".json")
-
-
 def read_examples(
     corpus: Path, products: Path | None = None, policy: Path = DEFAULT_POLICY_FILE
 ) -> list[Example]:
     screener = Screener(
         load_policy_file(policy),
-        catalog=load_catalog_file(products or products_for(corpus)),
+        catalog=load_catalog_file(products or catalog_beside(corpus)),
         without=frozenset({"text_model"}),
     )
     found = []
@@ -192,7 +188,7 @@ def main(
     policy: Path = typer.Option(DEFAULT_POLICY_FILE, help="Policy file (the recognizers' allow-list)"),
 ) -> None:
     corpora = corpus or list(TRAINING_CORPORA)
-    missing = [str(c) for c in corpora if not c.exists() or not products_for(c).exists()]
+    missing = [str(c) for c in corpora if not c.exists() or not catalog_beside(c).exists()]
     if missing:
         typer.echo(f"no corpus or no catalog beside it: {', '.join(missing)}", err=True)
         raise typer.Exit(2)
